@@ -1,0 +1,10 @@
+// The amlcore C++ SDK: Azure Machine Learning's deployment object model, run by amlcored.
+#ifndef AMLCORE_AMLCORE_H_
+#define AMLCORE_AMLCORE_H_
+
+#include "amlcore/compute.h"
+#include "amlcore/error.h"
+#include "amlcore/operation.h"
+#include "amlcore/workspace.h"
+
+#endif  // AMLCORE_AMLCORE_H_

@@ -1,0 +1,76 @@
+#include "common/crypto.h"
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include <memory>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_format.h"
+
+namespace amlcore {
+
+std::string RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
+    std::abort();  // no secure randomness: nothing safe to do
+  }
+  return out;
+}
+
+std::string RandomHex(size_t bytes) { return absl::BytesToHexString(RandomBytes(bytes)); }
+
+std::string Base64UrlEncode(absl::string_view data) { return absl::WebSafeBase64Escape(data); }
+std::string Base64Encode(absl::string_view data) { return absl::Base64Escape(data); }
+
+std::string RandomToken() { return Base64UrlEncode(RandomBytes(32)); }
+
+std::string Uuid4() {
+  std::string b = RandomBytes(16);
+  b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
+  std::string hex = absl::BytesToHexString(b);
+  return absl::StrFormat("%s-%s-%s-%s-%s", hex.substr(0, 8), hex.substr(8, 4), hex.substr(12, 4),
+                         hex.substr(16, 4), hex.substr(20));
+}
+
+std::string Sha256Hex(absl::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(digest), length));
+}
+
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+absl::Status CheckCertificateAndKey(absl::string_view certificate_pem, absl::string_view private_key_pem) {
+  using Bio = std::unique_ptr<BIO, decltype(&BIO_free)>;
+  Bio cert_bio(BIO_new_mem_buf(certificate_pem.data(), static_cast<int>(certificate_pem.size())), BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> cert(
+      PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr), X509_free);
+  if (!cert) {
+    return absl::InvalidArgumentError(
+        "The SSL certificate is not a PEM-encoded X.509 certificate (expected '-----BEGIN CERTIFICATE-----').");
+  }
+  Bio key_bio(BIO_new_mem_buf(private_key_pem.data(), static_cast<int>(private_key_pem.size())), BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr), EVP_PKEY_free);
+  if (!key) {
+    return absl::InvalidArgumentError(
+        "The SSL key is not an unencrypted PEM-encoded private key (expected '-----BEGIN PRIVATE KEY-----' "
+        "or '-----BEGIN RSA PRIVATE KEY-----').");
+  }
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    return absl::InvalidArgumentError("The SSL key does not belong to the SSL certificate.");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace amlcore

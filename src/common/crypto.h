@@ -1,0 +1,29 @@
+// Randomness, hashing and key material checks (OpenSSL).
+#ifndef AMLCORE_COMMON_CRYPTO_H_
+#define AMLCORE_COMMON_CRYPTO_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+
+namespace amlcore {
+
+std::string RandomBytes(size_t n);
+std::string RandomHex(size_t bytes);
+// 32 random bytes, base64url without padding: API keys and admin tokens.
+std::string RandomToken();
+std::string Uuid4();
+std::string Sha256Hex(absl::string_view data);
+std::string Base64UrlEncode(absl::string_view data);
+std::string Base64Encode(absl::string_view data);
+// Compares in time independent of where the inputs differ.
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b);
+
+// Checks that `certificate_pem` holds an X.509 certificate, `private_key_pem` a private key, and that the
+// key belongs to the certificate. Messages name which part is wrong.
+absl::Status CheckCertificateAndKey(absl::string_view certificate_pem, absl::string_view private_key_pem);
+
+}  // namespace amlcore
+
+#endif  // AMLCORE_COMMON_CRYPTO_H_

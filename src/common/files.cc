@@ -1,0 +1,107 @@
+#include "common/files.h"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/crypto.h"
+
+namespace amlcore {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    int err = errno;
+    std::string message = absl::StrCat("Cannot read ", path, ": ", std::strerror(err));
+    return err == ENOENT ? absl::NotFoundError(message) : absl::PermissionDeniedError(message);
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+absl::Status WriteFileAtomic(const std::string& path, absl::string_view content, int mode) {
+  std::string temp = absl::StrCat(path, ".tmp-", RandomHex(6));
+  int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) return absl::PermissionDeniedError(absl::StrCat("Cannot write ", path, ": ", std::strerror(errno)));
+  fchmod(fd, mode);  // not subject to the umask
+  size_t written = 0;
+  while (written < content.size()) {
+    ssize_t n = write(fd, content.data() + written, content.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = errno;
+      close(fd);
+      unlink(temp.c_str());
+      return absl::DataLossError(absl::StrCat("Cannot write ", path, ": ", std::strerror(err)));
+    }
+    written += static_cast<size_t>(n);
+  }
+  fsync(fd);
+  close(fd);
+  if (rename(temp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    unlink(temp.c_str());
+    return absl::PermissionDeniedError(absl::StrCat("Cannot write ", path, ": ", std::strerror(err)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MakeDirectories(const std::string& path, int mode) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return absl::PermissionDeniedError(absl::StrCat("Cannot create directory ", path, ": ", ec.message()));
+  chmod(path.c_str(), static_cast<mode_t>(mode));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<FileLock> FileLock::TryAcquire(const std::string& path) {
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::PermissionDeniedError(absl::StrCat("Cannot open ", path, ": ", std::strerror(errno)));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    close(fd);
+    if (err == EWOULDBLOCK) return absl::UnavailableError(absl::StrCat(path, " is locked by another process"));
+    return absl::InternalError(absl::StrCat("flock ", path, ": ", std::strerror(err)));
+  }
+  return FileLock(fd);
+}
+
+bool FileLock::IsHeld(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  close(fd);  // also drops the shared lock we may have taken
+  return held;
+}
+
+FileLock& FileLock::operator=(FileLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = other.fd_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) close(fd_);
+}
+
+std::string UserHomeDirectory() {
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') return home;
+  if (const passwd* pw = getpwuid(getuid()); pw != nullptr && pw->pw_dir != nullptr) return pw->pw_dir;
+  return "/tmp";
+}
+
+}  // namespace amlcore

@@ -1,0 +1,43 @@
+// Small file-system helpers: atomic private writes, whole-file reads, and advisory locks that tell whether a
+// process (ours or another) currently owns a directory.
+#ifndef AMLCORE_COMMON_FILES_H_
+#define AMLCORE_COMMON_FILES_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace amlcore {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+// Writes through a temporary file and rename, so readers never see half a file. `mode` applies from the
+// start (0600 keeps secrets private at every moment).
+absl::Status WriteFileAtomic(const std::string& path, absl::string_view content, int mode = 0600);
+absl::Status MakeDirectories(const std::string& path, int mode = 0700);
+
+// An exclusive flock(2) on a file, held for the lifetime of this object (or of the process).
+class FileLock {
+ public:
+  // kUnavailable when another holder has it.
+  static absl::StatusOr<FileLock> TryAcquire(const std::string& path);
+  // True when someone currently holds the lock on `path`.
+  static bool IsHeld(const std::string& path);
+
+  FileLock(FileLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  FileLock& operator=(FileLock&& other) noexcept;
+  ~FileLock();
+  int fd() const { return fd_; }
+
+ private:
+  explicit FileLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
+// $HOME, or the passwd entry's home directory.
+std::string UserHomeDirectory();
+
+}  // namespace amlcore
+
+#endif  // AMLCORE_COMMON_FILES_H_

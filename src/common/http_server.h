@@ -1,0 +1,89 @@
+// An asynchronous HTTP/1.1 server (optionally HTTPS) with keep-alive and deferred replies.
+//
+// The handler receives each request together with a Responder; it may answer at once or keep the Responder
+// and answer later from any thread (long polling, proxying). Beast and Asio stay inside http_server.cc.
+//
+//   auto server = http::Server::Start({.port = 0}, [](http::Request req, http::Responder reply) {
+//     std::move(reply)(http::Response::Text(200, "Healthy"));
+//   });
+#ifndef AMLCORE_COMMON_HTTP_SERVER_H_
+#define AMLCORE_COMMON_HTTP_SERVER_H_
+
+#include "absl/strings/string_view.h"
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/http_types.h"
+
+namespace amlcore::http {
+
+// Where a reply goes; implemented by the server's connections.
+class ResponseSink {
+ public:
+  virtual ~ResponseSink() = default;
+  virtual void Send(Response response) = 0;
+};
+
+// Sends exactly one response. Movable, not copyable. A Responder destroyed without being called answers 500
+// so that a client is never left hanging.
+class Responder {
+ public:
+  explicit Responder(std::shared_ptr<ResponseSink> sink) : sink_(std::move(sink)) {}
+  Responder(Responder&&) = default;
+  Responder& operator=(Responder&&) = default;
+  ~Responder();
+  void operator()(Response response) &&;
+
+ private:
+  std::shared_ptr<ResponseSink> sink_;
+};
+
+using Handler = std::function<void(Request, Responder)>;
+
+struct TlsConfig {
+  std::string certificate_chain_pem;
+  std::string private_key_pem;
+};
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;  // 0 picks a free port
+  int threads = 2;
+  size_t max_body_bytes = 100u * 1024 * 1024;
+  size_t max_header_bytes = 64u * 1024;
+  std::chrono::seconds idle_timeout{300};
+  std::optional<TlsConfig> tls;
+  // Builds the reply for requests refused before the handler sees them (oversized body, bad framing).
+  std::function<Response(int status, std::string message)> make_error;
+};
+
+class Server {
+ public:
+  static absl::StatusOr<std::unique_ptr<Server>> Start(ServerOptions options, Handler handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  uint16_t port() const;
+  // Stops accepting, closes connections and joins the I/O threads. Idempotent. Responders still held by the
+  // application must be released before Stop.
+  void Stop();
+
+  struct Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The JSON error body used by amlcored: {"error": {"code": ..., "message": ...}}.
+Response JsonErrorResponse(int status, absl::string_view code, absl::string_view message);
+
+}  // namespace amlcore::http
+
+#endif  // AMLCORE_COMMON_HTTP_SERVER_H_

@@ -1,0 +1,196 @@
+#include "common/process.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+extern char** environ;
+
+namespace amlcore {
+namespace {
+
+// Fields of /proc/<pid>/stat after the command name: state is field 3, starttime field 22.
+std::optional<std::pair<char, uint64_t>> ReadStat(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  if (!in) return std::nullopt;
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string stat = buffer.str();
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(absl::string_view(stat).substr(close + 2), ' ', absl::SkipEmpty());
+  if (fields.size() < 20) return std::nullopt;
+  uint64_t start = 0;
+  if (!absl::SimpleAtoi(fields[19], &start)) return std::nullopt;
+  return std::make_pair(fields[0].empty() ? '?' : fields[0][0], start);
+}
+
+void WriteMessage(int fd, char tag, int32_t value) {
+  char message[5];
+  message[0] = tag;
+  std::memcpy(message + 1, &value, sizeof(value));
+  [[maybe_unused]] ssize_t n = write(fd, message, sizeof(message));
+}
+
+}  // namespace
+
+absl::StatusOr<ProcessId> SpawnDaemon(const SpawnOptions& options) {
+  // Everything the children need is prepared before fork: after it only async-signal-safe calls are made.
+  std::vector<std::string> argv_storage;
+  argv_storage.push_back(options.program);
+  for (const auto& a : options.args) argv_storage.push_back(a);
+  std::vector<char*> argv;
+  for (auto& a : argv_storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e != nullptr; ++e) {
+    absl::string_view entry(*e);
+    absl::string_view name = entry.substr(0, entry.find('='));
+    bool replaced = false;
+    for (const auto& [k, v] : options.env) replaced |= (k == name);
+    for (const auto& k : options.unset_env) replaced |= (k == name);
+    if (!replaced) env_storage.emplace_back(entry);
+  }
+  for (const auto& [k, v] : options.env) env_storage.push_back(absl::StrCat(k, "=", v));
+  std::vector<char*> envp;
+  for (auto& e : env_storage) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  const char* log_path = options.log_path.empty() ? "/dev/null" : options.log_path.c_str();
+  const char* cwd = options.working_directory.empty() ? nullptr : options.working_directory.c_str();
+
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    return absl::InternalError(absl::StrCat("pipe2: ", std::strerror(errno)));
+  }
+  pid_t first = fork();
+  if (first < 0) {
+    int err = errno;
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    return absl::ResourceExhaustedError(absl::StrCat("fork: ", std::strerror(err)));
+  }
+  if (first == 0) {
+    setsid();
+    pid_t second = fork();
+    if (second < 0) {
+      WriteMessage(pipe_fds[1], 'E', errno);
+      _exit(1);
+    }
+    if (second == 0) {
+      int in = open("/dev/null", O_RDONLY);
+      int out = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+      if (in < 0 || out < 0) {
+        WriteMessage(pipe_fds[1], 'E', errno);
+        _exit(127);
+      }
+      dup2(in, 0);
+      dup2(out, 1);
+      dup2(out, 2);
+      // Nothing else of ours leaks into the daemon; the report pipe closes on exec.
+      syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+      signal(SIGPIPE, SIG_DFL);
+      if (cwd != nullptr && chdir(cwd) != 0) {
+        WriteMessage(pipe_fds[1], 'E', errno);
+        _exit(127);
+      }
+      execve(argv[0], argv.data(), envp.data());
+      WriteMessage(pipe_fds[1], 'E', errno);
+      _exit(127);
+    }
+    WriteMessage(pipe_fds[1], 'P', second);
+    _exit(0);
+  }
+  close(pipe_fds[1]);
+  int status = 0;
+  while (waitpid(first, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_t daemon_pid = 0;
+  int exec_errno = 0;
+  char message[5];
+  while (true) {
+    ssize_t n = read(pipe_fds[0], message, sizeof(message));
+    if (n < 0 && errno == EINTR) continue;
+    if (n != static_cast<ssize_t>(sizeof(message))) break;
+    int32_t value;
+    std::memcpy(&value, message + 1, sizeof(value));
+    if (message[0] == 'P') daemon_pid = value;
+    if (message[0] == 'E') exec_errno = value;
+  }
+  close(pipe_fds[0]);
+  if (exec_errno != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Cannot start ", options.program, ": ", std::strerror(exec_errno)));
+  }
+  if (daemon_pid <= 0) return absl::InternalError(absl::StrCat("Cannot start ", options.program));
+  ProcessId id{daemon_pid, ProcessStartTime(daemon_pid).value_or(0)};
+  return id;
+}
+
+std::optional<uint64_t> ProcessStartTime(pid_t pid) {
+  auto stat = ReadStat(pid);
+  if (!stat) return std::nullopt;
+  return stat->second;
+}
+
+bool IsRunning(const ProcessId& process) {
+  if (process.pid <= 0) return false;
+  auto stat = ReadStat(process.pid);
+  if (!stat || stat->first == 'Z' || stat->first == 'X') return false;
+  return process.start_time == 0 || stat->second == process.start_time;
+}
+
+absl::Status Terminate(const ProcessId& process, std::chrono::milliseconds grace) {
+  if (!IsRunning(process)) return absl::OkStatus();
+  auto wait_gone = [&](std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      // Reap it if it happens to be our child.
+      waitpid(process.pid, nullptr, WNOHANG);
+      if (!IsRunning(process)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return !IsRunning(process);
+  };
+  kill(process.pid, SIGTERM);
+  if (wait_gone(grace)) return absl::OkStatus();
+  kill(process.pid, SIGKILL);
+  if (wait_gone(std::chrono::seconds(10))) return absl::OkStatus();
+  return absl::DeadlineExceededError(absl::StrCat("Process ", process.pid, " did not exit"));
+}
+
+std::string SelfExecutableDirectory() {
+  std::error_code ec;
+  auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : path.parent_path().string();
+}
+
+std::string DirectoryContaining(const void* address) {
+  Dl_info info;
+  if (dladdr(address, &info) == 0 || info.dli_fname == nullptr) return SelfExecutableDirectory();
+  std::error_code ec;
+  auto path = std::filesystem::canonical(info.dli_fname, ec);
+  if (ec) return SelfExecutableDirectory();
+  return path.parent_path().string();
+}
+
+}  // namespace amlcore

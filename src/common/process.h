@@ -1,0 +1,50 @@
+// Starting, identifying and stopping the long-lived processes amlcore runs (server, front ends, replicas).
+// A process is identified by pid plus its start time, so a recycled pid is never mistaken for ours.
+#ifndef AMLCORE_COMMON_PROCESS_H_
+#define AMLCORE_COMMON_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace amlcore {
+
+struct ProcessId {
+  pid_t pid = 0;
+  uint64_t start_time = 0;  // clock ticks after boot, /proc/<pid>/stat field 22
+};
+
+struct SpawnOptions {
+  std::string program;
+  std::vector<std::string> args;                             // argv[1...]
+  std::vector<std::pair<std::string, std::string>> env;      // added to (or replacing) our environment
+  std::vector<std::string> unset_env;                        // removed from the inherited environment
+  std::string log_path;           // stdout and stderr are appended here; empty means /dev/null
+  std::string working_directory;  // empty keeps ours
+};
+
+// Starts a daemon: a new session whose parent is not this process (double fork), so it outlives us and
+// never becomes our zombie. Fails with the exec error if the program cannot be started.
+absl::StatusOr<ProcessId> SpawnDaemon(const SpawnOptions& options);
+
+std::optional<uint64_t> ProcessStartTime(pid_t pid);
+// True when the pid exists, is not a zombie, and (if start_time is set) started at that time.
+bool IsRunning(const ProcessId& process);
+// SIGTERM, then SIGKILL after `grace`; returns once the process is gone (or kDeadlineExceeded).
+absl::Status Terminate(const ProcessId& process, std::chrono::milliseconds grace);
+
+// Directory of the running executable (/proc/self/exe).
+std::string SelfExecutableDirectory();
+// Directory of the shared object or executable that contains `address`.
+std::string DirectoryContaining(const void* address);
+
+}  // namespace amlcore
+
+#endif  // AMLCORE_COMMON_PROCESS_H_

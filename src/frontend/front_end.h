@@ -1,0 +1,42 @@
+// The front end of one cluster (amlcore-fe): the single address clients score against. It answers health
+// checks on GET /, and takes route tables from amlcored on its authenticated admin interface.
+//
+//   auto fe = FrontEnd::Start({.cluster_directory = dir});
+//   std::cout << (*fe)->port();
+#ifndef AMLCORE_FRONTEND_FRONT_END_H_
+#define AMLCORE_FRONTEND_FRONT_END_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace amlcore::frontend {
+
+struct FrontEndOptions {
+  // Holds the admin token; the front end locks it and publishes its address there.
+  std::string cluster_directory;
+  std::string cluster_id;  // the cluster's resource id, for logs
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  int threads = 2;
+};
+
+class FrontEnd {
+ public:
+  static absl::StatusOr<std::unique_ptr<FrontEnd>> Start(const FrontEndOptions& options);
+  ~FrontEnd();
+  uint16_t port() const;
+  void Stop();
+
+  struct Impl;
+
+ private:
+  explicit FrontEnd(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace amlcore::frontend
+
+#endif  // AMLCORE_FRONTEND_FRONT_END_H_

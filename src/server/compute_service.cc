@@ -1,0 +1,839 @@
+#include "server/compute_service.h"
+
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/crypto.h"
+#include "common/errors.h"
+#include "domain/aks_rules.h"
+#include "domain/names.h"
+#include "domain/vm_sizes.h"
+
+namespace amlcore::server {
+namespace {
+namespace bj = json::bj;
+using namespace std::chrono_literals;
+
+constexpr char kProvision[] = "ComputeProvision";
+constexpr char kUpdate[] = "ComputeUpdate";
+constexpr char kDelete[] = "ComputeDelete";
+constexpr char kDetach[] = "ComputeDetach";
+
+absl::Status Invalid(absl::string_view message) {
+  return MakeError(absl::StatusCode::kInvalidArgument, "ValidationError", message);
+}
+absl::Status Conflict(absl::string_view code, absl::string_view message) {
+  return MakeError(absl::StatusCode::kAborted, code, message);
+}
+
+absl::Status ComputeNotFound(const std::string& name, const WorkspaceRecord& ws) {
+  return MakeError(absl::StatusCode::kNotFound, "ComputeTargetNotFound",
+                   absl::StrCat("Compute Target with name ", name, " not found in workspace ", ws.name, "."));
+}
+
+// Vnet settings arrive as a subnet resource id; the rules speak of its parts.
+absl::Status CheckNetworking(const domain::AksNetworking& n) {
+  std::vector<absl::string_view> parts = absl::StrSplit(n.subnet_id, '/');
+  bool shaped = parts.size() == 11 && parts[0].empty() && absl::EqualsIgnoreCase(parts[1], "subscriptions") &&
+                absl::EqualsIgnoreCase(parts[3], "resourceGroups") &&
+                absl::EqualsIgnoreCase(parts[6], "Microsoft.Network") &&
+                absl::EqualsIgnoreCase(parts[7], "virtualNetworks") && absl::EqualsIgnoreCase(parts[9], "subnets");
+  if (!n.subnet_id.empty() && !shaped) {
+    return Invalid(absl::StrCat("Invalid configuration, aksNetworkingConfiguration.subnetId '", n.subnet_id,
+                                "' is not a subnet resource id (/subscriptions/{id}/resourceGroups/{group}/providers/"
+                                "Microsoft.Network/virtualNetworks/{vnet}/subnets/{subnet})."));
+  }
+  domain::VnetInputs v;
+  if (shaped) {
+    v.vnet_resourcegroup_name = parts[4];
+    v.vnet_name = parts[8];
+    v.subnet_name = parts[10];
+  }
+  v.service_cidr = n.service_cidr;
+  v.dns_service_ip = n.dns_service_ip;
+  v.docker_bridge_cidr = n.docker_bridge_cidr;
+  return domain::CheckVnetInputs(v);
+}
+
+// Validates an SSL block and returns what to store.
+absl::StatusOr<SslConfiguration> CheckSsl(const SslConfiguration& ssl) {
+  if (ssl.status == "Disabled") return SslConfiguration{.status = "Disabled"};
+  if (ssl.status == "Auto" || (!ssl.leaf_domain_label.empty() && ssl.cert.empty())) {
+    return Invalid(
+        "Invalid configuration, SSL with a leaf domain label (a certificate issued by Microsoft) is not "
+        "available on the local backend. Provide your own certificate with cname, cert pem file and key pem "
+        "file.");
+  }
+  if (!ssl.status.empty() && ssl.status != "Enabled") {
+    return Invalid(absl::StrCat("Invalid configuration, sslConfiguration.status '", ssl.status,
+                                "' is not one of Enabled, Auto or Disabled."));
+  }
+  domain::SslInputs inputs{!ssl.cname.empty(), !ssl.cert.empty(), !ssl.key.empty(), !ssl.leaf_domain_label.empty(),
+                           ssl.overwrite_existing_domain};
+  if (auto s = domain::CheckSslInputs(inputs); !s.ok()) return Invalid(s.message());
+  if (!inputs.cert) return Invalid("Invalid configuration, sslConfiguration needs cname, cert and key.");
+  if (auto s = CheckCertificateAndKey(ssl.cert, ssl.key); !s.ok()) {
+    return Invalid(absl::StrCat("Invalid configuration, ", s.message()));
+  }
+  SslConfiguration stored = ssl;
+  stored.status = "Enabled";
+  stored.renew = false;
+  return stored;
+}
+
+// Rules every request shares, whatever it creates or changes.
+absl::Status CheckCommon(const domain::ComputePutRequest& r) {
+  if (r.compute_type != "AKS") {
+    return Invalid(absl::StrCat("properties.computeType '", r.compute_type,
+                                "' is not supported; amlcore manages compute targets of type \"AKS\"."));
+  }
+  if (auto s = domain::CheckAgentCount(r.agent_count); !s.ok()) return Invalid(s.message());
+  if (auto s = domain::CheckClusterPurpose(r.cluster_purpose); !s.ok()) return Invalid(s.message());
+  if (r.networking) {
+    if (auto s = CheckNetworking(*r.networking); !s.ok()) return Invalid(s.message());
+  }
+  return absl::OkStatus();
+}
+
+std::string CapacityText(const ClusterRecord& c, const domain::VmSize& size) {
+  return absl::StrCat(c.agent_count, " x ", size.name, " (", c.agent_count * size.vcpus, " vCPUs, ",
+                      c.agent_count * size.memory_gib, " GiB of memory)");
+}
+
+}  // namespace
+
+absl::StatusOr<WorkspaceRecord> RequireWorkspace(Store& store, Tx& tx, const WorkspaceKey& key) {
+  auto found = store.FindWorkspace(tx, key.subscription_id, key.resource_group, key.name);
+  if (!found.ok()) return found.status();
+  if (!found->has_value()) {
+    return MakeError(absl::StatusCode::kNotFound, "WorkspaceNotFound",
+                     absl::StrCat("Workspace ", key.name, " not found in resource group ", key.resource_group,
+                                  " of subscription ", key.subscription_id, "."));
+  }
+  return std::move(**found);
+}
+
+ComputeService::ComputeService(Store* store, backend::ComputeBackend* backend, ChangeNotifier* notifier,
+                               Options options)
+    : store_(store), backend_(backend), notifier_(notifier), options_(options) {}
+
+backend::ClusterSpec ComputeService::SpecOf(const ClusterRecord& cluster) const {
+  return backend::ClusterSpec{cluster.id, cluster.resource_id(), static_cast<uint16_t>(cluster.frontend_port)};
+}
+
+absl::StatusOr<domain::ComputeResource> ComputeService::Describe(Tx& tx, const WorkspaceRecord& ws,
+                                                                 const ComputeRecord& compute) {
+  auto cluster = store_->GetCluster(tx, compute.cluster_id);
+  if (!cluster.ok()) return cluster.status();
+  domain::ComputeResource r;
+  r.id = absl::StrCat("/subscriptions/", ws.subscription_id, "/resourceGroups/", ws.resource_group,
+                      "/providers/Microsoft.MachineLearningServices/workspaces/", ws.name, "/computes/",
+                      compute.name);
+  r.name = compute.name;
+  r.location = compute.location;
+  r.tags = compute.tags;
+  r.description = compute.description;
+  r.is_attached = compute.is_attached;
+  r.provisioning_state = compute.provisioning_state;
+  r.provisioning_errors = compute.provisioning_errors;
+  r.created_on = compute.created;
+  r.modified_on = compute.modified;
+  r.cluster_purpose = compute.cluster_purpose;
+  if (cluster->has_value()) {
+    const ClusterRecord& c = **cluster;
+    r.resource_id = c.resource_id();
+    r.compute_location = c.location;
+    r.agent_count = c.agent_count;
+    r.agent_vm_size = c.vm_size;
+    r.ssl = c.ssl;
+    if (r.ssl) r.ssl->key.clear();
+    r.networking = c.networking;
+    r.load_balancer_type = c.load_balancer_type;
+    r.load_balancer_subnet = c.load_balancer_subnet;
+    if (c.frontend_port != 0) {
+      r.cluster_fqdn = "127.0.0.1";
+      r.scoring_endpoint = absl::StrCat("http://127.0.0.1:", c.frontend_port);
+    }
+  }
+  return r;
+}
+
+absl::Status ComputeService::StartOperation(Tx& tx, OperationRecord& operation, const std::string& first_log_line) {
+  operation.id = Uuid4();
+  operation.status = OperationStatus::kInProgress;
+  operation.created = NowTimestamp();
+  if (operation.payload.empty()) operation.payload = "{}";
+  if (auto s = store_->InsertOperation(tx, operation); !s.ok()) return s;
+  return store_->AppendOperationLog(tx, operation.id, first_log_line);
+}
+
+absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey& key, const std::string& name,
+                                                             absl::string_view body, bool create_only) {
+  auto request = domain::ParseComputePutRequest(body);
+  if (!request.ok()) return Invalid(request.status().message());
+  if (auto s = CheckCommon(*request); !s.ok()) return s;
+  // SSL and load balancer settings are checked before the transaction (certificate parsing is slow-ish).
+  std::optional<SslConfiguration> ssl;
+  if (request->ssl) {
+    auto checked = CheckSsl(*request->ssl);
+    if (!checked.ok()) return checked.status();
+    ssl = *checked;
+  }
+
+  Accepted accepted;
+  auto status = store_->db().Transaction([&](Tx& tx) -> absl::Status {
+    auto ws = RequireWorkspace(*store_, tx, key);
+    if (!ws.ok()) return ws.status();
+    accepted.location = ws->location;
+    auto existing = store_->FindCompute(tx, ws->id, name);
+    if (!existing.ok()) return existing.status();
+    OperationRecord op;
+    op.workspace_id = ws->id;
+    op.target_name = name;
+    std::string first_line;
+
+    if (existing->has_value()) {
+      ComputeRecord compute = **existing;
+      auto cluster_or = store_->GetCluster(tx, compute.cluster_id);
+      if (!cluster_or.ok()) return cluster_or.status();
+      ClusterRecord cluster = cluster_or->value();
+      if (create_only) {
+        return MakeError(absl::StatusCode::kAlreadyExists, "ComputeTargetAlreadyExists",
+                         absl::StrCat("A compute target named ", name, " already exists in workspace ", ws->name,
+                                      " (cluster ", cluster.resource_id(),
+                                      "). Choose another name, or get the existing one with "
+                                      "ComputeTarget(workspace, name)."));
+      }
+      auto running = store_->RunningOperationOn(tx, ws->id, name);
+      if (!running.ok()) return running.status();
+      if (running->has_value()) {
+        return Conflict("OperationInProgress",
+                        absl::StrCat("Compute target ", name, " has a running ", (*running)->type, " operation (",
+                                     (*running)->id, "); wait for it to finish."));
+      }
+      if (compute.provisioning_state != ProvisioningState::kSucceeded) {
+        return Conflict("ComputeTargetNotReady",
+                        absl::StrCat("Compute target ", name, " is in state ", compute.provisioning_state,
+                                     " and cannot be updated; only Succeeded compute targets can."));
+      }
+      if (!request->resource_id.empty() && !absl::EqualsIgnoreCase(request->resource_id, cluster.resource_id())) {
+        return Conflict("ComputeTargetAlreadyExists",
+                        absl::StrCat("Compute target ", name, " is attached to cluster ", cluster.resource_id(),
+                                     "; detach it before attaching another cluster under that name."));
+      }
+      if (!request->agent_vm_size.empty() && !absl::EqualsIgnoreCase(request->agent_vm_size, cluster.vm_size)) {
+        return Invalid(absl::StrCat("Invalid configuration, agentVmSize cannot be changed after creation (cluster ",
+                                    cluster.name, " has ", cluster.vm_size, ")."));
+      }
+      if (auto s = domain::CheckLoadBalancerUpdate(request->load_balancer_type, request->load_balancer_subnet);
+          !s.ok()) {
+        return Invalid(s.message());
+      }
+      auto size = domain::FindVmSize(cluster.vm_size);
+      if (!size.ok()) return size.status();
+      std::vector<std::string> changes;
+      if (request->agent_count && *request->agent_count != cluster.agent_count) {
+        changes.push_back(absl::StrCat("agent count ", cluster.agent_count, " -> ", *request->agent_count));
+        cluster.agent_count = *request->agent_count;
+      }
+      if (!request->cluster_purpose.empty() && request->cluster_purpose != compute.cluster_purpose) {
+        changes.push_back(absl::StrCat("cluster purpose ", compute.cluster_purpose, " -> ", request->cluster_purpose));
+        compute.cluster_purpose = request->cluster_purpose;
+      }
+      // Every workspace's view of the cluster must still satisfy its purpose.
+      auto attachments = store_->ComputesOfCluster(tx, cluster.id);
+      if (!attachments.ok()) return attachments.status();
+      for (const auto& other : *attachments) {
+        std::string purpose = other.id == compute.id ? compute.cluster_purpose : other.cluster_purpose;
+        if (auto s = domain::CheckPurposeCapacity(purpose, cluster.agent_count, *size); !s.ok()) {
+          return Invalid(s.message());
+        }
+      }
+      if (ssl) {
+        changes.push_back(absl::StrCat("SSL ", ssl->status));
+        cluster.ssl = ssl;
+      }
+      if (!request->load_balancer_type.empty()) {
+        changes.push_back(absl::StrCat("load balancer type ", request->load_balancer_type));
+        cluster.load_balancer_type = request->load_balancer_type;
+      }
+      if (!request->load_balancer_subnet.empty()) {
+        if (cluster.load_balancer_type != LoadBalancerType::kInternalLoadBalancer) {
+          return Invalid(
+              "Invalid configuration, load balancer subnet can be changed from default when load balancer type "
+              "is \"InternalLoadBalancer\".");
+        }
+        changes.push_back(absl::StrCat("load balancer subnet ", request->load_balancer_subnet));
+        cluster.load_balancer_subnet = request->load_balancer_subnet;
+      }
+      if (!request->description.empty()) compute.description = request->description;
+      if (!request->tags.empty()) compute.tags = request->tags;
+      compute.provisioning_state = ProvisioningState::kUpdating;
+      compute.provisioning_errors.clear();
+      if (auto s = store_->UpdateCluster(tx, cluster); !s.ok()) return s;
+      if (auto s = store_->UpdateCompute(tx, compute); !s.ok()) return s;
+      op.type = kUpdate;
+      op.target_id = compute.id;
+      op.phase = ProvisioningState::kUpdating;
+      first_line = changes.empty() ? "Updating compute target (no cluster changes)"
+                                   : absl::StrCat("Updating cluster ", cluster.name, ": ", absl::StrJoin(changes, ", "));
+      if (auto s = StartOperation(tx, op, first_line); !s.ok()) return s;
+      accepted.operation_id = op.id;
+      auto described = Describe(tx, *ws, compute);
+      if (!described.ok()) return described.status();
+      accepted.resource = std::move(*described);
+      return absl::OkStatus();
+    }
+
+    if (auto s = domain::ValidateComputeName(name); !s.ok()) return Invalid(s.message());
+    if (auto s = domain::CheckLoadBalancer(request->load_balancer_type, request->load_balancer_subnet); !s.ok()) {
+      return Invalid(s.message());
+    }
+    ComputeRecord compute;
+    compute.workspace_id = ws->id;
+    compute.name = name;
+    compute.cluster_purpose =
+        request->cluster_purpose.empty() ? domain::kDefaultClusterPurpose : request->cluster_purpose;
+    compute.location = ws->location;
+    compute.description = request->description;
+    compute.tags = request->tags;
+    compute.provisioning_state = ProvisioningState::kCreating;
+    compute.created = compute.modified = NowTimestamp();
+    ClusterRecord cluster;
+
+    if (request->resource_id.empty()) {
+      // Create a new cluster in the workspace's resource group.
+      auto size = domain::FindVmSize(request->agent_vm_size.empty() ? domain::kDefaultVmSize
+                                                                     : request->agent_vm_size);
+      if (!size.ok()) return Invalid(size.status().message());
+      cluster.agent_count = request->agent_count.value_or(domain::kDefaultAgentCount);
+      if (auto s = domain::CheckPurposeCapacity(compute.cluster_purpose, cluster.agent_count, *size); !s.ok()) {
+        return Invalid(s.message());
+      }
+      cluster.subscription_id = ws->subscription_id;
+      cluster.resource_group = ws->resource_group;
+      cluster.name = absl::StrCat(name, "-", RandomHex(3));
+      cluster.location = request->location.empty() ? ws->location : request->location;
+      cluster.vm_size = std::string(size->name);
+      cluster.ssl = ssl;
+      cluster.networking = request->networking;
+      cluster.load_balancer_type =
+          request->load_balancer_type.empty() ? domain::kDefaultLoadBalancerType : request->load_balancer_type;
+      cluster.load_balancer_subnet = request->load_balancer_subnet.empty() ? domain::kDefaultLoadBalancerSubnet
+                                                                           : request->load_balancer_subnet;
+      cluster.state = ProvisioningState::kCreating;
+      cluster.created_by_workspace = ws->id;
+      cluster.created = NowTimestamp();
+      auto cluster_id = store_->InsertCluster(tx, cluster);
+      if (!cluster_id.ok()) return cluster_id.status();
+      cluster.id = *cluster_id;
+      compute.is_attached = false;
+      first_line = absl::StrCat("Creating cluster ", cluster.resource_id(), " with ", CapacityText(cluster, *size),
+                                ", purpose ", compute.cluster_purpose);
+    } else {
+      auto id = domain::ParseClusterResourceId(request->resource_id);
+      if (!id.ok()) return Invalid(id.status().message());
+      auto found = store_->FindCluster(tx, id->subscription_id, id->resource_group, id->cluster_name);
+      if (!found.ok()) return found.status();
+      if (!found->has_value()) {
+        return MakeError(absl::StatusCode::kNotFound, "ClusterNotFound",
+                         absl::StrCat("No AKS cluster with resource id ", request->resource_id,
+                                      " exists. Create one with ComputeTarget.create, or check the resource "
+                                      "group and cluster name."));
+      }
+      cluster = **found;
+      if (cluster.state != ProvisioningState::kSucceeded) {
+        return Conflict("ClusterNotReady", absl::StrCat("Cluster ", cluster.resource_id(), " is in state ",
+                                                        cluster.state, "; only Succeeded clusters can be attached."));
+      }
+      auto attachments = store_->ComputesOfCluster(tx, cluster.id);
+      if (!attachments.ok()) return attachments.status();
+      for (const auto& other : *attachments) {
+        if (other.workspace_id == ws->id) {
+          return Conflict("ClusterAlreadyAttached",
+                          absl::StrCat("Cluster ", cluster.resource_id(), " is already attached to workspace ",
+                                       ws->name, " as compute target ", other.name,
+                                       ". A cluster can be attached to a workspace only once; use ", other.name,
+                                       ", or detach it first."));
+        }
+      }
+      auto size = domain::FindVmSize(cluster.vm_size);
+      if (!size.ok()) return size.status();
+      if (auto s = domain::CheckPurposeCapacity(compute.cluster_purpose, cluster.agent_count, *size); !s.ok()) {
+        return Invalid(s.message());
+      }
+      if (ssl) cluster.ssl = ssl;
+      if (!request->load_balancer_type.empty()) cluster.load_balancer_type = request->load_balancer_type;
+      if (!request->load_balancer_subnet.empty()) cluster.load_balancer_subnet = request->load_balancer_subnet;
+      if (auto s = store_->UpdateCluster(tx, cluster); !s.ok()) return s;
+      compute.is_attached = true;
+      first_line = absl::StrCat("Attaching cluster ", cluster.resource_id(), " (",
+                                CapacityText(cluster, *size), ") as ", compute.cluster_purpose);
+    }
+    compute.cluster_id = cluster.id;
+    auto compute_id = store_->InsertCompute(tx, compute);
+    if (!compute_id.ok()) {
+      if (absl::IsAlreadyExists(compute_id.status())) {
+        return MakeError(absl::StatusCode::kAlreadyExists, "ComputeTargetAlreadyExists",
+                         absl::StrCat("A compute target named ", name, " already exists in workspace ", ws->name, "."));
+      }
+      return compute_id.status();
+    }
+    compute.id = *compute_id;
+    op.type = kProvision;
+    op.target_id = compute.id;
+    op.phase = ProvisioningState::kCreating;
+    if (auto s = StartOperation(tx, op, first_line); !s.ok()) return s;
+    accepted.operation_id = op.id;
+    accepted.created = true;
+    auto described = Describe(tx, *ws, compute);
+    if (!described.ok()) return described.status();
+    accepted.resource = std::move(*described);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  if (runner_) runner_->Submit(accepted.operation_id);
+  return accepted;
+}
+
+absl::StatusOr<domain::ComputeResource> ComputeService::Get(const WorkspaceKey& key, const std::string& name) {
+  domain::ComputeResource out;
+  auto status = store_->db().Read([&](Tx& tx) -> absl::Status {
+    auto ws = RequireWorkspace(*store_, tx, key);
+    if (!ws.ok()) return ws.status();
+    auto compute = store_->FindCompute(tx, ws->id, name);
+    if (!compute.ok()) return compute.status();
+    if (!compute->has_value()) return ComputeNotFound(name, *ws);
+    auto described = Describe(tx, *ws, **compute);
+    if (!described.ok()) return described.status();
+    out = std::move(*described);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::StatusOr<std::vector<domain::ComputeResource>> ComputeService::List(const WorkspaceKey& key) {
+  std::vector<domain::ComputeResource> out;
+  auto status = store_->db().Read([&](Tx& tx) -> absl::Status {
+    auto ws = RequireWorkspace(*store_, tx, key);
+    if (!ws.ok()) return ws.status();
+    auto computes = store_->ListComputes(tx, ws->id);
+    if (!computes.ok()) return computes.status();
+    for (const auto& compute : *computes) {
+      auto described = Describe(tx, *ws, compute);
+      if (!described.ok()) return described.status();
+      out.push_back(std::move(*described));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::StatusOr<ComputeService::Accepted> ComputeService::Delete(const WorkspaceKey& key, const std::string& name,
+                                                                const std::string& action) {
+  if (action != "delete" && action != "detach") {
+    return Invalid(absl::StrCat("underlyingResourceAction must be \"delete\" or \"detach\", not \"", action, "\"."));
+  }
+  Accepted accepted;
+  auto status = store_->db().Transaction([&](Tx& tx) -> absl::Status {
+    auto ws = RequireWorkspace(*store_, tx, key);
+    if (!ws.ok()) return ws.status();
+    accepted.location = ws->location;
+    auto found = store_->FindCompute(tx, ws->id, name);
+    if (!found.ok()) return found.status();
+    if (!found->has_value()) return ComputeNotFound(name, *ws);
+    ComputeRecord compute = **found;
+    auto running = store_->RunningOperationOn(tx, ws->id, name);
+    if (!running.ok()) return running.status();
+    if (running->has_value()) {
+      return Conflict("OperationInProgress",
+                      absl::StrCat("Compute target ", name, " has a running ", (*running)->type, " operation (",
+                                   (*running)->id, "); wait for it to finish."));
+    }
+    auto cluster_or = store_->GetCluster(tx, compute.cluster_id);
+    if (!cluster_or.ok()) return cluster_or.status();
+    ClusterRecord cluster = cluster_or->value();
+    OperationRecord op;
+    op.workspace_id = ws->id;
+    op.target_id = compute.id;
+    op.target_name = name;
+    op.phase = ProvisioningState::kDeleting;
+    std::string first_line;
+    if (action == "delete") {
+      if (compute.is_attached || cluster.created_by_workspace != ws->id) {
+        return MakeError(absl::StatusCode::kFailedPrecondition, "DeleteOfAttachedCompute",
+                         absl::StrCat("Compute target ", name, " is attached to cluster ", cluster.resource_id(),
+                                      ", which this workspace did not create, so delete() is refused. Use "
+                                      "detach() to remove it from the workspace and leave the cluster running."));
+      }
+      auto attachments = store_->ComputesOfCluster(tx, cluster.id);
+      if (!attachments.ok()) return attachments.status();
+      std::vector<std::string> others;
+      if (auto names = store_->DescribeAttachments(tx, cluster.id); names.ok()) {
+        for (size_t i = 0; i < attachments->size(); ++i) {
+          if ((*attachments)[i].id != compute.id) others.push_back((*names)[i]);
+        }
+      }
+      if (!others.empty()) {
+        return Conflict("ClusterInUse", absl::StrCat("Cluster ", cluster.resource_id(), " is still attached as ",
+                                                     absl::StrJoin(others, ", "),
+                                                     "; detach it there before deleting it."));
+      }
+      cluster.state = ProvisioningState::kDeleting;
+      if (auto s = store_->UpdateCluster(tx, cluster); !s.ok()) return s;
+      op.type = kDelete;
+      first_line = absl::StrCat("Deleting cluster ", cluster.resource_id());
+    } else {
+      op.type = kDetach;
+      first_line = absl::StrCat("Detaching cluster ", cluster.resource_id(), " from workspace ", ws->name);
+    }
+    compute.provisioning_state = ProvisioningState::kDeleting;
+    if (auto s = store_->UpdateCompute(tx, compute); !s.ok()) return s;
+    if (auto s = StartOperation(tx, op, first_line); !s.ok()) return s;
+    accepted.operation_id = op.id;
+    auto described = Describe(tx, *ws, compute);
+    if (!described.ok()) return described.status();
+    accepted.resource = std::move(*described);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  if (runner_) runner_->Submit(accepted.operation_id);
+  return accepted;
+}
+
+absl::StatusOr<json::bj::object> ComputeService::ListKeys(const WorkspaceKey& key, const std::string& name) {
+  auto resource = Get(key, name);
+  if (!resource.ok()) return resource.status();
+  // Local clusters have no Kubernetes API server, so there is no kubeconfig to hand out.
+  return bj::object{{"userKubeConfig", nullptr},
+                    {"adminKubeConfig", nullptr},
+                    {"imagePullSecretName", nullptr},
+                    {"scoringEndpoint", resource->scoring_endpoint}};
+}
+
+absl::StatusOr<OperationRecord> ComputeService::GetOperation(const std::string& id) {
+  std::optional<OperationRecord> found;
+  auto status = store_->db().Read([&](Tx& tx) -> absl::Status {
+    auto op = store_->GetOperation(tx, id);
+    if (!op.ok()) return op.status();
+    found = std::move(*op);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  if (!found) {
+    return MakeError(absl::StatusCode::kNotFound, "OperationNotFound", absl::StrCat("No operation with id ", id, "."));
+  }
+  return std::move(*found);
+}
+
+domain::AsyncOperationStatus ComputeService::ToAsyncStatus(const OperationRecord& op) {
+  domain::AsyncOperationStatus s;
+  s.status = op.status;
+  s.provisioning_state = op.done() ? op.status : op.phase;
+  s.error_code = op.error_code;
+  s.error_message = op.error_message;
+  s.log_version = op.version;
+  return s;
+}
+
+void ComputeService::Commit(const std::string& operation_id,
+                            const std::function<absl::Status(Tx&, OperationRecord&)>& change) {
+  auto status = store_->db().Transaction([&](Tx& tx) -> absl::Status {
+    auto op = store_->GetOperation(tx, operation_id);
+    if (!op.ok()) return op.status();
+    if (!op->has_value()) return absl::NotFoundError(operation_id);
+    OperationRecord record = **op;
+    if (auto s = change(tx, record); !s.ok()) return s;
+    return store_->UpdateOperation(tx, record);
+  });
+  if (!status.ok()) std::fprintf(stderr, "amlcored: operation %s: %s\n", operation_id.c_str(), status.ToString().c_str());
+  notifier_->Notify(operation_id);
+}
+
+void ComputeService::Fail(const std::string& operation_id, const absl::Status& error) {
+  std::string code = ErrorCodeOf(error);
+  if (code.empty()) code = "ProvisioningFailed";
+  Commit(operation_id, [&](Tx& tx, OperationRecord& op) -> absl::Status {
+    op.status = OperationStatus::kFailed;
+    op.phase = ProvisioningState::kFailed;
+    op.error_code = code;
+    op.error_message = std::string(error.message());
+    op.ended = NowTimestamp();
+    if (auto s = store_->AppendOperationLog(tx, op.id, absl::StrCat("Failed: ", error.message())); !s.ok()) return s;
+    auto compute = store_->GetCompute(tx, op.target_id);
+    if (!compute.ok()) return compute.status();
+    if (compute->has_value()) {
+      ComputeRecord c = **compute;
+      c.provisioning_state = ProvisioningState::kFailed;
+      c.provisioning_errors = {{code, std::string(error.message())}};
+      if (auto s = store_->UpdateCompute(tx, c); !s.ok()) return s;
+      auto cluster = store_->GetCluster(tx, c.cluster_id);
+      if (cluster.ok() && cluster->has_value() && (*cluster)->state != ProvisioningState::kSucceeded) {
+        ClusterRecord updated = **cluster;
+        updated.state = ProvisioningState::kFailed;
+        if (auto s = store_->UpdateCluster(tx, updated); !s.ok()) return s;
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+void ComputeService::RunOperation(const std::string& operation_id) {
+  auto op = GetOperation(operation_id);
+  if (!op.ok() || op->done()) return;
+  if (op->type == kProvision) return RunProvision(*op);
+  if (op->type == kUpdate) return RunUpdate(*op);
+  if (op->type == kDelete) return RunDelete(*op);
+  if (op->type == kDetach) return RunDetach(*op);
+  Fail(operation_id, absl::InternalError(absl::StrCat("Unknown operation type ", op->type)));
+}
+
+void ComputeService::RunProvision(OperationRecord op) {
+  std::optional<ClusterRecord> cluster;
+  auto read = store_->db().Read([&](Tx& tx) -> absl::Status {
+    auto compute = store_->GetCompute(tx, op.target_id);
+    if (!compute.ok()) return compute.status();
+    if (!compute->has_value()) return absl::NotFoundError("The compute target no longer exists.");
+    auto c = store_->GetCluster(tx, (*compute)->cluster_id);
+    if (!c.ok()) return c.status();
+    if (!c->has_value()) return absl::NotFoundError("The cluster no longer exists.");
+    cluster = **c;
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return Fail(op.id, read);
+
+  // Simulated provisioning time counts from the request, so a restart does not start it over.
+  if (options_.simulated_provisioning.count() > 0 && cluster->state == ProvisioningState::kCreating) {
+    absl::Time created;
+    std::string error;
+    absl::ParseTime("%Y-%m-%dT%H:%M:%E*S%Ez", op.created, &created, &error);
+    absl::Time ready = created + absl::FromChrono(options_.simulated_provisioning);
+    while (absl::Now() < ready) {
+      if (runner_ && runner_->stopping()) return;
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  if (runner_ && runner_->stopping()) return;
+
+  auto frontend = backend_->EnsureFrontEnd(SpecOf(*cluster));
+  if (!frontend.ok()) return Fail(op.id, WithErrorCode(frontend.status(), "ClusterProvisioningFailed"));
+
+  Commit(op.id, [&](Tx& tx, OperationRecord& record) -> absl::Status {
+    auto c = store_->GetCluster(tx, cluster->id);
+    if (!c.ok()) return c.status();
+    if (c->has_value()) {
+      ClusterRecord updated = **c;
+      bool created = updated.state == ProvisioningState::kCreating;
+      updated.frontend_port = frontend->port;
+      updated.frontend = frontend->process;
+      updated.state = ProvisioningState::kSucceeded;
+      if (auto s = store_->UpdateCluster(tx, updated); !s.ok()) return s;
+      if (auto s = store_->AppendOperationLog(
+              tx, record.id,
+              absl::StrCat(created ? "Cluster front end started" : "Cluster front end is running", " on 127.0.0.1:",
+                           frontend->port, " (pid ", frontend->process.pid, ")"));
+          !s.ok()) {
+        return s;
+      }
+    }
+    auto compute = store_->GetCompute(tx, record.target_id);
+    if (!compute.ok()) return compute.status();
+    if (compute->has_value()) {
+      ComputeRecord updated = **compute;
+      updated.provisioning_state = ProvisioningState::kSucceeded;
+      updated.provisioning_errors.clear();
+      if (auto s = store_->UpdateCompute(tx, updated); !s.ok()) return s;
+    }
+    record.status = OperationStatus::kSucceeded;
+    record.phase = ProvisioningState::kSucceeded;
+    record.ended = NowTimestamp();
+    return store_->AppendOperationLog(tx, record.id, "Succeeded");
+  });
+}
+
+void ComputeService::RunUpdate(OperationRecord op) {
+  std::optional<ClusterRecord> cluster;
+  auto read = store_->db().Read([&](Tx& tx) -> absl::Status {
+    auto compute = store_->GetCompute(tx, op.target_id);
+    if (!compute.ok()) return compute.status();
+    if (!compute->has_value()) return absl::NotFoundError("The compute target no longer exists.");
+    auto c = store_->GetCluster(tx, (*compute)->cluster_id);
+    if (!c.ok()) return c.status();
+    if (!c->has_value()) return absl::NotFoundError("The cluster no longer exists.");
+    cluster = **c;
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return Fail(op.id, read);
+  // The new settings are already recorded; the front end must be up to serve them.
+  auto frontend = backend_->EnsureFrontEnd(SpecOf(*cluster));
+  if (!frontend.ok()) return Fail(op.id, WithErrorCode(frontend.status(), "ClusterUpdateFailed"));
+  Commit(op.id, [&](Tx& tx, OperationRecord& record) -> absl::Status {
+    auto compute = store_->GetCompute(tx, record.target_id);
+    if (!compute.ok()) return compute.status();
+    if (compute->has_value()) {
+      ComputeRecord updated = **compute;
+      updated.provisioning_state = ProvisioningState::kSucceeded;
+      if (auto s = store_->UpdateCompute(tx, updated); !s.ok()) return s;
+    }
+    record.status = OperationStatus::kSucceeded;
+    record.phase = ProvisioningState::kSucceeded;
+    record.ended = NowTimestamp();
+    return store_->AppendOperationLog(tx, record.id, "Succeeded");
+  });
+}
+
+void ComputeService::RunDelete(OperationRecord op) {
+  std::optional<ClusterRecord> cluster;
+  auto read = store_->db().Read([&](Tx& tx) -> absl::Status {
+    auto compute = store_->GetCompute(tx, op.target_id);
+    if (!compute.ok()) return compute.status();
+    if (!compute->has_value()) return absl::OkStatus();  // already gone: finish below
+    auto c = store_->GetCluster(tx, (*compute)->cluster_id);
+    if (!c.ok()) return c.status();
+    if (c->has_value()) cluster = **c;
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return Fail(op.id, read);
+  if (cluster) {
+    if (auto s = backend_->DeleteCluster(SpecOf(*cluster)); !s.ok()) {
+      return Fail(op.id, WithErrorCode(s, "ClusterDeletionFailed"));
+    }
+  }
+  Commit(op.id, [&](Tx& tx, OperationRecord& record) -> absl::Status {
+    if (auto s = store_->DeleteCompute(tx, record.target_id); !s.ok()) return s;
+    if (cluster) {
+      if (auto s = store_->DeleteCluster(tx, cluster->id); !s.ok()) return s;
+    }
+    record.status = OperationStatus::kSucceeded;
+    record.phase = ProvisioningState::kSucceeded;
+    record.ended = NowTimestamp();
+    return store_->AppendOperationLog(tx, record.id, "Cluster deleted");
+  });
+}
+
+void ComputeService::RunDetach(OperationRecord op) {
+  Commit(op.id, [&](Tx& tx, OperationRecord& record) -> absl::Status {
+    auto compute = store_->GetCompute(tx, record.target_id);
+    if (!compute.ok()) return compute.status();
+    if (compute->has_value()) {
+      auto cluster = store_->GetCluster(tx, (*compute)->cluster_id);
+      if (!cluster.ok()) return cluster.status();
+      // A detached cluster belongs to no workspace any more.
+      if (cluster->has_value() && (*cluster)->created_by_workspace == record.workspace_id) {
+        ClusterRecord updated = **cluster;
+        updated.created_by_workspace = 0;
+        if (auto s = store_->UpdateCluster(tx, updated); !s.ok()) return s;
+      }
+      if (auto s = store_->DeleteCompute(tx, record.target_id); !s.ok()) return s;
+    }
+    record.status = OperationStatus::kSucceeded;
+    record.phase = ProvisioningState::kSucceeded;
+    record.ended = NowTimestamp();
+    return store_->AppendOperationLog(tx, record.id, "Detached; the cluster keeps running");
+  });
+}
+
+absl::Status ComputeService::RemoveWorkspaceComputes(int64_t workspace_id) {
+  std::vector<ClusterRecord> to_delete;
+  auto status = store_->db().Transaction([&](Tx& tx) -> absl::Status {
+    auto computes = store_->ListComputes(tx, workspace_id);
+    if (!computes.ok()) return computes.status();
+    for (const auto& compute : *computes) {
+      auto running = store_->RunningOperationOn(tx, workspace_id, compute.name);
+      if (!running.ok()) return running.status();
+      if (running->has_value()) {
+        return Conflict("OperationInProgress",
+                        absl::StrCat("Compute target ", compute.name, " has a running ", (*running)->type,
+                                     " operation; wait for it to finish before deleting the workspace."));
+      }
+      auto cluster = store_->GetCluster(tx, compute.cluster_id);
+      if (!cluster.ok()) return cluster.status();
+      if (!cluster->has_value() || compute.is_attached || (*cluster)->created_by_workspace != workspace_id) continue;
+      auto attachments = store_->DescribeAttachments(tx, (*cluster)->id);
+      if (!attachments.ok()) return attachments.status();
+      if (attachments->size() > 1) {
+        return Conflict("ClusterInUse",
+                        absl::StrCat("Cluster ", (*cluster)->resource_id(), ", created by this workspace as ",
+                                     compute.name, ", is still attached elsewhere (", absl::StrJoin(*attachments, ", "),
+                                     "); detach it there first."));
+      }
+      to_delete.push_back(**cluster);
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  for (const auto& cluster : to_delete) {
+    if (auto s = backend_->DeleteCluster(SpecOf(cluster)); !s.ok()) return s;
+  }
+  return store_->db().Transaction([&](Tx& tx) -> absl::Status {
+    auto computes = store_->ListComputes(tx, workspace_id);
+    if (!computes.ok()) return computes.status();
+    for (const auto& compute : *computes) {
+      if (auto s = store_->DeleteCompute(tx, compute.id); !s.ok()) return s;
+    }
+    for (const auto& cluster : to_delete) {
+      if (auto s = store_->DeleteCluster(tx, cluster.id); !s.ok()) return s;
+    }
+    // Clusters this workspace created and detached earlier are nobody's now.
+    return tx.Execute("UPDATE clusters SET created_by_workspace = 0 WHERE created_by_workspace = ?", {workspace_id})
+        .status();
+  });
+}
+
+void ComputeService::Reconcile() {
+  std::vector<ClusterRecord> clusters;
+  auto read = store_->db().Read([&](Tx& tx) -> absl::Status {
+    auto all = store_->ListClusters(tx);
+    if (!all.ok()) return all.status();
+    clusters = std::move(*all);
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return;
+  for (const auto& cluster : clusters) {
+    if (runner_ && runner_->stopping()) return;
+    if (cluster.state != ProvisioningState::kSucceeded) continue;
+    if (backend_->IsFrontEndHealthy(SpecOf(cluster))) continue;
+    auto frontend = backend_->EnsureFrontEnd(SpecOf(cluster));
+    if (!frontend.ok()) {
+      std::fprintf(stderr, "amlcored: cannot restart the front end of %s: %s\n", cluster.resource_id().c_str(),
+                   frontend.status().ToString().c_str());
+      continue;
+    }
+    std::fprintf(stderr, "amlcored: front end of %s running on port %d (pid %d)\n", cluster.resource_id().c_str(),
+                 frontend->port, frontend->process.pid);
+    (void)store_->db().Transaction([&](Tx& tx) -> absl::Status {
+      auto current = store_->GetCluster(tx, cluster.id);
+      if (!current.ok() || !current->has_value() || (*current)->state != ProvisioningState::kSucceeded) {
+        return absl::OkStatus();
+      }
+      ClusterRecord updated = **current;
+      updated.frontend_port = frontend->port;
+      updated.frontend = frontend->process;
+      return store_->UpdateCluster(tx, updated);
+    });
+  }
+}
+
+absl::Status ComputeService::ResumeOperations() {
+  std::vector<OperationRecord> unfinished;
+  auto status = store_->db().Read([&](Tx& tx) -> absl::Status {
+    auto ops = store_->UnfinishedOperations(tx);
+    if (!ops.ok()) return ops.status();
+    unfinished = std::move(*ops);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  for (const auto& op : unfinished) {
+    std::fprintf(stderr, "amlcored: resuming %s operation %s on %s\n", op.type.c_str(), op.id.c_str(),
+                 op.target_name.c_str());
+    if (runner_) runner_->Submit(op.id);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace amlcore::server

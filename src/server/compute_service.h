@@ -1,0 +1,91 @@
+// Compute targets on the server: validates and records create / attach / update / delete / detach requests,
+// runs them as long-running operations against the backend, and keeps clusters' front ends running.
+#ifndef AMLCORE_SERVER_COMPUTE_SERVICE_H_
+#define AMLCORE_SERVER_COMPUTE_SERVICE_H_
+
+#include "absl/strings/string_view.h"
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "backend/backend.h"
+#include "domain/compute_wire.h"
+#include "server/change_notifier.h"
+#include "server/operation_runner.h"
+#include "server/store.h"
+
+namespace amlcore::server {
+
+struct WorkspaceKey {
+  std::string subscription_id;
+  std::string resource_group;
+  std::string name;
+};
+
+// Looks up a workspace; kNotFound ("WorkspaceNotFound") naming it otherwise.
+absl::StatusOr<WorkspaceRecord> RequireWorkspace(Store& store, Tx& tx, const WorkspaceKey& key);
+
+class ComputeService {
+ public:
+  struct Options {
+    // Extra time a cluster takes to provision, to rehearse slow clouds (AMLCORE_SIMULATED_PROVISIONING_SECONDS).
+    std::chrono::milliseconds simulated_provisioning{0};
+  };
+
+  ComputeService(Store* store, backend::ComputeBackend* backend, ChangeNotifier* notifier, Options options);
+  void set_runner(OperationRunner* runner) { runner_ = runner; }
+
+  struct Accepted {
+    domain::ComputeResource resource;
+    std::string operation_id;
+    std::string location;  // of the workspace, for the operation status URL
+    bool created = false;
+  };
+  // PUT: create, attach, or (existing name, unless create_only) update.
+  absl::StatusOr<Accepted> Put(const WorkspaceKey& workspace, const std::string& name, absl::string_view body,
+                               bool create_only);
+  absl::StatusOr<domain::ComputeResource> Get(const WorkspaceKey& workspace, const std::string& name);
+  absl::StatusOr<std::vector<domain::ComputeResource>> List(const WorkspaceKey& workspace);
+  // DELETE with underlyingResourceAction "delete" or "detach".
+  absl::StatusOr<Accepted> Delete(const WorkspaceKey& workspace, const std::string& name,
+                                  const std::string& action);
+  absl::StatusOr<json::bj::object> ListKeys(const WorkspaceKey& workspace, const std::string& name);
+
+  absl::StatusOr<OperationRecord> GetOperation(const std::string& id);
+  static domain::AsyncOperationStatus ToAsyncStatus(const OperationRecord& operation);
+
+  // Removes every compute target of a workspace that is being deleted: created clusters are deleted,
+  // attached ones detached. Refused while an operation runs or another workspace uses a created cluster.
+  absl::Status RemoveWorkspaceComputes(int64_t workspace_id);
+
+  // The runner's handler.
+  void RunOperation(const std::string& operation_id);
+  // Restarts front ends of healthy clusters that stopped; adopts running ones after a restart.
+  void Reconcile();
+  // Queues every unfinished operation (after a restart).
+  absl::Status ResumeOperations();
+
+ private:
+  absl::StatusOr<domain::ComputeResource> Describe(Tx& tx, const WorkspaceRecord& workspace,
+                                                   const ComputeRecord& compute);
+  absl::Status StartOperation(Tx& tx, OperationRecord& operation, const std::string& first_log_line);
+  void Commit(const std::string& operation_id, const std::function<absl::Status(Tx&, OperationRecord&)>& change);
+  void Fail(const std::string& operation_id, const absl::Status& error);
+  void RunProvision(OperationRecord operation);
+  void RunUpdate(OperationRecord operation);
+  void RunDelete(OperationRecord operation);
+  void RunDetach(OperationRecord operation);
+  backend::ClusterSpec SpecOf(const ClusterRecord& cluster) const;
+
+  Store* store_;
+  backend::ComputeBackend* backend_;
+  ChangeNotifier* notifier_;
+  OperationRunner* runner_ = nullptr;
+  Options options_;
+};
+
+}  // namespace amlcore::server
+
+#endif  // AMLCORE_SERVER_COMPUTE_SERVICE_H_

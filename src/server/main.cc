@@ -1,0 +1,72 @@
+// amlcored: the amlcore workspace server.
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+
+#include "absl/strings/numbers.h"
+#include "server/workspace_server.h"
+
+namespace {
+constexpr char kUsage[] =
+    "usage: amlcored [--home DIR] [--host ADDRESS] [--port PORT] [--frontend PROGRAM]\n"
+    "  --home      state directory (default $AMLCORE_HOME or ~/.amlcore)\n"
+    "  --host      listen address (default 127.0.0.1)\n"
+    "  --port      listen port (default 0: any free port; see <home>/server.json)\n"
+    "  --frontend  the amlcore-fe executable (default: next to amlcored)\n"
+    "environment: AMLCORE_SIMULATED_PROVISIONING_SECONDS makes cluster creation take that long\n";
+}
+
+int main(int argc, char** argv) {
+  amlcore::server::WorkspaceServerOptions options;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (i + 1 >= argc) {
+      std::cerr << "amlcored: " << flag << " needs a value\n" << kUsage;
+      return 2;
+    }
+    absl::string_view value = argv[++i];
+    uint32_t port;
+    if (flag == "--home") {
+      options.home = std::string(value);
+    } else if (flag == "--host") {
+      options.host = std::string(value);
+    } else if (flag == "--port" && absl::SimpleAtoi(value, &port) && port <= 65535) {
+      options.port = static_cast<uint16_t>(port);
+    } else if (flag == "--frontend") {
+      options.frontend_program = std::string(value);
+    } else {
+      std::cerr << "amlcored: unknown or malformed flag " << flag << " " << value << "\n" << kUsage;
+      return 2;
+    }
+  }
+  if (const char* delay = std::getenv("AMLCORE_SIMULATED_PROVISIONING_SECONDS")) {
+    double seconds;
+    if (!absl::SimpleAtod(delay, &seconds) || seconds < 0) {
+      std::cerr << "amlcored: AMLCORE_SIMULATED_PROVISIONING_SECONDS must be a non-negative number\n";
+      return 2;
+    }
+    options.simulated_provisioning = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto server = amlcore::server::WorkspaceServer::Start(options);
+  if (!server.ok()) {
+    std::cerr << "amlcored: " << server.status().message() << std::endl;
+    return 1;
+  }
+  std::cout << "amlcored: serving " << (*server)->home() << " at " << (*server)->endpoint() << std::endl;
+  int received = 0;
+  sigwait(&signals, &received);
+  std::cerr << "amlcored: stopping on signal " << received << std::endl;
+  (*server)->Stop();
+  return 0;
+}

@@ -1,0 +1,479 @@
+#include "server/store.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/json.h"
+#include "domain/aks_rules.h"
+
+namespace amlcore::server {
+namespace {
+namespace bj = json::bj;
+
+const std::vector<std::string> kMigrations = {
+    R"sql(
+CREATE TABLE resource_groups (
+  subscription_id TEXT NOT NULL COLLATE NOCASE,
+  name TEXT NOT NULL COLLATE NOCASE,
+  location TEXT NOT NULL,
+  created TEXT NOT NULL,
+  PRIMARY KEY (subscription_id, name));
+CREATE TABLE workspaces (
+  id INTEGER PRIMARY KEY,
+  subscription_id TEXT NOT NULL COLLATE NOCASE,
+  resource_group TEXT NOT NULL COLLATE NOCASE,
+  name TEXT NOT NULL COLLATE NOCASE,
+  location TEXT NOT NULL,
+  friendly_name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  created TEXT NOT NULL,
+  UNIQUE (subscription_id, resource_group, name));
+CREATE TABLE clusters (
+  id INTEGER PRIMARY KEY,
+  subscription_id TEXT NOT NULL COLLATE NOCASE,
+  resource_group TEXT NOT NULL COLLATE NOCASE,
+  name TEXT NOT NULL COLLATE NOCASE,
+  location TEXT NOT NULL,
+  agent_count INTEGER NOT NULL,
+  vm_size TEXT NOT NULL,
+  ssl TEXT,
+  networking TEXT,
+  lb_type TEXT NOT NULL,
+  lb_subnet TEXT NOT NULL,
+  state TEXT NOT NULL,
+  created_by_workspace INTEGER NOT NULL,
+  fe_port INTEGER NOT NULL,
+  fe_pid INTEGER NOT NULL,
+  fe_start_time INTEGER NOT NULL,
+  created TEXT NOT NULL,
+  UNIQUE (subscription_id, resource_group, name));
+CREATE TABLE computes (
+  id INTEGER PRIMARY KEY,
+  workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+  name TEXT NOT NULL COLLATE NOCASE,
+  cluster_id INTEGER NOT NULL REFERENCES clusters(id),
+  is_attached INTEGER NOT NULL,
+  cluster_purpose TEXT NOT NULL,
+  location TEXT NOT NULL,
+  description TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  provisioning_state TEXT NOT NULL,
+  provisioning_errors TEXT NOT NULL,
+  created TEXT NOT NULL,
+  modified TEXT NOT NULL,
+  UNIQUE (workspace_id, name),
+  UNIQUE (workspace_id, cluster_id));
+CREATE TABLE operations (
+  id TEXT PRIMARY KEY,
+  type TEXT NOT NULL,
+  workspace_id INTEGER NOT NULL,
+  target_id INTEGER NOT NULL,
+  target_name TEXT NOT NULL COLLATE NOCASE,
+  status TEXT NOT NULL,
+  phase TEXT NOT NULL,
+  error_code TEXT NOT NULL,
+  error_message TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  created TEXT NOT NULL,
+  ended TEXT NOT NULL);
+CREATE INDEX operations_by_status ON operations (status);
+CREATE INDEX operations_by_target ON operations (workspace_id, target_name);
+CREATE TABLE operation_log (
+  operation_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  time TEXT NOT NULL,
+  message TEXT NOT NULL,
+  PRIMARY KEY (operation_id, seq));
+)sql",
+};
+
+std::string TagsToText(const std::map<std::string, std::string>& tags) {
+  bj::object o;
+  for (const auto& [k, v] : tags) o[k] = v;
+  return json::Serialize(o);
+}
+
+std::map<std::string, std::string> TagsFromText(const std::string& text) {
+  std::map<std::string, std::string> out;
+  auto parsed = json::Parse(text);
+  if (parsed.ok() && parsed->is_object()) {
+    for (const auto& [k, v] : parsed->as_object()) {
+      if (v.is_string()) out[std::string(k)] = std::string(v.as_string());
+    }
+  }
+  return out;
+}
+
+SqlValue SslToValue(const std::optional<SslConfiguration>& ssl) {
+  if (!ssl) return nullptr;
+  return json::Serialize(domain::SslConfigurationToJson(*ssl, /*include_key=*/true));
+}
+
+std::optional<SslConfiguration> SslFromRow(const Row& row, int column) {
+  if (row.IsNull(column)) return std::nullopt;
+  auto parsed = json::Parse(row.Text(column));
+  if (!parsed.ok() || !parsed->is_object()) return std::nullopt;
+  const auto& o = parsed->as_object();
+  SslConfiguration ssl;
+  ssl.status = json::GetString(o, "status");
+  ssl.cert = json::GetString(o, "cert");
+  ssl.key = json::GetString(o, "key");
+  ssl.cname = json::GetString(o, "cname");
+  ssl.leaf_domain_label = json::GetString(o, "leafDomainLabel");
+  ssl.overwrite_existing_domain = json::GetBool(o, "overwriteExistingDomain");
+  return ssl;
+}
+
+SqlValue NetworkingToValue(const std::optional<domain::AksNetworking>& n) {
+  if (!n) return nullptr;
+  return json::Serialize(bj::object{{"subnetId", n->subnet_id},
+                                    {"serviceCidr", n->service_cidr},
+                                    {"dnsServiceIP", n->dns_service_ip},
+                                    {"dockerBridgeCidr", n->docker_bridge_cidr}});
+}
+
+std::optional<domain::AksNetworking> NetworkingFromRow(const Row& row, int column) {
+  if (row.IsNull(column)) return std::nullopt;
+  auto parsed = json::Parse(row.Text(column));
+  if (!parsed.ok() || !parsed->is_object()) return std::nullopt;
+  const auto& o = parsed->as_object();
+  return domain::AksNetworking{json::GetString(o, "subnetId"), json::GetString(o, "serviceCidr"),
+                               json::GetString(o, "dnsServiceIP"), json::GetString(o, "dockerBridgeCidr")};
+}
+
+std::string ErrorsToText(const std::vector<ProvisioningError>& errors) {
+  bj::array list;
+  for (const auto& e : errors) list.push_back(bj::object{{"code", e.code}, {"message", e.message}});
+  return json::Serialize(list);
+}
+
+std::vector<ProvisioningError> ErrorsFromText(const std::string& text) {
+  std::vector<ProvisioningError> out;
+  auto parsed = json::Parse(text);
+  if (parsed.ok() && parsed->is_array()) {
+    for (const auto& e : parsed->as_array()) {
+      if (e.is_object()) {
+        out.push_back({json::GetString(e.as_object(), "code"), json::GetString(e.as_object(), "message")});
+      }
+    }
+  }
+  return out;
+}
+
+constexpr char kWorkspaceColumns[] =
+    "id, subscription_id, resource_group, name, location, friendly_name, description, tags, created";
+
+WorkspaceRecord WorkspaceFromRow(const Row& r) {
+  return WorkspaceRecord{r.Int(0),  r.Text(1), r.Text(2),  r.Text(3), r.Text(4),
+                         r.Text(5), r.Text(6), TagsFromText(r.Text(7)), r.Text(8)};
+}
+
+constexpr char kClusterColumns[] =
+    "id, subscription_id, resource_group, name, location, agent_count, vm_size, ssl, networking, lb_type, "
+    "lb_subnet, state, created_by_workspace, fe_port, fe_pid, fe_start_time, created";
+
+ClusterRecord ClusterFromRow(const Row& r) {
+  ClusterRecord c;
+  c.id = r.Int(0);
+  c.subscription_id = r.Text(1);
+  c.resource_group = r.Text(2);
+  c.name = r.Text(3);
+  c.location = r.Text(4);
+  c.agent_count = r.Int(5);
+  c.vm_size = r.Text(6);
+  c.ssl = SslFromRow(r, 7);
+  c.networking = NetworkingFromRow(r, 8);
+  c.load_balancer_type = r.Text(9);
+  c.load_balancer_subnet = r.Text(10);
+  c.state = r.Text(11);
+  c.created_by_workspace = r.Int(12);
+  c.frontend_port = r.Int(13);
+  c.frontend = ProcessId{static_cast<pid_t>(r.Int(14)), static_cast<uint64_t>(r.Int(15))};
+  c.created = r.Text(16);
+  return c;
+}
+
+constexpr char kComputeColumns[] =
+    "id, workspace_id, name, cluster_id, is_attached, cluster_purpose, location, description, tags, "
+    "provisioning_state, provisioning_errors, created, modified";
+
+ComputeRecord ComputeFromRow(const Row& r) {
+  ComputeRecord c;
+  c.id = r.Int(0);
+  c.workspace_id = r.Int(1);
+  c.name = r.Text(2);
+  c.cluster_id = r.Int(3);
+  c.is_attached = r.Int(4) != 0;
+  c.cluster_purpose = r.Text(5);
+  c.location = r.Text(6);
+  c.description = r.Text(7);
+  c.tags = TagsFromText(r.Text(8));
+  c.provisioning_state = r.Text(9);
+  c.provisioning_errors = ErrorsFromText(r.Text(10));
+  c.created = r.Text(11);
+  c.modified = r.Text(12);
+  return c;
+}
+
+constexpr char kOperationColumns[] =
+    "id, type, workspace_id, target_id, target_name, status, phase, error_code, error_message, payload, "
+    "version, created, ended";
+
+OperationRecord OperationFromRow(const Row& r) {
+  OperationRecord o;
+  o.id = r.Text(0);
+  o.type = r.Text(1);
+  o.workspace_id = r.Int(2);
+  o.target_id = r.Int(3);
+  o.target_name = r.Text(4);
+  o.status = r.Text(5);
+  o.phase = r.Text(6);
+  o.error_code = r.Text(7);
+  o.error_message = r.Text(8);
+  o.payload = r.Text(9);
+  o.version = r.Int(10);
+  o.created = r.Text(11);
+  o.ended = r.Text(12);
+  return o;
+}
+
+template <class Record>
+absl::StatusOr<std::vector<Record>> QueryAll(Tx& tx, absl::string_view sql, const std::vector<SqlValue>& params,
+                                             Record (*from_row)(const Row&)) {
+  std::vector<Record> out;
+  if (auto s = tx.Query(sql, params, [&](const Row& r) { out.push_back(from_row(r)); }); !s.ok()) return s;
+  return out;
+}
+
+template <class Record>
+absl::StatusOr<std::optional<Record>> QueryOne(Tx& tx, absl::string_view sql, const std::vector<SqlValue>& params,
+                                               Record (*from_row)(const Row&)) {
+  auto all = QueryAll(tx, sql, params, from_row);
+  if (!all.ok()) return all.status();
+  if (all->empty()) return std::optional<Record>();
+  return std::optional<Record>(std::move(all->front()));
+}
+
+absl::Status Changed(absl::StatusOr<int64_t> changes) { return changes.status(); }
+
+}  // namespace
+
+std::string NowTimestamp() {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6S+00:00", absl::Now(), absl::UTCTimeZone());
+}
+
+std::string ClusterRecord::resource_id() const {
+  return domain::FormatClusterResourceId({subscription_id, resource_group, name});
+}
+
+absl::Status Store::Initialize() { return db_->Migrate(kMigrations); }
+
+absl::StatusOr<bool> Store::ResourceGroupExists(Tx& tx, const std::string& subscription, const std::string& name) {
+  bool found = false;
+  auto s = tx.Query("SELECT 1 FROM resource_groups WHERE subscription_id = ? AND name = ?", {subscription, name},
+                    [&](const Row&) { found = true; });
+  if (!s.ok()) return s;
+  return found;
+}
+
+absl::Status Store::EnsureResourceGroup(Tx& tx, const std::string& subscription, const std::string& name,
+                                        const std::string& location) {
+  return Changed(tx.Execute(
+      "INSERT OR IGNORE INTO resource_groups (subscription_id, name, location, created) VALUES (?, ?, ?, ?)",
+      {subscription, name, location, NowTimestamp()}));
+}
+
+absl::StatusOr<std::optional<WorkspaceRecord>> Store::FindWorkspace(Tx& tx, const std::string& subscription,
+                                                                    const std::string& resource_group,
+                                                                    const std::string& name) {
+  return QueryOne<WorkspaceRecord>(
+      tx,
+      absl::StrCat("SELECT ", kWorkspaceColumns,
+                   " FROM workspaces WHERE subscription_id = ? AND resource_group = ? AND name = ?"),
+      {subscription, resource_group, name}, WorkspaceFromRow);
+}
+
+absl::StatusOr<std::vector<WorkspaceRecord>> Store::ListWorkspaces(Tx& tx, const std::string& subscription,
+                                                                   const std::string& resource_group) {
+  return QueryAll<WorkspaceRecord>(
+      tx,
+      absl::StrCat("SELECT ", kWorkspaceColumns,
+                   " FROM workspaces WHERE (? = '' OR subscription_id = ?) AND (? = '' OR resource_group = ?)"
+                   " ORDER BY name"),
+      {subscription, subscription, resource_group, resource_group}, WorkspaceFromRow);
+}
+
+absl::StatusOr<std::vector<WorkspaceRecord>> Store::FindWorkspacesByName(Tx& tx, const std::string& name) {
+  return QueryAll<WorkspaceRecord>(
+      tx, absl::StrCat("SELECT ", kWorkspaceColumns, " FROM workspaces WHERE name = ? ORDER BY id"), {name},
+      WorkspaceFromRow);
+}
+
+absl::StatusOr<int64_t> Store::InsertWorkspace(Tx& tx, const WorkspaceRecord& w) {
+  auto changes = tx.Execute(
+      "INSERT INTO workspaces (subscription_id, resource_group, name, location, friendly_name, description, "
+      "tags, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      {w.subscription_id, w.resource_group, w.name, w.location, w.friendly_name, w.description,
+       TagsToText(w.tags), w.created});
+  if (!changes.ok()) return changes.status();
+  return tx.LastInsertId();
+}
+
+absl::Status Store::DeleteWorkspace(Tx& tx, int64_t id) {
+  return Changed(tx.Execute("DELETE FROM workspaces WHERE id = ?", {id}));
+}
+
+absl::StatusOr<std::optional<ClusterRecord>> Store::FindCluster(Tx& tx, const std::string& subscription,
+                                                                const std::string& resource_group,
+                                                                const std::string& name) {
+  return QueryOne<ClusterRecord>(
+      tx,
+      absl::StrCat("SELECT ", kClusterColumns,
+                   " FROM clusters WHERE subscription_id = ? AND resource_group = ? AND name = ?"),
+      {subscription, resource_group, name}, ClusterFromRow);
+}
+
+absl::StatusOr<std::optional<ClusterRecord>> Store::GetCluster(Tx& tx, int64_t id) {
+  return QueryOne<ClusterRecord>(tx, absl::StrCat("SELECT ", kClusterColumns, " FROM clusters WHERE id = ?"), {id},
+                                 ClusterFromRow);
+}
+
+absl::StatusOr<std::vector<ClusterRecord>> Store::ListClusters(Tx& tx) {
+  return QueryAll<ClusterRecord>(tx, absl::StrCat("SELECT ", kClusterColumns, " FROM clusters ORDER BY id"), {},
+                                 ClusterFromRow);
+}
+
+absl::StatusOr<int64_t> Store::InsertCluster(Tx& tx, const ClusterRecord& c) {
+  auto changes = tx.Execute(
+      "INSERT INTO clusters (subscription_id, resource_group, name, location, agent_count, vm_size, ssl, "
+      "networking, lb_type, lb_subnet, state, created_by_workspace, fe_port, fe_pid, fe_start_time, created) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      {c.subscription_id, c.resource_group, c.name, c.location, c.agent_count, c.vm_size, SslToValue(c.ssl),
+       NetworkingToValue(c.networking), c.load_balancer_type, c.load_balancer_subnet, c.state,
+       c.created_by_workspace, c.frontend_port, int64_t{c.frontend.pid},
+       static_cast<int64_t>(c.frontend.start_time), c.created});
+  if (!changes.ok()) return changes.status();
+  return tx.LastInsertId();
+}
+
+absl::Status Store::UpdateCluster(Tx& tx, const ClusterRecord& c) {
+  return Changed(tx.Execute(
+      "UPDATE clusters SET location = ?, agent_count = ?, vm_size = ?, ssl = ?, networking = ?, lb_type = ?, "
+      "lb_subnet = ?, state = ?, created_by_workspace = ?, fe_port = ?, fe_pid = ?, fe_start_time = ? "
+      "WHERE id = ?",
+      {c.location, c.agent_count, c.vm_size, SslToValue(c.ssl), NetworkingToValue(c.networking),
+       c.load_balancer_type, c.load_balancer_subnet, c.state, c.created_by_workspace, c.frontend_port,
+       int64_t{c.frontend.pid}, static_cast<int64_t>(c.frontend.start_time), c.id}));
+}
+
+absl::Status Store::DeleteCluster(Tx& tx, int64_t id) {
+  return Changed(tx.Execute("DELETE FROM clusters WHERE id = ?", {id}));
+}
+
+absl::StatusOr<std::optional<ComputeRecord>> Store::FindCompute(Tx& tx, int64_t workspace_id,
+                                                                const std::string& name) {
+  return QueryOne<ComputeRecord>(
+      tx, absl::StrCat("SELECT ", kComputeColumns, " FROM computes WHERE workspace_id = ? AND name = ?"),
+      {workspace_id, name}, ComputeFromRow);
+}
+
+absl::StatusOr<std::optional<ComputeRecord>> Store::GetCompute(Tx& tx, int64_t id) {
+  return QueryOne<ComputeRecord>(tx, absl::StrCat("SELECT ", kComputeColumns, " FROM computes WHERE id = ?"),
+                                 {id}, ComputeFromRow);
+}
+
+absl::StatusOr<std::vector<ComputeRecord>> Store::ListComputes(Tx& tx, int64_t workspace_id) {
+  return QueryAll<ComputeRecord>(
+      tx, absl::StrCat("SELECT ", kComputeColumns, " FROM computes WHERE workspace_id = ? ORDER BY name"),
+      {workspace_id}, ComputeFromRow);
+}
+
+absl::StatusOr<std::vector<ComputeRecord>> Store::ComputesOfCluster(Tx& tx, int64_t cluster_id) {
+  return QueryAll<ComputeRecord>(
+      tx, absl::StrCat("SELECT ", kComputeColumns, " FROM computes WHERE cluster_id = ? ORDER BY id"),
+      {cluster_id}, ComputeFromRow);
+}
+
+absl::StatusOr<int64_t> Store::InsertCompute(Tx& tx, const ComputeRecord& c) {
+  auto changes = tx.Execute(
+      "INSERT INTO computes (workspace_id, name, cluster_id, is_attached, cluster_purpose, location, "
+      "description, tags, provisioning_state, provisioning_errors, created, modified) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      {c.workspace_id, c.name, c.cluster_id, int64_t{c.is_attached}, c.cluster_purpose, c.location,
+       c.description, TagsToText(c.tags), c.provisioning_state, ErrorsToText(c.provisioning_errors), c.created,
+       c.modified});
+  if (!changes.ok()) return changes.status();
+  return tx.LastInsertId();
+}
+
+absl::Status Store::UpdateCompute(Tx& tx, const ComputeRecord& c) {
+  return Changed(tx.Execute(
+      "UPDATE computes SET cluster_purpose = ?, location = ?, description = ?, tags = ?, provisioning_state = ?, "
+      "provisioning_errors = ?, modified = ? WHERE id = ?",
+      {c.cluster_purpose, c.location, c.description, TagsToText(c.tags), c.provisioning_state,
+       ErrorsToText(c.provisioning_errors), NowTimestamp(), c.id}));
+}
+
+absl::Status Store::DeleteCompute(Tx& tx, int64_t id) {
+  return Changed(tx.Execute("DELETE FROM computes WHERE id = ?", {id}));
+}
+
+absl::Status Store::InsertOperation(Tx& tx, const OperationRecord& o) {
+  return Changed(tx.Execute(
+      absl::StrCat("INSERT INTO operations (", kOperationColumns,
+                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+      {o.id, o.type, o.workspace_id, o.target_id, o.target_name, o.status, o.phase, o.error_code, o.error_message,
+       o.payload, o.version, o.created, o.ended}));
+}
+
+absl::Status Store::UpdateOperation(Tx& tx, OperationRecord& o) {
+  ++o.version;
+  return Changed(tx.Execute(
+      "UPDATE operations SET target_id = ?, status = ?, phase = ?, error_code = ?, error_message = ?, "
+      "payload = ?, version = ?, ended = ? WHERE id = ?",
+      {o.target_id, o.status, o.phase, o.error_code, o.error_message, o.payload, o.version, o.ended, o.id}));
+}
+
+absl::StatusOr<std::optional<OperationRecord>> Store::GetOperation(Tx& tx, const std::string& id) {
+  return QueryOne<OperationRecord>(
+      tx, absl::StrCat("SELECT ", kOperationColumns, " FROM operations WHERE id = ?"), {id}, OperationFromRow);
+}
+
+absl::StatusOr<std::vector<OperationRecord>> Store::UnfinishedOperations(Tx& tx) {
+  return QueryAll<OperationRecord>(
+      tx, absl::StrCat("SELECT ", kOperationColumns, " FROM operations WHERE status = ? ORDER BY created"),
+      {std::string(OperationStatus::kInProgress)}, OperationFromRow);
+}
+
+absl::StatusOr<std::optional<OperationRecord>> Store::RunningOperationOn(Tx& tx, int64_t workspace_id,
+                                                                         const std::string& target_name) {
+  return QueryOne<OperationRecord>(
+      tx,
+      absl::StrCat("SELECT ", kOperationColumns,
+                   " FROM operations WHERE workspace_id = ? AND target_name = ? AND status = ? LIMIT 1"),
+      {workspace_id, target_name, std::string(OperationStatus::kInProgress)}, OperationFromRow);
+}
+
+absl::Status Store::AppendOperationLog(Tx& tx, const std::string& operation_id, const std::string& message) {
+  return Changed(tx.Execute(
+      "INSERT INTO operation_log (operation_id, seq, time, message) VALUES (?, "
+      "(SELECT COALESCE(MAX(seq), 0) + 1 FROM operation_log WHERE operation_id = ?), ?, ?)",
+      {operation_id, operation_id, NowTimestamp(), message}));
+}
+
+absl::StatusOr<std::vector<std::string>> Store::DescribeAttachments(Tx& tx, int64_t cluster_id) {
+  std::vector<std::string> out;
+  auto s = tx.Query(
+      "SELECT w.name, c.name FROM computes c JOIN workspaces w ON w.id = c.workspace_id WHERE c.cluster_id = ? "
+      "ORDER BY c.id",
+      {cluster_id}, [&](const Row& r) {
+        out.push_back(absl::StrCat("compute target '", r.Text(1), "' of workspace '", r.Text(0), "'"));
+      });
+  if (!s.ok()) return s;
+  return out;
+}
+
+}  // namespace amlcore::server

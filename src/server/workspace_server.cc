@@ -1,0 +1,166 @@
+#include "server/workspace_server.h"
+
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "backend/local/local_backend.h"
+#include "common/crypto.h"
+#include "common/files.h"
+#include "common/http_server.h"
+#include "common/json.h"
+#include "common/process.h"
+#include "server/change_notifier.h"
+#include "server/compute_service.h"
+#include "server/database.h"
+#include "server/operation_runner.h"
+#include "server/rest_api.h"
+#include "server/store.h"
+#include "server/workspace_service.h"
+
+namespace amlcore::server {
+
+std::string DefaultHome() {
+  if (const char* home = std::getenv("AMLCORE_HOME"); home != nullptr && *home != '\0') return home;
+  return absl::StrCat(UserHomeDirectory(), "/.amlcore");
+}
+
+struct WorkspaceServer::Impl {
+  WorkspaceServerOptions options;
+  std::optional<FileLock> lock;
+  std::string admin_token;
+  std::unique_ptr<Database> db;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<backend::LocalBackend> backend;
+  std::unique_ptr<ChangeNotifier> notifier;
+  std::unique_ptr<ComputeService> computes;
+  std::unique_ptr<WorkspaceService> workspaces;
+  std::unique_ptr<OperationRunner> runner;
+  std::unique_ptr<RestApi> api;
+  std::unique_ptr<http::Server> http;
+  std::thread reconciler;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;
+  std::once_flag stopped;
+
+  void ReconcileLoop() {
+    std::unique_lock lock(mu);
+    while (!stopping) {
+      lock.unlock();
+      computes->Reconcile();
+      lock.lock();
+      cv.wait_for(lock, options.reconcile_interval, [&] { return stopping; });
+    }
+  }
+};
+
+namespace {
+std::string FindFrontEndProgram(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  if (const char* env = std::getenv("AMLCORE_FE_PROGRAM"); env != nullptr && *env != '\0') return env;
+  for (const std::string& dir : {SelfExecutableDirectory(), DirectoryContaining(reinterpret_cast<void*>(&DefaultHome))}) {
+    std::string candidate = absl::StrCat(dir, "/amlcore-fe");
+    if (std::filesystem::exists(candidate)) return candidate;
+  }
+  return "amlcore-fe";
+}
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<WorkspaceServer>> WorkspaceServer::Start(WorkspaceServerOptions options) {
+  auto impl = std::make_unique<Impl>();
+  if (options.home.empty()) options.home = DefaultHome();
+  options.home = std::filesystem::absolute(options.home).lexically_normal().string();
+  options.frontend_program = FindFrontEndProgram(options.frontend_program);
+  impl->options = options;
+  const std::string& home = impl->options.home;
+  if (auto s = MakeDirectories(home, 0700); !s.ok()) return s;
+
+  auto lock = FileLock::TryAcquire(absl::StrCat(home, "/", kServerLockFile));
+  if (!lock.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat("Another amlcored already serves ", home, "."));
+  }
+  impl->lock.emplace(std::move(*lock));
+
+  std::string token_path = absl::StrCat(home, "/", kAdminTokenFile);
+  if (auto token = ReadFile(token_path); token.ok() && !absl::StripAsciiWhitespace(*token).empty()) {
+    impl->admin_token = std::string(absl::StripAsciiWhitespace(*token));
+  } else {
+    impl->admin_token = RandomToken();
+    if (auto s = WriteFileAtomic(token_path, impl->admin_token, 0600); !s.ok()) return s;
+  }
+
+  auto db = Database::Open(absl::StrCat(home, "/", kDatabaseFile));
+  if (!db.ok()) return db.status();
+  impl->db = std::move(*db);
+  impl->store = std::make_unique<Store>(impl->db.get());
+  if (auto s = impl->store->Initialize(); !s.ok()) return s;
+
+  impl->backend = std::make_unique<backend::LocalBackend>(home, impl->options.frontend_program);
+  impl->notifier = std::make_unique<ChangeNotifier>();
+  impl->computes = std::make_unique<ComputeService>(
+      impl->store.get(), impl->backend.get(), impl->notifier.get(),
+      ComputeService::Options{.simulated_provisioning = impl->options.simulated_provisioning});
+  impl->workspaces = std::make_unique<WorkspaceService>(impl->store.get(), impl->computes.get());
+  ComputeService* computes = impl->computes.get();
+  impl->runner = std::make_unique<OperationRunner>(impl->options.operation_threads,
+                                                   [computes](const std::string& id) { computes->RunOperation(id); });
+  impl->computes->set_runner(impl->runner.get());
+  impl->api = std::make_unique<RestApi>(impl->admin_token, impl->workspaces.get(), impl->computes.get(),
+                                        impl->notifier.get());
+
+  RestApi* api = impl->api.get();
+  auto http = http::Server::Start(
+      http::ServerOptions{.host = impl->options.host, .port = impl->options.port, .threads = impl->options.http_threads},
+      [api](http::Request request, http::Responder reply) { api->Handle(std::move(request), std::move(reply)); });
+  if (!http.ok()) return http.status();
+  impl->http = std::move(*http);
+
+  if (impl->options.write_server_file) {
+    json::bj::object info{{"endpoint", absl::StrCat("http://", impl->options.host, ":", impl->http->port())},
+                          {"token", impl->admin_token},
+                          {"pid", static_cast<int64_t>(getpid())},
+                          {"start_time", static_cast<int64_t>(ProcessStartTime(getpid()).value_or(0))}};
+    if (auto s = WriteFileAtomic(absl::StrCat(home, "/", kServerFile), json::Serialize(info), 0600); !s.ok()) return s;
+  }
+  if (auto s = impl->computes->ResumeOperations(); !s.ok()) return s;
+  Impl* raw = impl.get();
+  impl->reconciler = std::thread([raw] { raw->ReconcileLoop(); });
+  return std::unique_ptr<WorkspaceServer>(new WorkspaceServer(std::move(impl)));
+}
+
+WorkspaceServer::WorkspaceServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+WorkspaceServer::~WorkspaceServer() { Stop(); }
+
+uint16_t WorkspaceServer::port() const { return impl_->http->port(); }
+std::string WorkspaceServer::endpoint() const {
+  return absl::StrCat("http://", impl_->options.host, ":", impl_->http->port());
+}
+const std::string& WorkspaceServer::admin_token() const { return impl_->admin_token; }
+const std::string& WorkspaceServer::home() const { return impl_->options.home; }
+
+void WorkspaceServer::Stop() {
+  std::call_once(impl_->stopped, [this] {
+    {
+      std::lock_guard lock(impl_->mu);
+      impl_->stopping = true;
+      impl_->cv.notify_all();
+    }
+    if (impl_->reconciler.joinable()) impl_->reconciler.join();
+    impl_->runner->Shutdown();
+    impl_->notifier->Shutdown();  // answers pending long polls before the HTTP server goes
+    impl_->http->Stop();
+    if (impl_->options.write_server_file) {
+      std::error_code ec;
+      std::filesystem::remove(absl::StrCat(impl_->options.home, "/", kServerFile), ec);
+    }
+  });
+}
+
+}  // namespace amlcore::server

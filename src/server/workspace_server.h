@@ -1,0 +1,60 @@
+// amlcored as a library: the workspace server that keeps the state of workspaces and compute targets in
+// <home>/amlcore.db, runs their long-running operations, and supervises clusters' front ends.
+//
+//   auto server = WorkspaceServer::Start({.home = "/tmp/amlcore-test"});
+//   std::cout << (*server)->endpoint() << " token " << (*server)->admin_token();
+#ifndef AMLCORE_SERVER_WORKSPACE_SERVER_H_
+#define AMLCORE_SERVER_WORKSPACE_SERVER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace amlcore::server {
+
+struct WorkspaceServerOptions {
+  std::string home;  // empty: $AMLCORE_HOME, else ~/.amlcore
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  // The amlcore-fe executable; empty: $AMLCORE_FE_PROGRAM, else next to the running executable.
+  std::string frontend_program;
+  std::chrono::milliseconds simulated_provisioning{0};
+  std::chrono::milliseconds reconcile_interval{2000};
+  int http_threads = 4;
+  int operation_threads = 2;
+  // Publish endpoint and token in <home>/server.json for SDKs that find the server on their own.
+  bool write_server_file = true;
+};
+
+// Where a server's home directory keeps things.
+std::string DefaultHome();
+inline constexpr char kServerFile[] = "server.json";
+inline constexpr char kServerLockFile[] = "amlcored.lock";
+inline constexpr char kAdminTokenFile[] = "admin_token";
+inline constexpr char kDatabaseFile[] = "amlcore.db";
+
+class WorkspaceServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<WorkspaceServer>> Start(WorkspaceServerOptions options);
+  ~WorkspaceServer();
+
+  uint16_t port() const;
+  std::string endpoint() const;
+  const std::string& admin_token() const;
+  const std::string& home() const;
+  // Stops serving; front ends keep running (the data plane outlives the control plane).
+  void Stop();
+
+  struct Impl;
+
+ private:
+  explicit WorkspaceServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace amlcore::server
+
+#endif  // AMLCORE_SERVER_WORKSPACE_SERVER_H_
