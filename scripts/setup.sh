@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config
+  build-essential cmake ninja-build ccache pkg-config openssl curl
   libboost1.81-dev libboost-json1.81-dev libssl-dev libabsl-dev libsqlite3-dev
   pybind11-dev python3-dev python3-venv python3-pip python3-pytest
   libgtest-dev libgmock-dev

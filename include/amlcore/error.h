@@ -3,9 +3,10 @@
 //   absl::StatusOr<amlcore::Workspace> ws = amlcore::Workspace::Get("my-ws");
 //   if (!ws.ok()) std::cerr << amlcore::GetErrorInfo(ws.status()).error_code;
 //
-// Status codes tell failures apart: the request failed (kUnavailable, kInvalidArgument, kNotFound, ...), the
-// operation ended Failed or Canceled (kAborted, with operation_state), a wait ran out of time
-// (kDeadlineExceeded), or the caller interrupted it (kCancelled).
+// Status codes tell failures apart: the request failed (kUnavailable, kInvalidArgument, kNotFound, and
+// kAlreadyExists for every HTTP 409 conflict, whose error_code names it), the operation ended Failed or
+// Canceled (kAborted, with operation_state), a wait ran out of time (kDeadlineExceeded), or the caller
+// interrupted it (kCancelled).
 #ifndef AMLCORE_ERROR_H_
 #define AMLCORE_ERROR_H_
 

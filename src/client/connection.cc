@@ -1,0 +1,213 @@
+#include "client/connection.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/crypto.h"
+#include "common/errors.h"
+#include "common/files.h"
+#include "common/json.h"
+#include "common/process.h"
+
+namespace amlcore::internal {
+namespace {
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
+}
+
+struct ServerFile {
+  std::string endpoint;
+  std::string token;
+  ProcessId process;
+};
+
+absl::StatusOr<ServerFile> ReadServerFile(const std::string& home) {
+  auto text = ReadFile(absl::StrCat(home, "/server.json"));
+  if (!text.ok()) return text.status();
+  auto object = json::ParseObject(*text, "server.json");
+  if (!object.ok()) return object.status();
+  ServerFile f;
+  f.endpoint = json::GetString(*object, "endpoint");
+  f.token = json::GetString(*object, "token");
+  f.process.pid = static_cast<pid_t>(json::GetInt(*object, "pid"));
+  f.process.start_time = static_cast<uint64_t>(json::GetInt(*object, "start_time"));
+  return f;
+}
+
+absl::StatusOr<http::Url> ParseEndpoint(const std::string& endpoint) {
+  auto url = http::ParseUrl(endpoint);
+  if (!url || url->scheme != "http") {
+    return absl::InvalidArgumentError(absl::StrCat("The amlcored endpoint '", endpoint,
+                                                   "' is not an http://host:port URL."));
+  }
+  return *url;
+}
+
+bool Healthy(const ServerFile& f) {
+  auto url = ParseEndpoint(f.endpoint);
+  if (!url.ok()) return false;
+  http::Client client(url->host, url->port);
+  http::Request request{.method = "GET", .target = "/health"};
+  request.headers.Set("Authorization", absl::StrCat("Bearer ", f.token));
+  auto response = client.Send(std::move(request), {.timeout = 3s});
+  return response.ok() && response->status == 200;
+}
+
+}  // namespace
+
+std::string FindServerProgram() {
+  if (const char* env = std::getenv("AMLCORE_SERVER_PROGRAM"); env != nullptr && *env != '\0') return env;
+  std::string here = DirectoryContaining(reinterpret_cast<const void*>(&FindServerProgram));
+  for (const char* relative : {"/amlcored", "/bin/amlcored", "/../bin/amlcored", "/../libexec/amlcore/amlcored"}) {
+    std::string candidate = absl::StrCat(here, relative);
+    if (std::filesystem::exists(candidate)) return std::filesystem::weakly_canonical(candidate).string();
+  }
+  return "amlcored";
+}
+
+absl::StatusOr<std::shared_ptr<Connection>> Connection::Open(const ConnectionOptions& options) {
+  std::string endpoint = options.endpoint.empty() ? EnvOr("AMLCORE_ENDPOINT", "") : options.endpoint;
+  std::string token = options.token.empty() ? EnvOr("AMLCORE_TOKEN", "") : options.token;
+  std::string home;
+  if (endpoint.empty()) {
+    home = options.home.empty() ? EnvOr("AMLCORE_HOME", absl::StrCat(UserHomeDirectory(), "/.amlcore"))
+                                : options.home;
+    home = std::filesystem::absolute(home).lexically_normal().string();
+  } else {
+    if (auto url = ParseEndpoint(endpoint); !url.ok()) return url.status();
+    if (token.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("No token for amlcored at ", endpoint, ": set AMLCORE_TOKEN or pass the token."));
+    }
+  }
+  static std::mutex cache_mu;
+  static std::map<std::string, std::weak_ptr<Connection>> cache;
+  std::string key = absl::StrCat(endpoint, "\n", token, "\n", home);
+  std::lock_guard lock(cache_mu);
+  if (auto existing = cache[key].lock()) return existing;
+  std::shared_ptr<Connection> connection(new Connection(endpoint, token, home));
+  cache[key] = connection;
+  return connection;
+}
+
+std::string Connection::endpoint() const {
+  std::lock_guard lock(mu_);
+  return endpoint_;
+}
+
+absl::Status Connection::Discover() {
+  if (home_.empty()) return absl::OkStatus();  // explicit endpoint: nothing to discover
+  if (auto f = ReadServerFile(home_); f.ok() && IsRunning(f->process) && Healthy(*f)) {
+    std::lock_guard lock(mu_);
+    if (endpoint_ != f->endpoint) idle_.clear();
+    endpoint_ = f->endpoint;
+    token_ = f->token;
+    return absl::OkStatus();
+  }
+  // Nobody answers: start amlcored for this home. If another client starts one at the same time, one of the
+  // two exits at once (the home is locked) and both end up talking to the other.
+  if (auto s = MakeDirectories(home_, 0700); !s.ok()) return s;
+  std::string program = FindServerProgram();
+  auto started = SpawnDaemon(SpawnOptions{.program = program,
+                                          .args = {"--home", home_},
+                                          .log_path = absl::StrCat(home_, "/amlcored.log")});
+  if (!started.ok()) {
+    return absl::UnavailableError(absl::StrCat("Cannot start the workspace server (", program,
+                                               "): ", started.status().message(),
+                                               ". Set AMLCORE_SERVER_PROGRAM to the amlcored executable."));
+  }
+  for (auto deadline = Clock::now() + 20s; Clock::now() < deadline; std::this_thread::sleep_for(20ms)) {
+    auto f = ReadServerFile(home_);
+    if (f.ok() && IsRunning(f->process) && Healthy(*f)) {
+      std::lock_guard lock(mu_);
+      idle_.clear();
+      endpoint_ = f->endpoint;
+      token_ = f->token;
+      return absl::OkStatus();
+    }
+  }
+  auto log = ReadFile(absl::StrCat(home_, "/amlcored.log"));
+  std::string tail = log.ok() ? log->substr(log->size() > 1500 ? log->size() - 1500 : 0) : "";
+  return absl::UnavailableError(absl::StrCat("The workspace server for ", home_,
+                                             " did not come up within 20 s. Its log ends with:\n", tail));
+}
+
+std::unique_ptr<http::Client> Connection::TakeClient() {
+  std::lock_guard lock(mu_);
+  if (!idle_.empty()) {
+    auto client = std::move(idle_.back());
+    idle_.pop_back();
+    return client;
+  }
+  auto url = http::ParseUrl(endpoint_);
+  if (!url) return nullptr;
+  return std::make_unique<http::Client>(url->host, url->port);
+}
+
+void Connection::ReturnClient(std::unique_ptr<http::Client> client) {
+  std::lock_guard lock(mu_);
+  auto url = http::ParseUrl(endpoint_);
+  // Clients for an old endpoint (the server restarted elsewhere) are dropped.
+  if (url && client->host() == url->host && client->port() == url->port && idle_.size() < 8) {
+    idle_.push_back(std::move(client));
+  }
+}
+
+absl::StatusOr<Reply> Connection::Call(absl::string_view method, absl::string_view target, absl::string_view body,
+                                       const CallOptions& options) {
+  auto deadline = Clock::now() + options.timeout;
+  auto backoff = 50ms;
+  absl::Status last = absl::UnavailableError("not attempted");
+  for (int attempt = 0;; ++attempt) {
+    if (endpoint().empty() || (attempt > 0 && !home_.empty())) {
+      if (auto s = Discover(); !s.ok()) return s;
+    }
+    auto client = TakeClient();
+    if (!client) return absl::InvalidArgumentError(absl::StrCat("Bad amlcored endpoint '", endpoint(), "'"));
+    http::Request request;
+    request.method = std::string(method);
+    request.target = std::string(target);
+    request.body = std::string(body);
+    {
+      std::lock_guard lock(mu_);
+      request.headers.Set("Authorization", absl::StrCat("Bearer ", token_));
+    }
+    request.headers.Set("Content-Type", "application/json");
+    request.headers.Set("Accept", "application/json");
+    request.headers.Set("User-Agent", "amlcore-sdk/0.1");
+    request.headers.Set("x-ms-client-request-id", Uuid4());
+    for (const auto& [name, value] : options.headers) request.headers.Set(name, value);
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    auto response = client->Send(std::move(request),
+                                 {.timeout = std::max(remaining, std::chrono::milliseconds(1)),
+                                  .cancelled = options.cancelled});
+    if (response.ok()) {
+      ReturnClient(std::move(client));
+      Reply reply;
+      reply.status = response->status;
+      reply.request_id = std::string(response->headers.Get("x-ms-request-id").value_or(""));
+      reply.headers = std::move(response->headers);
+      reply.body = std::move(response->body);
+      if (reply.status >= 200 && reply.status < 300) return reply;
+      return StatusFromHttpError(reply.status, reply.body, reply.request_id);
+    }
+    last = response.status();
+    bool retryable = absl::IsUnavailable(last) && (options.idempotent || ErrorCodeOf(last) == http::kConnectFailed);
+    if (!retryable || Clock::now() + backoff >= deadline) return last;
+    // The server may be restarting: wait a little, then find it again.
+    for (auto until = Clock::now() + backoff; Clock::now() < until; std::this_thread::sleep_for(10ms)) {
+      if (options.cancelled && options.cancelled()) return absl::CancelledError("Cancelled while reconnecting");
+    }
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+  }
+}
+
+}  // namespace amlcore::internal

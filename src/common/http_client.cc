@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/errors.h"
 
 namespace amlcore::http {
 namespace {
@@ -90,7 +91,9 @@ struct Client::Impl {
     if (auto s = RunUntil(done, deadline, options, "Connecting to"); !s.ok()) return s;
     if (result) {
       Disconnect();
-      return absl::UnavailableError(absl::StrCat("Cannot connect to ", Where(), ": ", result.message()));
+      return WithErrorCode(
+          absl::UnavailableError(absl::StrCat("Cannot connect to ", Where(), ": ", result.message())),
+          kConnectFailed);
     }
     beast::error_code ignored;
     stream->socket().set_option(tcp::no_delay(true), ignored);

@@ -6,6 +6,7 @@
 //
 // Errors: kUnavailable (cannot connect, connection lost), kDeadlineExceeded (no answer in time),
 // kCancelled (the cancellation check returned true). HTTP error statuses are responses, not errors.
+// A failure to connect carries the error code kConnectFailed: the request was certainly not sent.
 #ifndef AMLCORE_COMMON_HTTP_CLIENT_H_
 #define AMLCORE_COMMON_HTTP_CLIENT_H_
 
@@ -19,6 +20,8 @@
 #include "common/http_types.h"
 
 namespace amlcore::http {
+
+inline constexpr char kConnectFailed[] = "ConnectFailed";
 
 struct CallOptions {
   std::chrono::milliseconds timeout{30000};

@@ -27,7 +27,7 @@ absl::Status ReadTags(const bj::value* raw, absl::string_view path, std::map<std
   return absl::OkStatus();
 }
 
-std::optional<SslConfiguration> ReadSsl(json::ObjectReader reader) {
+std::optional<SslConfiguration> ReadSsl(json::ObjectReader& reader) {
   if (!reader.present()) return std::nullopt;
   SslConfiguration ssl;
   ssl.status = reader.String("status").value_or("");
@@ -40,7 +40,7 @@ std::optional<SslConfiguration> ReadSsl(json::ObjectReader reader) {
   return ssl;
 }
 
-std::optional<AksNetworking> ReadNetworking(json::ObjectReader reader) {
+std::optional<AksNetworking> ReadNetworking(json::ObjectReader& reader) {
   if (!reader.present()) return std::nullopt;
   AksNetworking n;
   n.subnet_id = reader.String("subnetId").value_or("");
@@ -218,9 +218,10 @@ absl::StatusOr<ComputeResource> ComputeResourceFromJson(const json::bj::object& 
     r.load_balancer_type = json::GetString(*aks, "loadBalancerType");
     r.load_balancer_subnet = json::GetString(*aks, "loadBalancerSubnet");
     r.scoring_endpoint = json::GetString(*aks, "scoringEndpoint");
-    r.ssl = ReadSsl(json::ObjectReader(json::GetObject(*aks, "sslConfiguration"), "sslConfiguration"));
-    r.networking = ReadNetworking(
-        json::ObjectReader(json::GetObject(*aks, "aksNetworkingConfiguration"), "aksNetworkingConfiguration"));
+    json::ObjectReader ssl(json::GetObject(*aks, "sslConfiguration"), "sslConfiguration");
+    r.ssl = ReadSsl(ssl);
+    json::ObjectReader networking(json::GetObject(*aks, "aksNetworkingConfiguration"), "aksNetworkingConfiguration");
+    r.networking = ReadNetworking(networking);
   }
   return r;
 }
