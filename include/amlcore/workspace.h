@@ -69,6 +69,9 @@ class Workspace {
   static absl::StatusOr<Workspace> FromConfig(absl::string_view path = "", absl::string_view file_name = "",
                                               const ConnectionOptions& connection = {});
 
+  // The config file FromConfig would read (same search), or kNotFound with azureml's message.
+  static absl::StatusOr<std::string> FindConfigFile(absl::string_view path = "", absl::string_view file_name = "");
+
   // Writes <path>/.azureml/<file_name> (defaults: ".", "config.json"); returns the file written.
   absl::StatusOr<std::string> WriteConfig(absl::string_view path = "", absl::string_view file_name = "") const;
   // Deletes the workspace: its attached compute targets are detached and the clusters it created deleted.

@@ -54,10 +54,18 @@ std::string ComputePath(const Workspace& ws, absl::string_view name) {
   return absl::StrCat(ws.resource_path(), "/computes/", name);
 }
 
-absl::Status NotFound(absl::string_view name) {
-  return Compute(MakeError(absl::StatusCode::kNotFound, "ComputeTargetNotFound",
-                           absl::StrCat("ComputeTargetNotFound: Compute Target with name ", name,
-                                        " not found in provided workspace")));
+// azureml's message for a missing compute target, keeping the details of the reply that said so.
+absl::Status NotFound(absl::string_view name, const absl::Status& reply) {
+  return Compute(WithErrorCode(
+      WithMessage(reply, absl::StrCat("ComputeTargetNotFound: Compute Target with name ", name,
+                                      " not found in provided workspace")),
+      "ComputeTargetNotFound"));
+}
+
+// A failed call about one compute target.
+absl::Status CallFailed(absl::string_view name, const absl::Status& reply) {
+  return absl::IsNotFound(reply) && ErrorCodeOf(reply) == "ComputeTargetNotFound" ? NotFound(name, reply)
+                                                                                  : Compute(reply);
 }
 
 }  // namespace
@@ -273,12 +281,13 @@ absl::Status ComputeTarget::WaitForCompletion(const PollOptions& options, bool i
 
 absl::Status ComputeTarget::RefreshState() {
   auto reply = workspace_.connection()->Call("GET", ComputePath(workspace_, name_));
-  if (!reply.ok()) return absl::IsNotFound(reply.status()) ? NotFound(name_) : Compute(reply.status());
+  if (!reply.ok()) return CallFailed(name_, reply.status());
   auto object = json::ParseObject(reply->body, "Compute reply");
   if (!object.ok()) return Compute(object.status());
   auto resource = domain::ComputeResourceFromJson(*object);
   if (!resource.ok()) return Compute(resource.status());
   if (auto* aks = dynamic_cast<AksCompute*>(this)) ComputeCodec::Fill(*aks, *resource);
+  if (auto running = reply->headers.Get("Azure-AsyncOperation")) operation_endpoint_ = std::string(*running);
   return absl::OkStatus();
 }
 
@@ -291,7 +300,7 @@ absl::Status ComputeTarget::DeleteOrDetach(absl::string_view action) {
   auto reply = workspace_.connection()->Call(
       "DELETE", absl::StrCat(ComputePath(workspace_, name_), "?underlyingResourceAction=", action), "",
       {.idempotent = false});
-  if (!reply.ok()) return absl::IsNotFound(reply.status()) ? NotFound(name_) : Compute(reply.status());
+  if (!reply.ok()) return CallFailed(name_, reply.status());
   operation_endpoint_ = std::string(reply->headers.Get("Azure-AsyncOperation").value_or(""));
   provisioning_state_ = ProvisioningState::kDeleting;
   return absl::OkStatus();
@@ -359,8 +368,12 @@ absl::StatusOr<std::shared_ptr<AksCompute>> AksCompute::Attach(const Workspace& 
 
 absl::StatusOr<std::shared_ptr<AksCompute>> AksCompute::Get(const Workspace& ws, absl::string_view name) {
   auto reply = ws.connection()->Call("GET", ComputePath(ws, name));
-  if (!reply.ok()) return absl::IsNotFound(reply.status()) ? NotFound(name) : Compute(reply.status());
-  return ComputeCodec::FromBody(ws, reply->body);
+  if (!reply.ok()) return CallFailed(name, reply.status());
+  auto target = ComputeCodec::FromBody(ws, reply->body);
+  if (!target.ok()) return target.status();
+  // An operation in progress can be waited for by whoever looks the target up.
+  ComputeCodec::SetOperation(**target, std::string(reply->headers.Get("Azure-AsyncOperation").value_or("")));
+  return target;
 }
 
 absl::StatusOr<std::shared_ptr<AksCompute>> AksCompute::Deserialize(const Workspace& ws, absl::string_view text) {
@@ -401,7 +414,7 @@ absl::Status AksCompute::Detach() { return DeleteOrDetach("detach"); }
 absl::StatusOr<std::string> AksCompute::GetCredentials() {
   auto reply =
       workspace_.connection()->Call("POST", absl::StrCat(ComputePath(workspace_, name_), "/listKeys"), "");
-  if (!reply.ok()) return absl::IsNotFound(reply.status()) ? NotFound(name_) : Compute(reply.status());
+  if (!reply.ok()) return CallFailed(name_, reply.status());
   return reply->body;
 }
 

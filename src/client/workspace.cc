@@ -175,38 +175,34 @@ absl::StatusOr<std::vector<Workspace>> Workspace::List(const WorkspaceListOption
   return WorkspaceCodec::ListFromReply(*connection, reply->body);
 }
 
-absl::StatusOr<Workspace> Workspace::FromConfig(absl::string_view path, absl::string_view file_name,
-                                                const ConnectionOptions& connection) {
+absl::StatusOr<std::string> Workspace::FindConfigFile(absl::string_view path, absl::string_view file_name) {
   std::string name = file_name.empty() ? "config.json" : std::string(file_name);
   std::error_code ec;
   fs::path start = path.empty() ? fs::current_path(ec) : fs::path(std::string(path));
-  std::optional<fs::path> found;
-  if (fs::is_regular_file(start, ec)) {
-    found = start;
-  } else {
-    for (fs::path dir = fs::absolute(start, ec); !found; dir = dir.parent_path()) {
-      for (const fs::path& candidate : {dir / ".azureml" / name, dir / name, dir / "aml_config" / name}) {
-        if (fs::is_regular_file(candidate, ec)) {
-          found = candidate;
-          break;
-        }
-      }
-      if (dir == dir.parent_path()) break;
+  if (fs::is_regular_file(start, ec)) return start.string();
+  for (fs::path dir = fs::absolute(start, ec);; dir = dir.parent_path()) {
+    for (const fs::path& candidate : {dir / ".azureml" / name, dir / name, dir / "aml_config" / name}) {
+      if (fs::is_regular_file(candidate, ec)) return candidate.string();
     }
+    if (dir == dir.parent_path()) break;
   }
-  if (!found) {
-    return User(MakeError(absl::StatusCode::kNotFound, "ConfigNotFound",
-                          absl::StrCat("We could not find ", name, " in: ", start.string(),
-                                       " or in its parent directories. Please provide the full path to the config "
-                                       "file or ensure that ", name, " exists in the parent directories.")));
-  }
-  auto text = ReadFile(found->string());
+  return User(MakeError(absl::StatusCode::kNotFound, "ConfigNotFound",
+                        absl::StrCat("We could not find ", name, " in: ", start.string(),
+                                     " or in its parent directories. Please provide the full path to the config "
+                                     "file or ensure that ", name, " exists in the parent directories.")));
+}
+
+absl::StatusOr<Workspace> Workspace::FromConfig(absl::string_view path, absl::string_view file_name,
+                                                const ConnectionOptions& connection) {
+  auto found = FindConfigFile(path, file_name);
+  if (!found.ok()) return found.status();
+  auto text = ReadFile(*found);
   if (!text.ok()) return User(text.status());
-  auto object = json::ParseObject(*text, found->string());
+  auto object = json::ParseObject(*text, *found);
   if (!object.ok()) return User(object.status());
   std::string ws_name = json::GetString(*object, "workspace_name");
   if (ws_name.empty()) {
-    return User(absl::InvalidArgumentError(absl::StrCat(found->string(), " has no \"workspace_name\".")));
+    return User(absl::InvalidArgumentError(absl::StrCat(*found, " has no \"workspace_name\".")));
   }
   return Get(ws_name, WorkspaceGetOptions{json::GetString(*object, "subscription_id"),
                                           json::GetString(*object, "resource_group"), connection});

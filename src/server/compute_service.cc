@@ -399,17 +399,21 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
   return accepted;
 }
 
-absl::StatusOr<domain::ComputeResource> ComputeService::Get(const WorkspaceKey& key, const std::string& name) {
-  domain::ComputeResource out;
+absl::StatusOr<ComputeService::Accepted> ComputeService::Get(const WorkspaceKey& key, const std::string& name) {
+  Accepted out;
   auto status = store_->db().Read([&](Tx& tx) -> absl::Status {
     auto ws = RequireWorkspace(*store_, tx, key);
     if (!ws.ok()) return ws.status();
+    out.location = ws->location;
     auto compute = store_->FindCompute(tx, ws->id, name);
     if (!compute.ok()) return compute.status();
     if (!compute->has_value()) return ComputeNotFound(name, *ws);
     auto described = Describe(tx, *ws, **compute);
     if (!described.ok()) return described.status();
-    out = std::move(*described);
+    out.resource = std::move(*described);
+    auto running = store_->RunningOperationOn(tx, ws->id, name);
+    if (!running.ok()) return running.status();
+    if (running->has_value()) out.operation_id = (*running)->id;
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -513,7 +517,7 @@ absl::StatusOr<json::bj::object> ComputeService::ListKeys(const WorkspaceKey& ke
   return bj::object{{"userKubeConfig", nullptr},
                     {"adminKubeConfig", nullptr},
                     {"imagePullSecretName", nullptr},
-                    {"scoringEndpoint", resource->scoring_endpoint}};
+                    {"scoringEndpoint", resource->resource.scoring_endpoint}};
 }
 
 absl::StatusOr<OperationRecord> ComputeService::GetOperation(const std::string& id) {

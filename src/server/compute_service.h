@@ -46,7 +46,8 @@ class ComputeService {
   // PUT: create, attach, or (existing name, unless create_only) update.
   absl::StatusOr<Accepted> Put(const WorkspaceKey& workspace, const std::string& name, absl::string_view body,
                                bool create_only);
-  absl::StatusOr<domain::ComputeResource> Get(const WorkspaceKey& workspace, const std::string& name);
+  // The compute target, with its running operation (if any) in operation_id.
+  absl::StatusOr<Accepted> Get(const WorkspaceKey& workspace, const std::string& name);
   absl::StatusOr<std::vector<domain::ComputeResource>> List(const WorkspaceKey& workspace);
   // DELETE with underlyingResourceAction "delete" or "detach".
   absl::StatusOr<Accepted> Delete(const WorkspaceKey& workspace, const std::string& name,

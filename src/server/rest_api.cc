@@ -213,8 +213,12 @@ void RestApi::Route(const http::Request& request, const std::string& base_url, h
       return send(std::move(r));
     }
     if (method == "GET") {
-      auto resource = computes_->Get(key, name);
-      return resource.ok() ? send(JsonResponse(200, domain::ComputeResourceToJson(*resource))) : fail(resource.status());
+      auto found = computes_->Get(key, name);
+      if (!found.ok()) return fail(found.status());
+      http::Response r = JsonResponse(200, domain::ComputeResourceToJson(found->resource));
+      // Lets a client that only looked the target up wait for the operation in progress.
+      if (!found->operation_id.empty()) r.headers.Set("Azure-AsyncOperation", async_url(*found));
+      return send(std::move(r));
     }
     if (method == "DELETE") {
       auto action = request.QueryParam("underlyingResourceAction");

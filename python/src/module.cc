@@ -1,0 +1,13 @@
+// amlcore._core: the C++ SDK for the pure-Python package amlcore, which gives it azureml's signatures.
+#include <pybind11/pybind11.h>
+
+namespace amlcore::python {
+void DefineWorkspace(pybind11::module_& m);
+void DefineCompute(pybind11::module_& m);
+}  // namespace amlcore::python
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "Native core of the amlcore package; use the amlcore modules instead.";
+  amlcore::python::DefineWorkspace(m);
+  amlcore::python::DefineCompute(m);
+}

@@ -1,0 +1,106 @@
+"""Fixtures: each test gets its own AMLCORE_HOME; the SDK starts amlcored there, and everything it started is
+stopped afterwards."""
+
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+
+def _alive(pid):
+    try:
+        with open("/proc/{}/stat".format(pid)) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def stop(pid, grace=5.0):
+    if not pid or not _alive(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def server_pid(home):
+    try:
+        with open(os.path.join(home, "server.json")) as f:
+            return json.load(f)["pid"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def frontend_pids(home):
+    pids = []
+    for info in glob.glob(os.path.join(home, "clusters", "*", "frontend.json")):
+        try:
+            with open(info) as f:
+                pid = json.load(f)["pid"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if _alive(pid):
+            pids.append(pid)
+    return pids
+
+
+class Home:
+    def __init__(self, path):
+        self.path = path
+
+    def server_pid(self):
+        return server_pid(self.path)
+
+    def frontend_pids(self):
+        return frontend_pids(self.path)
+
+    def stop_all(self):
+        stop(self.server_pid())
+        for pid in self.frontend_pids():
+            stop(pid)
+
+
+@pytest.fixture
+def home(monkeypatch):
+    path = tempfile.mkdtemp(prefix="amlcore-pytest-")
+    monkeypatch.setenv("AMLCORE_HOME", path)
+    monkeypatch.delenv("AMLCORE_ENDPOINT", raising=False)
+    monkeypatch.delenv("AMLCORE_TOKEN", raising=False)
+    monkeypatch.delenv("AMLCORE_SIMULATED_PROVISIONING_SECONDS", raising=False)
+    h = Home(path)
+    yield h
+    h.stop_all()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def slow_home(home, monkeypatch):
+    """A home whose server takes 3 s to provision a cluster."""
+    monkeypatch.setenv("AMLCORE_SIMULATED_PROVISIONING_SECONDS", "3")
+    return home
+
+
+@pytest.fixture
+def ws(home):
+    from amlcore import Workspace
+    return Workspace.create("test-ws", exist_ok=True)
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    """A self-signed certificate and its key, as PEM files."""
+    def make(cname):
+        cert, key = tmp_path / (cname + ".cert.pem"), tmp_path / (cname + ".key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                        "/CN=" + cname, "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+        return str(cert), str(key)
+    return make
