@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs amlcore into build/install, builds examples/cpp against that installation with find_package, and
+# runs it. Uses a private AMLCORE_HOME unless one is set, and stops what it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${AMLCORE_BUILD_DIR:-build}
+prefix="$PWD/$build/install"
+
+cmake --install "$build" --prefix "$prefix" >/dev/null
+cmake -S examples/cpp -B "$build/example" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$build/example" >/dev/null
+
+own_home=""
+if [[ -z "${AMLCORE_HOME:-}" ]]; then
+  own_home=$(mktemp -d)
+  export AMLCORE_HOME="$own_home"
+fi
+status=0
+"$build/example/compute_quickstart" || status=$?
+if [[ -n "$own_home" ]]; then
+  "$prefix/bin/amlcored" --stop --with-clusters >/dev/null
+  rm -rf "$own_home"
+fi
+exit $status
