@@ -59,8 +59,8 @@ absl::StatusOr<domain::AsyncOperationStatus> WaitForAsyncOperation(Connection& c
     auto reply = connection.Call(
         "GET", absl::StrCat(path, separator, "waitSeconds=", wait_seconds, "&version=", version), "", call);
     if (!reply.ok()) {
-      if (absl::IsDeadlineExceeded(reply.status()) && options.timeout &&
-          Clock::now() - start >= *options.timeout) {
+      // The request was cut short by the caller's timeout rather than by the server.
+      if (absl::IsDeadlineExceeded(reply.status()) && options.timeout && call.timeout == left) {
         return timed_out();
       }
       return reply.status();
