@@ -240,7 +240,35 @@ class SslConfiguration:
             self.status, self.cname, self.leaf_domain_label)
 
 
-class AksProvisioningConfiguration:
+class _AksConfiguration:
+    """What the AKS configuration objects share: validation by the core's rules."""
+
+    def validate_configuration(self):
+        """Check the values; raises ComputeTargetException with azureml's messages."""
+        self._to_core().validate()
+
+
+class _SslSettings(_AksConfiguration):
+    """Configurations that can carry SSL settings given as PEM file names."""
+
+    def enable_ssl(self, ssl_cname=None, ssl_cert_pem_file=None, ssl_key_pem_file=None, leaf_domain_label=None,
+                   overwrite_existing_domain=False):
+        """Serve the cluster's endpoint over HTTPS with this certificate."""
+        if ssl_cname:
+            self.ssl_cname = ssl_cname
+        if ssl_cert_pem_file:
+            self.ssl_cert_pem_file = ssl_cert_pem_file
+        if ssl_key_pem_file:
+            self.ssl_key_pem_file = ssl_key_pem_file
+        if leaf_domain_label:
+            self.leaf_domain_label = leaf_domain_label
+        if overwrite_existing_domain:
+            self.overwrite_existing_domain = overwrite_existing_domain
+        self.validate_configuration()
+        return self
+
+
+class AksProvisioningConfiguration(_SslSettings):
     """Parameters of a new AKS cluster; made by ``AksCompute.provisioning_configuration()``.
 
     Unset values take the server's defaults: 3 agents of Standard_D3_v2, FastProd, PublicIp, aks-subnet.
@@ -269,26 +297,6 @@ class AksProvisioningConfiguration:
         self.load_balancer_subnet = load_balancer_subnet
         self.validate_configuration()
 
-    def validate_configuration(self):
-        """Check the values; raises ComputeTargetException with azureml's messages."""
-        self._to_core().validate()
-
-    def enable_ssl(self, ssl_cname=None, ssl_cert_pem_file=None, ssl_key_pem_file=None, leaf_domain_label=None,
-                   overwrite_existing_domain=False):
-        """Serve the cluster's endpoint over HTTPS with this certificate."""
-        if ssl_cname:
-            self.ssl_cname = ssl_cname
-        if ssl_cert_pem_file:
-            self.ssl_cert_pem_file = ssl_cert_pem_file
-        if ssl_key_pem_file:
-            self.ssl_key_pem_file = ssl_key_pem_file
-        if leaf_domain_label:
-            self.leaf_domain_label = leaf_domain_label
-        if overwrite_existing_domain:
-            self.overwrite_existing_domain = overwrite_existing_domain
-        self.validate_configuration()
-        return self
-
     def _to_core(self):
         core = _core.AksProvisioningConfiguration()
         core.agent_count = _count(self.agent_count)
@@ -305,7 +313,7 @@ class AksProvisioningConfiguration:
             self.agent_count, self.vm_size, self.cluster_purpose)
 
 
-class AksAttachConfiguration:
+class AksAttachConfiguration(_SslSettings):
     """Which existing cluster to attach: ``resource_id``, or ``resource_group`` and ``cluster_name``."""
 
     def __init__(self, resource_group=None, cluster_name=None, resource_id=None, cluster_purpose=None,
@@ -324,26 +332,6 @@ class AksAttachConfiguration:
         self.load_balancer_subnet = load_balancer_subnet
         self.validate_configuration()
 
-    def validate_configuration(self):
-        """Check the values; raises ComputeTargetException with azureml's messages."""
-        self._to_core().validate()
-
-    def enable_ssl(self, ssl_cname=None, ssl_cert_pem_file=None, ssl_key_pem_file=None, leaf_domain_label=None,
-                   overwrite_existing_domain=False):
-        """Serve the cluster's endpoint over HTTPS with this certificate."""
-        if ssl_cname:
-            self.ssl_cname = ssl_cname
-        if ssl_cert_pem_file:
-            self.ssl_cert_pem_file = ssl_cert_pem_file
-        if ssl_key_pem_file:
-            self.ssl_key_pem_file = ssl_key_pem_file
-        if leaf_domain_label:
-            self.leaf_domain_label = leaf_domain_label
-        if overwrite_existing_domain:
-            self.overwrite_existing_domain = overwrite_existing_domain
-        self.validate_configuration()
-        return self
-
     def _to_core(self):
         core = _core.AksAttachConfiguration()
         for field in ("resource_group", "cluster_name", "resource_id", "cluster_purpose", "load_balancer_type",
@@ -358,7 +346,7 @@ class AksAttachConfiguration:
             self.resource_group, self.cluster_name, self.resource_id)
 
 
-class AksUpdateConfiguration:
+class AksUpdateConfiguration(_AksConfiguration):
     """Changes to an existing cluster: SSL, load balancer and, beyond azureml, ``agent_count`` (scaling)."""
 
     def __init__(self, ssl_configuration=None, load_balancer_type=None, load_balancer_subnet=None,
@@ -369,10 +357,6 @@ class AksUpdateConfiguration:
         self.load_balancer_subnet = load_balancer_subnet
         self.agent_count = agent_count
         self.validate_configuration()
-
-    def validate_configuration(self):
-        """Check the values; raises ComputeTargetException with azureml's messages."""
-        self._to_core().validate()
 
     def _to_core(self):
         core = _core.AksUpdateConfiguration()

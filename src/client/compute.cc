@@ -141,6 +141,20 @@ class ComputeCodec {
 
 // --- configurations ---------------------------------------------------------------------------------------
 
+namespace {
+// azureml's enable_ssl: sets what is given, keeps the rest, then validates.
+template <class Config>
+absl::Status EnableSslOn(Config& config, absl::string_view cname, absl::string_view cert_file,
+                         absl::string_view key_file, absl::string_view leaf_label, bool overwrite) {
+  if (!cname.empty()) config.ssl_cname = std::string(cname);
+  if (!cert_file.empty()) config.ssl_cert_pem_file = std::string(cert_file);
+  if (!key_file.empty()) config.ssl_key_pem_file = std::string(key_file);
+  if (!leaf_label.empty()) config.leaf_domain_label = std::string(leaf_label);
+  if (overwrite) config.overwrite_existing_domain = true;
+  return config.Validate();
+}
+}  // namespace
+
 absl::Status AksProvisioningConfiguration::Validate() const {
   if (auto s = domain::CheckAgentCount(agent_count); !s.ok()) return Invalid(s);
   domain::SslInputs ssl{!ssl_cname.empty(), !ssl_cert_pem_file.empty(), !ssl_key_pem_file.empty(),
@@ -159,12 +173,7 @@ absl::Status AksProvisioningConfiguration::Validate() const {
 absl::Status AksProvisioningConfiguration::EnableSsl(absl::string_view cname, absl::string_view cert_file,
                                                      absl::string_view key_file, absl::string_view leaf_label,
                                                      bool overwrite) {
-  if (!cname.empty()) ssl_cname = std::string(cname);
-  if (!cert_file.empty()) ssl_cert_pem_file = std::string(cert_file);
-  if (!key_file.empty()) ssl_key_pem_file = std::string(key_file);
-  if (!leaf_label.empty()) leaf_domain_label = std::string(leaf_label);
-  if (overwrite) overwrite_existing_domain = true;
-  return Validate();
+  return EnableSslOn(*this, cname, cert_file, key_file, leaf_label, overwrite);
 }
 
 absl::Status AksAttachConfiguration::Validate() const {
@@ -197,12 +206,7 @@ absl::Status AksAttachConfiguration::Validate() const {
 absl::Status AksAttachConfiguration::EnableSsl(absl::string_view cname, absl::string_view cert_file,
                                                absl::string_view key_file, absl::string_view leaf_label,
                                                bool overwrite) {
-  if (!cname.empty()) ssl_cname = std::string(cname);
-  if (!cert_file.empty()) ssl_cert_pem_file = std::string(cert_file);
-  if (!key_file.empty()) ssl_key_pem_file = std::string(key_file);
-  if (!leaf_label.empty()) leaf_domain_label = std::string(leaf_label);
-  if (overwrite) overwrite_existing_domain = true;
-  return Validate();
+  return EnableSslOn(*this, cname, cert_file, key_file, leaf_label, overwrite);
 }
 
 absl::Status AksUpdateConfiguration::Validate() const {

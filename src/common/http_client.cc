@@ -10,14 +10,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/string_views.h"
 #include "common/errors.h"
 
 namespace amlcore::http {
 namespace {
-template <class View>
-absl::string_view Sv(const View& v) {
-  return absl::string_view(v.data(), v.size());
-}
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
@@ -162,7 +159,7 @@ absl::StatusOr<Response> Client::Send(Request request, const CallOptions& option
     auto res = parser.release();
     Response out;
     out.status = static_cast<int>(res.result_int());
-    for (const auto& field : res) out.headers.Add(Sv(field.name_string()), Sv(field.value()));
+    for (const auto& field : res) out.headers.Add(AsAbsl(field.name_string()), AsAbsl(field.value()));
     out.body = std::move(res.body());
     if (!res.keep_alive()) impl_->Disconnect();
     return out;

@@ -16,15 +16,12 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/string_views.h"
 #include "common/json.h"
 
 namespace amlcore::http {
 namespace {
 
-template <class View>
-absl::string_view Sv(const View& v) {
-  return absl::string_view(v.data(), v.size());
-}
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -33,9 +30,9 @@ using tcp = asio::ip::tcp;
 
 Request ToRequest(bhttp::request<bhttp::string_body>&& in, std::string remote) {
   Request out;
-  out.method = std::string(Sv(in.method_string()));
-  out.target = std::string(Sv(in.target()));
-  for (const auto& field : in) out.headers.Add(Sv(field.name_string()), Sv(field.value()));
+  out.method = std::string(AsAbsl(in.method_string()));
+  out.target = std::string(AsAbsl(in.target()));
+  for (const auto& field : in) out.headers.Add(AsAbsl(field.name_string()), AsAbsl(field.value()));
   out.body = std::move(in.body());
   out.remote_address = std::move(remote);
   return out;

@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 
 #include "absl/status/statusor.h"
+#include "common/string_views.h"
 
 namespace amlcore::json {
 
@@ -19,7 +20,7 @@ namespace bj = boost::json;
 
 // Boost.JSON and absl have separate string_view types; these convert without copying.
 inline bj::string_view Bj(absl::string_view s) { return bj::string_view(s.data(), s.size()); }
-inline absl::string_view Sv(bj::string_view s) { return absl::string_view(s.data(), s.size()); }
+inline absl::string_view Sv(bj::string_view s) { return AsAbsl(s); }
 
 // Parses `text`; a syntax error becomes kInvalidArgument naming the offset.
 absl::StatusOr<bj::value> Parse(absl::string_view text);

@@ -590,29 +590,43 @@ void ComputeService::Fail(const std::string& operation_id, const absl::Status& e
 void ComputeService::RunOperation(const std::string& operation_id) {
   auto op = GetOperation(operation_id);
   if (!op.ok() || op->done()) return;
-  if (op->type == kProvision) return RunProvision(*op);
-  if (op->type == kUpdate) return RunUpdate(*op);
+  if (op->type == kProvision) return RunProvision(*op, "ClusterProvisioningFailed");
+  if (op->type == kUpdate) return RunProvision(*op, "ClusterUpdateFailed");
   if (op->type == kDelete) return RunDelete(*op);
   if (op->type == kDetach) return RunDetach(*op);
   Fail(operation_id, absl::InternalError(absl::StrCat("Unknown operation type ", op->type)));
 }
 
-void ComputeService::RunProvision(OperationRecord op) {
+absl::StatusOr<std::optional<ClusterRecord>> ComputeService::ClusterOf(const OperationRecord& op) {
   std::optional<ClusterRecord> cluster;
-  auto read = store_->db().Read([&](Tx& tx) -> absl::Status {
+  auto status = store_->db().Read([&](Tx& tx) -> absl::Status {
     auto compute = store_->GetCompute(tx, op.target_id);
     if (!compute.ok()) return compute.status();
-    if (!compute->has_value()) return absl::NotFoundError("The compute target no longer exists.");
+    if (!compute->has_value()) return absl::OkStatus();
     auto c = store_->GetCluster(tx, (*compute)->cluster_id);
     if (!c.ok()) return c.status();
-    if (!c->has_value()) return absl::NotFoundError("The cluster no longer exists.");
-    cluster = **c;
+    cluster = std::move(*c);
     return absl::OkStatus();
   });
-  if (!read.ok()) return Fail(op.id, read);
+  if (!status.ok()) return status;
+  return cluster;
+}
+
+absl::Status ComputeService::Succeed(Tx& tx, OperationRecord& op, const std::string& last_line) {
+  op.status = OperationStatus::kSucceeded;
+  op.phase = ProvisioningState::kSucceeded;
+  op.ended = NowTimestamp();
+  return store_->AppendOperationLog(tx, op.id, last_line);
+}
+
+// Create, attach and update end the same way: the cluster's front end runs with the recorded settings.
+void ComputeService::RunProvision(OperationRecord op, const char* failure_code) {
+  auto cluster = ClusterOf(op);
+  if (!cluster.ok()) return Fail(op.id, cluster.status());
+  if (!cluster->has_value()) return Fail(op.id, absl::NotFoundError("The compute target or its cluster is gone."));
 
   // Simulated provisioning time counts from the request, so a restart does not start it over.
-  if (options_.simulated_provisioning.count() > 0 && cluster->state == ProvisioningState::kCreating) {
+  if (options_.simulated_provisioning.count() > 0 && (*cluster)->state == ProvisioningState::kCreating) {
     absl::Time created;
     std::string error;
     absl::ParseTime("%Y-%m-%dT%H:%M:%E*S%Ez", op.created, &created, &error);
@@ -624,11 +638,11 @@ void ComputeService::RunProvision(OperationRecord op) {
   }
   if (runner_ && runner_->stopping()) return;
 
-  auto frontend = backend_->EnsureFrontEnd(SpecOf(*cluster));
-  if (!frontend.ok()) return Fail(op.id, WithErrorCode(frontend.status(), "ClusterProvisioningFailed"));
+  auto frontend = backend_->EnsureFrontEnd(SpecOf(**cluster));
+  if (!frontend.ok()) return Fail(op.id, WithErrorCode(frontend.status(), failure_code));
 
   Commit(op.id, [&](Tx& tx, OperationRecord& record) -> absl::Status {
-    auto c = store_->GetCluster(tx, cluster->id);
+    auto c = store_->GetCluster(tx, (*cluster)->id);
     if (!c.ok()) return c.status();
     if (c->has_value()) {
       ClusterRecord updated = **c;
@@ -653,70 +667,24 @@ void ComputeService::RunProvision(OperationRecord op) {
       updated.provisioning_errors.clear();
       if (auto s = store_->UpdateCompute(tx, updated); !s.ok()) return s;
     }
-    record.status = OperationStatus::kSucceeded;
-    record.phase = ProvisioningState::kSucceeded;
-    record.ended = NowTimestamp();
-    return store_->AppendOperationLog(tx, record.id, "Succeeded");
-  });
-}
-
-void ComputeService::RunUpdate(OperationRecord op) {
-  std::optional<ClusterRecord> cluster;
-  auto read = store_->db().Read([&](Tx& tx) -> absl::Status {
-    auto compute = store_->GetCompute(tx, op.target_id);
-    if (!compute.ok()) return compute.status();
-    if (!compute->has_value()) return absl::NotFoundError("The compute target no longer exists.");
-    auto c = store_->GetCluster(tx, (*compute)->cluster_id);
-    if (!c.ok()) return c.status();
-    if (!c->has_value()) return absl::NotFoundError("The cluster no longer exists.");
-    cluster = **c;
-    return absl::OkStatus();
-  });
-  if (!read.ok()) return Fail(op.id, read);
-  // The new settings are already recorded; the front end must be up to serve them.
-  auto frontend = backend_->EnsureFrontEnd(SpecOf(*cluster));
-  if (!frontend.ok()) return Fail(op.id, WithErrorCode(frontend.status(), "ClusterUpdateFailed"));
-  Commit(op.id, [&](Tx& tx, OperationRecord& record) -> absl::Status {
-    auto compute = store_->GetCompute(tx, record.target_id);
-    if (!compute.ok()) return compute.status();
-    if (compute->has_value()) {
-      ComputeRecord updated = **compute;
-      updated.provisioning_state = ProvisioningState::kSucceeded;
-      if (auto s = store_->UpdateCompute(tx, updated); !s.ok()) return s;
-    }
-    record.status = OperationStatus::kSucceeded;
-    record.phase = ProvisioningState::kSucceeded;
-    record.ended = NowTimestamp();
-    return store_->AppendOperationLog(tx, record.id, "Succeeded");
+    return Succeed(tx, record, "Succeeded");
   });
 }
 
 void ComputeService::RunDelete(OperationRecord op) {
-  std::optional<ClusterRecord> cluster;
-  auto read = store_->db().Read([&](Tx& tx) -> absl::Status {
-    auto compute = store_->GetCompute(tx, op.target_id);
-    if (!compute.ok()) return compute.status();
-    if (!compute->has_value()) return absl::OkStatus();  // already gone: finish below
-    auto c = store_->GetCluster(tx, (*compute)->cluster_id);
-    if (!c.ok()) return c.status();
-    if (c->has_value()) cluster = **c;
-    return absl::OkStatus();
-  });
-  if (!read.ok()) return Fail(op.id, read);
-  if (cluster) {
-    if (auto s = backend_->DeleteCluster(SpecOf(*cluster)); !s.ok()) {
+  auto cluster = ClusterOf(op);
+  if (!cluster.ok()) return Fail(op.id, cluster.status());
+  if (cluster->has_value()) {
+    if (auto s = backend_->DeleteCluster(SpecOf(**cluster)); !s.ok()) {
       return Fail(op.id, WithErrorCode(s, "ClusterDeletionFailed"));
     }
   }
   Commit(op.id, [&](Tx& tx, OperationRecord& record) -> absl::Status {
     if (auto s = store_->DeleteCompute(tx, record.target_id); !s.ok()) return s;
-    if (cluster) {
-      if (auto s = store_->DeleteCluster(tx, cluster->id); !s.ok()) return s;
+    if (cluster->has_value()) {
+      if (auto s = store_->DeleteCluster(tx, (*cluster)->id); !s.ok()) return s;
     }
-    record.status = OperationStatus::kSucceeded;
-    record.phase = ProvisioningState::kSucceeded;
-    record.ended = NowTimestamp();
-    return store_->AppendOperationLog(tx, record.id, "Cluster deleted");
+    return Succeed(tx, record, "Cluster deleted");
   });
 }
 
@@ -735,10 +703,7 @@ void ComputeService::RunDetach(OperationRecord op) {
       }
       if (auto s = store_->DeleteCompute(tx, record.target_id); !s.ok()) return s;
     }
-    record.status = OperationStatus::kSucceeded;
-    record.phase = ProvisioningState::kSucceeded;
-    record.ended = NowTimestamp();
-    return store_->AppendOperationLog(tx, record.id, "Detached; the cluster keeps running");
+    return Succeed(tx, record, "Detached; the cluster keeps running");
   });
 }
 

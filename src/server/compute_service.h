@@ -74,8 +74,10 @@ class ComputeService {
   absl::Status StartOperation(Tx& tx, OperationRecord& operation, const std::string& first_log_line);
   void Commit(const std::string& operation_id, const std::function<absl::Status(Tx&, OperationRecord&)>& change);
   void Fail(const std::string& operation_id, const absl::Status& error);
-  void RunProvision(OperationRecord operation);
-  void RunUpdate(OperationRecord operation);
+  // The cluster behind an operation's compute target (none when the target is gone).
+  absl::StatusOr<std::optional<ClusterRecord>> ClusterOf(const OperationRecord& operation);
+  absl::Status Succeed(Tx& tx, OperationRecord& operation, const std::string& last_line);
+  void RunProvision(OperationRecord operation, const char* failure_code);
   void RunDelete(OperationRecord operation);
   void RunDetach(OperationRecord operation);
   backend::ClusterSpec SpecOf(const ClusterRecord& cluster) const;

@@ -322,6 +322,11 @@ absl::StatusOr<int64_t> Store::InsertWorkspace(Tx& tx, const WorkspaceRecord& w)
   return tx.LastInsertId();
 }
 
+absl::Status Store::UpdateWorkspace(Tx& tx, const WorkspaceRecord& w) {
+  return Changed(tx.Execute("UPDATE workspaces SET friendly_name = ?, description = ?, tags = ? WHERE id = ?",
+                            {w.friendly_name, w.description, TagsToText(w.tags), w.id}));
+}
+
 absl::Status Store::DeleteWorkspace(Tx& tx, int64_t id) {
   return Changed(tx.Execute("DELETE FROM workspaces WHERE id = ?", {id}));
 }

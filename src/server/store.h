@@ -116,6 +116,8 @@ class Store {
                                                               const std::string& resource_group);
   absl::StatusOr<std::vector<WorkspaceRecord>> FindWorkspacesByName(Tx& tx, const std::string& name);
   absl::StatusOr<int64_t> InsertWorkspace(Tx& tx, const WorkspaceRecord& record);
+  // Friendly name, description and tags; the rest of a workspace does not change.
+  absl::Status UpdateWorkspace(Tx& tx, const WorkspaceRecord& record);
   absl::Status DeleteWorkspace(Tx& tx, int64_t id);
 
   // Clusters.

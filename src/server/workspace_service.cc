@@ -128,10 +128,7 @@ absl::StatusOr<WorkspaceService::PutResult> WorkspaceService::Put(const Workspac
       updated.friendly_name = record.friendly_name;
       updated.description = record.description;
       updated.tags = record.tags;
-      auto changed = tx.Execute("UPDATE workspaces SET friendly_name = ?, description = ?, tags = ? WHERE id = ?",
-                                {updated.friendly_name, updated.description,
-                                 json::Serialize(WorkspaceToJson(updated).at("tags")), updated.id});
-      if (!changed.ok()) return changed.status();
+      if (auto s = store_->UpdateWorkspace(tx, updated); !s.ok()) return s;
       result.workspace = updated;
       return absl::OkStatus();
     }
