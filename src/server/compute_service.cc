@@ -116,9 +116,14 @@ absl::StatusOr<WorkspaceRecord> RequireWorkspace(Store& store, Tx& tx, const Wor
   return std::move(**found);
 }
 
-ComputeService::ComputeService(Store* store, backend::ComputeBackend* backend, ChangeNotifier* notifier,
+ComputeService::ComputeService(Store* store, backend::ComputeBackend* backend, Operations* operations,
                                Options options)
-    : store_(store), backend_(backend), notifier_(notifier), options_(options) {}
+    : store_(store), backend_(backend), operations_(operations), options_(options) {
+  operations_->Register(kProvision, [this](const OperationRecord& op) { RunProvision(op, "ClusterProvisioningFailed"); });
+  operations_->Register(kUpdate, [this](const OperationRecord& op) { RunProvision(op, "ClusterUpdateFailed"); });
+  operations_->Register(kDelete, [this](const OperationRecord& op) { RunDelete(op); });
+  operations_->Register(kDetach, [this](const OperationRecord& op) { RunDetach(op); });
+}
 
 backend::ClusterSpec ComputeService::SpecOf(const ClusterRecord& cluster) const {
   return backend::ClusterSpec{cluster.id, cluster.resource_id(), static_cast<uint16_t>(cluster.frontend_port)};
@@ -159,15 +164,6 @@ absl::StatusOr<domain::ComputeResource> ComputeService::Describe(Tx& tx, const W
     }
   }
   return r;
-}
-
-absl::Status ComputeService::StartOperation(Tx& tx, OperationRecord& operation, const std::string& first_log_line) {
-  operation.id = Uuid4();
-  operation.status = OperationStatus::kInProgress;
-  operation.created = NowTimestamp();
-  if (operation.payload.empty()) operation.payload = "{}";
-  if (auto s = store_->InsertOperation(tx, operation); !s.ok()) return s;
-  return store_->AppendOperationLog(tx, operation.id, first_log_line);
 }
 
 absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey& key, const std::string& name,
@@ -280,7 +276,7 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
       op.phase = ProvisioningState::kUpdating;
       first_line = changes.empty() ? "Updating compute target (no cluster changes)"
                                    : absl::StrCat("Updating cluster ", cluster.name, ": ", absl::StrJoin(changes, ", "));
-      if (auto s = StartOperation(tx, op, first_line); !s.ok()) return s;
+      if (auto s = operations_->Start(tx, op, first_line); !s.ok()) return s;
       accepted.operation_id = op.id;
       auto described = Describe(tx, *ws, compute);
       if (!described.ok()) return described.status();
@@ -386,7 +382,7 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
     op.type = kProvision;
     op.target_id = compute.id;
     op.phase = ProvisioningState::kCreating;
-    if (auto s = StartOperation(tx, op, first_line); !s.ok()) return s;
+    if (auto s = operations_->Start(tx, op, first_line); !s.ok()) return s;
     accepted.operation_id = op.id;
     accepted.created = true;
     auto described = Describe(tx, *ws, compute);
@@ -395,7 +391,7 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
-  if (runner_) runner_->Submit(accepted.operation_id);
+  operations_->Submit(accepted.operation_id);
   return accepted;
 }
 
@@ -498,7 +494,7 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Delete(const WorkspaceK
     }
     compute.provisioning_state = ProvisioningState::kDeleting;
     if (auto s = store_->UpdateCompute(tx, compute); !s.ok()) return s;
-    if (auto s = StartOperation(tx, op, first_line); !s.ok()) return s;
+    if (auto s = operations_->Start(tx, op, first_line); !s.ok()) return s;
     accepted.operation_id = op.id;
     auto described = Describe(tx, *ws, compute);
     if (!described.ok()) return described.status();
@@ -506,7 +502,7 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Delete(const WorkspaceK
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
-  if (runner_) runner_->Submit(accepted.operation_id);
+  operations_->Submit(accepted.operation_id);
   return accepted;
 }
 
@@ -520,21 +516,6 @@ absl::StatusOr<json::bj::object> ComputeService::ListKeys(const WorkspaceKey& ke
                     {"scoringEndpoint", resource->resource.scoring_endpoint}};
 }
 
-absl::StatusOr<OperationRecord> ComputeService::GetOperation(const std::string& id) {
-  std::optional<OperationRecord> found;
-  auto status = store_->db().Read([&](Tx& tx) -> absl::Status {
-    auto op = store_->GetOperation(tx, id);
-    if (!op.ok()) return op.status();
-    found = std::move(*op);
-    return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
-  if (!found) {
-    return MakeError(absl::StatusCode::kNotFound, "OperationNotFound", absl::StrCat("No operation with id ", id, "."));
-  }
-  return std::move(*found);
-}
-
 domain::AsyncOperationStatus ComputeService::ToAsyncStatus(const OperationRecord& op) {
   domain::AsyncOperationStatus s;
   s.status = op.status;
@@ -545,36 +526,20 @@ domain::AsyncOperationStatus ComputeService::ToAsyncStatus(const OperationRecord
   return s;
 }
 
-void ComputeService::Commit(const std::string& operation_id,
-                            const std::function<absl::Status(Tx&, OperationRecord&)>& change) {
-  auto status = store_->db().Transaction([&](Tx& tx) -> absl::Status {
-    auto op = store_->GetOperation(tx, operation_id);
-    if (!op.ok()) return op.status();
-    if (!op->has_value()) return absl::NotFoundError(operation_id);
-    OperationRecord record = **op;
-    if (auto s = change(tx, record); !s.ok()) return s;
-    return store_->UpdateOperation(tx, record);
-  });
-  if (!status.ok()) std::fprintf(stderr, "amlcored: operation %s: %s\n", operation_id.c_str(), status.ToString().c_str());
-  notifier_->Notify(operation_id);
-}
-
 void ComputeService::Fail(const std::string& operation_id, const absl::Status& error) {
-  std::string code = ErrorCodeOf(error);
-  if (code.empty()) code = "ProvisioningFailed";
-  Commit(operation_id, [&](Tx& tx, OperationRecord& op) -> absl::Status {
-    op.status = OperationStatus::kFailed;
-    op.phase = ProvisioningState::kFailed;
-    op.error_code = code;
-    op.error_message = std::string(error.message());
-    op.ended = NowTimestamp();
-    if (auto s = store_->AppendOperationLog(tx, op.id, absl::StrCat("Failed: ", error.message())); !s.ok()) return s;
+  absl::Status failure = ErrorCodeOf(error).empty() ? WithErrorCode(error, "ProvisioningFailed") : error;
+  (void)operations_->Commit(operation_id, [&](Tx& tx, OperationRecord& op) -> absl::Status {
+    if (auto s = operations_->Finish(tx, op, OperationStatus::kFailed, absl::StrCat("Failed: ", error.message()),
+                                     failure);
+        !s.ok()) {
+      return s;
+    }
     auto compute = store_->GetCompute(tx, op.target_id);
     if (!compute.ok()) return compute.status();
     if (compute->has_value()) {
       ComputeRecord c = **compute;
       c.provisioning_state = ProvisioningState::kFailed;
-      c.provisioning_errors = {{code, std::string(error.message())}};
+      c.provisioning_errors = {{ErrorCodeOf(failure), std::string(error.message())}};
       if (auto s = store_->UpdateCompute(tx, c); !s.ok()) return s;
       auto cluster = store_->GetCluster(tx, c.cluster_id);
       if (cluster.ok() && cluster->has_value() && (*cluster)->state != ProvisioningState::kSucceeded) {
@@ -585,16 +550,6 @@ void ComputeService::Fail(const std::string& operation_id, const absl::Status& e
     }
     return absl::OkStatus();
   });
-}
-
-void ComputeService::RunOperation(const std::string& operation_id) {
-  auto op = GetOperation(operation_id);
-  if (!op.ok() || op->done()) return;
-  if (op->type == kProvision) return RunProvision(*op, "ClusterProvisioningFailed");
-  if (op->type == kUpdate) return RunProvision(*op, "ClusterUpdateFailed");
-  if (op->type == kDelete) return RunDelete(*op);
-  if (op->type == kDetach) return RunDetach(*op);
-  Fail(operation_id, absl::InternalError(absl::StrCat("Unknown operation type ", op->type)));
 }
 
 absl::StatusOr<std::optional<ClusterRecord>> ComputeService::ClusterOf(const OperationRecord& op) {
@@ -612,13 +567,6 @@ absl::StatusOr<std::optional<ClusterRecord>> ComputeService::ClusterOf(const Ope
   return cluster;
 }
 
-absl::Status ComputeService::Succeed(Tx& tx, OperationRecord& op, const std::string& last_line) {
-  op.status = OperationStatus::kSucceeded;
-  op.phase = ProvisioningState::kSucceeded;
-  op.ended = NowTimestamp();
-  return store_->AppendOperationLog(tx, op.id, last_line);
-}
-
 // Create, attach and update end the same way: the cluster's front end runs with the recorded settings.
 void ComputeService::RunProvision(OperationRecord op, const char* failure_code) {
   auto cluster = ClusterOf(op);
@@ -630,18 +578,15 @@ void ComputeService::RunProvision(OperationRecord op, const char* failure_code) 
     absl::Time created;
     std::string error;
     absl::ParseTime("%Y-%m-%dT%H:%M:%E*S%Ez", op.created, &created, &error);
-    absl::Time ready = created + absl::FromChrono(options_.simulated_provisioning);
-    while (absl::Now() < ready) {
-      if (runner_ && runner_->stopping()) return;
-      std::this_thread::sleep_for(50ms);
-    }
+    absl::Duration left = created + absl::FromChrono(options_.simulated_provisioning) - absl::Now();
+    if (left > absl::ZeroDuration() && !operations_->SleepUnlessStopping(absl::ToChronoMilliseconds(left))) return;
   }
-  if (runner_ && runner_->stopping()) return;
+  if (operations_->stopping()) return;
 
   auto frontend = backend_->EnsureFrontEnd(SpecOf(**cluster));
   if (!frontend.ok()) return Fail(op.id, WithErrorCode(frontend.status(), failure_code));
 
-  Commit(op.id, [&](Tx& tx, OperationRecord& record) -> absl::Status {
+  (void)operations_->Commit(op.id, [&](Tx& tx, OperationRecord& record) -> absl::Status {
     auto c = store_->GetCluster(tx, (*cluster)->id);
     if (!c.ok()) return c.status();
     if (c->has_value()) {
@@ -667,7 +612,7 @@ void ComputeService::RunProvision(OperationRecord op, const char* failure_code) 
       updated.provisioning_errors.clear();
       if (auto s = store_->UpdateCompute(tx, updated); !s.ok()) return s;
     }
-    return Succeed(tx, record, "Succeeded");
+    return operations_->Finish(tx, record, OperationStatus::kSucceeded, "Succeeded");
   });
 }
 
@@ -679,17 +624,17 @@ void ComputeService::RunDelete(OperationRecord op) {
       return Fail(op.id, WithErrorCode(s, "ClusterDeletionFailed"));
     }
   }
-  Commit(op.id, [&](Tx& tx, OperationRecord& record) -> absl::Status {
+  (void)operations_->Commit(op.id, [&](Tx& tx, OperationRecord& record) -> absl::Status {
     if (auto s = store_->DeleteCompute(tx, record.target_id); !s.ok()) return s;
     if (cluster->has_value()) {
       if (auto s = store_->DeleteCluster(tx, (*cluster)->id); !s.ok()) return s;
     }
-    return Succeed(tx, record, "Cluster deleted");
+    return operations_->Finish(tx, record, OperationStatus::kSucceeded, "Cluster deleted");
   });
 }
 
 void ComputeService::RunDetach(OperationRecord op) {
-  Commit(op.id, [&](Tx& tx, OperationRecord& record) -> absl::Status {
+  (void)operations_->Commit(op.id, [&](Tx& tx, OperationRecord& record) -> absl::Status {
     auto compute = store_->GetCompute(tx, record.target_id);
     if (!compute.ok()) return compute.status();
     if (compute->has_value()) {
@@ -703,7 +648,7 @@ void ComputeService::RunDetach(OperationRecord op) {
       }
       if (auto s = store_->DeleteCompute(tx, record.target_id); !s.ok()) return s;
     }
-    return Succeed(tx, record, "Detached; the cluster keeps running");
+    return operations_->Finish(tx, record, OperationStatus::kSucceeded, "Detached; the cluster keeps running");
   });
 }
 
@@ -764,7 +709,7 @@ void ComputeService::Reconcile() {
   });
   if (!read.ok()) return;
   for (const auto& cluster : clusters) {
-    if (runner_ && runner_->stopping()) return;
+    if (operations_->stopping()) return;
     if (cluster.state != ProvisioningState::kSucceeded) continue;
     if (backend_->IsFrontEndHealthy(SpecOf(cluster))) continue;
     auto frontend = backend_->EnsureFrontEnd(SpecOf(cluster));
@@ -786,23 +731,6 @@ void ComputeService::Reconcile() {
       return store_->UpdateCluster(tx, updated);
     });
   }
-}
-
-absl::Status ComputeService::ResumeOperations() {
-  std::vector<OperationRecord> unfinished;
-  auto status = store_->db().Read([&](Tx& tx) -> absl::Status {
-    auto ops = store_->UnfinishedOperations(tx);
-    if (!ops.ok()) return ops.status();
-    unfinished = std::move(*ops);
-    return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
-  for (const auto& op : unfinished) {
-    std::fprintf(stderr, "amlcored: resuming %s operation %s on %s\n", op.type.c_str(), op.id.c_str(),
-                 op.target_name.c_str());
-    if (runner_) runner_->Submit(op.id);
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace amlcore::server

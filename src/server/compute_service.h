@@ -12,8 +12,7 @@
 #include "absl/status/statusor.h"
 #include "backend/backend.h"
 #include "domain/compute_wire.h"
-#include "server/change_notifier.h"
-#include "server/operation_runner.h"
+#include "server/operations.h"
 #include "server/store.h"
 
 namespace amlcore::server {
@@ -34,8 +33,7 @@ class ComputeService {
     std::chrono::milliseconds simulated_provisioning{0};
   };
 
-  ComputeService(Store* store, backend::ComputeBackend* backend, ChangeNotifier* notifier, Options options);
-  void set_runner(OperationRunner* runner) { runner_ = runner; }
+  ComputeService(Store* store, backend::ComputeBackend* backend, Operations* operations, Options options);
 
   struct Accepted {
     domain::ComputeResource resource;
@@ -54,29 +52,21 @@ class ComputeService {
                                   const std::string& action);
   absl::StatusOr<json::bj::object> ListKeys(const WorkspaceKey& workspace, const std::string& name);
 
-  absl::StatusOr<OperationRecord> GetOperation(const std::string& id);
   static domain::AsyncOperationStatus ToAsyncStatus(const OperationRecord& operation);
 
   // Removes every compute target of a workspace that is being deleted: created clusters are deleted,
   // attached ones detached. Refused while an operation runs or another workspace uses a created cluster.
   absl::Status RemoveWorkspaceComputes(int64_t workspace_id);
 
-  // The runner's handler.
-  void RunOperation(const std::string& operation_id);
   // Restarts front ends of healthy clusters that stopped; adopts running ones after a restart.
   void Reconcile();
-  // Queues every unfinished operation (after a restart).
-  absl::Status ResumeOperations();
 
  private:
   absl::StatusOr<domain::ComputeResource> Describe(Tx& tx, const WorkspaceRecord& workspace,
                                                    const ComputeRecord& compute);
-  absl::Status StartOperation(Tx& tx, OperationRecord& operation, const std::string& first_log_line);
-  void Commit(const std::string& operation_id, const std::function<absl::Status(Tx&, OperationRecord&)>& change);
   void Fail(const std::string& operation_id, const absl::Status& error);
   // The cluster behind an operation's compute target (none when the target is gone).
   absl::StatusOr<std::optional<ClusterRecord>> ClusterOf(const OperationRecord& operation);
-  absl::Status Succeed(Tx& tx, OperationRecord& operation, const std::string& last_line);
   void RunProvision(OperationRecord operation, const char* failure_code);
   void RunDelete(OperationRecord operation);
   void RunDetach(OperationRecord operation);
@@ -84,8 +74,7 @@ class ComputeService {
 
   Store* store_;
   backend::ComputeBackend* backend_;
-  ChangeNotifier* notifier_;
-  OperationRunner* runner_ = nullptr;
+  Operations* operations_;
   Options options_;
 };
 

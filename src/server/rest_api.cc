@@ -240,7 +240,7 @@ void RestApi::Route(const http::Request& request, const std::string& base_url, h
 
 void RestApi::OperationStatus(const http::Request& request, const std::string& operation_id,
                               http::Responder reply) {
-  auto op = computes_->GetOperation(operation_id);
+  auto op = operations_->Get(operation_id);
   if (!op.ok()) return std::move(reply)(ErrorResponse(op.status()));
   int64_t wait_seconds = 0;
   int64_t seen_version = -1;
@@ -258,15 +258,15 @@ void RestApi::OperationStatus(const http::Request& request, const std::string& o
 
   // Long poll: answer when the operation changes or the wait ends, whichever is first.
   auto shared = std::make_shared<http::Responder>(std::move(reply));
-  ComputeService* computes = computes_;
-  notifier_->Wait(operation_id, ChangeNotifier::Clock::now() + std::chrono::seconds(wait_seconds),
-                  [computes, operation_id, shared, respond] {
-                    auto latest = computes->GetOperation(operation_id);
+  Operations* operations = operations_;
+  operations_->notifier().Wait(operation_id, ChangeNotifier::Clock::now() + std::chrono::seconds(wait_seconds),
+                  [operations, operation_id, shared, respond] {
+                    auto latest = operations->Get(operation_id);
                     if (!latest.ok()) return std::move(*shared)(ErrorResponse(latest.status()));
                     respond(*latest, std::move(*shared));
                   });
-  auto again = computes_->GetOperation(operation_id);
-  if (!again.ok() || again->version != seen_version) notifier_->Notify(operation_id);
+  auto again = operations_->Get(operation_id);
+  if (!again.ok() || again->version != seen_version) operations_->notifier().Notify(operation_id);
 }
 
 }  // namespace amlcore::server

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "common/http_server.h"
-#include "server/change_notifier.h"
+#include "server/operations.h"
 #include "server/compute_service.h"
 #include "server/workspace_service.h"
 
@@ -14,9 +14,8 @@ namespace amlcore::server {
 
 class RestApi {
  public:
-  RestApi(std::string admin_token, WorkspaceService* workspaces, ComputeService* computes,
-          ChangeNotifier* notifier)
-      : admin_token_(std::move(admin_token)), workspaces_(workspaces), computes_(computes), notifier_(notifier) {}
+  RestApi(std::string admin_token, WorkspaceService* workspaces, ComputeService* computes, Operations* operations)
+      : admin_token_(std::move(admin_token)), workspaces_(workspaces), computes_(computes), operations_(operations) {}
 
   void Handle(http::Request request, http::Responder reply);
 
@@ -27,7 +26,7 @@ class RestApi {
   std::string admin_token_;
   WorkspaceService* workspaces_;
   ComputeService* computes_;
-  ChangeNotifier* notifier_;
+  Operations* operations_;
 };
 
 // The reply for a failed call: {"error": {code, message}} with the status mapped from the code.

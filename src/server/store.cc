@@ -438,8 +438,8 @@ absl::Status Store::UpdateOperation(Tx& tx, OperationRecord& o) {
   ++o.version;
   return Changed(tx.Execute(
       "UPDATE operations SET target_id = ?, status = ?, phase = ?, error_code = ?, error_message = ?, "
-      "payload = ?, version = ?, ended = ? WHERE id = ?",
-      {o.target_id, o.status, o.phase, o.error_code, o.error_message, o.payload, o.version, o.ended, o.id}));
+      "payload = ?, version = version + 1, ended = ? WHERE id = ?",
+      {o.target_id, o.status, o.phase, o.error_code, o.error_message, o.payload, o.ended, o.id}));
 }
 
 absl::StatusOr<std::optional<OperationRecord>> Store::GetOperation(Tx& tx, const std::string& id) {
@@ -463,6 +463,11 @@ absl::StatusOr<std::optional<OperationRecord>> Store::RunningOperationOn(Tx& tx,
 }
 
 absl::Status Store::AppendOperationLog(Tx& tx, const std::string& operation_id, const std::string& message) {
+  // A new line is a change that long-polling clients wait for.
+  if (auto s = Changed(tx.Execute("UPDATE operations SET version = version + 1 WHERE id = ?", {operation_id}));
+      !s.ok()) {
+    return s;
+  }
   return Changed(tx.Execute(
       "INSERT INTO operation_log (operation_id, seq, time, message) VALUES (?, "
       "(SELECT COALESCE(MAX(seq), 0) + 1 FROM operation_log WHERE operation_id = ?), ?, ?)",

@@ -19,7 +19,7 @@
 #include "server/change_notifier.h"
 #include "server/compute_service.h"
 #include "server/database.h"
-#include "server/operation_runner.h"
+#include "server/operations.h"
 #include "server/rest_api.h"
 #include "server/store.h"
 #include "server/workspace_service.h"
@@ -39,9 +39,9 @@ struct WorkspaceServer::Impl {
   std::unique_ptr<Store> store;
   std::unique_ptr<backend::LocalBackend> backend;
   std::unique_ptr<ChangeNotifier> notifier;
+  std::unique_ptr<Operations> operations;
   std::unique_ptr<ComputeService> computes;
   std::unique_ptr<WorkspaceService> workspaces;
-  std::unique_ptr<OperationRunner> runner;
   std::unique_ptr<RestApi> api;
   std::unique_ptr<http::Server> http;
   std::thread reconciler;
@@ -104,16 +104,14 @@ absl::StatusOr<std::unique_ptr<WorkspaceServer>> WorkspaceServer::Start(Workspac
 
   impl->backend = std::make_unique<backend::LocalBackend>(home, impl->options.frontend_program);
   impl->notifier = std::make_unique<ChangeNotifier>();
+  impl->operations =
+      std::make_unique<Operations>(impl->store.get(), impl->notifier.get(), impl->options.operation_threads);
   impl->computes = std::make_unique<ComputeService>(
-      impl->store.get(), impl->backend.get(), impl->notifier.get(),
+      impl->store.get(), impl->backend.get(), impl->operations.get(),
       ComputeService::Options{.simulated_provisioning = impl->options.simulated_provisioning});
   impl->workspaces = std::make_unique<WorkspaceService>(impl->store.get(), impl->computes.get());
-  ComputeService* computes = impl->computes.get();
-  impl->runner = std::make_unique<OperationRunner>(impl->options.operation_threads,
-                                                   [computes](const std::string& id) { computes->RunOperation(id); });
-  impl->computes->set_runner(impl->runner.get());
   impl->api = std::make_unique<RestApi>(impl->admin_token, impl->workspaces.get(), impl->computes.get(),
-                                        impl->notifier.get());
+                                        impl->operations.get());
 
   RestApi* api = impl->api.get();
   auto http = http::Server::Start(
@@ -129,7 +127,7 @@ absl::StatusOr<std::unique_ptr<WorkspaceServer>> WorkspaceServer::Start(Workspac
                           {"start_time", static_cast<int64_t>(ProcessStartTime(getpid()).value_or(0))}};
     if (auto s = WriteFileAtomic(absl::StrCat(home, "/", kServerFile), json::Serialize(info), 0600); !s.ok()) return s;
   }
-  if (auto s = impl->computes->ResumeOperations(); !s.ok()) return s;
+  if (auto s = impl->operations->Resume(); !s.ok()) return s;
   Impl* raw = impl.get();
   impl->reconciler = std::thread([raw] { raw->ReconcileLoop(); });
   return std::unique_ptr<WorkspaceServer>(new WorkspaceServer(std::move(impl)));
@@ -153,7 +151,7 @@ void WorkspaceServer::Stop() {
       impl_->cv.notify_all();
     }
     if (impl_->reconciler.joinable()) impl_->reconciler.join();
-    impl_->runner->Shutdown();
+    impl_->operations->Shutdown();
     impl_->notifier->Shutdown();  // answers pending long polls before the HTTP server goes
     impl_->http->Stop();
     if (impl_->options.write_server_file) {

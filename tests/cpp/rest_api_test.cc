@@ -89,12 +89,15 @@ TEST_F(RestApiTest, CreateAnswersWithAsyncOperationAndLongPollEndsEarly) {
   std::string path(url->substr(url->find("/subscriptions/")));
   auto start = std::chrono::steady_clock::now();
   // Waiting up to 30 s returns as soon as the operation changes.
+  int64_t version = -1;
   for (int i = 0; i < 10; ++i) {
-    http::Response status = Rest("GET", absl::StrCat(path, "?waitSeconds=30&version=0"));
+    http::Response status = Rest("GET", absl::StrCat(path, "?waitSeconds=30&version=", version));
     ASSERT_EQ(status.status, 200);
     auto object = json::ParseObject(status.body, "status");
     ASSERT_TRUE(object.ok());
     if (json::GetString(*object, "status") == "Succeeded") break;
+    EXPECT_NE(json::GetInt(*object, "version"), version) << "a long poll answers when something changed";
+    version = json::GetInt(*object, "version");
   }
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
   http::Response done = Rest("GET", path);
