@@ -1,0 +1,30 @@
+// amlcore-score: one scoring replica. Started and supervised by a cluster's front end.
+#include <iostream>
+
+#include "absl/strings/numbers.h"
+#include "score/scoring_runtime.h"
+
+int main(int argc, char** argv) {
+  amlcore::score::RuntimeOptions options;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    absl::string_view flag = argv[i];
+    absl::string_view value = argv[i + 1];
+    uint32_t number;
+    if (flag == "--host") {
+      options.host = std::string(value);
+    } else if (flag == "--port" && absl::SimpleAtoi(value, &number) && number <= 65535) {
+      options.port = static_cast<uint16_t>(number);
+    } else if (flag == "--status-file") {
+      options.status_file = std::string(value);
+    } else if (flag == "--io-threads" && absl::SimpleAtoi(value, &number) && number > 0 && number <= 64) {
+      options.io_threads = static_cast<int>(number);
+    } else {
+      std::cerr << "amlcore-score: unknown or malformed flag " << flag << " " << value << "\n"
+                << "usage: amlcore-score [--host HOST] [--port PORT] [--status-file FILE] [--io-threads N]\n"
+                << "The entry script and its directories come from AZUREML_ENTRY_SCRIPT, AML_APP_ROOT, "
+                   "AZUREML_MODEL_DIR and AZUREML_SOURCE_DIRECTORY.\n";
+      return 2;
+    }
+  }
+  return amlcore::score::RunScoringServer(options);
+}

@@ -1,0 +1,515 @@
+#include "score/scoring_runtime.h"
+
+#include <pybind11/embed.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/crypto.h"
+#include "common/files.h"
+#include "common/http_server.h"
+#include "common/json.h"
+#include "common/process.h"
+
+namespace amlcore::score {
+namespace {
+namespace py = pybind11;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// Python glue, kept in the binary so the runtime needs nothing but the user's script.
+constexpr char kGlue[] = R"PY(
+import importlib.util, json, os, sys, traceback
+
+request_id = None
+
+
+class TaggedStream:
+    """Writes through to a stream, prefixing each line printed during a request with the request id."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._line_start = True
+
+    def write(self, text):
+        text = str(text)
+        if request_id and text:
+            pieces = []
+            for piece in text.splitlines(keepends=True):
+                if self._line_start:
+                    pieces.append(request_id + " ")
+                pieces.append(piece)
+                self._line_start = piece.endswith("\n")
+            text = "".join(pieces)
+        elif text:
+            self._line_start = text.endswith("\n")
+        self._stream.write(text)
+        return len(text)
+
+    def flush(self):
+        self._stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def install_streams():
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        try:
+            stream.reconfigure(line_buffering=True)
+        except (AttributeError, ValueError):
+            pass
+        setattr(sys, name, TaggedStream(stream))
+
+
+def load(path):
+    name = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def describe(exc_type, exc, tb):
+    return "".join(traceback.format_exception(exc_type, exc, tb))
+)PY";
+
+std::string Env(const char* name, const std::string& fallback = "") {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
+}
+
+http::Response Message(int status, absl::string_view message) {
+  return http::Response::Json(status, json::Serialize(json::bj::object{{"message", json::Bj(message)}}));
+}
+
+class StatusFile {
+ public:
+  explicit StatusFile(std::string path) : path_(std::move(path)) {}
+  void Write(absl::string_view phase, uint16_t port = 0, absl::string_view reason = "",
+             absl::string_view message = "") {
+    if (path_.empty()) return;
+    json::bj::object o{{"phase", json::Bj(phase)},
+                       {"pid", static_cast<int64_t>(getpid())},
+                       {"port", static_cast<int64_t>(port)},
+                       {"reason", json::Bj(reason)},
+                       {"message", json::Bj(message)}};
+    (void)WriteFileAtomic(path_, json::Serialize(o), 0644);
+  }
+
+ private:
+  std::string path_;
+};
+
+// One scoring request on its way through the Python worker.
+struct Job {
+  std::string input;
+  std::string request_id;
+  std::string client_request_id;
+  std::mutex mu;
+  std::optional<http::Responder> responder;  // empty once answered
+  Clock::time_point started;
+  bool running = false;
+  bool timed_out = false;
+
+  // Answers once; later answers (a result after a timeout) are dropped.
+  void Answer(http::Response response) {
+    std::optional<http::Responder> r;
+    {
+      std::lock_guard lock(mu);
+      r.swap(responder);
+    }
+    if (!r) return;
+    response.headers.Set("x-request-id", request_id);
+    response.headers.Set("x-ms-request-id", request_id);
+    if (!client_request_id.empty()) response.headers.Set("x-ms-client-request-id", client_request_id);
+    std::move (*r)(std::move(response));
+  }
+};
+
+class Runtime {
+ public:
+  Runtime(const RuntimeOptions& options) : options_(options), status_(options.status_file) {}
+
+  int Run();
+
+ private:
+  int Fail(absl::string_view reason, const std::string& message, int exit_code) {
+    std::cerr << "amlcore-score: " << reason << ": " << message << std::endl;
+    status_.Write("Failed", 0, reason, message.size() > 8000 ? message.substr(message.size() - 8000) : message);
+    return exit_code;
+  }
+  std::string Describe(py::error_already_set& error) {
+    try {
+      return glue_["describe"](error.type(), error.value(), error.trace()).cast<std::string>();
+    } catch (...) {
+      return error.what();
+    }
+  }
+  void Handle(http::Request request, http::Responder reply);
+  void WorkerLoop();
+  void WatchdogLoop();
+  std::string BuildSwagger() const;
+
+  RuntimeOptions options_;
+  StatusFile status_;
+  std::chrono::milliseconds timeout_{60000};
+  std::string swagger_;
+  py::object glue_;  // the glue module's namespace (a dict), set once the interpreter runs
+  py::object run_;
+  unsigned long worker_thread_id_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Job>> queue_;
+  std::shared_ptr<Job> current_;
+  bool stopping_ = false;
+};
+
+std::string Runtime::BuildSwagger() const {
+  // A script may ship its own swagger.json next to it or in the source directory.
+  for (const std::string& dir : {Env("AZUREML_SOURCE_DIRECTORY"), Env("AML_APP_ROOT")}) {
+    if (dir.empty()) continue;
+    if (auto text = ReadFile(dir + "/swagger.json"); text.ok()) return *text;
+  }
+  std::string name = Env("AMLCORE_SERVICE_NAME", "service");
+  namespace bj = json::bj;
+  bj::object error_schema{{"$ref", "#/definitions/ErrorResponse"}};
+  bj::object doc{
+      {"swagger", "2.0"},
+      {"info", bj::object{{"title", name},
+                          {"description", absl::StrCat("Scoring API of the web service ", name, ".")},
+                          {"version", "1.0"}}},
+      {"schemes", bj::array{"http", "https"}},
+      {"consumes", bj::array{"application/json"}},
+      {"produces", bj::array{"application/json"}},
+      {"securityDefinitions",
+       bj::object{{"Bearer", bj::object{{"type", "apiKey"},
+                                        {"name", "Authorization"},
+                                        {"in", "header"},
+                                        {"description", "The service key or token: 'Bearer <credential>'."}}}}},
+      {"paths",
+       bj::object{
+           {"/", bj::object{{"get", bj::object{{"operationId", "ServiceHealthCheck"},
+                                               {"description", "Answers 'Healthy' while the service is up."},
+                                               {"responses", bj::object{{"200", bj::object{{"description", "Healthy"},
+                                                                                           {"schema", bj::object{{"type", "string"}}}}},
+                                                                        {"default", bj::object{{"description", "Failure"},
+                                                                                               {"schema", error_schema}}}}}}}}},
+           {"/score",
+            bj::object{{"post", bj::object{{"operationId", "RunMLService"},
+                                           {"description", "Calls the entry script's run() with the request body."},
+                                           {"security", bj::array{bj::object{{"Bearer", bj::array{}}}}},
+                                           {"parameters", bj::array{bj::object{{"name", "serviceInputPayload"},
+                                                                               {"in", "body"},
+                                                                               {"description", "What run() receives."},
+                                                                               {"schema", bj::object{{"$ref", "#/definitions/ServiceInput"}}}}}},
+                                           {"responses", bj::object{{"200", bj::object{{"description", "What run() returned."},
+                                                                                       {"schema", bj::object{{"$ref", "#/definitions/ServiceOutput"}}}}},
+                                                                    {"default", bj::object{{"description", "Failure"},
+                                                                                           {"schema", error_schema}}}}}}}}}}},
+      {"definitions", bj::object{{"ServiceInput", bj::object{{"type", "object"}}},
+                                 {"ServiceOutput", bj::object{{"type", "object"}}},
+                                 {"ErrorResponse", bj::object{{"type", "object"},
+                                                              {"properties", bj::object{{"status_code", bj::object{{"type", "integer"}, {"format", "int32"}}},
+                                                                                        {"message", bj::object{{"type", "string"}}}}}}}}}};
+  return json::Serialize(doc);
+}
+
+void Runtime::Handle(http::Request request, http::Responder reply) {
+  absl::string_view path = request.path();
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  std::string request_id(request.headers.Get("x-request-id").value_or(""));
+  if (request_id.size() > 100) {
+    return std::move(reply)(Message(431, "The x-request-id header is longer than 100 characters."));
+  }
+  if (request_id.empty()) request_id = Uuid4();
+  auto tag = [&](http::Response r) {
+    r.headers.Set("x-request-id", request_id);
+    r.headers.Set("x-ms-request-id", request_id);
+    return r;
+  };
+  if (path == "/") {
+    if (request.method != "GET") return std::move(reply)(tag(Message(405, "Method not allowed; use GET.")));
+    return std::move(reply)(tag(http::Response::Text(200, "Healthy")));
+  }
+  if (path == "/swagger.json") {
+    if (request.method != "GET") return std::move(reply)(tag(Message(405, "Method not allowed; use GET.")));
+    return std::move(reply)(tag(http::Response::Json(200, swagger_)));
+  }
+  if (path != "/score") return std::move(reply)(tag(Message(404, absl::StrCat("No resource at ", path, "."))));
+
+  auto job = std::make_shared<Job>();
+  if (request.method == "POST") {
+    if (!IsValidUtf8(request.body)) {
+      return std::move(reply)(tag(Message(400, "The request body is not valid UTF-8.")));
+    }
+    job->input = std::move(request.body);
+  } else if (request.method == "GET") {
+    json::bj::object params;
+    for (absl::string_view part : absl::StrSplit(request.query(), '&', absl::SkipEmpty())) {
+      size_t eq = part.find('=');
+      std::string key = http::UrlDecode(part.substr(0, eq));
+      if (!params.contains(key)) {
+        params[key] = eq == absl::string_view::npos ? std::string() : http::UrlDecode(part.substr(eq + 1));
+      }
+    }
+    job->input = json::Serialize(params);
+  } else {
+    return std::move(reply)(tag(Message(405, "Method not allowed; use POST (or GET with query parameters).")));
+  }
+  job->request_id = request_id;
+  job->client_request_id = std::string(request.headers.Get("x-ms-client-request-id").value_or(""));
+  job->responder.emplace(std::move(reply));
+  std::lock_guard lock(mu_);
+  queue_.push_back(std::move(job));
+  cv_.notify_all();
+}
+
+void Runtime::WorkerLoop() {
+  {
+    py::gil_scoped_acquire gil;
+    worker_thread_id_ = PyThread_get_thread_ident();
+  }
+  while (true) {
+    std::shared_ptr<Job> job;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      current_ = job;
+      job->started = Clock::now();
+      job->running = true;
+      cv_.notify_all();  // wakes the watchdog
+    }
+    http::Response response;
+    bool failed = false;
+    {
+      py::gil_scoped_acquire gil;
+      glue_["request_id"] = job->request_id;
+      try {
+        py::object result = run_(py::str(job->input));
+        std::string body = py::module_::import("json").attr("dumps")(result).cast<std::string>();
+        response = http::Response::Json(200, std::move(body));
+      } catch (py::error_already_set& error) {
+        failed = true;
+        std::string trace = Describe(error);
+        py::module_::import("sys").attr("stderr").attr("write")(
+            absl::StrCat("Exception in run():\n", trace));
+        if (error.matches(PyExc_TimeoutError) && job->timed_out) {
+          response = Message(500, absl::StrCat("Scoring timeout after ", timeout_.count(), " ms"));
+        } else {
+          response = Message(500, "An unexpected error occurred in scoring script. Check the logs for more info.");
+        }
+      }
+      glue_["request_id"] = py::none();
+      // An interruption sent after run() had already finished must not hit the next request.
+      PyThreadState_SetAsyncExc(worker_thread_id_, nullptr);
+    }
+    double elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - job->started).count();
+    response.headers.Set("x-ms-run-function-failed", failed ? "True" : "False");
+    response.headers.Set("x-ms-run-fn-exec-ms", absl::StrFormat("%.3f", elapsed_ms));
+    job->Answer(std::move(response));
+    std::lock_guard lock(mu_);
+    current_.reset();
+    cv_.notify_all();
+  }
+}
+
+void Runtime::WatchdogLoop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    if (!current_ || current_->timed_out) {
+      cv_.wait_for(lock, std::chrono::milliseconds(100));
+      if (current_ && current_->timed_out && Clock::now() - current_->started > timeout_ + std::max(timeout_, std::chrono::milliseconds(2000))) {
+        // run() ignored the interruption; only a fresh process can serve again.
+        std::string id = current_->request_id;
+        lock.unlock();
+        status_.Write("Failed", 0, "ScoringTimeout",
+                      absl::StrCat("run() did not return after its ", timeout_.count(), " ms timeout (request ", id,
+                                   "); restarting."));
+        std::cerr << "amlcore-score: run() did not return after its timeout; exiting so the replica restarts"
+                  << std::endl;
+        std::_Exit(kExitStuck);
+      }
+      continue;
+    }
+    std::shared_ptr<Job> job = current_;
+    auto deadline = job->started + timeout_;
+    if (Clock::now() < deadline) {
+      cv_.wait_until(lock, deadline);
+      continue;
+    }
+    job->timed_out = true;
+    lock.unlock();
+    job->Answer(Message(500, absl::StrCat("Scoring timeout after ", timeout_.count(), " ms")));
+    {
+      py::gil_scoped_acquire gil;
+      PyThreadState_SetAsyncExc(worker_thread_id_, PyExc_TimeoutError);
+    }
+    lock.lock();
+  }
+}
+
+int Runtime::Run() {
+  std::string app_root = Env("AML_APP_ROOT", fs::current_path().string());
+  std::string source_dir = Env("AZUREML_SOURCE_DIRECTORY", app_root);
+  std::string entry = Env("AZUREML_ENTRY_SCRIPT");
+  if (entry.empty()) return Fail("UserScriptImportFailed", "AZUREML_ENTRY_SCRIPT is not set.", kExitImportFailed);
+  fs::path script = fs::path(entry).is_absolute() ? fs::path(entry) : fs::path(source_dir) / entry;
+  int64_t timeout_ms = 60000;
+  if (!absl::SimpleAtoi(Env("SCORING_TIMEOUT_MS", "60000"), &timeout_ms) || timeout_ms <= 0) timeout_ms = 60000;
+  timeout_ = std::chrono::milliseconds(timeout_ms);
+  swagger_ = BuildSwagger();
+  status_.Write("Loading");
+
+  PyConfig config;
+  PyConfig_InitPythonConfig(&config);
+  config.install_signal_handlers = 0;
+  config.parse_argv = 0;
+  std::string python = Env("AMLCORE_PYTHON", "/usr/bin/python3");
+  PyConfig_SetBytesString(&config, &config.program_name, python.c_str());
+  py::scoped_interpreter interpreter(&config, 0, nullptr, false);
+  try {
+    py::dict glue;
+    py::exec(kGlue, glue);
+    glue_ = glue;
+    glue_["install_streams"]();
+    py::list path = py::module_::import("sys").attr("path");
+    std::vector<std::string> extra = {script.parent_path().string(), source_dir};
+    for (absl::string_view p : absl::StrSplit(Env("AMLCORE_PYTHONPATH"), ':', absl::SkipEmpty())) {
+      extra.emplace_back(p);
+    }
+    for (auto it = extra.rbegin(); it != extra.rend(); ++it) path.insert(0, *it);
+  } catch (py::error_already_set& e) {
+    return Fail("UserScriptImportFailed", Describe(e), kExitImportFailed);
+  }
+
+  std::cerr << "amlcore-score: loading " << script.string() << " with " << python << std::endl;
+  py::object module;
+  try {
+    module = glue_["load"](script.string());
+  } catch (py::error_already_set& e) {
+    return Fail("UserScriptImportFailed", absl::StrCat("Loading ", script.string(), " failed:\n", Describe(e)),
+                kExitImportFailed);
+  }
+  for (const char* name : {"init", "run"}) {
+    if (!py::hasattr(module, name) || !PyCallable_Check(module.attr(name).ptr())) {
+      return Fail("UserScriptImportFailed",
+                  absl::StrCat("The entry script ", script.filename().string(), " defines no ", name,
+                               "() function; it needs init() and run(data)."),
+                  kExitImportFailed);
+    }
+  }
+  run_ = module.attr("run");
+  status_.Write("Initializing");
+  try {
+    module.attr("init")();
+  } catch (py::error_already_set& e) {
+    return Fail("UserScriptInitFailed", absl::StrCat("init() raised an exception:\n", Describe(e)), kExitInitFailed);
+  }
+
+  auto server = http::Server::Start(
+      http::ServerOptions{.host = options_.host,
+                          .port = options_.port,
+                          .threads = options_.io_threads,
+                          .make_error = [](int status, std::string message) { return Message(status, message); }},
+      [this](http::Request request, http::Responder reply) { Handle(std::move(request), std::move(reply)); });
+  if (!server.ok()) return Fail("ServerStartFailed", std::string(server.status().message()), 1);
+  status_.Write("Ready", (*server)->port());
+  std::cerr << "amlcore-score: ready on " << options_.host << ":" << (*server)->port() << std::endl;
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  int received = 0;
+  {
+    py::gil_scoped_release release;
+    std::thread worker([this] { WorkerLoop(); });
+    std::thread watchdog([this] { WatchdogLoop(); });
+    sigwait(&signals, &received);
+    std::cerr << "amlcore-score: stopping on signal " << received << std::endl;
+    (*server)->Stop();
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      for (auto& job : queue_) job->Answer(Message(503, "The replica is shutting down."));
+      queue_.clear();
+      cv_.notify_all();
+    }
+    watchdog.join();
+    worker.join();
+  }
+  run_ = py::object();
+  glue_ = py::object();
+  return 0;
+}
+
+}  // namespace
+
+bool IsValidUtf8(absl::string_view text) {
+  size_t i = 0;
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  while (i < text.size()) {
+    unsigned char c = s[i];
+    size_t extra;
+    uint32_t min;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      extra = 1;
+      min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      extra = 2;
+      min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      extra = 3;
+      min = 0x10000;
+    } else {
+      return false;
+    }
+    if (i + extra >= text.size()) return false;  // truncated sequence
+    uint32_t code = c & (0x3F >> extra);
+    for (size_t k = 1; k <= extra; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return false;
+      code = (code << 6) | (s[i + k] & 0x3F);
+    }
+    if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
+int RunScoringServer(const RuntimeOptions& options) {
+  // Signals are taken by sigwait; every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  Runtime runtime(options);
+  return runtime.Run();
+}
+
+}  // namespace amlcore::score

@@ -1,0 +1,38 @@
+// amlcore-score as a library: runs a user's score.py (init() once, run() per request) in embedded CPython
+// behind an HTTP server compatible with Azure ML's inference server.
+//
+// Configuration comes from the environment, as in Azure ML: AZUREML_ENTRY_SCRIPT, AML_APP_ROOT,
+// AZUREML_MODEL_DIR, AZUREML_SOURCE_DIRECTORY, SCORING_TIMEOUT_MS; plus AMLCORE_PYTHON (the interpreter whose
+// environment to use, e.g. a venv's bin/python), AMLCORE_PYTHONPATH (extra import paths) and
+// AMLCORE_SERVICE_NAME. Progress is published in a status file the supervisor reads.
+#ifndef AMLCORE_SCORE_SCORING_RUNTIME_H_
+#define AMLCORE_SCORE_SCORING_RUNTIME_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace amlcore::score {
+
+struct RuntimeOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  std::string status_file;  // JSON: {"phase", "pid", "port", "reason", "message"}
+  int io_threads = 1;
+};
+
+// Exit codes, which the supervisor also reads from the status file as reasons.
+inline constexpr int kExitImportFailed = 3;  // UserScriptImportFailed
+inline constexpr int kExitInitFailed = 4;    // UserScriptInitFailed
+inline constexpr int kExitStuck = 5;         // run() did not return after its timeout
+
+// Loads the script, calls init(), serves until SIGTERM/SIGINT; returns the process exit code.
+int RunScoringServer(const RuntimeOptions& options);
+
+// True when `text` is well-formed UTF-8.
+bool IsValidUtf8(absl::string_view text);
+
+}  // namespace amlcore::score
+
+#endif  // AMLCORE_SCORE_SCORING_RUNTIME_H_
