@@ -3,8 +3,11 @@
 #define AMLCORE_AMLCORE_H_
 
 #include "amlcore/compute.h"
+#include "amlcore/environment.h"
 #include "amlcore/error.h"
+#include "amlcore/model.h"
 #include "amlcore/operation.h"
+#include "amlcore/webservice.h"
 #include "amlcore/workspace.h"
 
 #endif  // AMLCORE_AMLCORE_H_

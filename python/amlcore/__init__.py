@@ -3,8 +3,9 @@
 Replace ``azureml.core`` with ``amlcore`` in the imports of a notebook and it talks to a local workspace
 server (``amlcored``) instead of Azure::
 
-    from amlcore import Workspace
+    from amlcore import Workspace, Model
     from amlcore.compute import AksCompute, ComputeTarget
+    from amlcore.webservice import AksWebservice
 
     ws = Workspace.create("my-ws", exist_ok=True)
     aks = ComputeTarget.create(ws, "my-aks", AksCompute.provisioning_configuration())
@@ -13,6 +14,9 @@ server (``amlcored``) instead of Azure::
 
 from amlcore.workspace import Workspace
 from amlcore.compute import ComputeTarget
+from amlcore.environment import Environment
+from amlcore.model import InferenceConfig, Model
+from amlcore.webservice import Webservice
 
 __version__ = "0.1.0"
-__all__ = ["Workspace", "ComputeTarget", "__version__"]
+__all__ = ["Workspace", "ComputeTarget", "Environment", "Model", "InferenceConfig", "Webservice", "__version__"]

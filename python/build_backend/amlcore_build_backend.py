@@ -36,16 +36,15 @@ def _build_native():
         python = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
         _run(["cmake", "-S", ROOT, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
               "-DPython_EXECUTABLE=" + python])
-    _run(["cmake", "--build", build, "--target", "_core", "amlcored", "amlcore-fe", "amlcore"])
+    _run(["cmake", "--build", build, "--target", "_core", "amlcored", "amlcore-fe", "amlcore-score", "amlcore"])
     return build
 
 
-def _find(build, prefix, suffix=""):
-    for directory, _, files in os.walk(build):
-        for name in files:
-            if name.startswith(prefix) and name.endswith(suffix) and "CMakeFiles" not in directory:
-                return os.path.join(directory, name)
-    raise RuntimeError("amlcore build: {}*{} not found under {}".format(prefix, suffix, build))
+def _built(build, relative):
+    path = os.path.join(build, relative)
+    if not os.path.exists(path):
+        raise RuntimeError("amlcore build: {} is missing after the build".format(path))
+    return path
 
 
 def _tag():
@@ -105,12 +104,11 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
                 path = os.path.join(directory, name)
                 with open(path, "rb") as f:
                     files.append((os.path.relpath(path, os.path.join(ROOT, "python")), f.read(), False))
-    core = _find(build, "_core", sysconfig.get_config_var("EXT_SUFFIX"))
+    core = _built(build, os.path.join("python", NAME, "_core" + sysconfig.get_config_var("EXT_SUFFIX")))
     files.append((NAME + "/" + os.path.basename(core), _stripped(core), False))
-    library = _find(build, "libamlcore.so.0")
-    files.append((NAME + "/libamlcore.so.0", _stripped(library), False))
-    for program in ("amlcored", "amlcore-fe"):
-        files.append((NAME + "/bin/" + program, _stripped(_find(build, program)), True))
+    files.append((NAME + "/libamlcore.so.0", _stripped(_built(build, "src/libamlcore.so.0")), False))
+    for program in ("amlcored", "amlcore-fe", "amlcore-score"):
+        files.append((NAME + "/bin/" + program, _stripped(_built(build, "src/" + program)), True))
 
     dist_info = "{}-{}.dist-info".format(NAME, VERSION)
     files.append((dist_info + "/METADATA", _metadata().encode(), False))

@@ -4,10 +4,14 @@
 namespace amlcore::python {
 void DefineWorkspace(pybind11::module_& m);
 void DefineCompute(pybind11::module_& m);
+void DefineModel(pybind11::module_& m);
+void DefineWebservice(pybind11::module_& m);
 }  // namespace amlcore::python
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "Native core of the amlcore package; use the amlcore modules instead.";
   amlcore::python::DefineWorkspace(m);
   amlcore::python::DefineCompute(m);
+  amlcore::python::DefineModel(m);
+  amlcore::python::DefineWebservice(m);
 }

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/process.h"
+#include "domain/route_table.h"
 
 namespace amlcore::backend {
 
@@ -34,6 +35,10 @@ class ComputeBackend {
   virtual bool IsFrontEndHealthy(const ClusterSpec& cluster) = 0;
   // Stops the front end (and everything it runs) and removes the cluster's files.
   virtual absl::Status DeleteCluster(const ClusterSpec& cluster) = 0;
+  // Hands the front end its whole route table (idempotent; an older generation is refused).
+  virtual absl::Status PushRoutes(const ClusterSpec& cluster, const domain::RouteTable& table) = 0;
+  // What the cluster's replicas are doing.
+  virtual absl::StatusOr<domain::FrontEndStatus> ReplicaStatus(const ClusterSpec& cluster) = 0;
 };
 
 }  // namespace amlcore::backend

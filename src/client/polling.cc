@@ -25,10 +25,10 @@ std::string PathOf(absl::string_view url) {
   return std::string(url);
 }
 
-absl::StatusOr<domain::AsyncOperationStatus> WaitForAsyncOperation(Connection& connection,
-                                                                   const std::string& operation_url,
-                                                                   const PollOptions& options) {
-  std::string path = PathOf(operation_url);
+absl::StatusOr<PollSnapshot> LongPoll(Connection& connection, const std::string& url, const PollOptions& options,
+                                      const std::function<absl::StatusOr<PollSnapshot>(const std::string&)>& parse,
+                                      const std::function<std::string(const std::string& state)>& timeout_message) {
+  std::string path = PathOf(url);
   std::string separator = path.find('?') == std::string::npos ? "?" : "&";
   auto start = Clock::now();
   auto progress = [&](absl::string_view text) {
@@ -38,9 +38,7 @@ absl::StatusOr<domain::AsyncOperationStatus> WaitForAsyncOperation(Connection& c
   std::string shown;
   auto timed_out = [&] {
     progress("\n");
-    return absl::DeadlineExceededError(absl::StrCat("Operation polling exceeded timeout override of ",
-                                                    options.timeout->count() / 1000.0,
-                                                    "s. Current state: ", shown));
+    return absl::DeadlineExceededError(timeout_message(shown));
   };
   for (int poll = 0;; ++poll) {
     auto left = options.timeout ? *options.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -60,27 +58,46 @@ absl::StatusOr<domain::AsyncOperationStatus> WaitForAsyncOperation(Connection& c
         "GET", absl::StrCat(path, separator, "waitSeconds=", wait_seconds, "&version=", version), "", call);
     if (!reply.ok()) {
       // The request was cut short by the caller's timeout rather than by the server.
-      if (absl::IsDeadlineExceeded(reply.status()) && options.timeout && call.timeout == left) {
-        return timed_out();
-      }
+      if (absl::IsDeadlineExceeded(reply.status()) && options.timeout && call.timeout == left) return timed_out();
       return reply.status();
     }
-    auto status = domain::AsyncOperationStatusFromJson(reply->body);
-    if (!status.ok()) return status.status();
-    version = status->log_version;
-    std::string state = status->provisioning_state.empty() ? status->status : status->provisioning_state;
+    auto snapshot = parse(reply->body);
+    if (!snapshot.ok()) return snapshot.status();
+    version = snapshot->version;
     if (poll == 0) {
-      progress(state);
+      progress(snapshot->state);
     } else {
       progress(".");
-      if (state != shown) progress(absl::StrCat("\n", state));
     }
-    shown = state;
-    if (Terminal(status->status)) {
+    for (const auto& line : snapshot->new_lines) progress(absl::StrCat("\n", line));
+    if (poll > 0 && snapshot->state != shown) progress(absl::StrCat("\n", snapshot->state));
+    shown = snapshot->state;
+    if (snapshot->terminal) {
       progress("\n");
-      return *status;
+      return *snapshot;
     }
   }
+}
+
+absl::StatusOr<domain::AsyncOperationStatus> WaitForAsyncOperation(Connection& connection,
+                                                                   const std::string& operation_url,
+                                                                   const PollOptions& options) {
+  domain::AsyncOperationStatus last;
+  auto done = LongPoll(
+      connection, operation_url, options,
+      [&](const std::string& body) -> absl::StatusOr<PollSnapshot> {
+        auto status = domain::AsyncOperationStatusFromJson(body);
+        if (!status.ok()) return status.status();
+        last = *status;
+        return PollSnapshot{status->provisioning_state.empty() ? status->status : status->provisioning_state,
+                            Terminal(status->status), status->log_version, {}};
+      },
+      [&](const std::string& state) {
+        return absl::StrCat("Operation polling exceeded timeout override of ", options.timeout->count() / 1000.0,
+                            "s. Current state: ", state);
+      });
+  if (!done.ok()) return done.status();
+  return last;
 }
 
 }  // namespace amlcore::internal

@@ -40,6 +40,16 @@ bool IsRunning(const ProcessId& process);
 // SIGTERM, then SIGKILL after `grace`; returns once the process is gone (or kDeadlineExceeded).
 absl::Status Terminate(const ProcessId& process, std::chrono::milliseconds grace);
 
+struct CommandResult {
+  int exit_code = -1;  // -1 when killed by a signal or the timeout
+  bool timed_out = false;
+  std::string output;  // stdout and stderr, interleaved
+};
+
+// Runs `argv` to completion (or `timeout`, then kills it), capturing its output.
+absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                                         const std::vector<std::pair<std::string, std::string>>& env = {});
+
 // Directory of the running executable (/proc/self/exe).
 std::string SelfExecutableDirectory();
 // Directory of the shared object or executable that contains `address`.

@@ -4,9 +4,10 @@
 #include <memory>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/crypto.h"
 #include "common/errors.h"
@@ -152,7 +153,20 @@ void RestApi::Route(const http::Request& request, const std::string& base_url, h
   if (Match(segments, {"subscriptions", "*", "providers", kProvider, "locations", "*", "computeOperationsStatus", "*"},
             &c)) {
     if (method != "GET") return send(MethodNotAllowed(request, "GET"));
-    return OperationStatus(request, c[2], std::move(reply));
+    return OperationStatus(request, c[2], /*model_management=*/false, std::move(reply));
+  }
+
+  // Content-addressed uploads.
+  if (Match(segments, {"blobs", "*"}, &c)) return Blobs(request, c[0], std::move(reply));
+
+  // Model management (MMS-shaped): models, environments, services and their operations.
+  if (segments.size() >= 10 && absl::EqualsIgnoreCase(segments[0], "modelmanagement") &&
+      Match(Segments(segments.begin() + 2, segments.begin() + 10),
+            {"subscriptions", "*", "resourceGroups", "*", "providers", kProvider, "workspaces", "*"}, &c)) {
+    WorkspaceKey key{c[0], c[1], c[2]};
+    Segments rest(segments.begin() + 10, segments.end());
+    std::string base = absl::StrCat(base_url, "/", absl::StrJoin(Segments(segments.begin(), segments.begin() + 10), "/"));
+    return ModelManagement(request, key, base, rest, std::move(reply));
   }
 
   // Everything below is inside a workspace.
@@ -238,7 +252,7 @@ void RestApi::Route(const http::Request& request, const std::string& base_url, h
   return send(http::JsonErrorResponse(404, "NoRoute", absl::StrCat("No resource at ", request.path(), ".")));
 }
 
-void RestApi::OperationStatus(const http::Request& request, const std::string& operation_id,
+void RestApi::OperationStatus(const http::Request& request, const std::string& operation_id, bool model_management,
                               http::Responder reply) {
   auto op = operations_->Get(operation_id);
   if (!op.ok()) return std::move(reply)(ErrorResponse(op.status()));
@@ -251,8 +265,14 @@ void RestApi::OperationStatus(const http::Request& request, const std::string& o
     }
   }
   if (auto v = request.QueryParam("version")) (void)absl::SimpleAtoi(*v, &seen_version);
-  auto respond = [](const OperationRecord& record, http::Responder r) {
-    std::move(r)(JsonResponse(200, domain::AsyncOperationStatusToJson(ComputeService::ToAsyncStatus(record))));
+  WebserviceService* webservices = webservices_;
+  auto respond = [webservices, model_management](const OperationRecord& record, http::Responder r) {
+    if (!model_management) {
+      return std::move(r)(
+          JsonResponse(200, domain::AsyncOperationStatusToJson(ComputeService::ToAsyncStatus(record))));
+    }
+    auto document = webservices->OperationDocument(record);
+    std::move(r)(document.ok() ? JsonResponse(200, *document) : ErrorResponse(document.status()));
   };
   if (wait_seconds == 0 || op->done() || op->version != seen_version) return respond(*op, std::move(reply));
 
@@ -267,6 +287,169 @@ void RestApi::OperationStatus(const http::Request& request, const std::string& o
                   });
   auto again = operations_->Get(operation_id);
   if (!again.ok() || again->version != seen_version) operations_->notifier().Notify(operation_id);
+}
+
+void RestApi::Blobs(const http::Request& request, const std::string& sha256, http::Responder reply) {
+  if (!BlobStore::IsSha256(sha256)) {
+    return std::move(reply)(ErrorResponse(MakeError(absl::StatusCode::kInvalidArgument, "ValidationError",
+                                                    absl::StrCat("'", sha256, "' is not a SHA-256 (64 lowercase hex digits)."))));
+  }
+  if (request.method == "PUT") {
+    auto s = blobs_->Put(sha256, request.body);
+    return std::move(reply)(s.ok() ? JsonResponse(200, bj::object{{"sha256", sha256}, {"size", request.body.size()}})
+                                   : ErrorResponse(s));
+  }
+  if (request.method == "HEAD") {
+    http::Response r;
+    r.status = blobs_->Exists(sha256) ? 200 : 404;
+    return std::move(reply)(std::move(r));
+  }
+  if (request.method == "GET") {
+    auto data = blobs_->Read(sha256);
+    if (!data.ok()) return std::move(reply)(ErrorResponse(data.status()));
+    http::Response r;
+    r.headers.Set("Content-Type", "application/octet-stream");
+    r.body = std::move(*data);
+    return std::move(reply)(std::move(r));
+  }
+  std::move(reply)(MethodNotAllowed(request, "GET, HEAD, PUT"));
+}
+
+namespace {
+std::vector<std::string> SplitList(const std::optional<std::string>& value) {
+  std::vector<std::string> out;
+  if (!value) return out;
+  for (absl::string_view part : absl::StrSplit(*value, ',', absl::SkipEmpty())) out.emplace_back(part);
+  return out;
+}
+}  // namespace
+
+void RestApi::ModelManagement(const http::Request& request, const WorkspaceKey& key, const std::string& base,
+                              const std::vector<std::string>& rest, http::Responder reply) {
+  const std::string& method = request.method;
+  auto send = [&](http::Response r) { std::move(reply)(std::move(r)); };
+  auto fail = [&](const absl::Status& s) { send(ErrorResponse(s)); };
+  auto accepted = [&](const WebserviceService::Accepted& a, int status) {
+    http::Response r = JsonResponse(status, a.resource);
+    r.headers.Set("Operation-Location", absl::StrCat(base, "/operations/", a.operation_id));
+    send(std::move(r));
+  };
+  auto is = [&](size_t i, absl::string_view word) { return rest.size() > i && absl::EqualsIgnoreCase(rest[i], word); };
+  if (rest.empty()) return send(http::JsonErrorResponse(404, "NoRoute", absl::StrCat("No resource at ", request.path(), ".")));
+
+  if (is(0, "models")) {
+    if (rest.size() == 1) {
+      if (method == "POST") {
+        auto model = models_->Register(key, request.body);
+        return model.ok() ? send(JsonResponse(200, domain::ModelToJson(*model))) : fail(model.status());
+      }
+      if (method != "GET") return send(MethodNotAllowed(request, "GET, POST"));
+      ModelQuery query{request.QueryParam("name").value_or(""), SplitList(request.QueryParam("tags")),
+                       SplitList(request.QueryParam("properties")),
+                       request.QueryParam("latestVersionOnly").value_or("") == "true"};
+      auto models = models_->List(key, query);
+      if (!models.ok()) return fail(models.status());
+      bj::array items;
+      for (const auto& m : *models) items.push_back(domain::ModelToJson(m));
+      return send(JsonResponse(200, ListOf(std::move(items))));
+    }
+    if (rest.size() == 2) {
+      if (method == "GET") {
+        auto model = models_->Get(key, rest[1]);
+        return model.ok() ? send(JsonResponse(200, domain::ModelToJson(*model))) : fail(model.status());
+      }
+      if (method == "DELETE") {
+        auto s = models_->Delete(key, rest[1]);
+        return s.ok() ? send(JsonResponse(200, bj::object{})) : fail(s);
+      }
+      return send(MethodNotAllowed(request, "GET, DELETE"));
+    }
+  }
+
+  if (is(0, "environments")) {
+    if (rest.size() == 1) {
+      if (method == "POST") {
+        auto env = models_->RegisterEnvironment(key, request.body);
+        return env.ok() ? send(JsonResponse(200, *env)) : fail(env.status());
+      }
+      if (method != "GET") return send(MethodNotAllowed(request, "GET, POST"));
+      auto all = models_->ListEnvironments(key);
+      return all.ok() ? send(JsonResponse(200, ListOf(std::move(*all)))) : fail(all.status());
+    }
+    if (rest.size() == 2) {
+      if (method != "GET") return send(MethodNotAllowed(request, "GET"));
+      int64_t version = 0;
+      if (auto v = request.QueryParam("version"); v && !absl::SimpleAtoi(*v, &version)) {
+        return fail(MakeError(absl::StatusCode::kInvalidArgument, "ValidationError", "version must be a number."));
+      }
+      auto env = models_->GetEnvironment(key, rest[1], version);
+      return env.ok() ? send(JsonResponse(200, *env)) : fail(env.status());
+    }
+  }
+
+  if (is(0, "operations") && rest.size() == 2) {
+    if (method != "GET") return send(MethodNotAllowed(request, "GET"));
+    return OperationStatus(request, rest[1], /*model_management=*/true, std::move(reply));
+  }
+
+  if (is(0, "services")) {
+    if (rest.size() == 1) {
+      if (method == "POST") {
+        auto created = webservices_->Create(key, request.body);
+        return created.ok() ? accepted(*created, 202) : fail(created.status());
+      }
+      if (method != "GET") return send(MethodNotAllowed(request, "GET, POST"));
+      ServiceQuery query{request.QueryParam("computeType").value_or(""), request.QueryParam("modelName").value_or(""),
+                         SplitList(request.QueryParam("tags")), SplitList(request.QueryParam("properties"))};
+      auto all = webservices_->List(key, query);
+      return all.ok() ? send(JsonResponse(200, ListOf(std::move(*all)))) : fail(all.status());
+    }
+    const std::string& name = rest[1];
+    if (rest.size() == 2) {
+      if (method == "GET") {
+        auto service = webservices_->Get(key, name);
+        return service.ok() ? send(JsonResponse(200, *service)) : fail(service.status());
+      }
+      if (method == "PATCH") {
+        auto updated = webservices_->Update(key, name, request.body);
+        return updated.ok() ? accepted(*updated, 202) : fail(updated.status());
+      }
+      if (method == "DELETE") {
+        auto deleted = webservices_->Delete(key, name);
+        return deleted.ok() ? accepted(*deleted, 202) : fail(deleted.status());
+      }
+      return send(MethodNotAllowed(request, "GET, PATCH, DELETE"));
+    }
+    if (rest.size() == 3 && is(2, "listkeys")) {
+      if (method != "POST") return send(MethodNotAllowed(request, "POST"));
+      auto keys = webservices_->ListKeys(key, name);
+      return keys.ok() ? send(JsonResponse(200, *keys)) : fail(keys.status());
+    }
+    if (rest.size() == 3 && is(2, "regenerateKeys")) {
+      if (method != "POST") return send(MethodNotAllowed(request, "POST"));
+      auto keys = webservices_->RegenerateKey(key, name, request.body);
+      return keys.ok() ? send(JsonResponse(200, *keys)) : fail(keys.status());
+    }
+    if (rest.size() == 3 && is(2, "logs")) {
+      if (method != "GET") return send(MethodNotAllowed(request, "GET"));
+      int64_t tail = 5000;
+      if (auto t = request.QueryParam("tail"); t && (!absl::SimpleAtoi(*t, &tail) || tail <= 0)) {
+        return fail(MakeError(absl::StatusCode::kInvalidArgument, "ValidationError",
+                              "tail must be a positive number of lines."));
+      }
+      bool init = request.QueryParam("init").value_or("") == "true";
+      auto logs = webservices_->Logs(key, name, tail, init);
+      return logs.ok() ? send(JsonResponse(200, bj::object{{"content", *logs}})) : fail(logs.status());
+    }
+    if (rest.size() == 3 && is(2, "token")) {
+      if (method != "POST") return send(MethodNotAllowed(request, "POST"));
+      auto service = webservices_->Get(key, name);
+      if (!service.ok()) return fail(service.status());
+      return fail(MakeError(absl::StatusCode::kFailedPrecondition, "TokenAuthNotEnabled",
+                            absl::StrCat("Token authentication is not enabled for service ", name, ".")));
+    }
+  }
+  send(http::JsonErrorResponse(404, "NoRoute", absl::StrCat("No resource at ", request.path(), ".")));
 }
 
 }  // namespace amlcore::server

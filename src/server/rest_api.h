@@ -6,27 +6,52 @@
 #include <string>
 
 #include "common/http_server.h"
-#include "server/operations.h"
+#include "server/blob_store.h"
 #include "server/compute_service.h"
+#include "server/model_service.h"
+#include "server/operations.h"
+#include "server/webservice_service.h"
 #include "server/workspace_service.h"
 
 namespace amlcore::server {
 
 class RestApi {
  public:
-  RestApi(std::string admin_token, WorkspaceService* workspaces, ComputeService* computes, Operations* operations)
-      : admin_token_(std::move(admin_token)), workspaces_(workspaces), computes_(computes), operations_(operations) {}
+  struct Services {
+    WorkspaceService* workspaces;
+    ComputeService* computes;
+    ModelService* models;
+    WebserviceService* webservices;
+    Operations* operations;
+    BlobStore* blobs;
+  };
+  RestApi(std::string admin_token, Services services)
+      : admin_token_(std::move(admin_token)),
+        workspaces_(services.workspaces),
+        computes_(services.computes),
+        models_(services.models),
+        webservices_(services.webservices),
+        operations_(services.operations),
+        blobs_(services.blobs) {}
 
   void Handle(http::Request request, http::Responder reply);
 
  private:
   void Route(const http::Request& request, const std::string& base_url, http::Responder reply);
-  void OperationStatus(const http::Request& request, const std::string& operation_id, http::Responder reply);
+  // Answers with the operation, long polling when asked (?waitSeconds=N&version=V).
+  void OperationStatus(const http::Request& request, const std::string& operation_id, bool model_management,
+                       http::Responder reply);
+  void ModelManagement(const http::Request& request, const WorkspaceKey& workspace, const std::string& base_url,
+                       const std::vector<std::string>& rest, http::Responder reply);
+  void Blobs(const http::Request& request, const std::string& sha256, http::Responder reply);
 
   std::string admin_token_;
   WorkspaceService* workspaces_;
   ComputeService* computes_;
+  ModelService* models_;
+  WebserviceService* webservices_;
   Operations* operations_;
+  BlobStore* blobs_;
 };
 
 // The reply for a failed call: {"error": {code, message}} with the status mapped from the code.

@@ -88,6 +88,63 @@ CREATE TABLE operation_log (
   message TEXT NOT NULL,
   PRIMARY KEY (operation_id, seq));
 )sql",
+    R"sql(
+ALTER TABLE clusters ADD COLUMN route_generation INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE models (
+  id INTEGER PRIMARY KEY,
+  workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+  name TEXT NOT NULL COLLATE NOCASE,
+  version INTEGER NOT NULL,
+  description TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  properties TEXT NOT NULL,
+  framework TEXT NOT NULL,
+  framework_version TEXT NOT NULL,
+  files TEXT NOT NULL,
+  created TEXT NOT NULL,
+  UNIQUE (workspace_id, name, version));
+CREATE TABLE environment_builds (
+  hash TEXT NOT NULL,
+  workspace_id INTEGER NOT NULL,
+  created TEXT NOT NULL,
+  PRIMARY KEY (hash, workspace_id));
+CREATE TABLE environments (
+  id INTEGER PRIMARY KEY,
+  workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  definition TEXT NOT NULL,
+  created TEXT NOT NULL,
+  UNIQUE (workspace_id, name, version));
+CREATE TABLE services (
+  id INTEGER PRIMARY KEY,
+  workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+  name TEXT NOT NULL COLLATE NOCASE,
+  kind TEXT NOT NULL,
+  compute_name TEXT NOT NULL,
+  cluster_id INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  phase TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  error TEXT NOT NULL,
+  primary_key TEXT NOT NULL,
+  secondary_key TEXT NOT NULL,
+  description TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  properties TEXT NOT NULL,
+  created TEXT NOT NULL,
+  updated TEXT NOT NULL,
+  UNIQUE (workspace_id, name));
+CREATE TABLE service_versions (
+  id INTEGER PRIMARY KEY,
+  service_id INTEGER NOT NULL REFERENCES services(id),
+  name TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  revision INTEGER NOT NULL,
+  live_spec TEXT NOT NULL,
+  live_revision INTEGER NOT NULL,
+  UNIQUE (service_id, name));
+)sql",
 };
 
 std::string TagsToText(const std::map<std::string, std::string>& tags) {
@@ -173,7 +230,7 @@ WorkspaceRecord WorkspaceFromRow(const Row& r) {
 
 constexpr char kClusterColumns[] =
     "id, subscription_id, resource_group, name, location, agent_count, vm_size, ssl, networking, lb_type, "
-    "lb_subnet, state, created_by_workspace, fe_port, fe_pid, fe_start_time, created";
+    "lb_subnet, state, created_by_workspace, fe_port, fe_pid, fe_start_time, created, route_generation";
 
 ClusterRecord ClusterFromRow(const Row& r) {
   ClusterRecord c;
@@ -193,6 +250,7 @@ ClusterRecord ClusterFromRow(const Row& r) {
   c.frontend_port = r.Int(13);
   c.frontend = ProcessId{static_cast<pid_t>(r.Int(14)), static_cast<uint64_t>(r.Int(15))};
   c.created = r.Text(16);
+  c.route_generation = r.Int(17);
   return c;
 }
 
@@ -367,11 +425,11 @@ absl::StatusOr<int64_t> Store::InsertCluster(Tx& tx, const ClusterRecord& c) {
 absl::Status Store::UpdateCluster(Tx& tx, const ClusterRecord& c) {
   return Changed(tx.Execute(
       "UPDATE clusters SET location = ?, agent_count = ?, vm_size = ?, ssl = ?, networking = ?, lb_type = ?, "
-      "lb_subnet = ?, state = ?, created_by_workspace = ?, fe_port = ?, fe_pid = ?, fe_start_time = ? "
-      "WHERE id = ?",
+      "lb_subnet = ?, state = ?, created_by_workspace = ?, fe_port = ?, fe_pid = ?, fe_start_time = ?, "
+      "route_generation = ? WHERE id = ?",
       {c.location, c.agent_count, c.vm_size, SslToValue(c.ssl), NetworkingToValue(c.networking),
        c.load_balancer_type, c.load_balancer_subnet, c.state, c.created_by_workspace, c.frontend_port,
-       int64_t{c.frontend.pid}, static_cast<int64_t>(c.frontend.start_time), c.id}));
+       int64_t{c.frontend.pid}, static_cast<int64_t>(c.frontend.start_time), c.route_generation, c.id}));
 }
 
 absl::Status Store::DeleteCluster(Tx& tx, int64_t id) {
@@ -472,6 +530,30 @@ absl::Status Store::AppendOperationLog(Tx& tx, const std::string& operation_id, 
       "INSERT INTO operation_log (operation_id, seq, time, message) VALUES (?, "
       "(SELECT COALESCE(MAX(seq), 0) + 1 FROM operation_log WHERE operation_id = ?), ?, ?)",
       {operation_id, operation_id, NowTimestamp(), message}));
+}
+
+absl::StatusOr<std::vector<Store::LogLine>> Store::OperationLog(Tx& tx, const std::string& operation_id) {
+  std::vector<LogLine> out;
+  auto s = tx.Query("SELECT seq, time, message FROM operation_log WHERE operation_id = ? ORDER BY seq",
+                    {operation_id}, [&](const Row& r) { out.push_back({r.Int(0), r.Text(1), r.Text(2)}); });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::optional<OperationRecord>> Store::LatestOperationOn(Tx& tx, int64_t workspace_id,
+                                                                        const std::string& target_name,
+                                                                        const std::vector<std::string>& types) {
+  std::vector<OperationRecord> all;
+  auto s = QueryAll<OperationRecord>(
+      tx,
+      absl::StrCat("SELECT ", kOperationColumns,
+                   " FROM operations WHERE workspace_id = ? AND target_name = ? ORDER BY created DESC"),
+      {workspace_id, target_name}, OperationFromRow);
+  if (!s.ok()) return s.status();
+  for (auto& op : *s) {
+    if (std::find(types.begin(), types.end(), op.type) != types.end()) return std::optional<OperationRecord>(op);
+  }
+  return std::optional<OperationRecord>();
 }
 
 absl::StatusOr<std::vector<std::string>> Store::DescribeAttachments(Tx& tx, int64_t cluster_id) {

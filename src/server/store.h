@@ -13,6 +13,7 @@
 #include "amlcore/compute.h"
 #include "common/process.h"
 #include "domain/compute_wire.h"
+#include "domain/service_wire.h"
 #include "server/database.h"
 
 namespace amlcore::server {
@@ -49,6 +50,7 @@ struct ClusterRecord {
   int64_t frontend_port = 0;
   ProcessId frontend;
   std::string created;
+  int64_t route_generation = 0;  // of the last route table built for its front end
 
   std::string resource_id() const;
 };
@@ -93,6 +95,53 @@ struct OperationRecord {
   std::string ended;
 
   bool done() const { return status != OperationStatus::kInProgress; }
+};
+
+struct ModelRecord {
+  int64_t id = 0;
+  int64_t workspace_id = 0;
+  domain::ModelDocument model;
+};
+
+struct EnvironmentRecord {
+  int64_t id = 0;
+  int64_t workspace_id = 0;
+  std::string name;
+  int64_t version = 0;
+  std::string definition;  // azureml JSON
+  std::string created;
+};
+
+// A web service (an AksWebservice, or later an AksEndpoint with several versions).
+struct ServiceRecord {
+  int64_t id = 0;
+  int64_t workspace_id = 0;
+  std::string name;
+  std::string kind = "AksWebservice";
+  std::string compute_name;
+  int64_t cluster_id = 0;
+  std::string state;
+  std::string phase;
+  std::string reason;
+  std::string error;  // JSON {"code", "message"} or ""
+  std::string primary_key;
+  std::string secondary_key;
+  std::string description;
+  std::map<std::string, std::string> tags;
+  std::map<std::string, std::string> properties;
+  std::string created;
+  std::string updated;
+};
+
+// One version of a service: what its replicas run. An AksWebservice has one, named like the service.
+struct ServiceVersionRecord {
+  int64_t id = 0;
+  int64_t service_id = 0;
+  std::string name;
+  std::string spec;        // JSON of the DeploymentSpec asked for
+  int64_t revision = 0;    // bumped with every change of spec
+  std::string live_spec;   // the spec the front end runs ("" until the first deployment starts replicas)
+  int64_t live_revision = 0;
 };
 
 std::string NowTimestamp();
@@ -148,6 +197,45 @@ class Store {
   absl::StatusOr<std::optional<OperationRecord>> RunningOperationOn(Tx& tx, int64_t workspace_id,
                                                                     const std::string& target_name);
   absl::Status AppendOperationLog(Tx& tx, const std::string& operation_id, const std::string& message);
+  struct LogLine {
+    int64_t seq = 0;
+    std::string time;
+    std::string message;
+  };
+  absl::StatusOr<std::vector<LogLine>> OperationLog(Tx& tx, const std::string& operation_id);
+  // The newest operation of the given types on a target, if any.
+  absl::StatusOr<std::optional<OperationRecord>> LatestOperationOn(Tx& tx, int64_t workspace_id,
+                                                                   const std::string& target_name,
+                                                                   const std::vector<std::string>& types);
+
+  // Models.
+  absl::StatusOr<int64_t> NextModelVersion(Tx& tx, int64_t workspace_id, const std::string& name);
+  absl::StatusOr<int64_t> InsertModel(Tx& tx, const ModelRecord& record);
+  // `version` 0 means the latest.
+  absl::StatusOr<std::optional<ModelRecord>> FindModel(Tx& tx, int64_t workspace_id, const std::string& name,
+                                                       int64_t version);
+  absl::StatusOr<std::vector<ModelRecord>> ListModels(Tx& tx, int64_t workspace_id, const std::string& name);
+  absl::Status DeleteModel(Tx& tx, int64_t id);
+
+  // Registered environments.
+  absl::StatusOr<int64_t> InsertEnvironment(Tx& tx, const EnvironmentRecord& record);
+  absl::StatusOr<std::optional<EnvironmentRecord>> FindEnvironment(Tx& tx, int64_t workspace_id,
+                                                                   const std::string& name, int64_t version);
+  absl::StatusOr<std::vector<EnvironmentRecord>> ListEnvironments(Tx& tx, int64_t workspace_id);
+  absl::StatusOr<bool> EnvironmentBuildKnown(Tx& tx, const std::string& hash, int64_t workspace_id);
+  absl::Status RecordEnvironmentBuild(Tx& tx, const std::string& hash, int64_t workspace_id);
+
+  // Services and their versions.
+  absl::StatusOr<std::optional<ServiceRecord>> FindService(Tx& tx, int64_t workspace_id, const std::string& name);
+  absl::StatusOr<std::optional<ServiceRecord>> GetService(Tx& tx, int64_t id);
+  absl::StatusOr<std::vector<ServiceRecord>> ListServices(Tx& tx, int64_t workspace_id);
+  absl::StatusOr<std::vector<ServiceRecord>> ServicesOnCluster(Tx& tx, int64_t cluster_id);
+  absl::StatusOr<int64_t> InsertService(Tx& tx, const ServiceRecord& record);
+  absl::Status UpdateService(Tx& tx, const ServiceRecord& record);
+  absl::Status DeleteService(Tx& tx, int64_t id);
+  absl::StatusOr<std::vector<ServiceVersionRecord>> ServiceVersions(Tx& tx, int64_t service_id);
+  absl::StatusOr<int64_t> InsertServiceVersion(Tx& tx, const ServiceVersionRecord& record);
+  absl::Status UpdateServiceVersion(Tx& tx, const ServiceVersionRecord& record);
 
   // Names of the workspaces and compute targets attached to a cluster ("ws/compute").
   absl::StatusOr<std::vector<std::string>> DescribeAttachments(Tx& tx, int64_t cluster_id);

@@ -20,7 +20,11 @@
 #include "server/compute_service.h"
 #include "server/database.h"
 #include "server/operations.h"
+#include "server/blob_store.h"
+#include "server/environment_builder.h"
+#include "server/model_service.h"
 #include "server/rest_api.h"
+#include "server/webservice_service.h"
 #include "server/store.h"
 #include "server/workspace_service.h"
 
@@ -42,6 +46,10 @@ struct WorkspaceServer::Impl {
   std::unique_ptr<Operations> operations;
   std::unique_ptr<ComputeService> computes;
   std::unique_ptr<WorkspaceService> workspaces;
+  std::unique_ptr<BlobStore> blobs;
+  std::unique_ptr<EnvironmentBuilder> environments;
+  std::unique_ptr<WebserviceService> webservices;
+  std::unique_ptr<ModelService> models;
   std::unique_ptr<RestApi> api;
   std::unique_ptr<http::Server> http;
   std::thread reconciler;
@@ -55,6 +63,7 @@ struct WorkspaceServer::Impl {
     while (!stopping) {
       lock.unlock();
       computes->Reconcile();
+      webservices->Reconcile();
       lock.lock();
       cv.wait_for(lock, options.reconcile_interval, [&] { return stopping; });
     }
@@ -62,14 +71,50 @@ struct WorkspaceServer::Impl {
 };
 
 namespace {
-std::string FindFrontEndProgram(const std::string& configured) {
+// A program that ships next to amlcored: `configured`, else $<env>, else found beside the running executable.
+std::string FindProgram(const std::string& configured, const char* env, const char* name) {
   if (!configured.empty()) return configured;
-  if (const char* env = std::getenv("AMLCORE_FE_PROGRAM"); env != nullptr && *env != '\0') return env;
+  if (const char* value = std::getenv(env); value != nullptr && *value != '\0') return value;
   for (const std::string& dir : {SelfExecutableDirectory(), DirectoryContaining(reinterpret_cast<void*>(&DefaultHome))}) {
-    std::string candidate = absl::StrCat(dir, "/amlcore-fe");
+    std::string candidate = absl::StrCat(dir, "/", name);
     if (std::filesystem::exists(candidate)) return candidate;
   }
-  return "amlcore-fe";
+  return name;
+}
+
+// The amlcore package scoring replicas may import: in a wheel amlcored lives in amlcore/bin, in the build tree
+// the package is assembled in <build>/python/amlcore.
+std::string FindPythonPackage() {
+  if (const char* value = std::getenv("AMLCORE_PYTHON_PACKAGE"); value != nullptr && *value != '\0') return value;
+  namespace fs = std::filesystem;
+  for (const std::string& dir : {SelfExecutableDirectory(), DirectoryContaining(reinterpret_cast<void*>(&DefaultHome))}) {
+    for (const fs::path& candidate : {fs::path(dir).parent_path(), fs::path(dir).parent_path() / "python" / "amlcore"}) {
+      if (candidate.filename() == "amlcore" && fs::exists(candidate / "__init__.py")) return candidate.string();
+    }
+  }
+  return "";
+}
+
+// <home>/runtime/python holds what replicas import besides their environment: amlcore itself and the azureml
+// and inference_schema modules it stands in for.
+std::vector<std::string> PrepareReplicaPythonPath(const std::string& home) {
+  namespace fs = std::filesystem;
+  std::string package = FindPythonPackage();
+  if (package.empty()) {
+    std::fprintf(stderr, "amlcored: the amlcore Python package was not found; replicas cannot import amlcore\n");
+    return {};
+  }
+  fs::path dir = fs::path(home) / "runtime" / "python";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  for (const auto& [name, target] : std::vector<std::pair<std::string, fs::path>>{
+           {"amlcore", package},
+           {"azureml", fs::path(package) / "_shims" / "azureml"},
+           {"inference_schema", fs::path(package) / "_shims" / "inference_schema"}}) {
+    fs::remove(dir / name, ec);
+    if (fs::exists(target)) fs::create_directory_symlink(target, dir / name, ec);
+  }
+  return {dir.string()};
 }
 }  // namespace
 
@@ -77,7 +122,12 @@ absl::StatusOr<std::unique_ptr<WorkspaceServer>> WorkspaceServer::Start(Workspac
   auto impl = std::make_unique<Impl>();
   if (options.home.empty()) options.home = DefaultHome();
   options.home = std::filesystem::absolute(options.home).lexically_normal().string();
-  options.frontend_program = FindFrontEndProgram(options.frontend_program);
+  options.frontend_program = FindProgram(options.frontend_program, "AMLCORE_FE_PROGRAM", "amlcore-fe");
+  options.scoring_program = FindProgram(options.scoring_program, "AMLCORE_SCORE_PROGRAM", "amlcore-score");
+  if (options.runtime_python.empty()) {
+    const char* python = std::getenv("AMLCORE_RUNTIME_PYTHON");
+    options.runtime_python = python != nullptr && *python != '\0' ? python : "/usr/bin/python3";
+  }
   impl->options = options;
   const std::string& home = impl->options.home;
   if (auto s = MakeDirectories(home, 0700); !s.ok()) return s;
@@ -110,8 +160,18 @@ absl::StatusOr<std::unique_ptr<WorkspaceServer>> WorkspaceServer::Start(Workspac
       impl->store.get(), impl->backend.get(), impl->operations.get(),
       ComputeService::Options{.simulated_provisioning = impl->options.simulated_provisioning});
   impl->workspaces = std::make_unique<WorkspaceService>(impl->store.get(), impl->computes.get());
-  impl->api = std::make_unique<RestApi>(impl->admin_token, impl->workspaces.get(), impl->computes.get(),
-                                        impl->operations.get());
+  impl->blobs = std::make_unique<BlobStore>(absl::StrCat(home, "/blobs"));
+  impl->environments = std::make_unique<EnvironmentBuilder>(home, impl->options.runtime_python);
+  impl->webservices = std::make_unique<WebserviceService>(
+      impl->store.get(), impl->blobs.get(), impl->backend.get(), impl->operations.get(), impl->environments.get(),
+      WebserviceService::Options{home, impl->options.scoring_program, PrepareReplicaPythonPath(home)});
+  WebserviceService* webservices = impl->webservices.get();
+  impl->models = std::make_unique<ModelService>(
+      impl->store.get(), impl->blobs.get(),
+      [webservices](int64_t workspace_id, const std::string& id) { return webservices->ServicesUsingModel(workspace_id, id); });
+  impl->api = std::make_unique<RestApi>(
+      impl->admin_token, RestApi::Services{impl->workspaces.get(), impl->computes.get(), impl->models.get(),
+                                           impl->webservices.get(), impl->operations.get(), impl->blobs.get()});
 
   RestApi* api = impl->api.get();
   auto http = http::Server::Start(

@@ -21,6 +21,10 @@ struct WorkspaceServerOptions {
   uint16_t port = 0;
   // The amlcore-fe executable; empty: $AMLCORE_FE_PROGRAM, else next to the running executable.
   std::string frontend_program;
+  // The amlcore-score executable; empty: $AMLCORE_SCORE_PROGRAM, else next to the running executable.
+  std::string scoring_program;
+  // The Python replicas and environments build on; empty: $AMLCORE_RUNTIME_PYTHON, else /usr/bin/python3.
+  std::string runtime_python;
   std::chrono::milliseconds simulated_provisioning{0};
   std::chrono::milliseconds reconcile_interval{2000};
   int http_threads = 4;

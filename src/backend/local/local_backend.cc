@@ -7,7 +7,9 @@
 #include "common/crypto.h"
 #include "common/files.h"
 #include "common/http_client.h"
+#include "common/errors.h"
 #include "common/json.h"
+#include "absl/strings/ascii.h"
 
 namespace amlcore::backend {
 namespace {
@@ -109,14 +111,55 @@ absl::Status LocalBackend::DeleteCluster(const ClusterSpec& cluster) {
   if (auto info = ReadInfo(directory); info.ok()) {
     if (auto s = Terminate(info->process, 10s); !s.ok()) return s;
   }
+  // Replicas are daemons of their own; the cluster's end is theirs too.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(absl::StrCat(directory, "/replicas"), ec)) {
+    auto text = ReadFile((entry.path() / "replica.json").string());
+    if (!text.ok()) continue;
+    auto object = json::ParseObject(*text, "replica.json");
+    if (!object.ok()) continue;
+    (void)Terminate(ProcessId{static_cast<pid_t>(json::GetInt(*object, "pid")),
+                              static_cast<uint64_t>(json::GetInt(*object, "start_time"))},
+                    5s);
+  }
   // A lock still held means a front end we could not identify; refuse to pull its directory away.
   if (FileLock::IsHeld(absl::StrCat(directory, "/", kFrontEndLockFile))) {
     return absl::FailedPreconditionError(
         absl::StrCat("The front end of cluster ", cluster.resource_id, " is still running."));
   }
-  std::error_code ec;
   std::filesystem::remove_all(directory, ec);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> LocalBackend::Admin(const ClusterSpec& cluster, const std::string& method,
+                                                const std::string& path, const std::string& body) {
+  std::string directory = ClusterDirectory(cluster.id);
+  auto info = ReadInfo(directory);
+  if (!info.ok()) {
+    return absl::UnavailableError(absl::StrCat("The front end of cluster ", cluster.resource_id, " is not running."));
+  }
+  auto token = ReadFile(absl::StrCat(directory, "/", kFrontEndTokenFile));
+  if (!token.ok()) return token.status();
+  http::Client client("127.0.0.1", info->port);
+  http::Request request{.method = method, .target = path, .body = body};
+  request.headers.Set("Authorization", absl::StrCat("Bearer ", absl::StripAsciiWhitespace(*token)));
+  request.headers.Set("Content-Type", "application/json");
+  auto response = client.Send(std::move(request), {.timeout = 10s});
+  if (!response.ok()) return response.status();
+  if (response->status != 200) {
+    return StatusFromHttpError(response->status, response->body, "");
+  }
+  return std::move(response->body);
+}
+
+absl::Status LocalBackend::PushRoutes(const ClusterSpec& cluster, const domain::RouteTable& table) {
+  return Admin(cluster, "PUT", "/admin/routes", domain::RouteTableToJson(table)).status();
+}
+
+absl::StatusOr<domain::FrontEndStatus> LocalBackend::ReplicaStatus(const ClusterSpec& cluster) {
+  auto body = Admin(cluster, "GET", "/admin/replicas", "");
+  if (!body.ok()) return body.status();
+  return domain::FrontEndStatusFromJson(*body);
 }
 
 }  // namespace amlcore::backend

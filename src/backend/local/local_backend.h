@@ -17,12 +17,17 @@ class LocalBackend : public ComputeBackend {
   absl::StatusOr<FrontEndInfo> EnsureFrontEnd(const ClusterSpec& cluster) override;
   bool IsFrontEndHealthy(const ClusterSpec& cluster) override;
   absl::Status DeleteCluster(const ClusterSpec& cluster) override;
+  absl::Status PushRoutes(const ClusterSpec& cluster, const domain::RouteTable& table) override;
+  absl::StatusOr<domain::FrontEndStatus> ReplicaStatus(const ClusterSpec& cluster) override;
 
   std::string ClusterDirectory(int64_t cluster_id) const;
 
  private:
   // The running front end of a cluster according to its files, if its lock is held.
   absl::StatusOr<FrontEndInfo> RunningFrontEnd(const std::string& directory);
+  // An authenticated call to the cluster front end's admin interface.
+  absl::StatusOr<std::string> Admin(const ClusterSpec& cluster, const std::string& method, const std::string& path,
+                                    const std::string& body);
 
   std::string home_;
   std::string frontend_program_;

@@ -1,0 +1,211 @@
+// Web services: models deployed to an AKS compute target behind its front end, with keys, logs and updates.
+//
+//   amlcore::AksServiceDeploymentConfiguration config;
+//   config.num_replicas = 1;
+//   auto service = amlcore::AksWebservice::Deploy(ws, "diabetes", {*model}, inference, config, *aks);
+//   absl::Status ready = (*service)->WaitForDeployment({.on_progress = print});
+//   auto prediction = (*service)->Run(R"({"data": [[0.1, 0.2, ...]]})");
+#ifndef AMLCORE_WEBSERVICE_H_
+#define AMLCORE_WEBSERVICE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "amlcore/compute.h"
+#include "amlcore/environment.h"
+#include "amlcore/model.h"
+#include "amlcore/operation.h"
+#include "amlcore/workspace.h"
+
+namespace amlcore {
+
+// States of a web service; the server may add states.
+struct ServiceState {
+  static constexpr char kTransitioning[] = "Transitioning";
+  static constexpr char kHealthy[] = "Healthy";
+  static constexpr char kUnhealthy[] = "Unhealthy";
+  static constexpr char kFailed[] = "Failed";
+  static constexpr char kUnschedulable[] = "Unschedulable";
+  static constexpr char kDeleting[] = "Deleting";
+};
+
+// Where a deployment is (beyond azureml): Validating, BuildingEnvironment, Scheduling, StartingReplicas,
+// Initializing, Ready.
+struct ServicePhase {
+  static constexpr char kValidating[] = "Validating";
+  static constexpr char kBuildingEnvironment[] = "BuildingEnvironment";
+  static constexpr char kScheduling[] = "Scheduling";
+  static constexpr char kStartingReplicas[] = "StartingReplicas";
+  static constexpr char kInitializing[] = "Initializing";
+  static constexpr char kReady[] = "Ready";
+};
+
+// AksWebservice.deploy_configuration: every parameter optional; the server applies the defaults.
+struct AksServiceDeploymentConfiguration {
+  std::optional<bool> autoscale_enabled;
+  std::optional<int64_t> autoscale_min_replicas;
+  std::optional<int64_t> autoscale_max_replicas;
+  std::optional<int64_t> autoscale_refresh_seconds;
+  std::optional<int64_t> autoscale_target_utilization;
+  std::optional<bool> collect_model_data;
+  std::optional<bool> auth_enabled;
+  std::optional<double> cpu_cores;
+  std::optional<double> memory_gb;
+  std::optional<bool> enable_app_insights;
+  std::optional<int64_t> scoring_timeout_ms;
+  std::optional<int64_t> replica_max_concurrent_requests;
+  std::optional<int64_t> max_request_wait_time;
+  std::optional<int64_t> num_replicas;
+  std::string primary_key;
+  std::string secondary_key;
+  std::map<std::string, std::string> tags;
+  std::map<std::string, std::string> properties;
+  std::string description;
+  std::optional<int64_t> gpu_cores;
+  std::optional<int64_t> period_seconds;
+  std::optional<int64_t> initial_delay_seconds;
+  std::optional<int64_t> timeout_seconds;
+  std::optional<int64_t> success_threshold;
+  std::optional<int64_t> failure_threshold;
+  std::string namespace_;
+  std::optional<bool> token_auth_enabled;
+  std::string compute_target_name;
+  std::optional<double> cpu_cores_limit;
+  std::optional<double> memory_gb_limit;
+  std::optional<bool> blobfuse_enabled;
+
+  // Every violated rule, one "Invalid configuration, ..." line each, in one kInvalidArgument.
+  absl::Status Validate() const;
+};
+
+struct WebserviceListOptions {
+  std::string compute_type;
+  std::string model_name;
+  std::vector<std::string> tags;                  // "key" or "key=value"
+  std::map<std::string, std::string> properties;
+};
+
+class Webservice {
+ public:
+  virtual ~Webservice();
+
+  // Service name rule: ^[a-z]([-a-z0-9]*[a-z0-9])?$, 3 to 32 characters.
+  static absl::Status ValidateName(absl::string_view name);
+
+  // kNotFound with azureml's "WebserviceNotFound" message when there is none.
+  static absl::StatusOr<std::shared_ptr<Webservice>> Get(const Workspace& workspace, absl::string_view name);
+  static absl::StatusOr<std::vector<std::shared_ptr<Webservice>>> List(const Workspace& workspace,
+                                                                       const WebserviceListOptions& options = {});
+
+  // Waits for the operation this object started (or the one running); prints azureml's output and a
+  // timestamped line per log line. kAborted with the failing phase and the replica's last log lines when the
+  // deployment failed; kDeadlineExceeded when options.timeout passes first (the deployment continues).
+  absl::Status WaitForDeployment(const PollOptions& options = {});
+  absl::Status UpdateDeploymentState();
+  // The current replica's log (num_lines last lines), or with init the build and start-up log.
+  absl::StatusOr<std::string> GetLogs(int64_t num_lines = 5000, bool init = false);
+  absl::StatusOr<std::pair<std::string, std::string>> GetKeys();
+  // key_type "Primary" or "Secondary"; set_key replaces it with a value of yours instead of a random one.
+  absl::Status RegenKey(absl::string_view key_type, absl::string_view set_key = "");
+  // POSTs input_data (JSON text) to the scoring URI with a key; returns the response body.
+  absl::StatusOr<std::string> Run(absl::string_view input_data);
+  absl::Status Delete();
+  std::string Serialize() const;
+
+  const Workspace& workspace() const { return workspace_; }
+  const std::string& name() const { return name_; }
+  const std::string& compute_type() const { return compute_type_; }
+  const std::string& compute_name() const { return compute_name_; }
+  const std::string& state() const { return state_; }
+  const std::string& phase() const { return phase_; }
+  const std::string& reason() const { return reason_; }
+  // The last error as JSON ("" when none).
+  const std::string& error() const { return error_; }
+  const std::string& scoring_uri() const { return scoring_uri_; }
+  const std::string& swagger_uri() const { return swagger_uri_; }
+  bool auth_enabled() const { return auth_enabled_; }
+  bool token_auth_enabled() const { return token_auth_enabled_; }
+  const std::map<std::string, std::string>& tags() const { return tags_; }
+  const std::map<std::string, std::string>& properties() const { return properties_; }
+  const std::string& description() const { return description_; }
+  const std::string& created_time() const { return created_time_; }
+  const std::string& updated_time() const { return updated_time_; }
+  const std::vector<std::string>& model_ids() const { return model_ids_; }
+  const std::string& operation_id() const { return operation_id_; }
+  // The whole server document of the service (JSON).
+  const std::string& document() const { return document_; }
+
+ protected:
+  explicit Webservice(Workspace workspace) : workspace_(std::move(workspace)) {}
+  friend class WebserviceCodec;
+
+  Workspace workspace_;
+  std::string name_;
+  std::string compute_type_;
+  std::string compute_name_;
+  std::string state_;
+  std::string phase_;
+  std::string reason_;
+  std::string error_;
+  std::string scoring_uri_;
+  std::string swagger_uri_;
+  bool auth_enabled_ = false;
+  bool token_auth_enabled_ = false;
+  std::map<std::string, std::string> tags_;
+  std::map<std::string, std::string> properties_;
+  std::string description_;
+  std::string created_time_;
+  std::string updated_time_;
+  std::vector<std::string> model_ids_;
+  std::string operation_id_;
+  std::string document_;
+  std::string key_;  // cached for Run()
+};
+
+// The changes AksWebservice.update accepts; unset fields keep their value.
+struct AksServiceUpdate {
+  AksServiceDeploymentConfiguration config;
+  std::optional<std::vector<Model>> models;
+  std::optional<InferenceConfig> inference_config;
+};
+
+class AksWebservice : public Webservice {
+ public:
+  static constexpr char kComputeType[] = "AKS";
+
+  // Starts deploying `models` as service `name` on `target`; returns at once (then WaitForDeployment).
+  // overwrite replaces an existing service of that name, keeping its scoring URI and keys.
+  static absl::StatusOr<std::shared_ptr<AksWebservice>> Deploy(const Workspace& workspace, absl::string_view name,
+                                                               const std::vector<Model>& models,
+                                                               const InferenceConfig& inference_config,
+                                                               const AksServiceDeploymentConfiguration& config,
+                                                               const AksCompute& target, bool overwrite = false);
+  // Starts a rolling update; the "Error, ..." messages are azureml's.
+  absl::Status Update(const AksServiceUpdate& update);
+
+  const std::optional<int64_t>& num_replicas() const { return num_replicas_; }
+  bool autoscale_enabled() const { return autoscale_enabled_; }
+  double cpu_cores() const { return cpu_cores_; }
+  double memory_gb() const { return memory_gb_; }
+
+ private:
+  friend class WebserviceCodec;
+  explicit AksWebservice(Workspace workspace) : Webservice(std::move(workspace)) {}
+
+  std::optional<int64_t> num_replicas_;
+  bool autoscale_enabled_ = false;
+  double cpu_cores_ = 0;
+  double memory_gb_ = 0;
+};
+
+}  // namespace amlcore
+
+#endif  // AMLCORE_WEBSERVICE_H_

@@ -1,0 +1,1 @@
+from amlcore import Environment, InferenceConfig, Model, Webservice, Workspace  # noqa: F401

@@ -1,0 +1,1 @@
+from amlcore.model import InferenceConfig, Model  # noqa: F401

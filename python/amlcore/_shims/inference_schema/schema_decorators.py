@@ -1,0 +1,34 @@
+"""``@input_schema`` and ``@output_schema`` for entry scripts written for Azure ML."""
+
+import functools
+import json
+
+
+def input_schema(param_name, param_type, convert_to_provided_type=True, optional=False):
+    """run(data) receives the request body as text; this decorator decodes it, picks ``param_name`` from a
+    JSON object (or takes the whole value), and converts it with ``param_type``."""
+    def decorator(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            if len(args) == 1 and not kwargs and isinstance(args[0], (str, bytes)):
+                payload = json.loads(args[0])
+                value = payload.get(param_name) if isinstance(payload, dict) and param_name in payload else payload
+                if convert_to_provided_type:
+                    value = param_type.deserialize_input(value)
+                return func(value)
+            if param_name in kwargs and convert_to_provided_type:
+                kwargs[param_name] = param_type.deserialize_input(kwargs[param_name])
+            return func(*args, **kwargs)
+        wrapper._amlcore_input_schema = (param_name, param_type)
+        return wrapper
+    return decorator
+
+
+def output_schema(output_type):
+    """Makes run()'s result JSON-serializable the way the declared type describes it."""
+    def decorator(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            return output_type.serialize_output(func(*args, **kwargs))
+        return wrapper
+    return decorator

@@ -1,0 +1,134 @@
+"""Environment, as in ``azureml.core.Environment``: what a scoring replica's Python has installed."""
+
+from amlcore import _core
+from amlcore.conda_dependencies import CondaDependencies
+from amlcore.exceptions import UserErrorException
+
+__all__ = ["Environment"]
+
+
+class PythonSection:
+    """``env.python``: the packages (``conda_dependencies``) or a user-managed interpreter."""
+
+    def __init__(self):
+        self.user_managed_dependencies = False
+        self.interpreter_path = "python"
+        self.conda_dependencies = None
+        self.conda_dependencies_file = None
+
+
+class DockerSection:
+    """``env.docker``: the base image. Replicas run as local processes; the image is part of the environment's
+    identity only."""
+
+    def __init__(self):
+        self.enabled = False
+        self.base_image = None
+        self.base_dockerfile = None
+        self.base_image_registry = None
+
+
+class Environment:
+    """A named environment: Python packages, interpreter and environment variables of scoring replicas.
+
+    Environments are identified by a hash of what changes the runtime; deployments reuse a built environment
+    with the same hash (logged as a cache hit).
+    """
+
+    def __init__(self, name, _skip_validation=False):
+        if not isinstance(name, str) or not name:
+            raise UserErrorException("An Environment needs a name (a non-empty string).")
+        self.name = name
+        self.version = None
+        self.python = PythonSection()
+        self.docker = DockerSection()
+        self.environment_variables = {}
+        self.inferencing_stack_version = None
+
+    @staticmethod
+    def from_pip_requirements(name, file_path, pip_version=None):
+        """An environment with the packages of a pip requirements file."""
+        env = Environment(name)
+        deps = CondaDependencies()
+        with open(file_path) as f:
+            for line in f:
+                line = line.split("#", 1)[0].strip()
+                if not line:
+                    continue
+                if line.startswith("-"):
+                    raise UserErrorException("Requirements file {}: pip options such as '{}' are not supported; "
+                                             "list packages only.".format(file_path, line))
+                deps.add_pip_package(line)
+        env.python.conda_dependencies = deps
+        return env
+
+    @staticmethod
+    def from_conda_specification(name, file_path):
+        """An environment with the packages of a conda environment file."""
+        env = Environment(name)
+        env.python.conda_dependencies = CondaDependencies(file_path)
+        return env
+
+    def register(self, workspace):
+        """Register this definition as the next version of its name (the same definition keeps its version)."""
+        registered = Environment._from_core(self._to_core().register(workspace._core))
+        self.version = registered.version
+        return registered
+
+    @staticmethod
+    def get(workspace, name, version=None):
+        """The registered environment ``name`` (latest version by default)."""
+        return Environment._from_core(_core.Environment.get(workspace._core, name,
+                                                             None if version is None else int(version)))
+
+    @staticmethod
+    def list(workspace):
+        """Registered environments as a dict of name to the latest Environment."""
+        out = {}
+        for core in _core.Environment.list(workspace._core):
+            out[core.name] = Environment._from_core(core)
+        return out
+
+    def _to_core(self):
+        core = _core.Environment()
+        core.name = self.name
+        core.version = "" if self.version is None else str(self.version)
+        section = _core.Environment.PythonSection()
+        section.user_managed_dependencies = bool(self.python.user_managed_dependencies)
+        section.interpreter_path = self.python.interpreter_path or "python"
+        deps = self.python.conda_dependencies
+        if deps is not None:
+            if not isinstance(deps, CondaDependencies):
+                raise UserErrorException("env.python.conda_dependencies must be a CondaDependencies, not {}.".format(
+                    type(deps).__name__))
+            section.conda_dependencies = deps._core
+        core.python = section
+        docker = _core.Environment.DockerSection()
+        docker.base_image = self.docker.base_image or ""
+        docker.base_dockerfile = self.docker.base_dockerfile or ""
+        core.docker = docker
+        if not isinstance(self.environment_variables, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.environment_variables.items()):
+            raise UserErrorException("environment_variables must be a dict of strings to strings.")
+        core.environment_variables = dict(self.environment_variables)
+        return core
+
+    @staticmethod
+    def _from_core(core):
+        env = Environment(core.name or "environment")
+        env.version = core.version or None
+        env.python.user_managed_dependencies = core.python.user_managed_dependencies
+        env.python.interpreter_path = core.python.interpreter_path
+        if core.python.conda_dependencies is not None:
+            env.python.conda_dependencies = CondaDependencies._from_core(core.python.conda_dependencies)
+        env.docker.base_image = core.docker.base_image or None
+        env.docker.base_dockerfile = core.docker.base_dockerfile or None
+        env.environment_variables = dict(core.environment_variables)
+        return env
+
+    def get_hash(self):
+        """The environment's identity in the build cache."""
+        return self._to_core().hash()
+
+    def __repr__(self):
+        return "Environment(name={!r}, version={!r})".format(self.name, self.version)

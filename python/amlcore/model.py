@@ -1,0 +1,222 @@
+"""Model and InferenceConfig, as in ``azureml.core.model``."""
+
+import json
+import os
+
+from amlcore import _core
+from amlcore.exceptions import UserErrorException, WebserviceException
+
+__all__ = ["Model", "InferenceConfig"]
+
+
+def _string_map(value, name):
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise WebserviceException("{} must be a dict of strings to strings.".format(name))
+    return dict(value)
+
+
+def _filters(value, name):
+    """azureml filters: strings ("key") or [key, value] pairs, as "key" / "key=value"."""
+    out = []
+    for item in value or []:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, (list, tuple)) and len(item) == 2:
+            out.append("{}={}".format(item[0], item[1]))
+        else:
+            raise WebserviceException("{} entries must be 'key' or [key, value], not {!r}.".format(name, item))
+    return out
+
+
+class Model:
+    """A registered model: versioned files stored by the workspace server.
+
+    ``Model(workspace, name=None, id=None, version=None)`` loads one (the latest version when none is given);
+    ``Model.register`` uploads a file or folder as the next version of a name.
+    """
+
+    class Framework:
+        CUSTOM = "Custom"
+        TENSORFLOW = "TensorFlow"
+        SCIKITLEARN = "ScikitLearn"
+        ONNX = "Onnx"
+        PYTORCH = "PyTorch"
+        MULTI = "Multi"
+
+    def __init__(self, workspace, name=None, id=None, tags=None, properties=None, version=None, run_id=None,
+                 model_framework=None, expand=True, sample_input_dataset_id=None, sample_output_dataset_id=None):
+        self.workspace = workspace
+        if id:
+            core = _core.Model.get_by_id(workspace._core, id)
+        elif name:
+            core = _core.Model.get(workspace._core, name, None if version is None else int(version))
+        else:
+            raise WebserviceException("Model(workspace, ...) needs a name or an id.")
+        self._core = core
+
+    @classmethod
+    def _wrap(cls, workspace, core):
+        model = cls.__new__(cls)
+        model.workspace = workspace
+        model._core = core
+        return model
+
+    @staticmethod
+    def register(workspace, model_path, model_name, tags=None, properties=None, description=None, datasets=None,
+                 model_framework=None, model_framework_version=None, child_paths=None, sample_input_dataset=None,
+                 sample_output_dataset=None, resource_configuration=None):
+        """Upload the file or folder at ``model_path`` as the next version of ``model_name``."""
+        print("Registering model {}".format(model_name))
+        core = _core.Model.register(workspace._core, os.fspath(model_path), model_name, _string_map(tags, "tags"),
+                                    _string_map(properties, "properties"), description or "", model_framework or "",
+                                    model_framework_version or "")
+        return Model._wrap(workspace, core)
+
+    @staticmethod
+    def list(workspace, name=None, tags=None, properties=None, run_id=None, latest=False, dataset_id=None,
+             expand=True, page_count=255, model_framework=None):
+        """Registered models, newest version first per name; ``latest`` keeps only the newest of each name."""
+        props = {}
+        for item in _filters(properties, "properties"):
+            key, _, value = item.partition("=")
+            props[key] = value
+        cores = _core.Model.list(workspace._core, name or "", _filters(tags, "tags"), props, bool(latest))
+        models = [Model._wrap(workspace, core) for core in cores]
+        if model_framework:
+            models = [m for m in models if m.model_framework == model_framework]
+        return models
+
+    @staticmethod
+    def get_model_path(model_name, version=None, _workspace=None):
+        """Inside a scoring replica: the path of the model's file or folder under AML_APP_ROOT/azureml-models."""
+        return _core.Model.get_model_path(model_name, None if version is None else int(version))
+
+    @staticmethod
+    def deploy(workspace, name, models, inference_config=None, deployment_config=None, deployment_target=None,
+               overwrite=False, show_output=False):
+        """Start deploying ``models`` as web service ``name``; returns at once (then ``wait_for_deployment``)."""
+        from amlcore.webservice import AksServiceDeploymentConfiguration, AksWebservice
+        from amlcore.compute import AksCompute
+        if deployment_target is None or not isinstance(deployment_target, AksCompute):
+            raise WebserviceException("deployment_target must be an AksCompute: amlcore deploys web services to AKS "
+                                      "compute targets.")
+        if deployment_config is None:
+            deployment_config = AksWebservice.deploy_configuration()
+        if not isinstance(deployment_config, AksServiceDeploymentConfiguration):
+            raise WebserviceException("deployment_config must come from AksWebservice.deploy_configuration(), not "
+                                      "{}.".format(type(deployment_config).__name__))
+        if inference_config is None:
+            raise WebserviceException("Model.deploy needs an inference_config with the entry script.")
+        if not isinstance(inference_config, InferenceConfig):
+            raise WebserviceException("inference_config must be an InferenceConfig, not {}.".format(
+                type(inference_config).__name__))
+        models = list(models or [])
+        for m in models:
+            if not isinstance(m, Model):
+                raise WebserviceException("models must be Model objects, not {}.".format(type(m).__name__))
+        core = _core.AksWebservice.deploy(workspace._core, name, [m._core for m in models], inference_config._to_core(),
+                                          deployment_config._to_core(), deployment_target._core, bool(overwrite))
+        from amlcore.webservice import _wrap_service
+        return _wrap_service(workspace, core)
+
+    def download(self, target_dir=".", exist_ok=False, exists_ok=None):
+        """Write the model's files under ``target_dir``; returns the path of its file or folder."""
+        return self._core.download(os.fspath(target_dir), bool(exist_ok if exists_ok is None else exists_ok))
+
+    def delete(self):
+        """Delete this version; refused while a web service deploys it."""
+        self._core.delete()
+
+    def serialize(self):
+        return {"id": self.id, "name": self.name, "version": self.version, "tags": self.tags,
+                "properties": self.properties, "description": self.description, "createdTime": self.created_time,
+                "modelFramework": self.model_framework, "modelFrameworkVersion": self.model_framework_version}
+
+    @property
+    def id(self):
+        return self._core.id
+
+    @property
+    def name(self):
+        return self._core.name
+
+    @property
+    def version(self):
+        return self._core.version
+
+    @property
+    def tags(self):
+        return dict(self._core.tags)
+
+    @property
+    def properties(self):
+        return dict(self._core.properties)
+
+    @property
+    def description(self):
+        return self._core.description or None
+
+    @property
+    def created_time(self):
+        return self._core.created_time
+
+    @property
+    def model_framework(self):
+        return self._core.model_framework or None
+
+    @property
+    def model_framework_version(self):
+        return self._core.model_framework_version or None
+
+    def __repr__(self):
+        return "Model(workspace={!r}, name={}, id={}, version={}, tags={}, properties={})".format(
+            self.workspace, self.name, self.id, self.version, self.tags, self.properties)
+
+
+class InferenceConfig:
+    """How a deployment runs: the entry script (``init()`` and ``run(data)``), its source directory, and an
+    environment (or a conda file). Checked at once, with azureml's rules."""
+
+    def __init__(self, entry_script, runtime=None, conda_file=None, extra_docker_file_steps=None,
+                 source_directory=None, enable_gpu=None, description=None, base_image=None, base_image_registry=None,
+                 cuda_version=None, environment=None):
+        self.entry_script = entry_script
+        self.runtime = runtime
+        self.conda_file = conda_file
+        self.extra_docker_file_steps = extra_docker_file_steps
+        self.source_directory = source_directory
+        self.enable_gpu = enable_gpu
+        self.description = description
+        self.base_image = base_image
+        self.base_image_registry = base_image_registry
+        self.cuda_version = cuda_version
+        self.environment = environment
+        self.validate_configuration()
+
+    def validate_configuration(self):
+        """Raises UserErrorException when the configuration breaks a rule."""
+        self._to_core().validate()
+
+    def _to_core(self):
+        from amlcore.environment import Environment
+        core = _core.InferenceConfig()
+        for field in ("entry_script", "runtime", "conda_file", "extra_docker_file_steps", "source_directory",
+                      "description", "base_image", "cuda_version"):
+            value = getattr(self, field)
+            if value is not None and not isinstance(value, (str, os.PathLike)):
+                raise UserErrorException("{} must be a string, not {}.".format(field, type(value).__name__))
+            setattr(core, field, os.fspath(value) if value is not None else "")
+        core.base_image_registry = ""
+        core.enable_gpu = None if self.enable_gpu is None else bool(self.enable_gpu)
+        if self.environment is not None:
+            if not isinstance(self.environment, Environment):
+                raise UserErrorException("environment must be an Environment, not {}.".format(
+                    type(self.environment).__name__))
+            core.environment = self.environment._to_core()
+        return core
+
+    def __repr__(self):
+        return "InferenceConfig(entry_script={!r}, source_directory={!r}, environment={!r})".format(
+            self.entry_script, self.source_directory, self.environment)

@@ -1,0 +1,338 @@
+"""Web services, as in ``azureml.core.webservice``: Webservice and AksWebservice."""
+
+import json
+import numbers
+
+from amlcore import _core
+from amlcore.exceptions import WebserviceException
+
+__all__ = ["Webservice", "AksWebservice", "AksServiceDeploymentConfiguration"]
+
+# azureml 1.50's AksWebservice.deploy_configuration parameters, in order.
+_DEPLOY_PARAMETERS = (
+    "autoscale_enabled", "autoscale_min_replicas", "autoscale_max_replicas", "autoscale_refresh_seconds",
+    "autoscale_target_utilization", "collect_model_data", "auth_enabled", "cpu_cores", "memory_gb",
+    "enable_app_insights", "scoring_timeout_ms", "replica_max_concurrent_requests", "max_request_wait_time",
+    "num_replicas", "primary_key", "secondary_key", "tags", "properties", "description", "gpu_cores",
+    "period_seconds", "initial_delay_seconds", "timeout_seconds", "success_threshold", "failure_threshold",
+    "namespace", "token_auth_enabled", "compute_target_name", "cpu_cores_limit", "memory_gb_limit",
+    "blobfuse_enabled")
+_BOOLS = {"autoscale_enabled", "collect_model_data", "auth_enabled", "enable_app_insights", "token_auth_enabled",
+          "blobfuse_enabled"}
+_NUMBERS = {"cpu_cores", "memory_gb", "cpu_cores_limit", "memory_gb_limit"}
+_STRINGS = {"primary_key", "secondary_key", "description", "namespace", "compute_target_name"}
+_MAPS = {"tags", "properties"}
+
+
+def _core_config(values, error_prefix="Invalid configuration, "):
+    """The core's deployment configuration from a dict of azureml parameters (None = not given)."""
+    core = _core.AksServiceDeploymentConfiguration()
+    for name, value in values.items():
+        if value is None:
+            continue
+        if name in _BOOLS:
+            if not isinstance(value, bool):
+                raise WebserviceException("{}{} must be True or False, not {!r}.".format(error_prefix, name, value))
+        elif name in _NUMBERS:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise WebserviceException("{}{} must be a number, not {!r}.".format(error_prefix, name, value))
+            value = float(value)
+        elif name in _STRINGS:
+            if not isinstance(value, str):
+                raise WebserviceException("{}{} must be a string, not {!r}.".format(error_prefix, name, value))
+        elif name in _MAPS:
+            if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                      for k, v in value.items()):
+                raise WebserviceException("{}{} must be a dict of strings to strings.".format(error_prefix, name))
+        else:
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise WebserviceException("{}{} must be an integer, not {!r}.".format(error_prefix, name, value))
+            value = int(value)
+        setattr(core, name, value)
+    return core
+
+
+class AksServiceDeploymentConfiguration:
+    """The configuration of an AKS web service, from ``AksWebservice.deploy_configuration()``. Unset values take
+    the server's defaults (autoscale 1-10 replicas, 0.1 CPU, 0.5 GB, key auth, 60 s scoring timeout)."""
+
+    def __init__(self, *args):
+        for name, value in zip(_DEPLOY_PARAMETERS, args):
+            setattr(self, name, value)
+        self.validate_configuration()
+
+    def validate_configuration(self):
+        """Every violated rule, one "Invalid configuration, ..." line each, in one WebserviceException."""
+        self._to_core().validate()
+
+    def _to_core(self):
+        return _core_config({name: getattr(self, name, None) for name in _DEPLOY_PARAMETERS})
+
+    def __repr__(self):
+        given = ", ".join("{}={!r}".format(n, getattr(self, n)) for n in _DEPLOY_PARAMETERS
+                          if getattr(self, n, None) is not None)
+        return "AksServiceDeploymentConfiguration({})".format(given)
+
+
+def _wrap_service(workspace, core, expected=None):
+    subclass = AksWebservice
+    if expected is not None and expected is not Webservice and not issubclass(subclass, expected):
+        raise WebserviceException("Webservice {} is of type {}, not {}.".format(core.name, core.compute_type,
+                                                                               expected.__name__))
+    service = object.__new__(subclass)
+    service.workspace = workspace
+    service._core = core
+    return service
+
+
+class Webservice:
+    """A deployed web service. ``Webservice(workspace, name)`` returns it as its subclass (an AksWebservice) or
+    raises ``WebserviceException("WebserviceNotFound: ...")``."""
+
+    _webservice_type = None
+
+    def __new__(cls, workspace=None, name=None):
+        if workspace is None and name is None:
+            return super().__new__(cls)
+        if not isinstance(name, str):
+            raise WebserviceException("name must be a string, not {!r}.".format(name))
+        return _wrap_service(workspace, _core.Webservice.get(workspace._core, name), expected=cls)
+
+    def __init__(self, workspace=None, name=None):
+        # __new__ has loaded the object.
+        pass
+
+    @staticmethod
+    def list(workspace, compute_type=None, image_name=None, image_id=None, model_name=None, model_id=None,
+             tags=None, properties=None, image_digest=None):
+        """The workspace's web services, filtered by compute type, model name, tags and properties."""
+        from amlcore.model import _filters
+        if model_id and not model_name:
+            model_name = model_id.split(":")[0]
+        props = {}
+        for item in _filters(properties, "properties"):
+            key, _, value = item.partition("=")
+            props[key] = value
+        cores = _core.Webservice.list(workspace._core, compute_type or "", model_name or "",
+                                      _filters(tags, "tags"), props)
+        return [_wrap_service(workspace, core) for core in cores]
+
+    def wait_for_deployment(self, show_output=False, timeout_sec=None):
+        """Wait for the deployment this object started (or the one running).
+
+        With ``show_output``, prints the state, a dot per poll, each log line as ``<local time> <message>``,
+        and ``AKS service creation operation finished, operation "Succeeded"``. ``timeout_sec`` raises
+        :class:`amlcore.exceptions.WebserviceTimeoutException` (a ``TimeoutError``); the deployment continues.
+
+        :raises amlcore.exceptions.WebserviceException: the deployment failed; the message names the phase and
+            ends with the replica's last log lines.
+        """
+        if timeout_sec is not None and (isinstance(timeout_sec, bool) or not isinstance(timeout_sec, numbers.Real)
+                                        or timeout_sec <= 0):
+            raise WebserviceException("timeout_sec must be a positive number of seconds, not {!r}.".format(timeout_sec))
+        self._core.wait_for_deployment(bool(show_output), None if timeout_sec is None else float(timeout_sec))
+
+    def update_deployment_state(self):
+        """Reload the service's state from the server."""
+        self._core.update_deployment_state()
+
+    def get_logs(self, num_lines=5000, init=False):
+        """The current replica's log (its last ``num_lines`` lines); with ``init``, the deployment log and the
+        replica's start-up. The log of a crashed replica stays readable."""
+        if isinstance(num_lines, bool) or not isinstance(num_lines, numbers.Integral):
+            raise WebserviceException("num_lines must be an integer, not {!r}.".format(num_lines))
+        return self._core.get_logs(int(num_lines), bool(init))
+
+    def get_keys(self):
+        """The service's (primary, secondary) keys."""
+        return tuple(self._core.get_keys())
+
+    def regen_key(self, key, set_key=None):
+        """Regenerate the 'Primary' or 'Secondary' key, or set it to ``set_key``."""
+        if not isinstance(key, str):
+            raise WebserviceException("Error, invalid key {}. Valid keys are Primary and Secondary.".format(key))
+        self._core.regen_key(key, set_key or "")
+
+    def get_token(self):
+        """Token authentication is not available yet in amlcore."""
+        raise WebserviceException("Token authentication is not enabled for service {}.".format(self.name))
+
+    def get_access_token(self):
+        return self.get_token()
+
+    def run(self, input_data):
+        """POST ``input_data`` (JSON text, or an object to encode) to the scoring URI with the service's key;
+        returns the decoded JSON answer."""
+        if not isinstance(input_data, (str, bytes)):
+            input_data = json.dumps(input_data)
+        if isinstance(input_data, bytes):
+            input_data = input_data.decode("utf-8")
+        body = self._core.run(input_data)
+        try:
+            return json.loads(body)
+        except ValueError:
+            return body.decode("utf-8", "replace")
+
+    def delete(self):
+        """Delete the service and stop its replicas; returns once it is gone."""
+        self._core.delete()
+
+    def serialize(self):
+        return json.loads(self._core.serialize())
+
+    @property
+    def name(self):
+        return self._core.name
+
+    @property
+    def compute_type(self):
+        return self._core.compute_type
+
+    @property
+    def state(self):
+        return self._core.state
+
+    @property
+    def phase(self):
+        """Where the deployment is (beyond azureml): Validating, BuildingEnvironment, Scheduling,
+        StartingReplicas, Initializing or Ready."""
+        return self._core.phase
+
+    @property
+    def reason(self):
+        """Why the service is not Healthy (beyond azureml), e.g. UserScriptInitFailed or InsufficientCapacity."""
+        return self._core.reason or None
+
+    @property
+    def error(self):
+        return json.loads(self._core.error) if self._core.error else None
+
+    @property
+    def scoring_uri(self):
+        return self._core.scoring_uri or None
+
+    @property
+    def swagger_uri(self):
+        return self._core.swagger_uri or None
+
+    @property
+    def auth_enabled(self):
+        return self._core.auth_enabled
+
+    @property
+    def token_auth_enabled(self):
+        return self._core.token_auth_enabled
+
+    @property
+    def tags(self):
+        return dict(self._core.tags)
+
+    @property
+    def properties(self):
+        return dict(self._core.properties)
+
+    @property
+    def description(self):
+        return self._core.description or None
+
+    @property
+    def created_time(self):
+        return self._core.created_time
+
+    @property
+    def updated_time(self):
+        return self._core.updated_time
+
+    @property
+    def compute_name(self):
+        return self._core.compute_name
+
+    @property
+    def models(self):
+        from amlcore.model import Model
+        return [Model(self.workspace, id=model_id) for model_id in self._core.model_ids]
+
+    def __repr__(self):
+        return "{}(workspace={!r}, name={}, image_id=None, compute_type={}, state={}, scoring_uri={}, tags={}, " \
+               "properties={}, created_by=None)".format(type(self).__name__, self.workspace, self.name,
+                                                        self.compute_type, self.state, self.scoring_uri, self.tags,
+                                                        self.properties)
+
+
+class AksWebservice(Webservice):
+    """A web service on an AKS compute target, behind the cluster's front end."""
+
+    _webservice_type = "AKS"
+
+    @staticmethod
+    def deploy_configuration(autoscale_enabled=None, autoscale_min_replicas=None, autoscale_max_replicas=None,
+                             autoscale_refresh_seconds=None, autoscale_target_utilization=None,
+                             collect_model_data=None, auth_enabled=None, cpu_cores=None, memory_gb=None,
+                             enable_app_insights=None, scoring_timeout_ms=None, replica_max_concurrent_requests=None,
+                             max_request_wait_time=None, num_replicas=None, primary_key=None, secondary_key=None,
+                             tags=None, properties=None, description=None, gpu_cores=None, period_seconds=None,
+                             initial_delay_seconds=None, timeout_seconds=None, success_threshold=None,
+                             failure_threshold=None, namespace=None, token_auth_enabled=None,
+                             compute_target_name=None, cpu_cores_limit=None, memory_gb_limit=None,
+                             blobfuse_enabled=None):
+        """The configuration of an AKS web service; every violated rule is reported at once."""
+        return AksServiceDeploymentConfiguration(
+            autoscale_enabled, autoscale_min_replicas, autoscale_max_replicas, autoscale_refresh_seconds,
+            autoscale_target_utilization, collect_model_data, auth_enabled, cpu_cores, memory_gb, enable_app_insights,
+            scoring_timeout_ms, replica_max_concurrent_requests, max_request_wait_time, num_replicas, primary_key,
+            secondary_key, tags, properties, description, gpu_cores, period_seconds, initial_delay_seconds,
+            timeout_seconds, success_threshold, failure_threshold, namespace, token_auth_enabled, compute_target_name,
+            cpu_cores_limit, memory_gb_limit, blobfuse_enabled)
+
+    def update(self, image=None, autoscale_enabled=None, autoscale_min_replicas=None, autoscale_max_replicas=None,
+               autoscale_refresh_seconds=None, autoscale_target_utilization=None, collect_model_data=None,
+               auth_enabled=None, cpu_cores=None, memory_gb=None, enable_app_insights=None, scoring_timeout_ms=None,
+               replica_max_concurrent_requests=None, max_request_wait_time=None, num_replicas=None, tags=None,
+               properties=None, description=None, models=None, inference_config=None, gpu_cores=None,
+               period_seconds=None, initial_delay_seconds=None, timeout_seconds=None, success_threshold=None,
+               failure_threshold=None, namespace=None, token_auth_enabled=None, cpu_cores_limit=None,
+               memory_gb_limit=None, **kwargs):
+        """Start a rolling update (new replicas ready before old ones stop); then ``wait_for_deployment()``."""
+        if image is not None:
+            raise WebserviceException("Error, images are not used by amlcore; pass models and inference_config.")
+        values = dict(autoscale_enabled=autoscale_enabled, autoscale_min_replicas=autoscale_min_replicas,
+                      autoscale_max_replicas=autoscale_max_replicas,
+                      autoscale_refresh_seconds=autoscale_refresh_seconds,
+                      autoscale_target_utilization=autoscale_target_utilization,
+                      collect_model_data=collect_model_data, auth_enabled=auth_enabled, cpu_cores=cpu_cores,
+                      memory_gb=memory_gb, enable_app_insights=enable_app_insights,
+                      scoring_timeout_ms=scoring_timeout_ms,
+                      replica_max_concurrent_requests=replica_max_concurrent_requests,
+                      max_request_wait_time=max_request_wait_time, num_replicas=num_replicas, tags=tags,
+                      properties=properties, description=description, gpu_cores=gpu_cores,
+                      period_seconds=period_seconds, initial_delay_seconds=initial_delay_seconds,
+                      timeout_seconds=timeout_seconds, success_threshold=success_threshold,
+                      failure_threshold=failure_threshold, namespace=namespace,
+                      token_auth_enabled=token_auth_enabled, cpu_cores_limit=cpu_cores_limit,
+                      memory_gb_limit=memory_gb_limit)
+        update = _core.AksServiceUpdate()
+        update.config = _core_config(values, error_prefix="Error, ")
+        if models is not None:
+            from amlcore.model import Model
+            if not all(isinstance(m, Model) for m in models):
+                raise WebserviceException("Error, models must be Model objects.")
+            update.models = [m._core for m in models]
+        if inference_config is not None:
+            update.inference_config = inference_config._to_core()
+        self._core.update(update)
+
+    @property
+    def num_replicas(self):
+        return self._core.num_replicas
+
+    @property
+    def autoscale_enabled(self):
+        return self._core.autoscale_enabled
+
+    @property
+    def cpu_cores(self):
+        return self._core.cpu_cores
+
+    @property
+    def memory_gb(self):
+        return self._core.memory_gb

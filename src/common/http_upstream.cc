@@ -1,0 +1,167 @@
+#include "common/http_upstream.h"
+
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/string_views.h"
+
+namespace amlcore::http {
+namespace {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+struct Connection {
+  explicit Connection(asio::any_io_executor executor) : stream(executor) {}
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+};
+}  // namespace
+
+struct UpstreamClient::Impl {
+  asio::io_context ioc;
+  asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::map<uint16_t, std::vector<std::shared_ptr<Connection>>> idle;
+
+  std::shared_ptr<Connection> TakeIdle(uint16_t port) {
+    std::lock_guard lock(mu);
+    auto it = idle.find(port);
+    if (it == idle.end() || it->second.empty()) return nullptr;
+    auto c = std::move(it->second.back());
+    it->second.pop_back();
+    return c;
+  }
+
+  void GiveBack(uint16_t port, std::shared_ptr<Connection> c) {
+    std::lock_guard lock(mu);
+    auto& list = idle[port];
+    if (list.size() < 64) list.push_back(std::move(c));
+  }
+
+  // One attempt over `c` (fresh or reused). `retry` says whether a stale reused connection may be replaced.
+  struct Exchange : std::enable_shared_from_this<Exchange> {
+    Impl* impl;
+    uint16_t port;
+    std::shared_ptr<Connection> connection;
+    bool reused = false;
+    bhttp::request<bhttp::string_body> request;
+    std::optional<bhttp::response_parser<bhttp::string_body>> parser;
+    std::chrono::steady_clock::time_point deadline;
+    Callback done;
+
+    void Start() {
+      connection = impl->TakeIdle(port);
+      reused = connection != nullptr;
+      if (!connection) {
+        connection = std::make_shared<Connection>(asio::make_strand(impl->ioc));
+        connection->stream.expires_at(deadline);
+        auto self = shared_from_this();
+        connection->stream.async_connect(tcp::endpoint(asio::ip::address_v4::loopback(), port),
+                                         [self](beast::error_code ec) {
+                                           if (ec) return self->Finish(ec, false);
+                                           beast::error_code ignored;
+                                           self->connection->stream.socket().set_option(tcp::no_delay(true), ignored);
+                                           self->Write();
+                                         });
+        return;
+      }
+      asio::post(connection->stream.get_executor(), [self = shared_from_this()] { self->Write(); });
+    }
+
+    void Write() {
+      connection->stream.expires_at(deadline);
+      auto self = shared_from_this();
+      bhttp::async_write(connection->stream, request, [self](beast::error_code ec, size_t) {
+        if (ec) return self->Finish(ec, false);
+        self->parser.emplace();
+        self->parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+        bhttp::async_read(self->connection->stream, self->connection->buffer, *self->parser,
+                          [self](beast::error_code ec2, size_t) { self->Finish(ec2, true); });
+      });
+    }
+
+    void Finish(beast::error_code ec, bool wrote) {
+      if (!ec) {
+        auto res = parser->release();
+        Response out;
+        out.status = static_cast<int>(res.result_int());
+        for (const auto& field : res) out.headers.Add(AsAbsl(field.name_string()), AsAbsl(field.value()));
+        out.body = std::move(res.body());
+        if (res.keep_alive()) impl->GiveBack(port, std::move(connection));
+        return done(std::move(out));
+      }
+      beast::error_code ignored;
+      connection->stream.socket().close(ignored);
+      bool stale = ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset ||
+                   ec == asio::error::broken_pipe || ec == asio::error::eof;
+      if (reused && stale && !(parser && parser->got_some()) &&
+          std::chrono::steady_clock::now() < deadline) {
+        // The server had closed this idle connection before our request reached it: try a fresh one.
+        reused = false;
+        connection = std::make_shared<Connection>(asio::make_strand(impl->ioc));
+        connection->stream.expires_at(deadline);
+        auto self = shared_from_this();
+        connection->stream.async_connect(tcp::endpoint(asio::ip::address_v4::loopback(), port),
+                                         [self](beast::error_code ec2) {
+                                           if (ec2) return self->Finish(ec2, false);
+                                           self->Write();
+                                         });
+        return;
+      }
+      if (ec == beast::error::timeout) {
+        return done(absl::DeadlineExceededError(absl::StrCat("No answer from 127.0.0.1:", port, " in time")));
+      }
+      done(absl::UnavailableError(absl::StrCat(wrote ? "Connection to 127.0.0.1:" : "Cannot reach 127.0.0.1:", port,
+                                               wrote ? " failed: " : ": ", ec.message())));
+    }
+  };
+};
+
+UpstreamClient::UpstreamClient(int threads) : impl_(std::make_unique<Impl>()) {
+  for (int i = 0; i < std::max(1, threads); ++i) impl_->threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
+}
+
+UpstreamClient::~UpstreamClient() {
+  impl_->work.reset();
+  impl_->ioc.stop();
+  for (auto& t : impl_->threads) t.join();
+}
+
+void UpstreamClient::Send(uint16_t port, Request request, std::chrono::milliseconds timeout, Callback done) {
+  auto exchange = std::make_shared<Impl::Exchange>();
+  exchange->impl = impl_.get();
+  exchange->port = port;
+  exchange->deadline = std::chrono::steady_clock::now() + timeout;
+  exchange->done = std::move(done);
+  auto& req = exchange->request;
+  req.method_string(request.method);
+  req.target(request.target);
+  req.version(11);
+  for (const auto& [name, value] : request.headers.fields()) req.set(name, value);
+  req.set(bhttp::field::host, absl::StrCat("127.0.0.1:", port));
+  req.keep_alive(true);
+  req.body() = std::move(request.body);
+  req.prepare_payload();
+  exchange->Start();
+}
+
+void UpstreamClient::Forget(uint16_t port) {
+  std::lock_guard lock(impl_->mu);
+  impl_->idle.erase(port);
+}
+
+}  // namespace amlcore::http

@@ -1,0 +1,43 @@
+// An asynchronous HTTP/1.1 client for talking to many local upstream servers (a front end to its replicas):
+// a pool of kept-alive connections per port, a deadline per request, callbacks on the client's own threads.
+//
+//   http::UpstreamClient upstream(1);
+//   upstream.Send(port, std::move(request), 60s, [](absl::StatusOr<http::Response> response) { ... });
+#ifndef AMLCORE_COMMON_HTTP_UPSTREAM_H_
+#define AMLCORE_COMMON_HTTP_UPSTREAM_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "common/http_types.h"
+
+namespace amlcore::http {
+
+class UpstreamClient {
+ public:
+  using Callback = std::function<void(absl::StatusOr<Response>)>;
+
+  explicit UpstreamClient(int threads = 1);
+  ~UpstreamClient();
+  UpstreamClient(const UpstreamClient&) = delete;
+  UpstreamClient& operator=(const UpstreamClient&) = delete;
+
+  // Sends `request` to 127.0.0.1:port. `done` runs exactly once: with the response, kDeadlineExceeded after
+  // `timeout`, or kUnavailable when the connection fails (a kept-alive connection the server had closed is
+  // replaced once, transparently).
+  void Send(uint16_t port, Request request, std::chrono::milliseconds timeout, Callback done);
+  // Drops the idle connections to `port` (its server went away).
+  void Forget(uint16_t port);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace amlcore::http
+
+#endif  // AMLCORE_COMMON_HTTP_UPSTREAM_H_

@@ -1,0 +1,188 @@
+#include "frontend/dispatcher.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/json.h"
+
+namespace amlcore::frontend {
+
+http::Response FrontEndMessage(int status, absl::string_view message) {
+  return http::Response::Json(status, json::Serialize(json::bj::object{{"message", json::Bj(message)}}));
+}
+
+void VersionMetrics::Record(int status, Clock::duration elapsed) {
+  requests.fetch_add(1, std::memory_order_relaxed);
+  by_class[std::clamp(status / 100, 0, 5)].fetch_add(1, std::memory_order_relaxed);
+  double ms = std::chrono::duration<double, std::milli>(elapsed).count();
+  size_t bucket = 0;
+  while (bucket < kBucketsMs.size() && ms > kBucketsMs[bucket]) ++bucket;
+  latency_buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+  latency_sum_us.fetch_add(static_cast<uint64_t>(ms * 1000), std::memory_order_relaxed);
+}
+
+VersionDispatcher::VersionDispatcher(std::string service, std::string version, http::UpstreamClient* upstream)
+    : service_(std::move(service)), version_(std::move(version)), upstream_(upstream) {}
+
+void VersionDispatcher::SetLimits(const DispatcherLimits& limits) {
+  std::lock_guard lock(mu_);
+  limits_ = limits;
+}
+
+void VersionDispatcher::SetBackends(const std::vector<std::pair<std::string, uint16_t>>& wanted) {
+  std::vector<std::pair<std::shared_ptr<Backend>, Pending>> forwards;
+  {
+    std::lock_guard lock(mu_);
+    std::vector<std::shared_ptr<Backend>> next;
+    for (const auto& [id, port] : wanted) {
+      auto it = std::find_if(backends_.begin(), backends_.end(),
+                             [&](const auto& b) { return b->replica_id == id && b->port == port; });
+      if (it != backends_.end()) {
+        next.push_back(*it);
+      } else {
+        next.push_back(std::make_shared<Backend>(Backend{id, port, 0}));
+      }
+    }
+    backends_ = std::move(next);
+    // New capacity may serve queued requests at once.
+    while (!queue_.empty()) {
+      auto backend = PickLocked();
+      if (!backend) break;
+      ++backend->inflight;
+      forwards.emplace_back(backend, std::move(queue_.front()));
+      queue_.pop_front();
+    }
+  }
+  for (auto& [backend, pending] : forwards) Forward(backend, std::move(pending));
+}
+
+int VersionDispatcher::Inflight(const std::string& replica_id) const {
+  std::lock_guard lock(mu_);
+  for (const auto& b : backends_) {
+    if (b->replica_id == replica_id) return b->inflight;
+  }
+  return 0;
+}
+
+int VersionDispatcher::ReadyBackends() const {
+  std::lock_guard lock(mu_);
+  return static_cast<int>(backends_.size());
+}
+
+int VersionDispatcher::QueueDepth() const {
+  std::lock_guard lock(mu_);
+  return static_cast<int>(queue_.size());
+}
+
+int VersionDispatcher::TotalInflight() const {
+  std::lock_guard lock(mu_);
+  int total = 0;
+  for (const auto& b : backends_) total += b->inflight;
+  return total;
+}
+
+std::shared_ptr<VersionDispatcher::Backend> VersionDispatcher::PickLocked() {
+  std::shared_ptr<Backend> best;
+  size_t n = backends_.size();
+  for (size_t i = 0; i < n; ++i) {
+    const auto& b = backends_[(next_ + i) % n];
+    if (b->inflight >= limits_.max_concurrent_per_replica) continue;
+    if (!best || b->inflight < best->inflight) best = b;
+  }
+  if (best) next_ = (next_ + 1) % std::max<size_t>(n, 1);
+  return best;
+}
+
+void VersionDispatcher::Answer(const std::shared_ptr<http::Responder>& reply, http::Response response,
+                               Clock::time_point arrived) {
+  metrics_.Record(response.status, Clock::now() - arrived);
+  response.headers.Set("azureml-model-deployment", version_);
+  std::move(*reply)(std::move(response));
+}
+
+void VersionDispatcher::Submit(http::Request request, http::Responder reply) {
+  Pending pending{std::move(request), std::make_shared<http::Responder>(std::move(reply)), Clock::now()};
+  std::shared_ptr<Backend> backend;
+  {
+    std::lock_guard lock(mu_);
+    if (backends_.empty()) {
+      // Nothing could serve it within the wait anyway.
+    } else if ((backend = PickLocked())) {
+      ++backend->inflight;
+    } else {
+      queue_.push_back(std::move(pending));
+      return;
+    }
+  }
+  if (!backend) {
+    return Answer(pending.reply, FrontEndMessage(503, absl::StrCat("No ready replicas for service ", service_)),
+                  pending.arrived);
+  }
+  Forward(std::move(backend), std::move(pending));
+}
+
+void VersionDispatcher::ExpireQueued() {
+  std::vector<Pending> expired;
+  {
+    std::lock_guard lock(mu_);
+    auto now = Clock::now();
+    while (!queue_.empty() && now - queue_.front().arrived >= limits_.max_queue_wait) {
+      expired.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+  }
+  for (auto& p : expired) {
+    Answer(p.reply, FrontEndMessage(503, absl::StrCat("Too many requests for service ", service_, " (overloaded)")),
+           p.arrived);
+  }
+}
+
+void VersionDispatcher::Forward(std::shared_ptr<Backend> backend, Pending pending) {
+  std::chrono::milliseconds timeout;
+  {
+    std::lock_guard lock(mu_);
+    timeout = limits_.scoring_timeout;
+  }
+  // The scoring timeout counts from arrival: time spent queued is part of it.
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(timeout - (Clock::now() - pending.arrived));
+  if (left <= std::chrono::milliseconds(0)) left = std::chrono::milliseconds(1);
+  pending.request.headers.Set("Connection", "keep-alive");
+  auto reply = pending.reply;
+  auto arrived = pending.arrived;
+  upstream_->Send(backend->port, std::move(pending.request), left,
+                  [this, backend, reply, arrived, timeout](absl::StatusOr<http::Response> response) {
+                    http::Response out;
+                    if (response.ok()) {
+                      out = std::move(*response);
+                      // A failing run() is the replica's 500; to the client the gateway failed.
+                      if (out.status == 500) out.status = 502;
+                      out.headers.Set("Connection", "keep-alive");
+                    } else if (absl::IsDeadlineExceeded(response.status())) {
+                      upstream_->Forget(backend->port);
+                      out = FrontEndMessage(504, absl::StrCat("Service ", service_, " did not answer within ",
+                                                              timeout.count(), " ms"));
+                    } else {
+                      out = FrontEndMessage(502, absl::StrCat("The replica of service ", service_,
+                                                              " failed: ", response.status().message()));
+                    }
+                    Answer(reply, std::move(out), arrived);
+                    Done(backend);
+                  });
+}
+
+void VersionDispatcher::Done(const std::shared_ptr<Backend>& backend) {
+  std::shared_ptr<Backend> chosen;
+  std::optional<Pending> next;
+  {
+    std::lock_guard lock(mu_);
+    --backend->inflight;
+    if (!queue_.empty() && (chosen = PickLocked())) {
+      ++chosen->inflight;
+      next.emplace(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+  }
+  if (next) Forward(std::move(chosen), std::move(*next));
+}
+
+}  // namespace amlcore::frontend

@@ -1,0 +1,96 @@
+// Routes the requests of one service version to its ready replicas: at most N in flight per replica, the
+// least-loaded replica first, the rest queued up to the service's wait limit, each answered within the
+// scoring timeout. Counts what it does for /metrics.
+#ifndef AMLCORE_FRONTEND_DISPATCHER_H_
+#define AMLCORE_FRONTEND_DISPATCHER_H_
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/http_server.h"
+#include "common/http_upstream.h"
+
+namespace amlcore::frontend {
+
+using Clock = std::chrono::steady_clock;
+
+// Request counts and latencies of one version, in Prometheus terms.
+struct VersionMetrics {
+  static constexpr std::array<double, 13> kBucketsMs = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+  std::atomic<uint64_t> requests{0};
+  std::array<std::atomic<uint64_t>, 6> by_class{};  // index = status / 100
+  std::array<std::atomic<uint64_t>, kBucketsMs.size() + 1> latency_buckets{};
+  std::atomic<uint64_t> latency_sum_us{0};
+
+  void Record(int status, Clock::duration elapsed);
+};
+
+struct DispatcherLimits {
+  int max_concurrent_per_replica = 1;
+  std::chrono::milliseconds max_queue_wait{500};
+  std::chrono::milliseconds scoring_timeout{60000};
+};
+
+class VersionDispatcher {
+ public:
+  VersionDispatcher(std::string service, std::string version, http::UpstreamClient* upstream);
+
+  void SetLimits(const DispatcherLimits& limits);
+  // The replicas to route to (ready and not draining), by id and port; keeps counts of those that stay.
+  void SetBackends(const std::vector<std::pair<std::string, uint16_t>>& backends);
+  // Requests in flight to a replica (0 for unknown ones).
+  int Inflight(const std::string& replica_id) const;
+  int ReadyBackends() const;
+  int QueueDepth() const;
+  int TotalInflight() const;
+
+  // Takes a scoring request: forwards it, queues it, or answers 503 at once when no replica is ready.
+  void Submit(http::Request request, http::Responder reply);
+  // Answers 503 to queued requests that waited too long.
+  void ExpireQueued();
+
+  const std::string& service() const { return service_; }
+  const std::string& version() const { return version_; }
+  VersionMetrics& metrics() { return metrics_; }
+
+ private:
+  struct Backend {
+    std::string replica_id;
+    uint16_t port = 0;
+    int inflight = 0;
+  };
+  struct Pending {
+    http::Request request;
+    std::shared_ptr<http::Responder> reply;
+    Clock::time_point arrived;
+  };
+
+  // Picks the least-loaded backend with room; null when all are full. Call with mu_ held.
+  std::shared_ptr<Backend> PickLocked();
+  void Forward(std::shared_ptr<Backend> backend, Pending pending);
+  void Done(const std::shared_ptr<Backend>& backend);
+  void Answer(const std::shared_ptr<http::Responder>& reply, http::Response response, Clock::time_point arrived);
+
+  const std::string service_;
+  const std::string version_;
+  http::UpstreamClient* upstream_;
+  mutable std::mutex mu_;
+  DispatcherLimits limits_;
+  std::vector<std::shared_ptr<Backend>> backends_;
+  std::deque<Pending> queue_;
+  size_t next_ = 0;  // rotates ties between equally loaded replicas
+  VersionMetrics metrics_;
+};
+
+// The JSON error body of the front end: {"message": ...}.
+http::Response FrontEndMessage(int status, absl::string_view message);
+
+}  // namespace amlcore::frontend
+
+#endif  // AMLCORE_FRONTEND_DISPATCHER_H_

@@ -1,0 +1,427 @@
+#include "frontend/supervisor.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/files.h"
+#include "common/http_client.h"
+#include "common/json.h"
+
+namespace amlcore::frontend {
+namespace {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using domain::ReplicaState;
+
+constexpr char kStatusFile[] = "status.json";
+constexpr char kReplicaFile[] = "replica.json";
+constexpr char kLogFile[] = "replica.log";
+constexpr char kPreviousLogFile[] = "replica.previous.log";
+
+struct RuntimeStatus {
+  std::string phase;
+  uint16_t port = 0;
+  std::string reason;
+  std::string message;
+};
+
+std::optional<RuntimeStatus> ReadRuntimeStatus(const std::string& directory) {
+  auto text = ReadFile(absl::StrCat(directory, "/", kStatusFile));
+  if (!text.ok()) return std::nullopt;
+  auto object = json::ParseObject(*text, kStatusFile);
+  if (!object.ok()) return std::nullopt;
+  return RuntimeStatus{json::GetString(*object, "phase"), static_cast<uint16_t>(json::GetInt(*object, "port")),
+                       json::GetString(*object, "reason"), json::GetString(*object, "message")};
+}
+
+// Resident memory of a process in bytes (0 when unknown).
+uint64_t ResidentBytes(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    absl::string_view view(line);
+    if (absl::ConsumePrefix(&view, "VmRSS:")) {
+      uint64_t kb = 0;
+      std::vector<absl::string_view> parts = absl::StrSplit(view, ' ', absl::SkipEmpty());
+      if (!parts.empty() && absl::SimpleAtoi(parts[0], &kb)) return kb * 1024;
+    }
+  }
+  return 0;
+}
+
+std::chrono::seconds Backoff(int restarts) {
+  // 1, 2, 4, 8, 16, 30, 30, ... seconds.
+  return std::chrono::seconds(std::min(30, 1 << std::min(restarts, 5)));
+}
+
+bool ProbeReplica(uint16_t port, std::chrono::seconds timeout) {
+  http::Client client("127.0.0.1", port);
+  auto response = client.Send(http::Request{.method = "GET", .target = "/"}, {.timeout = timeout});
+  return response.ok() && response->status == 200;
+}
+}  // namespace
+
+std::string LogTail(const std::string& path, int lines) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return "";
+  std::vector<absl::string_view> all = absl::StrSplit(*text, '\n');
+  while (!all.empty() && all.back().empty()) all.pop_back();
+  size_t start = all.size() > static_cast<size_t>(lines) ? all.size() - lines : 0;
+  return absl::StrJoin(all.begin() + start, all.end(), "\n");
+}
+
+absl::Status LinkTree(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  fs::create_directories(to, ec);
+  if (ec) return absl::InternalError(absl::StrCat("Cannot create ", to, ": ", ec.message()));
+  for (auto it = fs::recursive_directory_iterator(from, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    fs::path target = fs::path(to) / fs::relative(it->path(), from);
+    if (it->is_directory()) {
+      fs::create_directories(target, ec);
+    } else {
+      fs::create_hard_link(it->path(), target, ec);
+      if (ec) {
+        ec.clear();
+        fs::copy_file(it->path(), target, fs::copy_options::overwrite_existing, ec);
+      }
+    }
+    if (ec) return absl::InternalError(absl::StrCat("Cannot prepare ", target.string(), ": ", ec.message()));
+  }
+  if (ec) return absl::InternalError(absl::StrCat("Cannot read ", from, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+ReplicaSupervisor::ReplicaSupervisor(std::string replicas_directory) : directory_(std::move(replicas_directory)) {}
+
+ReplicaSupervisor::~ReplicaSupervisor() { Stop(); }
+
+void ReplicaSupervisor::Start() {
+  std::error_code ec;
+  fs::create_directories(directory_, ec);
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& entry : fs::directory_iterator(directory_, ec)) {
+      auto text = ReadFile((entry.path() / kReplicaFile).string());
+      if (!text.ok()) continue;
+      auto object = json::ParseObject(*text, kReplicaFile);
+      if (!object.ok()) continue;
+      ProcessId process{static_cast<pid_t>(json::GetInt(*object, "pid")),
+                        static_cast<uint64_t>(json::GetInt(*object, "start_time"))};
+      orphans_[entry.path().filename().string()] = process;
+    }
+    ClaimOrphans();
+  }
+  loop_ = std::thread([this] { Loop(); });
+}
+
+void ReplicaSupervisor::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (loop_.joinable()) loop_.join();
+}
+
+void ReplicaSupervisor::Apply(std::vector<VersionTarget> targets) {
+  std::lock_guard lock(mu_);
+  for (auto& [key, set] : sets_) set.removed = true;
+  for (auto& target : targets) {
+    std::string key = absl::StrCat(target.service, "/", target.version);
+    auto it = sets_.find(key);
+    if (it == sets_.end()) {
+      VersionSet set;
+      set.target = std::move(target);
+      sets_.emplace(key, std::move(set));
+    } else {
+      it->second.removed = false;
+      it->second.target = std::move(target);
+    }
+  }
+  ClaimOrphans();
+  cv_.notify_all();
+}
+
+void ReplicaSupervisor::ClaimOrphans() {
+  for (auto& [key, set] : sets_) {
+    std::string prefix = absl::StrCat(set.target.service, ".", set.target.version, ".r");
+    for (auto orphan = orphans_.begin(); orphan != orphans_.end();) {
+      if (!absl::StartsWith(orphan->first, prefix)) {
+        ++orphan;
+        continue;
+      }
+      Replica r;
+      r.id = orphan->first;
+      r.directory = absl::StrCat(directory_, "/", r.id);
+      absl::string_view rest = absl::string_view(r.id).substr(prefix.size());
+      (void)absl::SimpleAtoi(rest.substr(0, rest.find('.')), &r.revision);
+      r.process = orphan->second;
+      r.started = Clock::now();
+      r.next_probe = r.started + std::chrono::seconds(set.target.spec.liveness.period_seconds);
+      r.state = IsRunning(r.process) ? ReplicaState::kStarting : ReplicaState::kWaiting;
+      if (r.state == ReplicaState::kWaiting) r.process = {};
+      set.replicas.push_back(std::move(r));
+      orphan = orphans_.erase(orphan);
+    }
+  }
+}
+
+domain::FrontEndStatus ReplicaSupervisor::Status() const {
+  std::lock_guard lock(mu_);
+  domain::FrontEndStatus status;
+  for (const auto& [key, set] : sets_) {
+    if (set.removed) continue;
+    domain::VersionStatus v;
+    v.service = set.target.service;
+    v.version = set.target.version;
+    v.revision = set.target.spec.revision;
+    v.desired = set.target.spec.count;
+    for (const auto& r : set.replicas) {
+      if (r.revision == v.revision && r.state == ReplicaState::kReady && !r.draining) ++v.ready;
+      v.replicas.push_back(domain::ReplicaStatus{
+          r.id, r.revision, r.terminating ? ReplicaState::kTerminating : r.state, r.process.pid, r.port, r.restarts,
+          r.last_reason, r.last_message, absl::StrCat(r.directory, "/", kLogFile),
+          absl::StrCat(r.directory, "/", kPreviousLogFile)});
+    }
+    status.versions.push_back(std::move(v));
+  }
+  return status;
+}
+
+void ReplicaSupervisor::Loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    Tick();
+    cv_.wait_for(lock, 100ms);
+  }
+}
+
+void ReplicaSupervisor::Tick() {
+  for (auto it = sets_.begin(); it != sets_.end();) {
+    TickSet(it->second);
+    if (it->second.removed && it->second.replicas.empty()) {
+      it = sets_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  // Replicas no route claims (their service was deleted while no front end ran) are stopped.
+  for (const auto& [id, process] : orphans_) {
+    (void)Terminate(process, 5s);
+    std::error_code ec;
+    fs::remove_all(absl::StrCat(directory_, "/", id), ec);
+  }
+  orphans_.clear();
+}
+
+std::string ReplicaSupervisor::NewReplicaId(const VersionSet& set, int64_t revision) const {
+  for (int n = 0;; ++n) {
+    std::string id = absl::StrCat(set.target.service, ".", set.target.version, ".r", revision, ".", n);
+    bool used = std::any_of(set.replicas.begin(), set.replicas.end(), [&](const Replica& r) { return r.id == id; });
+    if (!used) return id;
+  }
+}
+
+void ReplicaSupervisor::Kill(Replica& r, const std::string& reason, const std::string& message) {
+  r.kill_reason = reason;
+  r.kill_message = message;
+  if (r.process.pid > 0) kill(r.process.pid, SIGKILL);
+}
+
+void ReplicaSupervisor::OnExit(VersionSet& set, Replica& r) {
+  std::string log = absl::StrCat(r.directory, "/", kLogFile);
+  std::string reason = r.kill_reason;
+  std::string message = r.kill_message;
+  if (reason.empty()) {
+    auto status = ReadRuntimeStatus(r.directory);
+    if (status && status->phase == "Failed" && !status->reason.empty()) {
+      reason = status->reason;
+      message = status->message;
+    } else {
+      reason = "Error";
+      message = "The replica exited unexpectedly.";
+    }
+  }
+  std::string tail = LogTail(log, 20);
+  r.last_reason = reason;
+  r.last_message = tail.empty() ? message : absl::StrCat(message, "\nLast lines of the replica's log:\n", tail);
+  std::fprintf(stderr, "amlcore-fe: replica %s stopped: %s\n", r.id.c_str(), reason.c_str());
+  r.process = {};
+  r.port = 0;
+  r.kill_reason.clear();
+  r.kill_message.clear();
+  r.state = ReplicaState::kWaiting;
+  // A replica that served for a minute starts its back-off over.
+  if (r.ready_since != Clock::time_point() && Clock::now() - r.ready_since > 60s) r.restarts = 0;
+  r.next_restart = Clock::now() + Backoff(r.restarts);
+  r.ready_since = {};
+}
+
+void ReplicaSupervisor::Spawn(VersionSet& set, Replica& r) {
+  const domain::ReplicaSpec& spec = set.target.spec;
+  r.directory = absl::StrCat(directory_, "/", r.id);
+  std::string app = absl::StrCat(r.directory, "/app");
+  std::error_code ec;
+  fs::create_directories(r.directory, ec);
+  if (!fs::exists(app)) {
+    if (auto s = LinkTree(spec.bundle_directory, app); !s.ok()) {
+      r.last_reason = "ReplicaSetupFailed";
+      r.last_message = std::string(s.message());
+      r.next_restart = Clock::now() + Backoff(++r.restarts);
+      return;
+    }
+  }
+  std::string log = absl::StrCat(r.directory, "/", kLogFile);
+  if (fs::exists(log)) fs::rename(log, absl::StrCat(r.directory, "/", kPreviousLogFile), ec);
+  fs::remove(absl::StrCat(r.directory, "/", kStatusFile), ec);
+
+  std::string source = spec.source_directory.empty() ? app : absl::StrCat(app, "/", spec.source_directory);
+  SpawnOptions options{
+      .program = spec.program,
+      .args = {"--status-file", absl::StrCat(r.directory, "/", kStatusFile), "--port", "0"},
+      .env = {{"AZUREML_ENTRY_SCRIPT", spec.entry_script},
+              {"AML_APP_ROOT", app},
+              {"AZUREML_SOURCE_DIRECTORY", source},
+              {"AZUREML_MODEL_DIR", absl::StrCat(app, "/", spec.model_directory)},
+              {"SCORING_TIMEOUT_MS", absl::StrCat(spec.scoring_timeout_ms)},
+              {"AMLCORE_PYTHON", spec.python},
+              {"AMLCORE_PYTHONPATH", absl::StrJoin(spec.python_path, ":")},
+              {"AMLCORE_SERVICE_NAME", set.target.service},
+              {"AMLCORE_REPLICA_ID", r.id}},
+      .log_path = log,
+      .working_directory = app,
+  };
+  for (const auto& [k, v] : spec.environment_variables) options.env.emplace_back(k, v);
+  auto process = SpawnDaemon(options);
+  r.started = Clock::now();
+  r.next_probe = r.started + std::chrono::seconds(spec.liveness.initial_delay_seconds);
+  r.liveness_failures = 0;
+  if (!process.ok()) {
+    r.last_reason = "ReplicaStartFailed";
+    r.last_message = std::string(process.status().message());
+    r.next_restart = Clock::now() + Backoff(++r.restarts);
+    return;
+  }
+  r.process = *process;
+  r.state = ReplicaState::kStarting;
+  json::bj::object info{{"id", r.id},
+                        {"revision", r.revision},
+                        {"pid", static_cast<int64_t>(r.process.pid)},
+                        {"start_time", static_cast<int64_t>(r.process.start_time)}};
+  (void)WriteFileAtomic(absl::StrCat(r.directory, "/", kReplicaFile), json::Serialize(info), 0644);
+}
+
+void ReplicaSupervisor::TickSet(VersionSet& set) {
+  const domain::ReplicaSpec& spec = set.target.spec;
+  auto now = Clock::now();
+
+  for (Replica& r : set.replicas) {
+    if (r.process.pid != 0) {
+      if (!IsRunning(r.process)) {
+        if (r.terminating) {
+          r.process = {};
+          continue;
+        }
+        OnExit(set, r);
+        ++r.restarts;
+        continue;
+      }
+      if (r.terminating) {
+        if (now > r.terminate_deadline) kill(r.process.pid, SIGKILL);
+        continue;
+      }
+      if (auto status = ReadRuntimeStatus(r.directory)) {
+        if (status->phase == "Initializing") r.state = ReplicaState::kInitializing;
+        if (status->phase == "Ready" && r.state != ReplicaState::kReady) {
+          r.state = ReplicaState::kReady;
+          r.port = status->port;
+          r.ready_since = now;
+        }
+      }
+      double limit = spec.memory_gb_limit;
+      if (limit > 0 && ResidentBytes(r.process.pid) > static_cast<uint64_t>(limit * 1024 * 1024 * 1024)) {
+        Kill(r, "OOMKilled",
+             absl::StrCat("The replica used more than its memory limit of ", limit, " GB (memory_gb_limit)."));
+        continue;
+      }
+      if (r.state == ReplicaState::kReady && now >= r.next_probe) {
+        r.next_probe = now + std::chrono::seconds(std::max(1, spec.liveness.period_seconds));
+        if (ProbeReplica(r.port, std::chrono::seconds(std::max(1, spec.liveness.timeout_seconds)))) {
+          r.liveness_failures = 0;
+        } else if (++r.liveness_failures >= std::max(1, spec.liveness.failure_threshold)) {
+          Kill(r, "LivenessProbeFailed",
+               absl::StrCat("GET / failed ", r.liveness_failures, " times in a row (failure_threshold ",
+                            spec.liveness.failure_threshold, ")."));
+        }
+      }
+    } else if (!r.draining && !set.removed && r.revision == spec.revision && now >= r.next_restart) {
+      Spawn(set, r);
+    }
+  }
+
+  // Desired count of the current revision.
+  int current = 0;
+  int current_ready = 0;
+  for (Replica& r : set.replicas) {
+    if (r.revision != spec.revision || r.draining) continue;
+    if (set.removed || current >= spec.count) {
+      r.draining = true;
+      continue;
+    }
+    ++current;
+    if (r.state == ReplicaState::kReady) ++current_ready;
+  }
+  while (!set.removed && current < spec.count) {
+    Replica r;
+    r.revision = spec.revision;
+    r.id = NewReplicaId(set, spec.revision);
+    set.replicas.push_back(std::move(r));
+    Spawn(set, set.replicas.back());
+    ++current;
+  }
+  // Older revisions give way once the new one is ready (or right away when they serve nothing).
+  for (Replica& r : set.replicas) {
+    if (r.revision == spec.revision || r.draining) continue;
+    if (set.removed || current_ready >= spec.count || r.state != ReplicaState::kReady) r.draining = true;
+  }
+
+  std::vector<std::pair<std::string, uint16_t>> backends;
+  for (const Replica& r : set.replicas) {
+    if (r.state == ReplicaState::kReady && !r.draining && !r.terminating && r.process.pid != 0) {
+      backends.emplace_back(r.id, r.port);
+    }
+  }
+  set.target.dispatcher->SetBackends(backends);
+
+  // Draining replicas stop once their last request is answered.
+  for (Replica& r : set.replicas) {
+    if (!r.draining || r.terminating) continue;
+    if (r.process.pid != 0 && set.target.dispatcher->Inflight(r.id) > 0) continue;
+    if (r.process.pid != 0) {
+      kill(r.process.pid, SIGTERM);
+      r.terminating = true;
+      r.terminate_deadline = now + 10s;
+    } else {
+      r.terminating = true;
+    }
+  }
+  std::erase_if(set.replicas, [](const Replica& r) {
+    if (!r.terminating || r.process.pid != 0) return false;
+    std::error_code ec;
+    fs::remove_all(r.directory, ec);
+    return true;
+  });
+}
+
+}  // namespace amlcore::frontend

@@ -1,0 +1,274 @@
+// Store methods for models, environments and web services.
+#include "absl/strings/str_cat.h"
+#include "common/json.h"
+#include "server/store.h"
+
+namespace amlcore::server {
+namespace {
+namespace bj = json::bj;
+
+std::string MapToText(const std::map<std::string, std::string>& map) { return json::Serialize(domain::TagsToJson(map)); }
+
+std::map<std::string, std::string> MapFromText(const std::string& text) {
+  std::map<std::string, std::string> out;
+  if (auto parsed = json::Parse(text); parsed.ok()) (void)domain::ReadStringMap(&*parsed, "", &out);
+  return out;
+}
+
+std::string FilesToText(const std::vector<ModelFile>& files) {
+  bj::array list;
+  for (const auto& f : files) list.push_back(bj::object{{"path", f.path}, {"sha256", f.sha256}, {"size", f.size}});
+  return json::Serialize(list);
+}
+
+std::vector<ModelFile> FilesFromText(const std::string& text) {
+  std::vector<ModelFile> out;
+  auto parsed = json::Parse(text);
+  if (!parsed.ok() || !parsed->is_array()) return out;
+  for (const auto& f : parsed->as_array()) {
+    if (!f.is_object()) continue;
+    const auto& o = f.as_object();
+    out.push_back({json::GetString(o, "path"), json::GetString(o, "sha256"), json::GetInt(o, "size")});
+  }
+  return out;
+}
+
+constexpr char kModelColumns[] =
+    "id, workspace_id, name, version, description, tags, properties, framework, framework_version, files, created";
+
+ModelRecord ModelFromRow(const Row& r) {
+  ModelRecord m;
+  m.id = r.Int(0);
+  m.workspace_id = r.Int(1);
+  m.model.name = r.Text(2);
+  m.model.version = r.Int(3);
+  m.model.description = r.Text(4);
+  m.model.tags = MapFromText(r.Text(5));
+  m.model.properties = MapFromText(r.Text(6));
+  m.model.framework = r.Text(7);
+  m.model.framework_version = r.Text(8);
+  m.model.files = FilesFromText(r.Text(9));
+  m.model.created_time = r.Text(10);
+  return m;
+}
+
+constexpr char kEnvironmentColumns[] = "id, workspace_id, name, version, definition, created";
+
+EnvironmentRecord EnvironmentFromRow(const Row& r) {
+  return EnvironmentRecord{r.Int(0), r.Int(1), r.Text(2), r.Int(3), r.Text(4), r.Text(5)};
+}
+
+constexpr char kServiceColumns[] =
+    "id, workspace_id, name, kind, compute_name, cluster_id, state, phase, reason, error, primary_key, "
+    "secondary_key, description, tags, properties, created, updated";
+
+ServiceRecord ServiceFromRow(const Row& r) {
+  ServiceRecord s;
+  s.id = r.Int(0);
+  s.workspace_id = r.Int(1);
+  s.name = r.Text(2);
+  s.kind = r.Text(3);
+  s.compute_name = r.Text(4);
+  s.cluster_id = r.Int(5);
+  s.state = r.Text(6);
+  s.phase = r.Text(7);
+  s.reason = r.Text(8);
+  s.error = r.Text(9);
+  s.primary_key = r.Text(10);
+  s.secondary_key = r.Text(11);
+  s.description = r.Text(12);
+  s.tags = MapFromText(r.Text(13));
+  s.properties = MapFromText(r.Text(14));
+  s.created = r.Text(15);
+  s.updated = r.Text(16);
+  return s;
+}
+
+constexpr char kVersionColumns[] = "id, service_id, name, spec, revision, live_spec, live_revision";
+
+ServiceVersionRecord VersionFromRow(const Row& r) {
+  return ServiceVersionRecord{r.Int(0), r.Int(1), r.Text(2), r.Text(3), r.Int(4), r.Text(5), r.Int(6)};
+}
+
+template <class Record>
+absl::StatusOr<std::vector<Record>> All(Tx& tx, absl::string_view sql, const std::vector<SqlValue>& params,
+                                        Record (*from_row)(const Row&)) {
+  std::vector<Record> out;
+  if (auto s = tx.Query(sql, params, [&](const Row& r) { out.push_back(from_row(r)); }); !s.ok()) return s;
+  return out;
+}
+
+template <class Record>
+absl::StatusOr<std::optional<Record>> One(Tx& tx, absl::string_view sql, const std::vector<SqlValue>& params,
+                                          Record (*from_row)(const Row&)) {
+  auto all = All(tx, sql, params, from_row);
+  if (!all.ok()) return all.status();
+  if (all->empty()) return std::optional<Record>();
+  return std::optional<Record>(std::move(all->front()));
+}
+}  // namespace
+
+absl::StatusOr<int64_t> Store::NextModelVersion(Tx& tx, int64_t workspace_id, const std::string& name) {
+  int64_t version = 1;
+  auto s = tx.Query("SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE workspace_id = ? AND name = ?",
+                    {workspace_id, name}, [&](const Row& r) { version = r.Int(0); });
+  if (!s.ok()) return s;
+  return version;
+}
+
+absl::StatusOr<int64_t> Store::InsertModel(Tx& tx, const ModelRecord& r) {
+  const auto& m = r.model;
+  auto changed = tx.Execute(
+      "INSERT INTO models (workspace_id, name, version, description, tags, properties, framework, "
+      "framework_version, files, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      {r.workspace_id, m.name, m.version, m.description, MapToText(m.tags), MapToText(m.properties), m.framework,
+       m.framework_version, FilesToText(m.files), m.created_time});
+  if (!changed.ok()) return changed.status();
+  return tx.LastInsertId();
+}
+
+absl::StatusOr<std::optional<ModelRecord>> Store::FindModel(Tx& tx, int64_t workspace_id, const std::string& name,
+                                                            int64_t version) {
+  if (version > 0) {
+    return One<ModelRecord>(
+        tx, absl::StrCat("SELECT ", kModelColumns, " FROM models WHERE workspace_id = ? AND name = ? AND version = ?"),
+        {workspace_id, name, version}, ModelFromRow);
+  }
+  return One<ModelRecord>(tx,
+                          absl::StrCat("SELECT ", kModelColumns,
+                                       " FROM models WHERE workspace_id = ? AND name = ? ORDER BY version DESC LIMIT 1"),
+                          {workspace_id, name}, ModelFromRow);
+}
+
+absl::StatusOr<std::vector<ModelRecord>> Store::ListModels(Tx& tx, int64_t workspace_id, const std::string& name) {
+  return All<ModelRecord>(
+      tx,
+      absl::StrCat("SELECT ", kModelColumns,
+                   " FROM models WHERE workspace_id = ? AND (? = '' OR name = ?) ORDER BY name, version DESC"),
+      {workspace_id, name, name}, ModelFromRow);
+}
+
+absl::Status Store::DeleteModel(Tx& tx, int64_t id) {
+  return tx.Execute("DELETE FROM models WHERE id = ?", {id}).status();
+}
+
+absl::StatusOr<int64_t> Store::InsertEnvironment(Tx& tx, const EnvironmentRecord& e) {
+  auto changed = tx.Execute(
+      "INSERT INTO environments (workspace_id, name, version, definition, created) VALUES (?, ?, ?, ?, ?)",
+      {e.workspace_id, e.name, e.version, e.definition, e.created});
+  if (!changed.ok()) return changed.status();
+  return tx.LastInsertId();
+}
+
+absl::StatusOr<std::optional<EnvironmentRecord>> Store::FindEnvironment(Tx& tx, int64_t workspace_id,
+                                                                        const std::string& name, int64_t version) {
+  if (version > 0) {
+    return One<EnvironmentRecord>(
+        tx,
+        absl::StrCat("SELECT ", kEnvironmentColumns,
+                     " FROM environments WHERE workspace_id = ? AND name = ? AND version = ?"),
+        {workspace_id, name, version}, EnvironmentFromRow);
+  }
+  return One<EnvironmentRecord>(
+      tx,
+      absl::StrCat("SELECT ", kEnvironmentColumns,
+                   " FROM environments WHERE workspace_id = ? AND name = ? ORDER BY version DESC LIMIT 1"),
+      {workspace_id, name}, EnvironmentFromRow);
+}
+
+absl::StatusOr<std::vector<EnvironmentRecord>> Store::ListEnvironments(Tx& tx, int64_t workspace_id) {
+  return All<EnvironmentRecord>(
+      tx, absl::StrCat("SELECT ", kEnvironmentColumns, " FROM environments WHERE workspace_id = ? ORDER BY name, version"),
+      {workspace_id}, EnvironmentFromRow);
+}
+
+absl::StatusOr<bool> Store::EnvironmentBuildKnown(Tx& tx, const std::string& hash, int64_t workspace_id) {
+  bool found = false;
+  auto s = tx.Query("SELECT 1 FROM environment_builds WHERE hash = ? AND workspace_id = ?", {hash, workspace_id},
+                    [&](const Row&) { found = true; });
+  if (!s.ok()) return s;
+  return found;
+}
+
+absl::Status Store::RecordEnvironmentBuild(Tx& tx, const std::string& hash, int64_t workspace_id) {
+  return tx
+      .Execute("INSERT OR IGNORE INTO environment_builds (hash, workspace_id, created) VALUES (?, ?, ?)",
+               {hash, workspace_id, NowTimestamp()})
+      .status();
+}
+
+absl::StatusOr<std::optional<ServiceRecord>> Store::FindService(Tx& tx, int64_t workspace_id, const std::string& name) {
+  return One<ServiceRecord>(
+      tx, absl::StrCat("SELECT ", kServiceColumns, " FROM services WHERE workspace_id = ? AND name = ?"),
+      {workspace_id, name}, ServiceFromRow);
+}
+
+absl::StatusOr<std::optional<ServiceRecord>> Store::GetService(Tx& tx, int64_t id) {
+  return One<ServiceRecord>(tx, absl::StrCat("SELECT ", kServiceColumns, " FROM services WHERE id = ?"), {id},
+                            ServiceFromRow);
+}
+
+absl::StatusOr<std::vector<ServiceRecord>> Store::ListServices(Tx& tx, int64_t workspace_id) {
+  return All<ServiceRecord>(
+      tx, absl::StrCat("SELECT ", kServiceColumns, " FROM services WHERE workspace_id = ? ORDER BY name"),
+      {workspace_id}, ServiceFromRow);
+}
+
+absl::StatusOr<std::vector<ServiceRecord>> Store::ServicesOnCluster(Tx& tx, int64_t cluster_id) {
+  return All<ServiceRecord>(
+      tx, absl::StrCat("SELECT ", kServiceColumns, " FROM services WHERE cluster_id = ? ORDER BY name"), {cluster_id},
+      ServiceFromRow);
+}
+
+absl::StatusOr<int64_t> Store::InsertService(Tx& tx, const ServiceRecord& s) {
+  auto changed = tx.Execute(
+      "INSERT INTO services (workspace_id, name, kind, compute_name, cluster_id, state, phase, reason, error, "
+      "primary_key, secondary_key, description, tags, properties, created, updated) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      {s.workspace_id, s.name, s.kind, s.compute_name, s.cluster_id, s.state, s.phase, s.reason, s.error,
+       s.primary_key, s.secondary_key, s.description, MapToText(s.tags), MapToText(s.properties), s.created,
+       s.updated});
+  if (!changed.ok()) return changed.status();
+  return tx.LastInsertId();
+}
+
+absl::Status Store::UpdateService(Tx& tx, const ServiceRecord& s) {
+  return tx
+      .Execute(
+          "UPDATE services SET kind = ?, compute_name = ?, cluster_id = ?, state = ?, phase = ?, reason = ?, "
+          "error = ?, primary_key = ?, secondary_key = ?, description = ?, tags = ?, properties = ?, updated = ? "
+          "WHERE id = ?",
+          {s.kind, s.compute_name, s.cluster_id, s.state, s.phase, s.reason, s.error, s.primary_key,
+           s.secondary_key, s.description, MapToText(s.tags), MapToText(s.properties), NowTimestamp(), s.id})
+      .status();
+}
+
+absl::Status Store::DeleteService(Tx& tx, int64_t id) {
+  if (auto s = tx.Execute("DELETE FROM service_versions WHERE service_id = ?", {id}); !s.ok()) return s.status();
+  return tx.Execute("DELETE FROM services WHERE id = ?", {id}).status();
+}
+
+absl::StatusOr<std::vector<ServiceVersionRecord>> Store::ServiceVersions(Tx& tx, int64_t service_id) {
+  return All<ServiceVersionRecord>(
+      tx, absl::StrCat("SELECT ", kVersionColumns, " FROM service_versions WHERE service_id = ? ORDER BY id"),
+      {service_id}, VersionFromRow);
+}
+
+absl::StatusOr<int64_t> Store::InsertServiceVersion(Tx& tx, const ServiceVersionRecord& v) {
+  auto changed = tx.Execute(
+      "INSERT INTO service_versions (service_id, name, spec, revision, live_spec, live_revision) "
+      "VALUES (?, ?, ?, ?, ?, ?)",
+      {v.service_id, v.name, v.spec, v.revision, v.live_spec, v.live_revision});
+  if (!changed.ok()) return changed.status();
+  return tx.LastInsertId();
+}
+
+absl::Status Store::UpdateServiceVersion(Tx& tx, const ServiceVersionRecord& v) {
+  return tx
+      .Execute("UPDATE service_versions SET name = ?, spec = ?, revision = ?, live_spec = ?, live_revision = ? "
+               "WHERE id = ?",
+               {v.name, v.spec, v.revision, v.live_spec, v.live_revision, v.id})
+      .status();
+}
+
+}  // namespace amlcore::server
