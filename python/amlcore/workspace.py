@@ -128,6 +128,24 @@ class Workspace:
         from amlcore.compute import _wrap_compute
         return {name: _wrap_compute(self, core) for name, core in self._core.compute_targets().items()}
 
+    @property
+    def models(self):
+        """A dict of model name to its latest Model."""
+        from amlcore.model import Model
+        return {m.name: m for m in Model.list(self, latest=True)}
+
+    @property
+    def webservices(self):
+        """A dict of web service name to its object (an AksWebservice)."""
+        from amlcore.webservice import Webservice
+        return {s.name: s for s in Webservice.list(self)}
+
+    @property
+    def environments(self):
+        """A dict of registered environment name to its latest Environment."""
+        from amlcore.environment import Environment
+        return Environment.list(self)
+
     def __eq__(self, other):
         return isinstance(other, Workspace) and self.id.lower() == other.id.lower()
 

@@ -458,6 +458,19 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Delete(const WorkspaceK
     auto cluster_or = store_->GetCluster(tx, compute.cluster_id);
     if (!cluster_or.ok()) return cluster_or.status();
     ClusterRecord cluster = cluster_or->value();
+    // Web services of this workspace run on the cluster; they must go first.
+    auto services = store_->ServicesOnCluster(tx, cluster.id);
+    if (!services.ok()) return services.status();
+    std::vector<std::string> mine;
+    for (const auto& s : *services) {
+      if (s.workspace_id == ws->id || action == "delete") mine.push_back(s.name);
+    }
+    if (!mine.empty()) {
+      return Conflict("ComputeTargetInUse",
+                      absl::StrCat("Compute target ", name, " still runs web service", mine.size() == 1 ? " " : "s ",
+                                   absl::StrJoin(mine, ", "), "; delete ", mine.size() == 1 ? "it" : "them",
+                                   " before you ", action, " the compute target."));
+    }
     OperationRecord op;
     op.workspace_id = ws->id;
     op.target_id = compute.id;

@@ -57,23 +57,39 @@ absl::Status Database::Exec(absl::string_view sql) {
   return absl::OkStatus();
 }
 
-absl::Status Database::Transaction(const std::function<absl::Status(Tx&)>& fn) {
-  std::lock_guard lock(mu_);
-  if (auto s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
-  Tx tx(this);
-  absl::Status status = fn(tx);
-  if (status.ok()) {
-    status = Exec("COMMIT");
-    if (status.ok()) return status;
+absl::Status Database::Enter() {
+  if (owner_.load() == std::this_thread::get_id()) {
+    return absl::InternalError("Nested database access from one thread (a bug: pass the transaction along)");
   }
-  (void)Exec("ROLLBACK");
+  mu_.lock();
+  owner_ = std::this_thread::get_id();
+  return absl::OkStatus();
+}
+
+void Database::Leave() {
+  owner_ = std::thread::id();
+  mu_.unlock();
+}
+
+absl::Status Database::Transaction(const std::function<absl::Status(Tx&)>& fn) {
+  if (auto s = Enter(); !s.ok()) return s;
+  absl::Status status = Exec("BEGIN IMMEDIATE");
+  if (status.ok()) {
+    Tx tx(this);
+    status = fn(tx);
+    if (status.ok()) status = Exec("COMMIT");
+    if (!status.ok()) (void)Exec("ROLLBACK");
+  }
+  Leave();
   return status;
 }
 
 absl::Status Database::Read(const std::function<absl::Status(Tx&)>& fn) {
-  std::lock_guard lock(mu_);
+  if (auto s = Enter(); !s.ok()) return s;
   Tx tx(this);
-  return fn(tx);
+  absl::Status status = fn(tx);
+  Leave();
+  return status;
 }
 
 absl::Status Database::Migrate(const std::vector<std::string>& migrations) {

@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <atomic>
 #include <mutex>
+#include <thread>
 #include <optional>
 #include <string>
 #include "absl/strings/string_view.h"
@@ -72,8 +74,13 @@ class Database {
   absl::Status Exec(absl::string_view sql);
   absl::Status Error(absl::string_view what) const;
 
+  // Takes mu_, refusing (instead of deadlocking) a nested access from the thread that holds it.
+  absl::Status Enter();
+  void Leave();
+
   sqlite3* db_;
   std::mutex mu_;
+  std::atomic<std::thread::id> owner_{};
 };
 
 }  // namespace amlcore::server

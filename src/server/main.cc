@@ -1,14 +1,9 @@
 // amlcored: the amlcore workspace server.
 #include <csignal>
 #include <cstdlib>
-#include <filesystem>
 #include <iostream>
 
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
-#include "common/files.h"
-#include "common/json.h"
-#include "common/process.h"
 #include "server/workspace_server.h"
 
 namespace {
@@ -23,39 +18,6 @@ constexpr char kUsage[] =
     "  --with-clusters  with --stop: also stop the clusters' front ends (they keep serving otherwise)\n"
     "environment: AMLCORE_SIMULATED_PROVISIONING_SECONDS makes cluster creation take that long\n";
 
-amlcore::ProcessId ProcessIn(const std::string& file) {
-  auto text = amlcore::ReadFile(file);
-  if (!text.ok()) return {};
-  auto object = amlcore::json::ParseObject(*text, file);
-  if (!object.ok()) return {};
-  return {static_cast<pid_t>(amlcore::json::GetInt(*object, "pid")),
-          static_cast<uint64_t>(amlcore::json::GetInt(*object, "start_time"))};
-}
-
-// Stops the server of `home` and, if asked, every front end it started (the data plane otherwise keeps
-// running without the server).
-int Stop(std::string home, bool with_clusters) {
-  if (home.empty()) home = amlcore::server::DefaultHome();
-  amlcore::ProcessId server = ProcessIn(home + "/" + amlcore::server::kServerFile);
-  if (amlcore::IsRunning(server)) {
-    if (auto s = amlcore::Terminate(server, std::chrono::seconds(10)); !s.ok()) {
-      std::cerr << "amlcored: " << s.message() << std::endl;
-      return 1;
-    }
-    std::cout << "amlcored: stopped the server of " << home << " (pid " << server.pid << ")" << std::endl;
-  } else {
-    std::cout << "amlcored: no server is running for " << home << std::endl;
-  }
-  if (!with_clusters) return 0;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(home + "/clusters", ec)) {
-    amlcore::ProcessId frontend = ProcessIn(entry.path().string() + "/frontend.json");
-    if (amlcore::IsRunning(frontend) && amlcore::Terminate(frontend, std::chrono::seconds(10)).ok()) {
-      std::cout << "amlcored: stopped the front end of cluster " << entry.path().filename().string() << std::endl;
-    }
-  }
-  return 0;
-}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -91,7 +53,15 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (stop) return Stop(options.home, with_clusters);
+  if (stop) {
+    auto stopped = amlcore::server::StopHome(options.home, with_clusters);
+    if (!stopped.ok()) {
+      std::cerr << "amlcored: " << stopped.status().message() << std::endl;
+      return 1;
+    }
+    std::cout << "amlcored: " << *stopped << std::endl;
+    return 0;
+  }
   if (const char* delay = std::getenv("AMLCORE_SIMULATED_PROVISIONING_SECONDS")) {
     double seconds;
     if (!absl::SimpleAtod(delay, &seconds) || seconds < 0) {

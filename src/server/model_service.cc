@@ -124,7 +124,7 @@ absl::Status ModelService::Delete(const WorkspaceKey& key, const std::string& id
     if (!model.ok()) return model.status();
     if (!model->has_value()) return ModelNotFound(id);
     std::string full_id = absl::StrCat((*model)->model.name, ":", (*model)->model.version);
-    auto users = users_(ws->id, full_id);
+    auto users = users_(tx, ws->id, full_id);
     if (!users.ok()) return users.status();
     if (!users->empty()) {
       return MakeError(absl::StatusCode::kFailedPrecondition, "ModelInUse",

@@ -24,7 +24,8 @@ struct ModelQuery {
 class ModelService {
  public:
   // `users` names the services deploying a model id ("name:version"); deleting is refused while there are any.
-  using UsersOf = std::function<absl::StatusOr<std::vector<std::string>>(int64_t workspace_id, const std::string& id)>;
+  using UsersOf =
+      std::function<absl::StatusOr<std::vector<std::string>>(Tx& tx, int64_t workspace_id, const std::string& id)>;
 
   ModelService(Store* store, BlobStore* blobs, UsersOf users) : store_(store), blobs_(blobs), users_(std::move(users)) {}
 

@@ -1068,43 +1068,27 @@ absl::StatusOr<json::bj::object> WebserviceService::OperationDocument(const Oper
   return out;
 }
 
-absl::StatusOr<std::vector<std::string>> WebserviceService::ServicesUsingModel(int64_t workspace_id,
+absl::StatusOr<std::vector<std::string>> WebserviceService::ServicesUsingModel(Tx& tx, int64_t workspace_id,
                                                                                const std::string& model_id) {
   std::vector<std::string> out;
-  auto status = store_->db().Read([&](Tx& tx) -> absl::Status {
-    auto services = store_->ListServices(tx, workspace_id);
-    if (!services.ok()) return services.status();
-    for (const auto& s : *services) {
-      auto versions = store_->ServiceVersions(tx, s.id);
-      if (!versions.ok()) return versions.status();
-      for (const auto& v : *versions) {
-        for (const std::string* text : {&v.spec, &v.live_spec}) {
-          if (text->empty()) continue;
-          auto spec = SpecFromJson(*text);
-          if (spec.ok() && std::find(spec->request.model_ids.begin(), spec->request.model_ids.end(), model_id) !=
-                               spec->request.model_ids.end()) {
-            out.push_back(absl::StrCat("service ", s.name));
-          }
+  auto services = store_->ListServices(tx, workspace_id);
+  if (!services.ok()) return services.status();
+  for (const auto& s : *services) {
+    auto versions = store_->ServiceVersions(tx, s.id);
+    if (!versions.ok()) return versions.status();
+    for (const auto& v : *versions) {
+      for (const std::string* text : {&v.spec, &v.live_spec}) {
+        if (text->empty()) continue;
+        auto spec = SpecFromJson(*text);
+        if (spec.ok() && std::find(spec->request.model_ids.begin(), spec->request.model_ids.end(), model_id) !=
+                             spec->request.model_ids.end()) {
+          out.push_back(absl::StrCat("service ", s.name));
         }
       }
     }
-    return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
+  }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
-absl::StatusOr<std::vector<std::string>> WebserviceService::ServicesOf(int64_t workspace_id) {
-  std::vector<std::string> out;
-  auto status = store_->db().Read([&](Tx& tx) -> absl::Status {
-    auto services = store_->ListServices(tx, workspace_id);
-    if (!services.ok()) return services.status();
-    for (const auto& s : *services) out.push_back(s.name);
-    return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
   return out;
 }
 

@@ -55,10 +55,9 @@ class WebserviceService {
   // MMS shape of an operation, with its log.
   absl::StatusOr<json::bj::object> OperationDocument(const OperationRecord& operation);
 
-  // Services of a workspace deploying a model id.
-  absl::StatusOr<std::vector<std::string>> ServicesUsingModel(int64_t workspace_id, const std::string& model_id);
-  // Refused while a workspace's services run (deleting a workspace or a cluster).
-  absl::StatusOr<std::vector<std::string>> ServicesOf(int64_t workspace_id);
+  // Services of a workspace deploying a model id (inside the caller's transaction).
+  absl::StatusOr<std::vector<std::string>> ServicesUsingModel(Tx& tx, int64_t workspace_id,
+                                                              const std::string& model_id);
   // Brings front ends up to date with the database and services' states up to date with the front ends.
   void Reconcile();
 

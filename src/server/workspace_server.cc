@@ -118,6 +118,46 @@ std::vector<std::string> PrepareReplicaPythonPath(const std::string& home) {
 }
 }  // namespace
 
+namespace {
+ProcessId ProcessIn(const std::string& file) {
+  auto text = ReadFile(file);
+  if (!text.ok()) return {};
+  auto object = json::ParseObject(*text, file);
+  if (!object.ok()) return {};
+  return {static_cast<pid_t>(json::GetInt(*object, "pid")), static_cast<uint64_t>(json::GetInt(*object, "start_time"))};
+}
+}  // namespace
+
+absl::StatusOr<std::string> StopHome(std::string home, bool with_clusters) {
+  namespace fs = std::filesystem;
+  if (home.empty()) home = DefaultHome();
+  std::string report;
+  ProcessId server = ProcessIn(absl::StrCat(home, "/", kServerFile));
+  if (IsRunning(server)) {
+    if (auto s = Terminate(server, std::chrono::seconds(10)); !s.ok()) return s;
+    absl::StrAppend(&report, "stopped the server of ", home, " (pid ", server.pid, ")");
+  } else {
+    absl::StrAppend(&report, "no server is running for ", home);
+  }
+  if (!with_clusters) return report;
+  int frontends = 0;
+  int replicas = 0;
+  std::error_code ec;
+  for (const auto& cluster : fs::directory_iterator(absl::StrCat(home, "/clusters"), ec)) {
+    // The front end first, so that it does not restart the replicas being stopped.
+    ProcessId frontend = ProcessIn((cluster.path() / "frontend.json").string());
+    if (IsRunning(frontend) && Terminate(frontend, std::chrono::seconds(10)).ok()) ++frontends;
+    std::error_code inner;
+    for (const auto& replica : fs::directory_iterator(cluster.path() / "replicas", inner)) {
+      ProcessId process = ProcessIn((replica.path() / "replica.json").string());
+      if (IsRunning(process) && Terminate(process, std::chrono::seconds(10)).ok()) ++replicas;
+    }
+  }
+  absl::StrAppend(&report, "; stopped ", frontends, " front end", frontends == 1 ? "" : "s", " and ", replicas,
+                  " replica", replicas == 1 ? "" : "s");
+  return report;
+}
+
 absl::StatusOr<std::unique_ptr<WorkspaceServer>> WorkspaceServer::Start(WorkspaceServerOptions options) {
   auto impl = std::make_unique<Impl>();
   if (options.home.empty()) options.home = DefaultHome();
@@ -168,7 +208,9 @@ absl::StatusOr<std::unique_ptr<WorkspaceServer>> WorkspaceServer::Start(Workspac
   WebserviceService* webservices = impl->webservices.get();
   impl->models = std::make_unique<ModelService>(
       impl->store.get(), impl->blobs.get(),
-      [webservices](int64_t workspace_id, const std::string& id) { return webservices->ServicesUsingModel(workspace_id, id); });
+      [webservices](Tx& tx, int64_t workspace_id, const std::string& id) {
+        return webservices->ServicesUsingModel(tx, workspace_id, id);
+      });
   impl->api = std::make_unique<RestApi>(
       impl->admin_token, RestApi::Services{impl->workspaces.get(), impl->computes.get(), impl->models.get(),
                                            impl->webservices.get(), impl->operations.get(), impl->blobs.get()});

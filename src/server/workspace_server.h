@@ -40,6 +40,10 @@ inline constexpr char kServerLockFile[] = "amlcored.lock";
 inline constexpr char kAdminTokenFile[] = "admin_token";
 inline constexpr char kDatabaseFile[] = "amlcore.db";
 
+// Stops the server of `home` (default DefaultHome()) and, with `with_clusters`, every front end and replica it
+// started. Returns what it did, for people.
+absl::StatusOr<std::string> StopHome(std::string home, bool with_clusters);
+
 class WorkspaceServer {
  public:
   static absl::StatusOr<std::unique_ptr<WorkspaceServer>> Start(WorkspaceServerOptions options);

@@ -1,6 +1,7 @@
 #include "server/workspace_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/errors.h"
 #include "domain/names.h"
 
@@ -173,6 +174,19 @@ absl::StatusOr<std::vector<WorkspaceRecord>> WorkspaceService::List(const std::s
 absl::Status WorkspaceService::Delete(const WorkspaceKey& key) {
   auto ws = Get(key);
   if (!ws.ok()) return ws.status();
+  std::vector<std::string> services;
+  auto listed = store_->db().Read([&](Tx& tx) -> absl::Status {
+    auto all = store_->ListServices(tx, ws->id);
+    if (!all.ok()) return all.status();
+    for (const auto& s : *all) services.push_back(s.name);
+    return absl::OkStatus();
+  });
+  if (!listed.ok()) return listed;
+  if (!services.empty()) {
+    return MakeError(absl::StatusCode::kAborted, "WorkspaceInUse",
+                     absl::StrCat("Workspace ", key.name, " still has web services (", absl::StrJoin(services, ", "),
+                                  "); delete them before the workspace."));
+  }
   if (auto s = computes_->RemoveWorkspaceComputes(ws->id); !s.ok()) return s;
   return store_->db().Transaction([&](Tx& tx) { return store_->DeleteWorkspace(tx, ws->id); });
 }

@@ -40,14 +40,13 @@ std::vector<ProcessId> TempHome::RunningFrontEnds() const {
 }
 
 void TempHome::KillEverything() const {
+  // An in-process server is stopped by its owner; StopHome ends the processes.
   if (auto text = ReadFile(path_ + "/server.json"); text.ok()) {
-    if (auto object = json::ParseObject(*text, "server.json"); object.ok()) {
-      ProcessId server{static_cast<pid_t>(json::GetInt(*object, "pid")),
-                       static_cast<uint64_t>(json::GetInt(*object, "start_time"))};
-      if (server.pid != getpid()) (void)Terminate(server, std::chrono::seconds(5));
+    if (auto object = json::ParseObject(*text, "server.json"); object.ok() && json::GetInt(*object, "pid") == getpid()) {
+      std::filesystem::remove(path_ + "/server.json");
     }
   }
-  for (const ProcessId& fe : RunningFrontEnds()) (void)Terminate(fe, std::chrono::seconds(5));
+  (void)server::StopHome(path_, /*with_clusters=*/true);
 }
 
 void ServerFixture::SetUp() {

@@ -64,9 +64,22 @@ class Home:
         return frontend_pids(self.path)
 
     def stop_all(self):
-        stop(self.server_pid())
-        for pid in self.frontend_pids():
-            stop(pid)
+        # amlcored --stop --with-clusters ends the server, front ends and replicas of this home.
+        import amlcore
+        program = os.path.join(os.path.dirname(amlcore.__file__), "bin", "amlcored")
+        subprocess.run([program, "--stop", "--with-clusters", "--home", self.path], capture_output=True, timeout=120)
+
+    def replica_pids(self):
+        pids = []
+        for info in glob.glob(os.path.join(self.path, "clusters", "*", "replicas", "*", "replica.json")):
+            try:
+                with open(info) as f:
+                    pid = json.load(f)["pid"]
+            except (OSError, ValueError, KeyError):
+                continue
+            if _alive(pid):
+                pids.append(pid)
+        return pids
 
 
 @pytest.fixture

@@ -15,5 +15,9 @@ def test_python_quickstart(home):
     assert "Creating" in out and 'Provisioning operation finished, operation "Succeeded"' in out
     assert "3 x Standard_D3_v2 (FastProd)" in out
     assert "Attached to quickstart-team-ws as shared-aks (is_attached=True)" in out
+    assert 'AKS service creation operation finished, operation "Succeeded"' in out
+    assert "Service diabetes-service is Healthy at http://127.0.0.1:" in out
+    assert "Prediction over HTTP with the key: [" in out
+    assert "Loaded " in out  # the replica's log
     assert out.rstrip().endswith("Compute targets of quickstart-ws: []")
-    assert home.frontend_pids() == []
+    assert home.frontend_pids() == [] and home.replica_pids() == []
