@@ -17,6 +17,9 @@ if [[ -z "${AMLCORE_HOME:-}" ]]; then
 fi
 status=0
 "$build/example/compute_quickstart" || status=$?
+if ((status == 0)); then
+  "$build/example/deploy_quickstart" "$PWD/examples/cpp/score" || status=$?
+fi
 if [[ -n "$own_home" ]]; then
   "$prefix/bin/amlcored" --stop --with-clusters >/dev/null
   rm -rf "$own_home"
