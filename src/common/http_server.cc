@@ -1,5 +1,6 @@
 #include "common/http_server.h"
 
+#include <array>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -99,6 +100,7 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
     }
     if (ec == bhttp::error::body_limit) {
       keep_alive_ = false;
+      linger_ = true;  // the client is still sending; let it finish so that it reads the 413
       return Write(options_.make_error(
           413, absl::StrCat("Request body is larger than the limit of ", options_.max_body_bytes,
                             " bytes.")));
@@ -140,7 +142,26 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
                        });
   }
 
+  // After refusing a request mid-body: stop sending, read and drop what the client still sends, then close.
+  void Linger() {
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_send, ignored);
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
+    auto self = this->shared_from_this();
+    beast::get_lowest_layer(stream_).async_read_some(
+        asio::buffer(scratch_), [self](beast::error_code ec, size_t n) {
+          self->lingered_ += n;
+          if (ec || self->lingered_ > (1ull << 31)) {
+            beast::error_code ignored2;
+            beast::get_lowest_layer(self->stream_).socket().close(ignored2);
+            return;
+          }
+          self->Linger();
+        });
+  }
+
   void Close() {
+    if (linger_) return Linger();
     beast::error_code ignored;
     if constexpr (kTls) {
       beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
@@ -162,6 +183,9 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
   bhttp::response<bhttp::string_body> response_;
   unsigned version_ = 11;
   bool keep_alive_ = true;
+  bool linger_ = false;
+  uint64_t lingered_ = 0;
+  std::array<char, 64 * 1024> scratch_;
 };
 
 }  // namespace

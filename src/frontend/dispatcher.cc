@@ -43,6 +43,12 @@ void VersionDispatcher::SetBackends(const std::vector<std::pair<std::string, uin
         next.push_back(std::make_shared<Backend>(Backend{id, port, 0}));
       }
     }
+    for (const auto& old : backends_) {
+      if (std::find(next.begin(), next.end(), old) != next.end()) continue;
+      if (old->inflight > 0) retired_.push_back(old);
+      upstream_->Forget(old->port);
+    }
+    std::erase_if(retired_, [](const auto& b) { return b->inflight == 0; });
     backends_ = std::move(next);
     // New capacity may serve queued requests at once.
     while (!queue_.empty()) {
@@ -58,10 +64,13 @@ void VersionDispatcher::SetBackends(const std::vector<std::pair<std::string, uin
 
 int VersionDispatcher::Inflight(const std::string& replica_id) const {
   std::lock_guard lock(mu_);
-  for (const auto& b : backends_) {
-    if (b->replica_id == replica_id) return b->inflight;
+  int total = 0;
+  for (const auto* list : {&backends_, &retired_}) {
+    for (const auto& b : *list) {
+      if (b->replica_id == replica_id) total += b->inflight;
+    }
   }
-  return 0;
+  return total;
 }
 
 int VersionDispatcher::ReadyBackends() const {
@@ -94,9 +103,13 @@ std::shared_ptr<VersionDispatcher::Backend> VersionDispatcher::PickLocked() {
 }
 
 void VersionDispatcher::Answer(const std::shared_ptr<http::Responder>& reply, http::Response response,
-                               Clock::time_point arrived) {
+                               Clock::time_point arrived, const std::string& request_id) {
   metrics_.Record(response.status, Clock::now() - arrived);
   response.headers.Set("azureml-model-deployment", version_);
+  if (!request_id.empty() && !response.headers.Get("x-request-id")) {
+    response.headers.Set("x-request-id", request_id);
+    response.headers.Set("x-ms-request-id", request_id);
+  }
   std::move(*reply)(std::move(response));
 }
 
@@ -116,7 +129,7 @@ void VersionDispatcher::Submit(http::Request request, http::Responder reply) {
   }
   if (!backend) {
     return Answer(pending.reply, FrontEndMessage(503, absl::StrCat("No ready replicas for service ", service_)),
-                  pending.arrived);
+                  pending.arrived, std::string(pending.request.headers.Get("x-request-id").value_or("")));
   }
   Forward(std::move(backend), std::move(pending));
 }
@@ -133,7 +146,7 @@ void VersionDispatcher::ExpireQueued() {
   }
   for (auto& p : expired) {
     Answer(p.reply, FrontEndMessage(503, absl::StrCat("Too many requests for service ", service_, " (overloaded)")),
-           p.arrived);
+           p.arrived, std::string(p.request.headers.Get("x-request-id").value_or("")));
   }
 }
 
@@ -149,8 +162,9 @@ void VersionDispatcher::Forward(std::shared_ptr<Backend> backend, Pending pendin
   pending.request.headers.Set("Connection", "keep-alive");
   auto reply = pending.reply;
   auto arrived = pending.arrived;
+  std::string request_id(pending.request.headers.Get("x-request-id").value_or(""));
   upstream_->Send(backend->port, std::move(pending.request), left,
-                  [this, backend, reply, arrived, timeout](absl::StatusOr<http::Response> response) {
+                  [this, backend, reply, arrived, timeout, request_id](absl::StatusOr<http::Response> response) {
                     http::Response out;
                     if (response.ok()) {
                       out = std::move(*response);
@@ -165,7 +179,7 @@ void VersionDispatcher::Forward(std::shared_ptr<Backend> backend, Pending pendin
                       out = FrontEndMessage(502, absl::StrCat("The replica of service ", service_,
                                                               " failed: ", response.status().message()));
                     }
-                    Answer(reply, std::move(out), arrived);
+                    Answer(reply, std::move(out), arrived, request_id);
                     Done(backend);
                   });
 }

@@ -75,7 +75,9 @@ class VersionDispatcher {
   std::shared_ptr<Backend> PickLocked();
   void Forward(std::shared_ptr<Backend> backend, Pending pending);
   void Done(const std::shared_ptr<Backend>& backend);
-  void Answer(const std::shared_ptr<http::Responder>& reply, http::Response response, Clock::time_point arrived);
+  // Sends the reply with this version's headers; `request_id` is echoed when the replica did not.
+  void Answer(const std::shared_ptr<http::Responder>& reply, http::Response response, Clock::time_point arrived,
+              const std::string& request_id);
 
   const std::string service_;
   const std::string version_;
@@ -83,6 +85,8 @@ class VersionDispatcher {
   mutable std::mutex mu_;
   DispatcherLimits limits_;
   std::vector<std::shared_ptr<Backend>> backends_;
+  // Replicas no longer routed to that still have requests in flight (their replica must not stop yet).
+  std::vector<std::shared_ptr<Backend>> retired_;
   std::deque<Pending> queue_;
   size_t next_ = 0;  // rotates ties between equally loaded replicas
   VersionMetrics metrics_;

@@ -51,7 +51,7 @@ uint64_t ResidentBytes(pid_t pid) {
     absl::string_view view(line);
     if (absl::ConsumePrefix(&view, "VmRSS:")) {
       uint64_t kb = 0;
-      std::vector<absl::string_view> parts = absl::StrSplit(view, ' ', absl::SkipEmpty());
+      std::vector<absl::string_view> parts = absl::StrSplit(view, absl::ByAnyChar(" \t"), absl::SkipEmpty());
       if (!parts.empty() && absl::SimpleAtoi(parts[0], &kb)) return kb * 1024;
     }
   }
@@ -181,12 +181,12 @@ domain::FrontEndStatus ReplicaSupervisor::Status() const {
   std::lock_guard lock(mu_);
   domain::FrontEndStatus status;
   for (const auto& [key, set] : sets_) {
-    if (set.removed) continue;
+    // A removed version is listed until its last replica has stopped.
     domain::VersionStatus v;
     v.service = set.target.service;
     v.version = set.target.version;
     v.revision = set.target.spec.revision;
-    v.desired = set.target.spec.count;
+    v.desired = set.removed ? 0 : set.target.spec.count;
     for (const auto& r : set.replicas) {
       if (r.revision == v.revision && r.state == ReplicaState::kReady && !r.draining) ++v.ready;
       v.replicas.push_back(domain::ReplicaStatus{
