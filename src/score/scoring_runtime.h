@@ -30,9 +30,6 @@ inline constexpr int kExitStuck = 5;         // run() did not return after its t
 // Loads the script, calls init(), serves until SIGTERM/SIGINT; returns the process exit code.
 int RunScoringServer(const RuntimeOptions& options);
 
-// True when `text` is well-formed UTF-8.
-bool IsValidUtf8(absl::string_view text);
-
 }  // namespace amlcore::score
 
 #endif  // AMLCORE_SCORE_SCORING_RUNTIME_H_

@@ -901,7 +901,10 @@ void WebserviceService::RunDeploy(const OperationRecord& op) {
           if (Fatal(r.last_reason) || (r.last_reason == "Error" && r.restarts >= 2) ||
               (r.last_reason == "ScoringTimeout" && r.restarts >= 2)) {
             std::string reason = Fatal(r.last_reason) ? r.last_reason : "CrashLoopBackOff";
-            return fail(initializing ? ServicePhase::kInitializing : ServicePhase::kStartingReplicas, reason,
+            // A replica whose process could not even be set up failed to start; anything later failed while
+            // loading the script and running init().
+            bool starting = reason == "ReplicaSetupFailed" || reason == "ReplicaStartFailed";
+            return fail(starting ? ServicePhase::kStartingReplicas : ServicePhase::kInitializing, reason,
                         absl::StrCat("Replica ", r.id, ": ", r.last_message));
           }
         }

@@ -253,8 +253,10 @@ class SlowComputeTest : public ServerFixture {
  protected:
   void SetUp() override {
     home_ = std::make_unique<testing::TempHome>();
-    auto server = server::WorkspaceServer::Start(
-        {.home = home_->path(), .frontend_program = AMLCORE_FE_PATH, .simulated_provisioning = 1500ms});
+    auto server = server::WorkspaceServer::Start({.home = home_->path(),
+                                                  .frontend_program = AMLCORE_FE_PATH,
+                                                  .scoring_program = AMLCORE_SCORE_PATH,
+                                                  .simulated_provisioning = 1500ms});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
   }

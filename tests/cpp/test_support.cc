@@ -51,7 +51,8 @@ void TempHome::KillEverything() const {
 
 void ServerFixture::SetUp() {
   home_ = std::make_unique<TempHome>();
-  auto server = server::WorkspaceServer::Start({.home = home_->path(), .frontend_program = AMLCORE_FE_PATH});
+  auto server = server::WorkspaceServer::Start(
+      {.home = home_->path(), .frontend_program = AMLCORE_FE_PATH, .scoring_program = AMLCORE_SCORE_PATH});
   ASSERT_TRUE(server.ok()) << server.status();
   server_ = std::move(*server);
 }

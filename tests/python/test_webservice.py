@@ -630,3 +630,41 @@ def test_conda_specification_and_environment_registration(aks, tmp_path):
     pip_env = Environment.from_pip_requirements("pip-env", str(requirements))
     assert list(pip_env.python.conda_dependencies.pip_packages) == ["numpy", "scikit-learn>=1.0"]
     assert pip_env.get_hash() != env.get_hash()
+
+
+def test_killed_and_stuck_replicas_are_replaced(aks, tmp_path, home):
+    ws, target = aks
+    source = script_dir(tmp_path, ECHO)
+    service = deploy(ws, target, source, name="sturdy-svc", initial_delay_seconds=1, period_seconds=1,
+                     timeout_seconds=1, failure_threshold=2)
+    service.wait_for_deployment()
+
+    def wait_for_new_replica(old):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            pids = home.replica_pids()
+            if pids and old not in pids:
+                try:
+                    if service.run({"ok": 1}) == {"echo": {"ok": 1}}:
+                        return pids[0]
+                except WebserviceException:
+                    pass
+            time.sleep(0.1)
+        raise AssertionError("no replacement replica within 30 s")
+
+    # A crashed replica restarts; its previous log stays readable while it is down.
+    first = home.replica_pids()[0]
+    os.kill(first, signal.SIGKILL)
+    second = wait_for_new_replica(first)
+    # A replica that stops answering its liveness probe is killed and replaced.
+    os.kill(second, signal.SIGSTOP)
+    third = wait_for_new_replica(second)
+    assert third not in (first, second)
+    # The server notices the service is whole again within its reconciliation interval.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        service.update_deployment_state()
+        if service.state == "Healthy":
+            break
+        time.sleep(0.2)
+    assert service.state == "Healthy"

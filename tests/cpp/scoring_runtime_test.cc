@@ -1,0 +1,164 @@
+// amlcore-score as a process: the inference server's routes, headers, errors and timeout.
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/files.h"
+#include "common/http_client.h"
+#include "common/json.h"
+#include "common/process.h"
+#include "cpp/test_support.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "common/utf8.h"
+
+namespace amlcore {
+namespace {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+class ScoringRuntimeTest : public ::testing::Test {
+ protected:
+  // Starts a replica for `script`; returns its port (0 when it did not get ready).
+  uint16_t Start(const std::string& script, const std::string& timeout_ms = "1000") {
+    fs::path app = fs::path(home_.path()) / "app";
+    fs::create_directories(app / "src");
+    std::ofstream(app / "src" / "score.py") << script;
+    status_file_ = (fs::path(home_.path()) / "status.json").string();
+    fs::remove(status_file_);
+    auto process = SpawnDaemon({.program = AMLCORE_SCORE_PATH,
+                                .args = {"--status-file", status_file_},
+                                .env = {{"AZUREML_ENTRY_SCRIPT", "score.py"},
+                                        {"AML_APP_ROOT", app.string()},
+                                        {"AZUREML_SOURCE_DIRECTORY", (app / "src").string()},
+                                        {"AZUREML_MODEL_DIR", (app / "azureml-models").string()},
+                                        {"SCORING_TIMEOUT_MS", timeout_ms}},
+                                .log_path = (fs::path(home_.path()) / "replica.log").string(),
+                                .working_directory = app.string()});
+    EXPECT_TRUE(process.ok()) << process.status();
+    process_ = *process;
+    uint16_t port = 0;
+    testing::Eventually([&] {
+      auto status = Status();
+      if (json::GetString(status, "phase") == "Ready") port = static_cast<uint16_t>(json::GetInt(status, "port"));
+      return port != 0 || json::GetString(status, "phase") == "Failed";
+    });
+    return port;
+  }
+  json::bj::object Status() {
+    auto text = ReadFile(status_file_);
+    if (!text.ok()) return {};
+    auto object = json::ParseObject(*text, "status");
+    return object.ok() ? *object : json::bj::object{};
+  }
+  std::string Log() { return ReadFile(home_.path() + "/replica.log").value_or(""); }
+  void TearDown() override { (void)Terminate(process_, 5s); }
+
+  testing::TempHome home_;
+  std::string status_file_;
+  ProcessId process_;
+};
+
+constexpr char kEcho[] = R"(
+import json, time
+def init():
+    print("initialised")
+def run(raw):
+    data = json.loads(raw)
+    print("got", data)
+    if data.get("fail"):
+        raise KeyError("boom")
+    if data.get("sleep"):
+        time.sleep(data["sleep"])
+    return {"you_sent": data}
+)";
+
+TEST_F(ScoringRuntimeTest, RoutesHeadersAndErrorsOfTheInferenceServer) {
+  uint16_t port = Start(kEcho);
+  ASSERT_NE(port, 0) << Log();
+  http::Client client("127.0.0.1", port);
+  auto health = client.Send({.method = "GET", .target = "/"});
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(health->body, "Healthy");
+
+  http::Request score{.method = "POST", .target = "/score", .body = R"({"a": 1})"};
+  score.headers.Set("x-request-id", "req-123");
+  score.headers.Set("x-ms-client-request-id", "client-9");
+  auto ok = client.Send(std::move(score));
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(ok->body, R"({"you_sent": {"a": 1}})");
+  EXPECT_EQ(ok->headers.Get("Content-Type"), "application/json");
+  EXPECT_EQ(ok->headers.Get("x-request-id"), "req-123");
+  EXPECT_EQ(ok->headers.Get("x-ms-request-id"), "req-123");
+  EXPECT_EQ(ok->headers.Get("x-ms-client-request-id"), "client-9");
+  EXPECT_EQ(ok->headers.Get("x-ms-run-function-failed"), "False");
+  EXPECT_TRUE(ok->headers.Get("x-ms-run-fn-exec-ms").has_value());
+  EXPECT_THAT(Log(), HasSubstr("req-123 got {'a': 1}"));
+
+  auto get = client.Send({.method = "GET", .target = "/score?x=1&y=two"});
+  ASSERT_TRUE(get.ok());
+  EXPECT_EQ(get->body, R"({"you_sent": {"x": "1", "y": "two"}})");
+
+  auto failed = client.Send({.method = "POST", .target = "/score", .body = R"({"fail": true})"});
+  ASSERT_TRUE(failed.ok());
+  EXPECT_EQ(failed->status, 500);
+  EXPECT_EQ(failed->body,
+            R"({"message":"An unexpected error occurred in scoring script. Check the logs for more info."})");
+  EXPECT_EQ(failed->headers.Get("x-ms-run-function-failed"), "True");
+  EXPECT_THAT(Log(), HasSubstr("KeyError: 'boom'"));
+
+  auto bad_utf8 = client.Send({.method = "POST", .target = "/score", .body = "\xc3\x28"});
+  ASSERT_TRUE(bad_utf8.ok());
+  EXPECT_EQ(bad_utf8->status, 400);
+  auto put = client.Send({.method = "PUT", .target = "/score", .body = "{}"});
+  EXPECT_EQ(put->status, 405);
+  http::Request long_id{.method = "POST", .target = "/score", .body = "{}"};
+  long_id.headers.Set("x-request-id", std::string(101, 'r'));
+  EXPECT_EQ(client.Send(std::move(long_id))->status, 431);
+  auto swagger = client.Send({.method = "GET", .target = "/swagger.json"});
+  ASSERT_TRUE(swagger.ok());
+  EXPECT_THAT(swagger->body, HasSubstr("\"swagger\":\"2.0\""));
+  EXPECT_THAT(swagger->body, HasSubstr("ServiceInput"));
+  EXPECT_EQ(client.Send({.method = "GET", .target = "/elsewhere"})->status, 404);
+
+  auto slow = client.Send({.method = "POST", .target = "/score", .body = R"({"sleep": 0.2})"});
+  EXPECT_EQ(slow->status, 200);
+  auto too_slow = client.Send({.method = "POST", .target = "/score", .body = R"({"sleep": 1.5})"}, {.timeout = 10s});
+  ASSERT_TRUE(too_slow.ok());
+  EXPECT_EQ(too_slow->status, 500);
+  EXPECT_EQ(too_slow->body, R"({"message":"Scoring timeout after 1000 ms"})");
+  // The next request is not hit by the interruption meant for the slow one.
+  auto after = client.Send({.method = "POST", .target = "/score", .body = R"({"b": 2})"}, {.timeout = 10s});
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->status, 200);
+}
+
+TEST_F(ScoringRuntimeTest, ReportsImportAndInitFailures) {
+  EXPECT_EQ(Start("def init(:\n  pass\n"), 0);
+  EXPECT_EQ(json::GetString(Status(), "reason"), "UserScriptImportFailed");
+  EXPECT_THAT(json::GetString(Status(), "message"), HasSubstr("SyntaxError"));
+  (void)Terminate(process_, 1s);
+  EXPECT_EQ(Start("def init():\n  raise ValueError('nope')\ndef run(d):\n  return d\n"), 0);
+  EXPECT_EQ(json::GetString(Status(), "reason"), "UserScriptInitFailed");
+  EXPECT_THAT(json::GetString(Status(), "message"), HasSubstr("ValueError: nope"));
+  (void)Terminate(process_, 1s);
+  EXPECT_EQ(Start("def init():\n  pass\n"), 0);
+  EXPECT_EQ(json::GetString(Status(), "reason"), "UserScriptImportFailed");
+  EXPECT_THAT(json::GetString(Status(), "message"), HasSubstr("defines no run() function"));
+}
+
+TEST(Utf8Test, Validation) {
+  EXPECT_TRUE(IsValidUtf8("plain ascii"));
+  EXPECT_TRUE(IsValidUtf8("gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x98\x80"));
+  EXPECT_FALSE(IsValidUtf8("\xff"));
+  EXPECT_FALSE(IsValidUtf8("\xc3"));
+  EXPECT_FALSE(IsValidUtf8("\xe2\x82"));
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf")) << "overlong";
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80")) << "surrogate";
+}
+
+}  // namespace
+}  // namespace amlcore
