@@ -4,6 +4,7 @@ import json
 import numbers
 
 from amlcore import _core
+from amlcore._core_property import core_property
 from amlcore.exceptions import ComputeTargetException
 
 __all__ = [
@@ -133,41 +134,15 @@ class ComputeTarget:
     def workspace(self):
         return self._workspace
 
-    @property
-    def name(self):
-        return self._core.name
-
-    @property
-    def id(self):
-        return self._core.id
-
-    @property
-    def type(self):
-        return self._core.type
-
-    @property
-    def location(self):
-        return self._core.location
-
-    @property
-    def description(self):
-        return self._core.description or None
-
-    @property
-    def tags(self):
-        return dict(self._core.tags)
-
-    @property
-    def created_on(self):
-        return self._core.created_on or None
-
-    @property
-    def modified_on(self):
-        return self._core.modified_on or None
-
-    @property
-    def provisioning_state(self):
-        return self._core.provisioning_state
+    name = core_property("name")
+    id = core_property("id")
+    type = core_property("type")
+    location = core_property("location")
+    description = core_property("description", empty_as_none=True)
+    tags = core_property("tags", as_dict=True)
+    created_on = core_property("created_on", empty_as_none=True)
+    modified_on = core_property("modified_on", empty_as_none=True)
+    provisioning_state = core_property("provisioning_state")
 
     @property
     def provisioning_errors(self):
@@ -176,17 +151,9 @@ class ComputeTarget:
             return None
         return [{"error": {"code": e.code, "message": e.message}} for e in errors]
 
-    @property
-    def cluster_resource_id(self):
-        return self._core.cluster_resource_id
-
-    @property
-    def cluster_location(self):
-        return self._core.cluster_location or None
-
-    @property
-    def is_attached(self):
-        return self._core.is_attached
+    cluster_resource_id = core_property("cluster_resource_id")
+    cluster_location = core_property("cluster_location", empty_as_none=True)
+    is_attached = core_property("is_attached")
 
     def __repr__(self):
         return "{}(workspace={!r}, name={}, id={}, type={}, provisioning_state={}, location={}, tags={})".format(
@@ -435,21 +402,10 @@ class AksCompute(ComputeTarget):
         """An AksCompute from ``serialize()`` output; refused when it belongs to another workspace."""
         return _wrap_compute(workspace, _core.AksCompute.deserialize(workspace._core, json.dumps(object_dict)))
 
-    @property
-    def agent_count(self):
-        return self._core.agent_count
-
-    @property
-    def agent_vm_size(self):
-        return self._core.agent_vm_size or None
-
-    @property
-    def cluster_purpose(self):
-        return self._core.cluster_purpose or None
-
-    @property
-    def cluster_fqdn(self):
-        return self._core.cluster_fqdn or None
+    agent_count = core_property("agent_count")
+    agent_vm_size = core_property("agent_vm_size", empty_as_none=True)
+    cluster_purpose = core_property("cluster_purpose", empty_as_none=True)
+    cluster_fqdn = core_property("cluster_fqdn", empty_as_none=True)
 
     @property
     def system_services(self):
@@ -460,13 +416,8 @@ class AksCompute(ComputeTarget):
         ssl = self._core.ssl_configuration
         return None if ssl is None else SslConfiguration._from_core(ssl)
 
-    @property
-    def load_balancer_type(self):
-        return self._core.load_balancer_type or None
-
-    @property
-    def load_balancer_subnet(self):
-        return self._core.load_balancer_subnet or None
+    load_balancer_type = core_property("load_balancer_type", empty_as_none=True)
+    load_balancer_subnet = core_property("load_balancer_subnet", empty_as_none=True)
 
     @property
     def scoring_endpoint(self):

@@ -4,6 +4,7 @@ import json
 import os
 
 from amlcore import _core
+from amlcore._core_property import core_property
 from amlcore.exceptions import UserErrorException, WebserviceException
 
 __all__ = ["Model", "InferenceConfig"]
@@ -134,41 +135,15 @@ class Model:
                 "properties": self.properties, "description": self.description, "createdTime": self.created_time,
                 "modelFramework": self.model_framework, "modelFrameworkVersion": self.model_framework_version}
 
-    @property
-    def id(self):
-        return self._core.id
-
-    @property
-    def name(self):
-        return self._core.name
-
-    @property
-    def version(self):
-        return self._core.version
-
-    @property
-    def tags(self):
-        return dict(self._core.tags)
-
-    @property
-    def properties(self):
-        return dict(self._core.properties)
-
-    @property
-    def description(self):
-        return self._core.description or None
-
-    @property
-    def created_time(self):
-        return self._core.created_time
-
-    @property
-    def model_framework(self):
-        return self._core.model_framework or None
-
-    @property
-    def model_framework_version(self):
-        return self._core.model_framework_version or None
+    id = core_property("id")
+    name = core_property("name")
+    version = core_property("version")
+    tags = core_property("tags", as_dict=True)
+    properties = core_property("properties", as_dict=True)
+    description = core_property("description", empty_as_none=True)
+    created_time = core_property("created_time")
+    model_framework = core_property("model_framework", empty_as_none=True)
+    model_framework_version = core_property("model_framework_version", empty_as_none=True)
 
     def __repr__(self):
         return "Model(workspace={!r}, name={}, id={}, version={}, tags={}, properties={})".format(

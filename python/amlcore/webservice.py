@@ -4,6 +4,7 @@ import json
 import numbers
 
 from amlcore import _core
+from amlcore._core_property import core_property
 from amlcore.exceptions import WebserviceException
 
 __all__ = ["Webservice", "AksWebservice", "AksServiceDeploymentConfiguration"]
@@ -180,17 +181,9 @@ class Webservice:
     def serialize(self):
         return json.loads(self._core.serialize())
 
-    @property
-    def name(self):
-        return self._core.name
-
-    @property
-    def compute_type(self):
-        return self._core.compute_type
-
-    @property
-    def state(self):
-        return self._core.state
+    name = core_property("name")
+    compute_type = core_property("compute_type")
+    state = core_property("state")
 
     @property
     def phase(self):
@@ -207,45 +200,16 @@ class Webservice:
     def error(self):
         return json.loads(self._core.error) if self._core.error else None
 
-    @property
-    def scoring_uri(self):
-        return self._core.scoring_uri or None
-
-    @property
-    def swagger_uri(self):
-        return self._core.swagger_uri or None
-
-    @property
-    def auth_enabled(self):
-        return self._core.auth_enabled
-
-    @property
-    def token_auth_enabled(self):
-        return self._core.token_auth_enabled
-
-    @property
-    def tags(self):
-        return dict(self._core.tags)
-
-    @property
-    def properties(self):
-        return dict(self._core.properties)
-
-    @property
-    def description(self):
-        return self._core.description or None
-
-    @property
-    def created_time(self):
-        return self._core.created_time
-
-    @property
-    def updated_time(self):
-        return self._core.updated_time
-
-    @property
-    def compute_name(self):
-        return self._core.compute_name
+    scoring_uri = core_property("scoring_uri", empty_as_none=True)
+    swagger_uri = core_property("swagger_uri", empty_as_none=True)
+    auth_enabled = core_property("auth_enabled")
+    token_auth_enabled = core_property("token_auth_enabled")
+    tags = core_property("tags", as_dict=True)
+    properties = core_property("properties", as_dict=True)
+    description = core_property("description", empty_as_none=True)
+    created_time = core_property("created_time")
+    updated_time = core_property("updated_time")
+    compute_name = core_property("compute_name")
 
     @property
     def models(self):
@@ -321,18 +285,7 @@ class AksWebservice(Webservice):
             update.inference_config = inference_config._to_core()
         self._core.update(update)
 
-    @property
-    def num_replicas(self):
-        return self._core.num_replicas
-
-    @property
-    def autoscale_enabled(self):
-        return self._core.autoscale_enabled
-
-    @property
-    def cpu_cores(self):
-        return self._core.cpu_cores
-
-    @property
-    def memory_gb(self):
-        return self._core.memory_gb
+    num_replicas = core_property("num_replicas")
+    autoscale_enabled = core_property("autoscale_enabled")
+    cpu_cores = core_property("cpu_cores")
+    memory_gb = core_property("memory_gb")

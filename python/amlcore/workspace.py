@@ -3,6 +3,7 @@
 import os
 
 from amlcore import _core
+from amlcore._core_property import core_property
 
 __all__ = ["Workspace"]
 
@@ -98,29 +99,12 @@ class Workspace:
                 "resourceGroup": self.resource_group, "friendlyName": self._core.friendly_name,
                 "description": self._core.description, "tags": dict(self.tags)}
 
-    @property
-    def name(self):
-        return self._core.name
-
-    @property
-    def subscription_id(self):
-        return self._core.subscription_id
-
-    @property
-    def resource_group(self):
-        return self._core.resource_group
-
-    @property
-    def location(self):
-        return self._core.location
-
-    @property
-    def tags(self):
-        return dict(self._core.tags)
-
-    @property
-    def id(self):
-        return self._core.id
+    name = core_property("name")
+    subscription_id = core_property("subscription_id")
+    resource_group = core_property("resource_group")
+    location = core_property("location")
+    tags = core_property("tags", as_dict=True)
+    id = core_property("id")
 
     @property
     def compute_targets(self):

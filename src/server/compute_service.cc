@@ -22,13 +22,6 @@ constexpr char kUpdate[] = "ComputeUpdate";
 constexpr char kDelete[] = "ComputeDelete";
 constexpr char kDetach[] = "ComputeDetach";
 
-absl::Status Invalid(absl::string_view message) {
-  return MakeError(absl::StatusCode::kInvalidArgument, "ValidationError", message);
-}
-absl::Status Conflict(absl::string_view code, absl::string_view message) {
-  return MakeError(absl::StatusCode::kAborted, code, message);
-}
-
 absl::Status ComputeNotFound(const std::string& name, const WorkspaceRecord& ws) {
   return MakeError(absl::StatusCode::kNotFound, "ComputeTargetNotFound",
                    absl::StrCat("Compute Target with name ", name, " not found in workspace ", ws.name, "."));
@@ -105,15 +98,14 @@ std::string CapacityText(const ClusterRecord& c, const domain::VmSize& size) {
 
 }  // namespace
 
-absl::StatusOr<WorkspaceRecord> RequireWorkspace(Store& store, Tx& tx, const WorkspaceKey& key) {
-  auto found = store.FindWorkspace(tx, key.subscription_id, key.resource_group, key.name);
-  if (!found.ok()) return found.status();
-  if (!found->has_value()) {
-    return MakeError(absl::StatusCode::kNotFound, "WorkspaceNotFound",
-                     absl::StrCat("Workspace ", key.name, " not found in resource group ", key.resource_group,
-                                  " of subscription ", key.subscription_id, "."));
-  }
-  return std::move(**found);
+absl::Status ComputeService::Begin(Tx& tx, const WorkspaceRecord& ws, OperationRecord& op,
+                                   const ComputeRecord& compute, const std::string& first_line, Accepted& accepted) {
+  if (auto s = operations_->Start(tx, op, first_line); !s.ok()) return s;
+  accepted.operation_id = op.id;
+  auto described = Describe(tx, ws, compute);
+  if (!described.ok()) return described.status();
+  accepted.resource = std::move(*described);
+  return absl::OkStatus();
 }
 
 ComputeService::ComputeService(Store* store, backend::ComputeBackend* backend, Operations* operations,
@@ -179,8 +171,7 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
     ssl = *checked;
   }
 
-  Accepted accepted;
-  auto status = store_->db().Transaction([&](Tx& tx) -> absl::Status {
+  return operations_->Accept<Accepted>([&](Tx& tx, Accepted& accepted) -> absl::Status {
     auto ws = RequireWorkspace(*store_, tx, key);
     if (!ws.ok()) return ws.status();
     accepted.location = ws->location;
@@ -203,13 +194,7 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
                                       "). Choose another name, or get the existing one with "
                                       "ComputeTarget(workspace, name)."));
       }
-      auto running = store_->RunningOperationOn(tx, ws->id, name);
-      if (!running.ok()) return running.status();
-      if (running->has_value()) {
-        return Conflict("OperationInProgress",
-                        absl::StrCat("Compute target ", name, " has a running ", (*running)->type, " operation (",
-                                     (*running)->id, "); wait for it to finish."));
-      }
+      if (auto s = RequireNoRunningOperation(*store_, tx, ws->id, "Compute target", name); !s.ok()) return s;
       if (compute.provisioning_state != ProvisioningState::kSucceeded) {
         return Conflict("ComputeTargetNotReady",
                         absl::StrCat("Compute target ", name, " is in state ", compute.provisioning_state,
@@ -276,12 +261,7 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
       op.phase = ProvisioningState::kUpdating;
       first_line = changes.empty() ? "Updating compute target (no cluster changes)"
                                    : absl::StrCat("Updating cluster ", cluster.name, ": ", absl::StrJoin(changes, ", "));
-      if (auto s = operations_->Start(tx, op, first_line); !s.ok()) return s;
-      accepted.operation_id = op.id;
-      auto described = Describe(tx, *ws, compute);
-      if (!described.ok()) return described.status();
-      accepted.resource = std::move(*described);
-      return absl::OkStatus();
+      return Begin(tx, *ws, op, compute, first_line, accepted);
     }
 
     if (auto s = domain::ValidateComputeName(name); !s.ok()) return Invalid(s.message());
@@ -382,17 +362,9 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
     op.type = kProvision;
     op.target_id = compute.id;
     op.phase = ProvisioningState::kCreating;
-    if (auto s = operations_->Start(tx, op, first_line); !s.ok()) return s;
-    accepted.operation_id = op.id;
     accepted.created = true;
-    auto described = Describe(tx, *ws, compute);
-    if (!described.ok()) return described.status();
-    accepted.resource = std::move(*described);
-    return absl::OkStatus();
+    return Begin(tx, *ws, op, compute, first_line, accepted);
   });
-  if (!status.ok()) return status;
-  operations_->Submit(accepted.operation_id);
-  return accepted;
 }
 
 absl::StatusOr<ComputeService::Accepted> ComputeService::Get(const WorkspaceKey& key, const std::string& name) {
@@ -439,8 +411,7 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Delete(const WorkspaceK
   if (action != "delete" && action != "detach") {
     return Invalid(absl::StrCat("underlyingResourceAction must be \"delete\" or \"detach\", not \"", action, "\"."));
   }
-  Accepted accepted;
-  auto status = store_->db().Transaction([&](Tx& tx) -> absl::Status {
+  return operations_->Accept<Accepted>([&](Tx& tx, Accepted& accepted) -> absl::Status {
     auto ws = RequireWorkspace(*store_, tx, key);
     if (!ws.ok()) return ws.status();
     accepted.location = ws->location;
@@ -448,13 +419,7 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Delete(const WorkspaceK
     if (!found.ok()) return found.status();
     if (!found->has_value()) return ComputeNotFound(name, *ws);
     ComputeRecord compute = **found;
-    auto running = store_->RunningOperationOn(tx, ws->id, name);
-    if (!running.ok()) return running.status();
-    if (running->has_value()) {
-      return Conflict("OperationInProgress",
-                      absl::StrCat("Compute target ", name, " has a running ", (*running)->type, " operation (",
-                                   (*running)->id, "); wait for it to finish."));
-    }
+    if (auto s = RequireNoRunningOperation(*store_, tx, ws->id, "Compute target", name); !s.ok()) return s;
     auto cluster_or = store_->GetCluster(tx, compute.cluster_id);
     if (!cluster_or.ok()) return cluster_or.status();
     ClusterRecord cluster = cluster_or->value();
@@ -507,16 +472,8 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Delete(const WorkspaceK
     }
     compute.provisioning_state = ProvisioningState::kDeleting;
     if (auto s = store_->UpdateCompute(tx, compute); !s.ok()) return s;
-    if (auto s = operations_->Start(tx, op, first_line); !s.ok()) return s;
-    accepted.operation_id = op.id;
-    auto described = Describe(tx, *ws, compute);
-    if (!described.ok()) return described.status();
-    accepted.resource = std::move(*described);
-    return absl::OkStatus();
+    return Begin(tx, *ws, op, compute, first_line, accepted);
   });
-  if (!status.ok()) return status;
-  operations_->Submit(accepted.operation_id);
-  return accepted;
 }
 
 absl::StatusOr<json::bj::object> ComputeService::ListKeys(const WorkspaceKey& key, const std::string& name) {
@@ -671,12 +628,10 @@ absl::Status ComputeService::RemoveWorkspaceComputes(int64_t workspace_id) {
     auto computes = store_->ListComputes(tx, workspace_id);
     if (!computes.ok()) return computes.status();
     for (const auto& compute : *computes) {
-      auto running = store_->RunningOperationOn(tx, workspace_id, compute.name);
-      if (!running.ok()) return running.status();
-      if (running->has_value()) {
-        return Conflict("OperationInProgress",
-                        absl::StrCat("Compute target ", compute.name, " has a running ", (*running)->type,
-                                     " operation; wait for it to finish before deleting the workspace."));
+      if (auto s = RequireNoRunningOperation(*store_, tx, workspace_id, "Compute target", compute.name,
+                                             " before deleting the workspace");
+          !s.ok()) {
+        return s;
       }
       auto cluster = store_->GetCluster(tx, compute.cluster_id);
       if (!cluster.ok()) return cluster.status();

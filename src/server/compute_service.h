@@ -13,18 +13,10 @@
 #include "backend/backend.h"
 #include "domain/compute_wire.h"
 #include "server/operations.h"
+#include "server/request_checks.h"
 #include "server/store.h"
 
 namespace amlcore::server {
-
-struct WorkspaceKey {
-  std::string subscription_id;
-  std::string resource_group;
-  std::string name;
-};
-
-// Looks up a workspace; kNotFound ("WorkspaceNotFound") naming it otherwise.
-absl::StatusOr<WorkspaceRecord> RequireWorkspace(Store& store, Tx& tx, const WorkspaceKey& key);
 
 class ComputeService {
  public:
@@ -62,6 +54,9 @@ class ComputeService {
   void Reconcile();
 
  private:
+  // Starts `op` on `compute` and fills `accepted` with its id and the compute target as the caller will see it.
+  absl::Status Begin(Tx& tx, const WorkspaceRecord& workspace, OperationRecord& op, const ComputeRecord& compute,
+                     const std::string& first_line, Accepted& accepted);
   absl::StatusOr<domain::ComputeResource> Describe(Tx& tx, const WorkspaceRecord& workspace,
                                                    const ComputeRecord& compute);
   void Fail(const std::string& operation_id, const absl::Status& error);

@@ -83,6 +83,25 @@ class Database {
   std::atomic<std::thread::id> owner_{};
 };
 
+// Every row of `sql`, each read by `from_row`.
+template <class Record>
+absl::StatusOr<std::vector<Record>> QueryAll(Database::Tx& tx, absl::string_view sql,
+                                             const std::vector<SqlValue>& params, Record (*from_row)(const Row&)) {
+  std::vector<Record> out;
+  if (auto s = tx.Query(sql, params, [&](const Row& r) { out.push_back(from_row(r)); }); !s.ok()) return s;
+  return out;
+}
+
+// The first row of `sql`, if there is one.
+template <class Record>
+absl::StatusOr<std::optional<Record>> QueryOne(Database::Tx& tx, absl::string_view sql,
+                                               const std::vector<SqlValue>& params, Record (*from_row)(const Row&)) {
+  auto all = QueryAll(tx, sql, params, from_row);
+  if (!all.ok()) return all.status();
+  if (all->empty()) return std::optional<Record>();
+  return std::optional<Record>(std::move(all->front()));
+}
+
 }  // namespace amlcore::server
 
 #endif  // AMLCORE_SERVER_DATABASE_H_

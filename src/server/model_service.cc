@@ -11,20 +11,6 @@ namespace amlcore::server {
 namespace {
 namespace bj = json::bj;
 
-absl::Status Invalid(absl::string_view message) {
-  return MakeError(absl::StatusCode::kInvalidArgument, "ValidationError", message);
-}
-
-// "key" matches when the key is present, "key=value" when it has that value.
-bool Matches(const std::map<std::string, std::string>& values, const std::vector<std::string>& filters) {
-  for (const auto& f : filters) {
-    size_t eq = f.find('=');
-    auto it = values.find(f.substr(0, eq));
-    if (it == values.end()) return false;
-    if (eq != std::string::npos && it->second != f.substr(eq + 1)) return false;
-  }
-  return true;
-}
 }  // namespace
 
 absl::StatusOr<std::pair<std::string, int64_t>> ParseModelId(const std::string& id) {
@@ -40,6 +26,17 @@ absl::StatusOr<std::pair<std::string, int64_t>> ParseModelId(const std::string& 
 absl::Status ModelNotFound(const std::string& id) {
   return MakeError(absl::StatusCode::kNotFound, "ModelNotFound",
                    absl::StrCat("ModelNotFound: Model with id ", id, " not found in provided workspace"));
+}
+
+absl::Status RequireModels(Store& store, Tx& tx, int64_t workspace_id, const std::vector<std::string>& ids) {
+  for (const auto& id : ids) {
+    auto parsed = ParseModelId(id);
+    if (!parsed.ok()) return parsed.status();
+    auto model = store.FindModel(tx, workspace_id, parsed->first, parsed->second);
+    if (!model.ok()) return model.status();
+    if (!model->has_value()) return ModelNotFound(id);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<domain::ModelDocument> ModelService::Register(const WorkspaceKey& key, absl::string_view body) {
@@ -105,7 +102,7 @@ absl::StatusOr<std::vector<domain::ModelDocument>> ModelService::List(const Work
     for (const auto& m : *models) {  // by name, newest version first
       if (q.latest && m.model.name == last_name) continue;
       last_name = m.model.name;
-      if (!Matches(m.model.tags, q.tags) || !Matches(m.model.properties, q.properties)) continue;
+      if (!MatchesFilters(m.model.tags, q.tags) || !MatchesFilters(m.model.properties, q.properties)) continue;
       out.push_back(m.model);
     }
     return absl::OkStatus();

@@ -49,6 +49,8 @@ class ModelService {
 // Splits "name:version" (version 0 when absent); kInvalidArgument for a malformed version.
 absl::StatusOr<std::pair<std::string, int64_t>> ParseModelId(const std::string& id);
 absl::Status ModelNotFound(const std::string& id);
+// kNotFound ("ModelNotFound") for the first of `ids` the workspace does not have.
+absl::Status RequireModels(Store& store, Tx& tx, int64_t workspace_id, const std::vector<std::string>& ids);
 
 }  // namespace amlcore::server
 

@@ -4,6 +4,7 @@
 //   operations.Register("ComputeDelete", [&](const OperationRecord& op) { ... operations.Finish(...) ... });
 //   db.Transaction([&](Tx& tx) { return operations.Start(tx, record, "Deleting cluster x"); });
 //   operations.Submit(record.id);
+// or, for a request that answers with what it started, operations.Accept<Accepted>(body).
 #ifndef AMLCORE_SERVER_OPERATIONS_H_
 #define AMLCORE_SERVER_OPERATIONS_H_
 
@@ -32,6 +33,16 @@ class Operations {
   absl::Status Start(Tx& tx, OperationRecord& operation, const std::string& first_log_line);
   // Queues an operation for its handler; call after the transaction that started it committed.
   void Submit(const std::string& operation_id);
+  // Runs `body(tx, result)` in one transaction; once it has committed, submits the operation whose id the
+  // body left in result.operation_id (none when it is empty).
+  template <typename Result, typename Body>
+  absl::StatusOr<Result> Accept(Body&& body) {
+    Result result;
+    auto status = store_->db().Transaction([&](Tx& tx) -> absl::Status { return body(tx, result); });
+    if (!status.ok()) return status;
+    if (!result.operation_id.empty()) Submit(result.operation_id);
+    return result;
+  }
   // Queues every unfinished operation (after a restart).
   absl::Status Resume();
 

@@ -147,23 +147,6 @@ CREATE TABLE service_versions (
 )sql",
 };
 
-std::string TagsToText(const std::map<std::string, std::string>& tags) {
-  bj::object o;
-  for (const auto& [k, v] : tags) o[k] = v;
-  return json::Serialize(o);
-}
-
-std::map<std::string, std::string> TagsFromText(const std::string& text) {
-  std::map<std::string, std::string> out;
-  auto parsed = json::Parse(text);
-  if (parsed.ok() && parsed->is_object()) {
-    for (const auto& [k, v] : parsed->as_object()) {
-      if (v.is_string()) out[std::string(k)] = std::string(v.as_string());
-    }
-  }
-  return out;
-}
-
 SqlValue SslToValue(const std::optional<SslConfiguration>& ssl) {
   if (!ssl) return nullptr;
   return json::Serialize(domain::SslConfigurationToJson(*ssl, /*include_key=*/true));
@@ -225,7 +208,7 @@ constexpr char kWorkspaceColumns[] =
 
 WorkspaceRecord WorkspaceFromRow(const Row& r) {
   return WorkspaceRecord{r.Int(0),  r.Text(1), r.Text(2),  r.Text(3), r.Text(4),
-                         r.Text(5), r.Text(6), TagsFromText(r.Text(7)), r.Text(8)};
+                         r.Text(5), r.Text(6), MapFromText(r.Text(7)), r.Text(8)};
 }
 
 constexpr char kClusterColumns[] =
@@ -268,7 +251,7 @@ ComputeRecord ComputeFromRow(const Row& r) {
   c.cluster_purpose = r.Text(5);
   c.location = r.Text(6);
   c.description = r.Text(7);
-  c.tags = TagsFromText(r.Text(8));
+  c.tags = MapFromText(r.Text(8));
   c.provisioning_state = r.Text(9);
   c.provisioning_errors = ErrorsFromText(r.Text(10));
   c.created = r.Text(11);
@@ -298,26 +281,17 @@ OperationRecord OperationFromRow(const Row& r) {
   return o;
 }
 
-template <class Record>
-absl::StatusOr<std::vector<Record>> QueryAll(Tx& tx, absl::string_view sql, const std::vector<SqlValue>& params,
-                                             Record (*from_row)(const Row&)) {
-  std::vector<Record> out;
-  if (auto s = tx.Query(sql, params, [&](const Row& r) { out.push_back(from_row(r)); }); !s.ok()) return s;
-  return out;
-}
-
-template <class Record>
-absl::StatusOr<std::optional<Record>> QueryOne(Tx& tx, absl::string_view sql, const std::vector<SqlValue>& params,
-                                               Record (*from_row)(const Row&)) {
-  auto all = QueryAll(tx, sql, params, from_row);
-  if (!all.ok()) return all.status();
-  if (all->empty()) return std::optional<Record>();
-  return std::optional<Record>(std::move(all->front()));
-}
-
 absl::Status Changed(absl::StatusOr<int64_t> changes) { return changes.status(); }
 
 }  // namespace
+
+std::string MapToText(const std::map<std::string, std::string>& map) { return json::Serialize(domain::TagsToJson(map)); }
+
+std::map<std::string, std::string> MapFromText(const std::string& text) {
+  std::map<std::string, std::string> out;
+  if (auto parsed = json::Parse(text); parsed.ok()) (void)domain::ReadStringMap(&*parsed, "", &out);
+  return out;
+}
 
 std::string NowTimestamp() {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6S+00:00", absl::Now(), absl::UTCTimeZone());
@@ -375,14 +349,14 @@ absl::StatusOr<int64_t> Store::InsertWorkspace(Tx& tx, const WorkspaceRecord& w)
       "INSERT INTO workspaces (subscription_id, resource_group, name, location, friendly_name, description, "
       "tags, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       {w.subscription_id, w.resource_group, w.name, w.location, w.friendly_name, w.description,
-       TagsToText(w.tags), w.created});
+       MapToText(w.tags), w.created});
   if (!changes.ok()) return changes.status();
   return tx.LastInsertId();
 }
 
 absl::Status Store::UpdateWorkspace(Tx& tx, const WorkspaceRecord& w) {
   return Changed(tx.Execute("UPDATE workspaces SET friendly_name = ?, description = ?, tags = ? WHERE id = ?",
-                            {w.friendly_name, w.description, TagsToText(w.tags), w.id}));
+                            {w.friendly_name, w.description, MapToText(w.tags), w.id}));
 }
 
 absl::Status Store::DeleteWorkspace(Tx& tx, int64_t id) {
@@ -466,7 +440,7 @@ absl::StatusOr<int64_t> Store::InsertCompute(Tx& tx, const ComputeRecord& c) {
       "description, tags, provisioning_state, provisioning_errors, created, modified) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       {c.workspace_id, c.name, c.cluster_id, int64_t{c.is_attached}, c.cluster_purpose, c.location,
-       c.description, TagsToText(c.tags), c.provisioning_state, ErrorsToText(c.provisioning_errors), c.created,
+       c.description, MapToText(c.tags), c.provisioning_state, ErrorsToText(c.provisioning_errors), c.created,
        c.modified});
   if (!changes.ok()) return changes.status();
   return tx.LastInsertId();
@@ -476,7 +450,7 @@ absl::Status Store::UpdateCompute(Tx& tx, const ComputeRecord& c) {
   return Changed(tx.Execute(
       "UPDATE computes SET cluster_purpose = ?, location = ?, description = ?, tags = ?, provisioning_state = ?, "
       "provisioning_errors = ?, modified = ? WHERE id = ?",
-      {c.cluster_purpose, c.location, c.description, TagsToText(c.tags), c.provisioning_state,
+      {c.cluster_purpose, c.location, c.description, MapToText(c.tags), c.provisioning_state,
        ErrorsToText(c.provisioning_errors), NowTimestamp(), c.id}));
 }
 

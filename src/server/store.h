@@ -20,6 +20,10 @@ namespace amlcore::server {
 
 using Tx = Database::Tx;
 
+// String maps (tags, properties) as the JSON text their columns keep; unreadable text reads as empty.
+std::string MapToText(const std::map<std::string, std::string>& map);
+std::map<std::string, std::string> MapFromText(const std::string& text);
+
 struct WorkspaceRecord {
   int64_t id = 0;
   std::string subscription_id;

@@ -7,14 +7,6 @@ namespace amlcore::server {
 namespace {
 namespace bj = json::bj;
 
-std::string MapToText(const std::map<std::string, std::string>& map) { return json::Serialize(domain::TagsToJson(map)); }
-
-std::map<std::string, std::string> MapFromText(const std::string& text) {
-  std::map<std::string, std::string> out;
-  if (auto parsed = json::Parse(text); parsed.ok()) (void)domain::ReadStringMap(&*parsed, "", &out);
-  return out;
-}
-
 std::string FilesToText(const std::vector<ModelFile>& files) {
   bj::array list;
   for (const auto& f : files) list.push_back(bj::object{{"path", f.path}, {"sha256", f.sha256}, {"size", f.size}});
@@ -90,22 +82,6 @@ ServiceVersionRecord VersionFromRow(const Row& r) {
   return ServiceVersionRecord{r.Int(0), r.Int(1), r.Text(2), r.Text(3), r.Int(4), r.Text(5), r.Int(6)};
 }
 
-template <class Record>
-absl::StatusOr<std::vector<Record>> All(Tx& tx, absl::string_view sql, const std::vector<SqlValue>& params,
-                                        Record (*from_row)(const Row&)) {
-  std::vector<Record> out;
-  if (auto s = tx.Query(sql, params, [&](const Row& r) { out.push_back(from_row(r)); }); !s.ok()) return s;
-  return out;
-}
-
-template <class Record>
-absl::StatusOr<std::optional<Record>> One(Tx& tx, absl::string_view sql, const std::vector<SqlValue>& params,
-                                          Record (*from_row)(const Row&)) {
-  auto all = All(tx, sql, params, from_row);
-  if (!all.ok()) return all.status();
-  if (all->empty()) return std::optional<Record>();
-  return std::optional<Record>(std::move(all->front()));
-}
 }  // namespace
 
 absl::StatusOr<int64_t> Store::NextModelVersion(Tx& tx, int64_t workspace_id, const std::string& name) {
@@ -130,18 +106,18 @@ absl::StatusOr<int64_t> Store::InsertModel(Tx& tx, const ModelRecord& r) {
 absl::StatusOr<std::optional<ModelRecord>> Store::FindModel(Tx& tx, int64_t workspace_id, const std::string& name,
                                                             int64_t version) {
   if (version > 0) {
-    return One<ModelRecord>(
+    return QueryOne<ModelRecord>(
         tx, absl::StrCat("SELECT ", kModelColumns, " FROM models WHERE workspace_id = ? AND name = ? AND version = ?"),
         {workspace_id, name, version}, ModelFromRow);
   }
-  return One<ModelRecord>(tx,
+  return QueryOne<ModelRecord>(tx,
                           absl::StrCat("SELECT ", kModelColumns,
                                        " FROM models WHERE workspace_id = ? AND name = ? ORDER BY version DESC LIMIT 1"),
                           {workspace_id, name}, ModelFromRow);
 }
 
 absl::StatusOr<std::vector<ModelRecord>> Store::ListModels(Tx& tx, int64_t workspace_id, const std::string& name) {
-  return All<ModelRecord>(
+  return QueryAll<ModelRecord>(
       tx,
       absl::StrCat("SELECT ", kModelColumns,
                    " FROM models WHERE workspace_id = ? AND (? = '' OR name = ?) ORDER BY name, version DESC"),
@@ -163,13 +139,13 @@ absl::StatusOr<int64_t> Store::InsertEnvironment(Tx& tx, const EnvironmentRecord
 absl::StatusOr<std::optional<EnvironmentRecord>> Store::FindEnvironment(Tx& tx, int64_t workspace_id,
                                                                         const std::string& name, int64_t version) {
   if (version > 0) {
-    return One<EnvironmentRecord>(
+    return QueryOne<EnvironmentRecord>(
         tx,
         absl::StrCat("SELECT ", kEnvironmentColumns,
                      " FROM environments WHERE workspace_id = ? AND name = ? AND version = ?"),
         {workspace_id, name, version}, EnvironmentFromRow);
   }
-  return One<EnvironmentRecord>(
+  return QueryOne<EnvironmentRecord>(
       tx,
       absl::StrCat("SELECT ", kEnvironmentColumns,
                    " FROM environments WHERE workspace_id = ? AND name = ? ORDER BY version DESC LIMIT 1"),
@@ -177,7 +153,7 @@ absl::StatusOr<std::optional<EnvironmentRecord>> Store::FindEnvironment(Tx& tx, 
 }
 
 absl::StatusOr<std::vector<EnvironmentRecord>> Store::ListEnvironments(Tx& tx, int64_t workspace_id) {
-  return All<EnvironmentRecord>(
+  return QueryAll<EnvironmentRecord>(
       tx, absl::StrCat("SELECT ", kEnvironmentColumns, " FROM environments WHERE workspace_id = ? ORDER BY name, version"),
       {workspace_id}, EnvironmentFromRow);
 }
@@ -198,24 +174,24 @@ absl::Status Store::RecordEnvironmentBuild(Tx& tx, const std::string& hash, int6
 }
 
 absl::StatusOr<std::optional<ServiceRecord>> Store::FindService(Tx& tx, int64_t workspace_id, const std::string& name) {
-  return One<ServiceRecord>(
+  return QueryOne<ServiceRecord>(
       tx, absl::StrCat("SELECT ", kServiceColumns, " FROM services WHERE workspace_id = ? AND name = ?"),
       {workspace_id, name}, ServiceFromRow);
 }
 
 absl::StatusOr<std::optional<ServiceRecord>> Store::GetService(Tx& tx, int64_t id) {
-  return One<ServiceRecord>(tx, absl::StrCat("SELECT ", kServiceColumns, " FROM services WHERE id = ?"), {id},
+  return QueryOne<ServiceRecord>(tx, absl::StrCat("SELECT ", kServiceColumns, " FROM services WHERE id = ?"), {id},
                             ServiceFromRow);
 }
 
 absl::StatusOr<std::vector<ServiceRecord>> Store::ListServices(Tx& tx, int64_t workspace_id) {
-  return All<ServiceRecord>(
+  return QueryAll<ServiceRecord>(
       tx, absl::StrCat("SELECT ", kServiceColumns, " FROM services WHERE workspace_id = ? ORDER BY name"),
       {workspace_id}, ServiceFromRow);
 }
 
 absl::StatusOr<std::vector<ServiceRecord>> Store::ServicesOnCluster(Tx& tx, int64_t cluster_id) {
-  return All<ServiceRecord>(
+  return QueryAll<ServiceRecord>(
       tx, absl::StrCat("SELECT ", kServiceColumns, " FROM services WHERE cluster_id = ? ORDER BY name"), {cluster_id},
       ServiceFromRow);
 }
@@ -249,7 +225,7 @@ absl::Status Store::DeleteService(Tx& tx, int64_t id) {
 }
 
 absl::StatusOr<std::vector<ServiceVersionRecord>> Store::ServiceVersions(Tx& tx, int64_t service_id) {
-  return All<ServiceVersionRecord>(
+  return QueryAll<ServiceVersionRecord>(
       tx, absl::StrCat("SELECT ", kVersionColumns, " FROM service_versions WHERE service_id = ? ORDER BY id"),
       {service_id}, VersionFromRow);
 }

@@ -28,12 +28,6 @@ constexpr char kCreate[] = "ServiceCreate";
 constexpr char kUpdate[] = "ServiceUpdate";
 constexpr char kDelete[] = "ServiceDelete";
 
-absl::Status Invalid(absl::string_view message) {
-  return MakeError(absl::StatusCode::kInvalidArgument, "ValidationError", message);
-}
-absl::Status Conflict(absl::string_view code, absl::string_view message) {
-  return MakeError(absl::StatusCode::kAborted, code, message);
-}
 absl::Status ServiceNotFound(const std::string& name) {
   return MakeError(absl::StatusCode::kNotFound, "WebserviceNotFound",
                    absl::StrCat("WebserviceNotFound: Webservice with name ", name, " not found in provided workspace"));
@@ -87,16 +81,6 @@ bool Fatal(const std::string& reason) {
          reason == "LivenessProbeFailed" || reason == "ReplicaSetupFailed" || reason == "ReplicaStartFailed";
 }
 
-bool Matches(const std::map<std::string, std::string>& values, const std::vector<std::string>& filters) {
-  for (const auto& f : filters) {
-    size_t eq = f.find('=');
-    auto it = values.find(f.substr(0, eq));
-    if (it == values.end()) return false;
-    if (eq != std::string::npos && it->second != f.substr(eq + 1)) return false;
-  }
-  return true;
-}
-
 // Checks the request's own rules; state-dependent ones come later.
 absl::Status CheckRequest(const domain::ServiceRequest& r) {
   if (auto s = domain::ValidateServiceName(r.name); !s.ok()) return Invalid(s.message());
@@ -136,6 +120,51 @@ WebserviceService::WebserviceService(Store* store, BlobStore* blobs, backend::Co
 
 std::string WebserviceService::BundleDirectory(int64_t service_id, int64_t revision) const {
   return absl::StrCat(options_.home, "/services/", service_id, "/r", revision, "/bundle");
+}
+
+absl::Status WebserviceService::Begin(Tx& tx, OperationRecord op, const ServiceRecord& service,
+                                      const std::string& summary, Accepted& accepted) {
+  op.workspace_id = service.workspace_id;
+  op.target_id = service.id;
+  op.target_name = service.name;
+  if (auto s = operations_->Start(tx, op, summary); !s.ok()) return s;
+  auto described = Describe(tx, service);
+  if (!described.ok()) return described.status();
+  accepted = {std::move(*described), op.id};
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> WebserviceService::NextRevision(Tx& tx, ServiceRecord& service, const std::string& spec) {
+  auto versions = store_->ServiceVersions(tx, service.id);
+  if (!versions.ok() || versions->empty()) return absl::InternalError("service without versions");
+  ServiceVersionRecord version = versions->front();
+  version.spec = spec;
+  ++version.revision;
+  if (auto s = store_->UpdateServiceVersion(tx, version); !s.ok()) return s;
+  service.state = ServiceState::kTransitioning;
+  service.phase = ServicePhase::kValidating;
+  service.reason.clear();
+  service.error.clear();
+  if (auto s = store_->UpdateService(tx, service); !s.ok()) return s;
+  return version.revision;
+}
+
+absl::StatusOr<ServiceRecord> WebserviceService::RequireService(Tx& tx, const WorkspaceKey& key,
+                                                              const std::string& name) {
+  auto ws = RequireWorkspace(*store_, tx, key);
+  if (!ws.ok()) return ws.status();
+  auto found = store_->FindService(tx, ws->id, name);
+  if (!found.ok()) return found.status();
+  if (!found->has_value()) return ServiceNotFound(name);
+  return std::move(**found);
+}
+
+absl::StatusOr<ServiceRecord> WebserviceService::RequireIdleService(Tx& tx, const WorkspaceKey& key,
+                                                                  const std::string& name) {
+  auto found = RequireService(tx, key, name);
+  if (!found.ok()) return found.status();
+  if (auto s = RequireNoRunningOperation(*store_, tx, found->workspace_id, "Service", found->name); !s.ok()) return s;
+  return found;
 }
 
 absl::StatusOr<json::bj::object> WebserviceService::Describe(Tx& tx, const ServiceRecord& s) {
@@ -197,8 +226,7 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Create(const Work
   if (!request->snapshot.empty() && !blobs_->Exists(request->snapshot)) {
     return Invalid(absl::StrCat("The source snapshot ", request->snapshot, " was not uploaded."));
   }
-  Accepted accepted;
-  auto status = store_->db().Transaction([&](Tx& tx) -> absl::Status {
+  return operations_->Accept<Accepted>([&](Tx& tx, Accepted& accepted) -> absl::Status {
     auto ws = RequireWorkspace(*store_, tx, key);
     if (!ws.ok()) return ws.status();
     auto compute = store_->FindCompute(tx, ws->id, request->compute_name);
@@ -223,13 +251,7 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Create(const Work
                                   resolved.memory_gb, " GB but one agent of cluster ", (*cluster)->name, " (",
                                   size->name, ") has ", size->vcpus, " vCPUs and ", size->memory_gib, " GB."));
     }
-    for (const auto& id : request->model_ids) {
-      auto parsed = ParseModelId(id);
-      if (!parsed.ok()) return parsed.status();
-      auto model = store_->FindModel(tx, ws->id, parsed->first, parsed->second);
-      if (!model.ok()) return model.status();
-      if (!model->has_value()) return ModelNotFound(id);
-    }
+    if (auto s = RequireModels(*store_, tx, ws->id, request->model_ids); !s.ok()) return s;
     // The front end routes by name, so a name is taken on its cluster, whichever workspace uses it.
     auto on_cluster = store_->ServicesOnCluster(tx, (*cluster)->id);
     if (!on_cluster.ok()) return on_cluster.status();
@@ -242,8 +264,6 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Create(const Work
     auto existing = store_->FindService(tx, ws->id, request->name);
     if (!existing.ok()) return existing.status();
     OperationRecord op;
-    op.workspace_id = ws->id;
-    op.target_name = request->name;
     DeploymentSpec spec{*request, "", ""};
     if (existing->has_value()) {
       ServiceRecord service = **existing;
@@ -253,43 +273,21 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Create(const Work
                                       " found in workspace ", ws->name,
                                       ". Pass overwrite=True to replace it (keeping its scoring URI and keys)."));
       }
-      auto running = store_->RunningOperationOn(tx, ws->id, request->name);
-      if (!running.ok()) return running.status();
-      if (running->has_value()) {
-        return Conflict("OperationInProgress", absl::StrCat("Service ", request->name, " has a running ",
-                                                            (*running)->type, " operation (", (*running)->id,
-                                                            "); wait for it to finish."));
-      }
+      if (auto s = RequireNoRunningOperation(*store_, tx, ws->id, "Service", request->name); !s.ok()) return s;
       if (service.cluster_id != (*cluster)->id) {
         return Invalid(absl::StrCat("Service ", request->name, " runs on compute target ", service.compute_name,
                                     "; overwrite keeps a service on its target. Delete it to move it."));
       }
-      auto versions = store_->ServiceVersions(tx, service.id);
-      if (!versions.ok() || versions->empty()) return absl::InternalError("service without versions");
-      ServiceVersionRecord version = versions->front();
-      version.spec = SpecToJson(spec);
-      ++version.revision;
-      if (auto s = store_->UpdateServiceVersion(tx, version); !s.ok()) return s;
-      service.state = ServiceState::kTransitioning;
-      service.phase = ServicePhase::kValidating;
-      service.reason.clear();
-      service.error.clear();
       service.description = request->config.description;
       service.tags = request->config.tags;
       service.properties = request->config.properties;
       if (!request->config.primary_key.empty()) service.primary_key = request->config.primary_key;
       if (!request->config.secondary_key.empty()) service.secondary_key = request->config.secondary_key;
-      if (auto s = store_->UpdateService(tx, service); !s.ok()) return s;
+      auto revision = NextRevision(tx, service, SpecToJson(spec));
+      if (!revision.ok()) return revision.status();
       op.type = kUpdate;
-      op.target_id = service.id;
-      op.payload = json::Serialize(bj::object{{"revision", version.revision}, {"overwrite", true}});
-      if (auto s = operations_->Start(tx, op, absl::StrCat("Replacing service ", request->name, " (overwrite)")); !s.ok()) {
-        return s;
-      }
-      auto described = Describe(tx, service);
-      if (!described.ok()) return described.status();
-      accepted = {std::move(*described), op.id};
-      return absl::OkStatus();
+      op.payload = json::Serialize(bj::object{{"revision", *revision}, {"overwrite", true}});
+      return Begin(tx, op, service, absl::StrCat("Replacing service ", request->name, " (overwrite)"), accepted);
     }
     ServiceRecord service;
     service.workspace_id = ws->id;
@@ -310,23 +308,11 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Create(const Work
     ServiceVersionRecord version{0, service.id, service.name, SpecToJson(spec), 1, "", 0};
     if (auto v = store_->InsertServiceVersion(tx, version); !v.ok()) return v.status();
     op.type = kCreate;
-    op.target_id = service.id;
     op.payload = json::Serialize(bj::object{{"revision", 1}});
-    if (auto s = operations_->Start(tx, op,
-                                    absl::StrCat("Deploying service ", service.name, " with ", request->model_ids.size(),
-                                                 " model", request->model_ids.size() == 1 ? "" : "s", " to ",
-                                                 service.compute_name));
-        !s.ok()) {
-      return s;
-    }
-    auto described = Describe(tx, service);
-    if (!described.ok()) return described.status();
-    accepted = {std::move(*described), op.id};
-    return absl::OkStatus();
+    return Begin(tx, op, service,
+                 absl::StrCat("Deploying service ", service.name, " with ", request->model_ids.size(), " model",
+                              request->model_ids.size() == 1 ? "" : "s", " to ", service.compute_name), accepted);
   });
-  if (!status.ok()) return status;
-  operations_->Submit(accepted.operation_id);
-  return accepted;
 }
 
 absl::StatusOr<WebserviceService::Accepted> WebserviceService::Update(const WorkspaceKey& key, const std::string& name,
@@ -334,20 +320,10 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Update(const Work
   auto patch = json::Parse(body);
   if (!patch.ok()) return Invalid(patch.status().message());
   if (!patch->is_array()) return Invalid("An update is a JSON patch: a list of {\"op\", \"path\", \"value\"}.");
-  Accepted accepted;
-  auto status = store_->db().Transaction([&](Tx& tx) -> absl::Status {
-    auto ws = RequireWorkspace(*store_, tx, key);
-    if (!ws.ok()) return ws.status();
-    auto found = store_->FindService(tx, ws->id, name);
+  return operations_->Accept<Accepted>([&](Tx& tx, Accepted& accepted) -> absl::Status {
+    auto found = RequireIdleService(tx, key, name);
     if (!found.ok()) return found.status();
-    if (!found->has_value()) return ServiceNotFound(name);
-    ServiceRecord service = **found;
-    auto running = store_->RunningOperationOn(tx, ws->id, service.name);
-    if (!running.ok()) return running.status();
-    if (running->has_value()) {
-      return Conflict("OperationInProgress", absl::StrCat("Service ", service.name, " has a running ", (*running)->type,
-                                                          " operation (", (*running)->id, "); wait for it to finish."));
-    }
+    ServiceRecord service = std::move(*found);
     auto versions = store_->ServiceVersions(tx, service.id);
     if (!versions.ok() || versions->empty()) return absl::InternalError("service without versions");
     ServiceVersionRecord version = versions->front();
@@ -401,83 +377,35 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Update(const Work
     if (!r.snapshot.empty() && !blobs_->Exists(r.snapshot)) {
       return Invalid(absl::StrCat("The source snapshot ", r.snapshot, " was not uploaded."));
     }
-    for (const auto& id : r.model_ids) {
-      auto parsed = ParseModelId(id);
-      if (!parsed.ok()) return parsed.status();
-      auto model = store_->FindModel(tx, ws->id, parsed->first, parsed->second);
-      if (!model.ok()) return model.status();
-      if (!model->has_value()) return ModelNotFound(id);
-    }
-    version.spec = SpecToJson(DeploymentSpec{r, "", ""});
-    ++version.revision;
-    if (auto s = store_->UpdateServiceVersion(tx, version); !s.ok()) return s;
-    service.state = ServiceState::kTransitioning;
-    service.phase = ServicePhase::kValidating;
-    service.reason.clear();
-    service.error.clear();
-    if (auto s = store_->UpdateService(tx, service); !s.ok()) return s;
+    if (auto s = RequireModels(*store_, tx, service.workspace_id, r.model_ids); !s.ok()) return s;
+    auto revision = NextRevision(tx, service, SpecToJson(DeploymentSpec{r, "", ""}));
+    if (!revision.ok()) return revision.status();
     OperationRecord op;
     op.type = kUpdate;
-    op.workspace_id = ws->id;
-    op.target_id = service.id;
-    op.target_name = service.name;
-    op.payload = json::Serialize(bj::object{{"revision", version.revision}});
-    if (auto s = operations_->Start(tx, op, absl::StrCat("Updating service ", service.name, " to revision ", version.revision));
-        !s.ok()) {
-      return s;
-    }
-    auto described = Describe(tx, service);
-    if (!described.ok()) return described.status();
-    accepted = {std::move(*described), op.id};
-    return absl::OkStatus();
+    op.payload = json::Serialize(bj::object{{"revision", *revision}});
+    return Begin(tx, op, service, absl::StrCat("Updating service ", service.name, " to revision ", *revision), accepted);
   });
-  if (!status.ok()) return status;
-  operations_->Submit(accepted.operation_id);
-  return accepted;
 }
 
 absl::StatusOr<WebserviceService::Accepted> WebserviceService::Delete(const WorkspaceKey& key, const std::string& name) {
-  Accepted accepted;
-  auto status = store_->db().Transaction([&](Tx& tx) -> absl::Status {
-    auto ws = RequireWorkspace(*store_, tx, key);
-    if (!ws.ok()) return ws.status();
-    auto found = store_->FindService(tx, ws->id, name);
+  return operations_->Accept<Accepted>([&](Tx& tx, Accepted& accepted) -> absl::Status {
+    auto found = RequireIdleService(tx, key, name);
     if (!found.ok()) return found.status();
-    if (!found->has_value()) return ServiceNotFound(name);
-    ServiceRecord service = **found;
-    auto running = store_->RunningOperationOn(tx, ws->id, service.name);
-    if (!running.ok()) return running.status();
-    if (running->has_value()) {
-      return Conflict("OperationInProgress", absl::StrCat("Service ", service.name, " has a running ", (*running)->type,
-                                                          " operation (", (*running)->id, "); wait for it to finish."));
-    }
+    ServiceRecord service = std::move(*found);
     service.state = ServiceState::kDeleting;
     if (auto s = store_->UpdateService(tx, service); !s.ok()) return s;
     OperationRecord op;
     op.type = kDelete;
-    op.workspace_id = ws->id;
-    op.target_id = service.id;
-    op.target_name = service.name;
-    if (auto s = operations_->Start(tx, op, absl::StrCat("Deleting service ", service.name)); !s.ok()) return s;
-    auto described = Describe(tx, service);
-    if (!described.ok()) return described.status();
-    accepted = {std::move(*described), op.id};
-    return absl::OkStatus();
+    return Begin(tx, op, service, absl::StrCat("Deleting service ", service.name), accepted);
   });
-  if (!status.ok()) return status;
-  operations_->Submit(accepted.operation_id);
-  return accepted;
 }
 
 absl::StatusOr<json::bj::object> WebserviceService::Get(const WorkspaceKey& key, const std::string& name) {
   bj::object out;
   auto status = store_->db().Read([&](Tx& tx) -> absl::Status {
-    auto ws = RequireWorkspace(*store_, tx, key);
-    if (!ws.ok()) return ws.status();
-    auto found = store_->FindService(tx, ws->id, name);
+    auto found = RequireService(tx, key, name);
     if (!found.ok()) return found.status();
-    if (!found->has_value()) return ServiceNotFound(name);
-    auto described = Describe(tx, **found);
+    auto described = Describe(tx, *found);
     if (!described.ok()) return described.status();
     out = std::move(*described);
     return absl::OkStatus();
@@ -495,7 +423,7 @@ absl::StatusOr<json::bj::array> WebserviceService::List(const WorkspaceKey& key,
     if (!all.ok()) return all.status();
     for (const auto& s : *all) {
       if (!query.compute_type.empty() && !absl::EqualsIgnoreCase(query.compute_type, "AKS")) continue;
-      if (!Matches(s.tags, query.tags) || !Matches(s.properties, query.properties)) continue;
+      if (!MatchesFilters(s.tags, query.tags) || !MatchesFilters(s.properties, query.properties)) continue;
       auto described = Describe(tx, s);
       if (!described.ok()) return described.status();
       if (!query.model_name.empty()) {
@@ -516,12 +444,9 @@ absl::StatusOr<json::bj::array> WebserviceService::List(const WorkspaceKey& key,
 absl::StatusOr<json::bj::object> WebserviceService::ListKeys(const WorkspaceKey& key, const std::string& name) {
   bj::object out;
   auto status = store_->db().Read([&](Tx& tx) -> absl::Status {
-    auto ws = RequireWorkspace(*store_, tx, key);
-    if (!ws.ok()) return ws.status();
-    auto found = store_->FindService(tx, ws->id, name);
+    auto found = RequireService(tx, key, name);
     if (!found.ok()) return found.status();
-    if (!found->has_value()) return ServiceNotFound(name);
-    out = bj::object{{"primaryKey", (*found)->primary_key}, {"secondaryKey", (*found)->secondary_key}};
+    out = bj::object{{"primaryKey", found->primary_key}, {"secondaryKey", found->secondary_key}};
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -545,12 +470,9 @@ absl::StatusOr<json::bj::object> WebserviceService::RegenerateKey(const Workspac
   int64_t cluster_id = 0;
   bj::object out;
   auto status = store_->db().Transaction([&](Tx& tx) -> absl::Status {
-    auto ws = RequireWorkspace(*store_, tx, key);
-    if (!ws.ok()) return ws.status();
-    auto found = store_->FindService(tx, ws->id, name);
+    auto found = RequireService(tx, key, name);
     if (!found.ok()) return found.status();
-    if (!found->has_value()) return ServiceNotFound(name);
-    ServiceRecord service = **found;
+    ServiceRecord service = std::move(*found);
     (type == "Primary" ? service.primary_key : service.secondary_key) = value.empty() ? RandomHex(16) : value;
     cluster_id = service.cluster_id;
     out = bj::object{{"primaryKey", service.primary_key}, {"secondaryKey", service.secondary_key}};
@@ -670,7 +592,6 @@ void WebserviceService::SetState(int64_t service_id, const std::string& state, c
 
 void WebserviceService::RunDeploy(const OperationRecord& op) {
   auto payload = json::ParseObject(op.payload, "payload");
-  int64_t revision = payload.ok() ? json::GetInt(*payload, "revision") : 0;
   auto log = [&](const std::string& line) { (void)operations_->Log(op.id, line); };
   auto phase = [&](const char* name, const std::string& line) {
     SetState(op.target_id, ServiceState::kTransitioning, name, "");
@@ -971,16 +892,13 @@ absl::StatusOr<std::string> WebserviceService::Logs(const WorkspaceKey& key, con
   std::vector<Store::LogLine> deploy_log;
   ClusterRecord cluster;
   auto status = store_->db().Read([&](Tx& tx) -> absl::Status {
-    auto ws = RequireWorkspace(*store_, tx, key);
-    if (!ws.ok()) return ws.status();
-    auto found = store_->FindService(tx, ws->id, name);
+    auto found = RequireService(tx, key, name);
     if (!found.ok()) return found.status();
-    if (!found->has_value()) return ServiceNotFound(name);
-    service = **found;
+    service = std::move(*found);
     auto c = store_->GetCluster(tx, service.cluster_id);
     if (!c.ok() || !c->has_value()) return absl::NotFoundError("The service's cluster no longer exists.");
     cluster = **c;
-    auto op = store_->LatestOperationOn(tx, ws->id, service.name, {kCreate, kUpdate});
+    auto op = store_->LatestOperationOn(tx, service.workspace_id, service.name, {kCreate, kUpdate});
     if (!op.ok()) return op.status();
     last_deploy = std::move(*op);
     if (last_deploy) {

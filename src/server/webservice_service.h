@@ -65,6 +65,15 @@ class WebserviceService {
   struct Loaded;
   absl::StatusOr<Loaded> Load(int64_t service_id);
   absl::StatusOr<json::bj::object> Describe(Tx& tx, const ServiceRecord& service);
+  // Starts `op` on `service` and describes the service, as the caller will see it, into `accepted`.
+  absl::Status Begin(Tx& tx, OperationRecord op, const ServiceRecord& service, const std::string& summary,
+                     Accepted& accepted);
+  // Stores the next revision of the service's version with `spec` and marks the service Transitioning.
+  absl::StatusOr<int64_t> NextRevision(Tx& tx, ServiceRecord& service, const std::string& spec);
+  // The named service of the workspace; kNotFound ("WorkspaceNotFound", "WebserviceNotFound") otherwise.
+  absl::StatusOr<ServiceRecord> RequireService(Tx& tx, const WorkspaceKey& key, const std::string& name);
+  // The named service, when no operation is running on it.
+  absl::StatusOr<ServiceRecord> RequireIdleService(Tx& tx, const WorkspaceKey& key, const std::string& name);
   absl::Status PushRoutes(int64_t cluster_id);
   void RunDeploy(const OperationRecord& operation);
   void RunDelete(const OperationRecord& operation);

@@ -9,10 +9,6 @@ namespace amlcore::server {
 namespace {
 namespace bj = json::bj;
 
-absl::Status Invalid(absl::string_view message) {
-  return MakeError(absl::StatusCode::kInvalidArgument, "ValidationError", message);
-}
-
 absl::Status CheckKey(const WorkspaceKey& key) {
   if (auto s = domain::ValidateSubscriptionId(key.subscription_id); !s.ok()) return Invalid(s.message());
   if (auto s = domain::ValidateResourceGroupName(key.resource_group); !s.ok()) return Invalid(s.message());

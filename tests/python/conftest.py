@@ -40,9 +40,10 @@ def server_pid(home):
         return None
 
 
-def frontend_pids(home):
+def _live_pids(pattern):
+    """Pids, still running, recorded in the JSON files that match `pattern`."""
     pids = []
-    for info in glob.glob(os.path.join(home, "clusters", "*", "frontend.json")):
+    for info in glob.glob(pattern):
         try:
             with open(info) as f:
                 pid = json.load(f)["pid"]
@@ -51,6 +52,10 @@ def frontend_pids(home):
         if _alive(pid):
             pids.append(pid)
     return pids
+
+
+def frontend_pids(home):
+    return _live_pids(os.path.join(home, "clusters", "*", "frontend.json"))
 
 
 class Home:
@@ -70,16 +75,7 @@ class Home:
         subprocess.run([program, "--stop", "--with-clusters", "--home", self.path], capture_output=True, timeout=120)
 
     def replica_pids(self):
-        pids = []
-        for info in glob.glob(os.path.join(self.path, "clusters", "*", "replicas", "*", "replica.json")):
-            try:
-                with open(info) as f:
-                    pid = json.load(f)["pid"]
-            except (OSError, ValueError, KeyError):
-                continue
-            if _alive(pid):
-                pids.append(pid)
-        return pids
+        return _live_pids(os.path.join(self.path, "clusters", "*", "replicas", "*", "replica.json"))
 
 
 @pytest.fixture
