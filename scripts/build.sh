@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 build=${AMLCORE_BUILD_DIR:-build}
+# Paths relative to the checkout, so clones of the repository on one machine share ccache's results.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 if [[ ! -f "$build/CMakeCache.txt" ]]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPython_EXECUTABLE=/usr/bin/python3
 fi

@@ -125,8 +125,10 @@ struct UpstreamClient::Impl {
       if (ec == beast::error::timeout) {
         return done(absl::DeadlineExceededError(absl::StrCat("No answer from 127.0.0.1:", port, " in time")));
       }
-      done(absl::UnavailableError(absl::StrCat(wrote ? "Connection to 127.0.0.1:" : "Cannot reach 127.0.0.1:", port,
-                                               wrote ? " failed: " : ": ", ec.message())));
+      if (wrote) {
+        return done(absl::AbortedError(absl::StrCat("Connection to 127.0.0.1:", port, " failed: ", ec.message())));
+      }
+      done(absl::UnavailableError(absl::StrCat("Cannot reach 127.0.0.1:", port, ": ", ec.message())));
     }
   };
 };
@@ -141,7 +143,7 @@ UpstreamClient::~UpstreamClient() {
   for (auto& t : impl_->threads) t.join();
 }
 
-void UpstreamClient::Send(uint16_t port, Request request, std::chrono::milliseconds timeout, Callback done) {
+void UpstreamClient::Send(uint16_t port, const Request& request, std::chrono::milliseconds timeout, Callback done) {
   auto exchange = std::make_shared<Impl::Exchange>();
   exchange->impl = impl_.get();
   exchange->port = port;
@@ -154,7 +156,7 @@ void UpstreamClient::Send(uint16_t port, Request request, std::chrono::milliseco
   for (const auto& [name, value] : request.headers.fields()) req.set(name, value);
   req.set(bhttp::field::host, absl::StrCat("127.0.0.1:", port));
   req.keep_alive(true);
-  req.body() = std::move(request.body);
+  req.body() = request.body;
   req.prepare_payload();
   exchange->Start();
 }

@@ -25,10 +25,12 @@ class UpstreamClient {
   UpstreamClient(const UpstreamClient&) = delete;
   UpstreamClient& operator=(const UpstreamClient&) = delete;
 
-  // Sends `request` to 127.0.0.1:port. `done` runs exactly once: with the response, kDeadlineExceeded after
-  // `timeout`, or kUnavailable when the connection fails (a kept-alive connection the server had closed is
-  // replaced once, transparently).
-  void Send(uint16_t port, Request request, std::chrono::milliseconds timeout, Callback done);
+  // Sends a copy of `request` to 127.0.0.1:port. `done` runs exactly once: with the response;
+  // kDeadlineExceeded after `timeout`; kUnavailable when the request was not delivered (no connection, or it
+  // broke while the request was being written), so it is safe to send elsewhere; kAborted when the connection
+  // broke after the whole request was sent (the server may have acted on it). A kept-alive connection the
+  // server had closed is replaced once, transparently.
+  void Send(uint16_t port, const Request& request, std::chrono::milliseconds timeout, Callback done);
   // Drops the idle connections to `port` (its server went away).
   void Forget(uint16_t port);
 

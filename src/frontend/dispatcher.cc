@@ -90,12 +90,18 @@ int VersionDispatcher::TotalInflight() const {
   return total;
 }
 
+bool VersionDispatcher::AnyReachableLocked() const {
+  auto now = Clock::now();
+  return std::any_of(backends_.begin(), backends_.end(), [&](const auto& b) { return now >= b->unreachable_until; });
+}
+
 std::shared_ptr<VersionDispatcher::Backend> VersionDispatcher::PickLocked() {
   std::shared_ptr<Backend> best;
+  auto now = Clock::now();
   size_t n = backends_.size();
   for (size_t i = 0; i < n; ++i) {
     const auto& b = backends_[(next_ + i) % n];
-    if (b->inflight >= limits_.max_concurrent_per_replica) continue;
+    if (b->inflight >= limits_.max_concurrent_per_replica || now < b->unreachable_until) continue;
     if (!best || b->inflight < best->inflight) best = b;
   }
   if (best) next_ = (next_ + 1) % std::max<size_t>(n, 1);
@@ -118,7 +124,7 @@ void VersionDispatcher::Submit(http::Request request, http::Responder reply) {
   std::shared_ptr<Backend> backend;
   {
     std::lock_guard lock(mu_);
-    if (backends_.empty()) {
+    if (!AnyReachableLocked()) {
       // Nothing could serve it within the wait anyway.
     } else if ((backend = PickLocked())) {
       ++backend->inflight;
@@ -160,11 +166,11 @@ void VersionDispatcher::Forward(std::shared_ptr<Backend> backend, Pending pendin
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(timeout - (Clock::now() - pending.arrived));
   if (left <= std::chrono::milliseconds(0)) left = std::chrono::milliseconds(1);
   pending.request.headers.Set("Connection", "keep-alive");
-  auto reply = pending.reply;
-  auto arrived = pending.arrived;
-  std::string request_id(pending.request.headers.Get("x-request-id").value_or(""));
-  upstream_->Send(backend->port, std::move(pending.request), left,
-                  [this, backend, reply, arrived, timeout, request_id](absl::StatusOr<http::Response> response) {
+  // Kept until the answer: a request that never reached the replica is sent again elsewhere.
+  auto held = std::make_shared<Pending>(std::move(pending));
+  upstream_->Send(backend->port, held->request, left,
+                  [this, backend, held, timeout](absl::StatusOr<http::Response> response) {
+                    if (absl::IsUnavailable(response.status())) return Redirect(backend, std::move(*held));
                     http::Response out;
                     if (response.ok()) {
                       out = std::move(*response);
@@ -179,9 +185,34 @@ void VersionDispatcher::Forward(std::shared_ptr<Backend> backend, Pending pendin
                       out = FrontEndMessage(502, absl::StrCat("The replica of service ", service_,
                                                               " failed: ", response.status().message()));
                     }
-                    Answer(reply, std::move(out), arrived, request_id);
+                    Answer(held->reply, std::move(out), held->arrived,
+                           std::string(held->request.headers.Get("x-request-id").value_or("")));
                     Done(backend);
                   });
+}
+
+void VersionDispatcher::Redirect(const std::shared_ptr<Backend>& backend, Pending pending) {
+  // Long enough that a dead replica costs one failed connect per second, short enough that a live one that
+  // was briefly busy accepting comes back before the supervisor's next probe.
+  constexpr auto kLeaveOut = std::chrono::seconds(1);
+  upstream_->Forget(backend->port);
+  std::shared_ptr<Backend> chosen;
+  bool queued = false;
+  {
+    std::lock_guard lock(mu_);
+    --backend->inflight;
+    backend->unreachable_until = Clock::now() + kLeaveOut;
+    if ((chosen = PickLocked())) {
+      ++chosen->inflight;
+    } else if (AnyReachableLocked()) {
+      queue_.push_front(std::move(pending));
+      queued = true;
+    }
+  }
+  if (chosen) return Forward(std::move(chosen), std::move(pending));
+  if (queued) return;
+  Answer(pending.reply, FrontEndMessage(503, absl::StrCat("No ready replicas for service ", service_)), pending.arrived,
+         std::string(pending.request.headers.Get("x-request-id").value_or("")));
 }
 
 void VersionDispatcher::Done(const std::shared_ptr<Backend>& backend) {

@@ -1,6 +1,8 @@
 // Routes the requests of one service version to its ready replicas: at most N in flight per replica, the
 // least-loaded replica first, the rest queued up to the service's wait limit, each answered within the
-// scoring timeout. Counts what it does for /metrics.
+// scoring timeout. A request that could not be delivered to a replica (it died, its port is closed) goes to
+// another one, and that replica is left out for a while, so a crash fails only the requests it was serving.
+// Counts what it does for /metrics.
 #ifndef AMLCORE_FRONTEND_DISPATCHER_H_
 #define AMLCORE_FRONTEND_DISPATCHER_H_
 
@@ -64,6 +66,8 @@ class VersionDispatcher {
     std::string replica_id;
     uint16_t port = 0;
     int inflight = 0;
+    // Not picked before this time: a request could not be delivered to it.
+    Clock::time_point unreachable_until{};
   };
   struct Pending {
     http::Request request;
@@ -71,9 +75,12 @@ class VersionDispatcher {
     Clock::time_point arrived;
   };
 
-  // Picks the least-loaded backend with room; null when all are full. Call with mu_ held.
+  // Picks the least-loaded reachable backend with room; null when all are full. Call with mu_ held.
   std::shared_ptr<Backend> PickLocked();
+  bool AnyReachableLocked() const;
   void Forward(std::shared_ptr<Backend> backend, Pending pending);
+  // `backend` could not be reached: leaves it out for a while and sends `pending` to another replica.
+  void Redirect(const std::shared_ptr<Backend>& backend, Pending pending);
   void Done(const std::shared_ptr<Backend>& backend);
   // Sends the reply with this version's headers; `request_id` is echoed when the replica did not.
   void Answer(const std::shared_ptr<http::Responder>& reply, http::Response response, Clock::time_point arrived,

@@ -74,6 +74,23 @@ class Home:
         program = os.path.join(os.path.dirname(amlcore.__file__), "bin", "amlcored")
         subprocess.run([program, "--stop", "--with-clusters", "--home", self.path], capture_output=True, timeout=120)
 
+    def processes(self, program):
+        """Live processes of `program` (e.g. "amlcore-score") whose command line names this home: what the
+        home's records say and what really runs can then be compared."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/{}/cmdline".format(entry), "rb") as f:
+                    argv = f.read().decode(errors="replace").split("\0")
+            except OSError:
+                continue
+            if argv and os.path.basename(argv[0]) == program and any(self.path in a for a in argv) \
+                    and _alive(int(entry)):
+                pids.append(int(entry))
+        return sorted(pids)
+
     def replica_pids(self):
         return _live_pids(os.path.join(self.path, "clusters", "*", "replicas", "*", "replica.json"))
 
@@ -102,6 +119,18 @@ def slow_home(home, monkeypatch):
 def ws(home):
     from amlcore import Workspace
     return Workspace.create("test-ws", exist_ok=True)
+
+
+@pytest.fixture
+def aks(home):
+    """A workspace with a Succeeded two-agent AKS compute target (4 vCPUs and 14 GB an agent)."""
+    from amlcore import Workspace
+    from amlcore.compute import AksCompute, ComputeTarget
+    ws = Workspace.create("svc-ws")
+    target = ComputeTarget.create(ws, "svc-aks", AksCompute.provisioning_configuration(
+        agent_count=2, vm_size="Standard_D4_v2", cluster_purpose="DevTest"))
+    target.wait_for_completion()
+    return ws, target
 
 
 @pytest.fixture

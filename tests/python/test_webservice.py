@@ -21,6 +21,7 @@ from amlcore.exceptions import (ModelNotFoundException, UserErrorException, Webs
                                 WebserviceTimeoutException)
 from amlcore.model import InferenceConfig
 from amlcore.webservice import AksWebservice
+from services import ECHO, Traffic, deploy, post, script_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DIABETES_SOURCE = os.path.join(ROOT, "examples", "python", "diabetes")
@@ -29,62 +30,11 @@ SAMPLE = json.dumps({"data": [X[0].tolist()]})
 
 
 @pytest.fixture
-def aks(home):
-    ws = Workspace.create("svc-ws")
-    target = ComputeTarget.create(ws, "svc-aks", AksCompute.provisioning_configuration(
-        agent_count=2, vm_size="Standard_D4_v2", cluster_purpose="DevTest"))
-    target.wait_for_completion()
-    return ws, target
-
-
-@pytest.fixture
 def diabetes_model(aks, tmp_path):
     ws, _ = aks
     path = tmp_path / "sklearn_regression_model.pkl"
     joblib.dump(Ridge().fit(X, Y), path)
     return Model.register(ws, str(path), "diabetes", tags={"area": "health"})
-
-
-def script_dir(tmp_path, body, name="src"):
-    directory = tmp_path / name
-    directory.mkdir(exist_ok=True)
-    (directory / "score.py").write_text(textwrap.dedent(body))
-    return str(directory)
-
-
-ECHO = """
-    import json, os, time
-    def init():
-        print("init in", os.getcwd())
-    def run(raw):
-        data = json.loads(raw)
-        if data.get("sleep"):
-            time.sleep(data["sleep"])
-        if data.get("fail"):
-            raise ValueError("asked to fail")
-        return {"echo": data}
-"""
-
-
-def deploy(ws, target, source, name="echo-svc", models=(), timeout=120, **config):
-    config.setdefault("num_replicas", 1)
-    service = Model.deploy(ws, name, list(models), InferenceConfig(entry_script="score.py", source_directory=source),
-                           AksWebservice.deploy_configuration(**config), target)
-    return service
-
-
-def post(uri, body, key=None, headers=None):
-    request = urllib.request.Request(uri, data=body if isinstance(body, bytes) else body.encode(), method="POST")
-    request.add_header("Content-Type", "application/json")
-    if key:
-        request.add_header("Authorization", "Bearer " + key)
-    for k, v in (headers or {}).items():
-        request.add_header(k, v)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, response.read(), dict(response.headers)
-    except urllib.error.HTTPError as e:
-        return e.code, e.read(), dict(e.headers)
 
 
 def test_diabetes_service_end_to_end(aks, diabetes_model, capsys, home):
@@ -400,23 +350,8 @@ def test_update_under_traffic_loses_no_request_and_overwrite_keeps_uri_and_keys(
     service.wait_for_deployment()
     key = service.get_keys()[0]
     uri = service.scoring_uri
-    failures, successes = [], [0]
-    stop = threading.Event()
-
-    def hammer():
-        deadline = time.monotonic() + 60
-        while not stop.is_set() and time.monotonic() < deadline and successes[0] < 20000:
-            status, body, _ = post(uri, '{"n": 1}', key)
-            if status == 200:
-                successes[0] += 1
-            else:
-                failures.append((status, body))
-
-    threads = [threading.Thread(target=hammer) for _ in range(2)]
-    for t in threads:
-        t.start()
-    try:
-        time.sleep(0.3)
+    with Traffic(uri, key, connections=2) as traffic:
+        traffic.wait_for(20)
         service.update(num_replicas=3, description="scaled")
         service.wait_for_deployment()
         assert service.num_replicas == 3 and service.description == "scaled"
@@ -425,11 +360,7 @@ def test_update_under_traffic_loses_no_request_and_overwrite_keeps_uri_and_keys(
         service.update(inference_config=InferenceConfig(entry_script="score.py", source_directory=source2))
         service.wait_for_deployment()
         time.sleep(0.3)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
-    assert failures == [] and successes[0] > 50
+    assert traffic.failures() == [] and len(traffic.successes()) > 50
     assert service.run({"n": 2}) == {"echo": {"n": 2}, "v": 2}
 
     with pytest.raises(WebserviceException, match="Error, cpu_cores must be greater than zero."):
@@ -493,38 +424,6 @@ def test_unschedulable_until_capacity_frees_up(home, tmp_path):
     assert waiting.state == "Healthy"
     with pytest.raises(WebserviceException, match="one agent of cluster small-aks-.* has 2 vCPUs"):
         deploy(ws, target, source, name="huge-svc", cpu_cores=4)
-
-
-def test_services_keep_answering_while_amlcored_is_killed(aks, tmp_path, home):
-    ws, target = aks
-    source = script_dir(tmp_path, ECHO)
-    service = deploy(ws, target, source, name="steady-svc", num_replicas=2)
-    service.wait_for_deployment()
-    key = service.get_keys()[0]
-    failures, done = [], [0]
-    stop = threading.Event()
-
-    def hammer():
-        deadline = time.monotonic() + 30
-        while not stop.is_set() and time.monotonic() < deadline:
-            status, body, _ = post(service.scoring_uri, '{"k": 1}', key)
-            if status != 200:
-                failures.append(status)
-            done[0] += 1
-
-    thread = threading.Thread(target=hammer)
-    thread.start()
-    try:
-        time.sleep(0.3)
-        os.kill(home.server_pid(), signal.SIGKILL)
-        time.sleep(1.0)
-    finally:
-        stop.set()
-        thread.join()
-    assert failures == [] and done[0] > 20
-    # The next SDK call starts a new server, which adopts what runs.
-    again = Webservice(ws, "steady-svc")
-    assert again.state == "Healthy" and again.run({"k": 2}) == {"echo": {"k": 2}}
 
 
 @pytest.mark.parametrize("kwargs, message", [

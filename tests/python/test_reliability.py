@@ -1,0 +1,260 @@
+"""Reliability under steady load: processes killed under traffic, a storm of overlapping operations, and
+malformed HTTP thrown at the front end and at a replica. Every loop is bounded in count and time; all traffic
+stays on loopback."""
+
+import glob
+import json
+import os
+import random
+import signal
+import socket
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from amlcore import Webservice
+from amlcore.exceptions import WebserviceException
+from services import ECHO, Traffic, deploy, script_dir
+
+
+def wait_until(predicate, timeout, message):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(message)
+
+
+@pytest.fixture
+def steady(aks, tmp_path):
+    """A two-replica echo service, each replica taking two requests at a time."""
+    ws, target = aks
+    service = deploy(ws, target, script_dir(tmp_path, ECHO), name="steady-svc", num_replicas=2,
+                     replica_max_concurrent_requests=2, period_seconds=1, initial_delay_seconds=1)
+    service.wait_for_deployment()
+    assert service.state == "Healthy"
+    return ws, service
+
+
+def test_a_killed_replica_fails_only_the_requests_it_was_serving(steady, home):
+    ws, service = steady
+    victim = home.replica_pids()[0]
+    # Requests that take a few milliseconds, so the replica is caught serving some.
+    with Traffic(service.scoring_uri, service.get_keys()[0], body=b'{"sleep": 0.004}', connections=4) as traffic:
+        traffic.wait_for(50)
+        killed_at = time.monotonic()
+        os.kill(victim, signal.SIGKILL)
+        wait_until(lambda: len(home.replica_pids()) == 2 and victim not in home.replica_pids(), 30,
+                   "the killed replica was not restarted")
+        after = len(traffic.records)
+        traffic.wait_for(after + 50)
+    failures = traffic.failures()
+    # At most replica_max_concurrent_requests were in flight on the replica when it died; everything else
+    # went to the other replica, or waited for it.
+    assert len(failures) <= 2, failures
+    assert all(status == 502 and start <= killed_at + 0.05 for start, _, status in failures), failures
+    assert len(traffic.successes()) > 100
+    service.update_deployment_state()
+    assert service.state == "Healthy"
+    assert service.run({"k": 1}) == {"echo": {"k": 1}}
+
+
+def test_services_keep_answering_while_amlcored_is_killed(steady, home):
+    ws, service = steady
+    with Traffic(service.scoring_uri, service.get_keys()[0], connections=2) as traffic:
+        traffic.wait_for(20)
+        os.kill(home.server_pid(), signal.SIGKILL)
+        served = len(traffic.records)
+        traffic.wait_for(served + 200)
+    assert traffic.failures() == [] and len(traffic.successes()) > 220
+    # The next SDK call starts a new server, which adopts what runs.
+    again = Webservice(ws, "steady-svc")
+    assert again.state == "Healthy" and again.run({"k": 2}) == {"echo": {"k": 2}}
+
+
+def test_a_killed_front_end_comes_back_with_its_state(steady, home):
+    ws, service = steady
+    keys = service.get_keys()
+    replicas = sorted(home.replica_pids())
+    [front_end] = home.frontend_pids()
+    with Traffic(service.scoring_uri, keys[0], connections=2) as traffic:
+        traffic.wait_for(20)
+        killed_at = time.monotonic()
+        os.kill(front_end, signal.SIGKILL)
+        # amlcored notices within its reconciliation interval and starts a new one on the same port.
+        wait_until(lambda: any(start > killed_at and status == 200 for start, _, status in traffic.records), 30,
+                   "no request succeeded after the front end was killed")
+        served = len(traffic.records)
+        traffic.wait_for(served + 50)
+    back_at = min(start for start, _, status in traffic.records if start > killed_at and status == 200)
+    failures = traffic.failures()
+    assert failures, "the front end was down for a while; some requests must have failed"
+    assert all(killed_at - 0.05 <= start <= back_at for start, _, _ in failures), (killed_at, back_at, failures)
+    assert back_at - killed_at < 15
+    # The same replicas serve (adopted, not restarted), with the same keys and URI.
+    assert home.frontend_pids() != [front_end] and len(home.frontend_pids()) == 1
+    assert sorted(home.replica_pids()) == replicas
+    again = Webservice(ws, "steady-svc")
+    assert again.state == "Healthy" and again.get_keys() == keys and again.scoring_uri == service.scoring_uri
+    assert again.run({"k": 3}) == {"echo": {"k": 3}}
+
+
+def test_a_storm_of_overlapping_operations_ends_consistent(aks, tmp_path, home):
+    ws, target = aks
+    source = script_dir(tmp_path, ECHO)
+    names = ["storm-a", "storm-b", "storm-c"]
+    rng = random.Random(20261127)
+    plans = [[(rng.choice(["deploy", "update", "delete"]), rng.choice(names), rng.randint(1, 2)) for _ in range(8)]
+             for _ in range(4)]
+    outcomes, unexpected = [], []
+
+    def worker(plan):
+        deadline = time.monotonic() + 90
+        for action, name, replicas in plan:
+            if time.monotonic() > deadline:
+                return
+            try:
+                if action == "deploy":
+                    deploy(ws, target, source, name=name, num_replicas=replicas, overwrite=True)
+                elif action == "update":
+                    Webservice(ws, name).update(num_replicas=replicas)
+                else:
+                    Webservice(ws, name).delete()
+                outcomes.append((action, name, "accepted"))
+            except WebserviceException as e:
+                text = str(e)
+                # What a storm may meet: someone else's operation, or a service that is not there (yet / any more).
+                if "has a running" in text or "not found" in text or "WebserviceNotFound" in text:
+                    outcomes.append((action, name, "refused"))
+                else:
+                    unexpected.append(text)
+            except Exception as e:  # anything else is a defect the assertion below reports
+                unexpected.append(repr(e))
+            time.sleep(rng.random() * 0.2)
+
+    threads = [threading.Thread(target=worker, args=(plan,)) for plan in plans]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert unexpected == []
+    assert any(o[2] == "accepted" for o in outcomes) and any(o[2] == "refused" for o in outcomes), outcomes
+
+    def settled():
+        return all(s.state in ("Healthy", "Failed", "Unschedulable") for s in Webservice.list(ws))
+
+    wait_until(settled, 120, "operations did not finish")
+    services = {s.name: s for s in Webservice.list(ws)}
+    assert set(ws.webservices) == set(services) <= set(names)
+    for name, service in services.items():
+        assert service.state == "Healthy", (name, service.state, service.error)
+        assert service.run({"name": name}) == {"echo": {"name": name}}
+    # What runs is exactly what the records say: no orphan replicas, none missing.
+    expected = sum(s.num_replicas for s in services.values())
+    wait_until(lambda: len(home.processes("amlcore-score")) == expected, 30,
+               "replica processes do not match the services")
+    assert sorted(home.processes("amlcore-score")) == sorted(home.replica_pids())
+    metrics = urllib.request.urlopen(target.scoring_endpoint + "/metrics").read().decode()
+    for name, service in services.items():
+        assert 'amlcore_fe_ready_replicas{{service="{0}",version="{0}"}} {1}'.format(
+            name, service.num_replicas) in metrics
+    for service in services.values():
+        service.delete()
+    assert Webservice.list(ws) == []
+    wait_until(lambda: home.processes("amlcore-score") == [], 30, "replicas outlived their services")
+
+
+def malformed_requests(rng, host, path, count):
+    """`count` broken or hostile HTTP requests, each as the bytes to send."""
+    valid = ("POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: 8\r\n\r\n"
+             '{{"n": 1}}').format(path, host).encode()
+    fixed = [
+        b"\x00\x01\x02\xff" * 64,
+        b"GET\r\n\r\n",
+        b"GET / HTTP/9.9\r\n\r\n",
+        b"GET / HTTP/1.1\r\nNoColonHere\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200000 + b"\r\n\r\n",
+        b"GET / HTTP/1.1\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(5000)) + b"\r\n",
+        "POST {} HTTP/1.1\r\nContent-Length: -5\r\n\r\n".format(path).encode(),
+        "POST {} HTTP/1.1\r\nContent-Length: abc\r\n\r\n".format(path).encode(),
+        "POST {} HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n".format(path).encode(),
+        "POST {} HTTP/1.1\r\nContent-Length: 100\r\n\r\nshort".format(path).encode(),
+        "POST {} HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nxx\r\n0\r\n\r\n".format(path).encode(),
+        "POST {} HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+        .format(path).encode(),
+        "POST {} HTTP/1.1\r\nContent-Length: 4\r\n\r\n\xff\xfe\xfd\xfc".format(path).encode("latin-1"),
+        b"GET /api/v1/service/../../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /%00%ff%2e%2e HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET " + b"/a" * 40000 + b" HTTP/1.1\r\n\r\n",
+        valid * 20,
+        "POST {} HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 8\r\n\r\n".format(path).encode(),
+    ]
+    for i in range(count):
+        if i < len(fixed):
+            yield fixed[i]
+            continue
+        data = bytearray(valid)
+        kind = rng.randrange(4)
+        if kind == 0:  # flip bytes
+            for _ in range(rng.randint(1, 8)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+        elif kind == 1:  # cut short
+            data = data[:rng.randrange(len(data))]
+        elif kind == 2:  # insert junk
+            at = rng.randrange(len(data))
+            data[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 64)))
+        else:  # random bytes
+            data = bytearray(rng.randrange(256) for _ in range(rng.randint(1, 512)))
+        yield bytes(data)
+
+
+def throw(port, payload):
+    """Sends `payload` and reads what comes back until the peer closes or goes quiet."""
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        try:
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            while s.recv(65536):
+                pass
+        except OSError:
+            pass  # the peer may close as soon as it sees the request is bad
+
+
+@pytest.mark.parametrize("target_kind", ["front end", "replica"])
+def test_malformed_http_crashes_nothing(steady, home, target_kind):
+    ws, service = steady
+    parts = urllib.parse.urlsplit(service.scoring_uri)
+    if target_kind == "front end":
+        port, path = parts.port, parts.path
+        [victim] = home.frontend_pids()
+    else:
+        replica = home.replica_pids()[0]
+        port = replica_port(home, replica)
+        path, victim = "/score", replica
+    rng = random.Random(target_kind)
+    deadline = time.monotonic() + 40
+    sent = 0
+    for payload in malformed_requests(rng, "127.0.0.1:{}".format(port), path, 400):
+        if time.monotonic() > deadline:
+            break
+        throw(port, payload)
+        sent += 1
+    assert sent >= 100
+    assert victim in (home.frontend_pids() if target_kind == "front end" else home.replica_pids())
+    assert service.run({"after": sent}) == {"echo": {"after": sent}}
+
+
+def replica_port(home, pid):
+    """The port a replica listens on, from its status file."""
+    for info in glob.glob(os.path.join(home.path, "clusters", "*", "replicas", "*", "replica.json")):
+        with open(info) as f:
+            if json.load(f)["pid"] != pid:
+                continue
+        with open(os.path.join(os.path.dirname(info), "status.json")) as f:
+            return json.load(f)["port"]
+    raise AssertionError("no status file for replica {}".format(pid))
