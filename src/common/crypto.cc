@@ -7,10 +7,11 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include <cstring>
 #include <memory>
+#include <random>
 
 #include "absl/strings/escaping.h"
-#include "absl/strings/str_format.h"
 
 namespace amlcore {
 
@@ -29,13 +30,37 @@ std::string Base64Encode(absl::string_view data) { return absl::Base64Escape(dat
 
 std::string RandomToken() { return Base64UrlEncode(RandomBytes(32)); }
 
-std::string Uuid4() {
-  std::string b = RandomBytes(16);
+namespace {
+// Sets the version and variant bits of 16 random bytes and formats them as 8-4-4-4-12 hex digits.
+std::string FormatUuid4(std::string b) {
   b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);
   b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
-  std::string hex = absl::BytesToHexString(b);
-  return absl::StrFormat("%s-%s-%s-%s-%s", hex.substr(0, 8), hex.substr(8, 4), hex.substr(12, 4),
-                         hex.substr(16, 4), hex.substr(20));
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[(static_cast<unsigned char>(b[i]) >> 4) & 0xf]);
+    out.push_back(kHex[static_cast<unsigned char>(b[i]) & 0xf]);
+  }
+  return out;
+}
+}  // namespace
+
+std::string Uuid4() { return FormatUuid4(RandomBytes(16)); }
+
+std::string RequestId() {
+  thread_local std::mt19937_64 generator = [] {
+    std::string seed = RandomBytes(16);
+    std::seed_seq sequence(seed.begin(), seed.end());
+    return std::mt19937_64(sequence);
+  }();
+  std::string bytes(16, '\0');
+  for (int half = 0; half < 2; ++half) {
+    uint64_t word = generator();
+    std::memcpy(bytes.data() + 8 * half, &word, sizeof(word));
+  }
+  return FormatUuid4(std::move(bytes));
 }
 
 std::string Sha256Hex(absl::string_view data) {

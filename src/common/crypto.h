@@ -14,6 +14,9 @@ std::string RandomHex(size_t bytes);
 // 32 random bytes, base64url without padding: API keys and admin tokens.
 std::string RandomToken();
 std::string Uuid4();
+// A version-4 UUID from a fast per-thread generator seeded once from the system: for request ids, which need
+// to be unique, not secret (Uuid4 asks OpenSSL, and the system, for every one).
+std::string RequestId();
 std::string Sha256Hex(absl::string_view data);
 std::string Base64UrlEncode(absl::string_view data);
 std::string Base64Encode(absl::string_view data);

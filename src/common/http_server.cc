@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -17,13 +18,12 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "common/string_views.h"
+#include "common/event_loop_impl.h"
 #include "common/json.h"
+#include "common/string_views.h"
 
 namespace amlcore::http {
 namespace {
-
-
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
@@ -58,6 +58,9 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
       : stream_(std::move(stream)), options_(options), handler_(handler) {}
 
   void Run() {
+    beast::error_code ignored;
+    auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ignored);
+    if (!ignored) remote_ = endpoint.address().to_string();
     auto self = this->shared_from_this();
     asio::dispatch(stream_.get_executor(), [self] {
       if constexpr (kTls) {
@@ -122,13 +125,9 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
     auto request = parser_->release();
     version_ = request.version();
     keep_alive_ = request.keep_alive();
-    std::string remote;
-    beast::error_code ignored;
-    auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ignored);
-    if (!ignored) remote = endpoint.address().to_string();
     // No timeout while the application works on the request; the write sets its own.
     beast::get_lowest_layer(stream_).expires_never();
-    handler_(ToRequest(std::move(request), std::move(remote)),
+    handler_(ToRequest(std::move(request), remote_),
              Responder(std::static_pointer_cast<ResponseSink>(this->shared_from_this())));
   }
 
@@ -181,6 +180,7 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::response<bhttp::string_body> response_;
+  std::string remote_;  // the peer's address
   unsigned version_ = 11;
   bool keep_alive_ = true;
   bool linger_ = false;
@@ -193,16 +193,16 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
 struct Server::Impl {
   ServerOptions options;
   Handler handler;
-  asio::io_context ioc;
+  std::unique_ptr<EventLoop> own_loop;  // when the options name none
+  EventLoop* loop = nullptr;
   std::optional<asio::ssl::context> tls;
-  tcp::acceptor acceptor{ioc};
-  std::vector<std::thread> threads;
+  std::optional<tcp::acceptor> acceptor;
   std::once_flag stopped;
   uint16_t port = 0;
 
   void Accept() {
-    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
-      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+    acceptor->async_accept(asio::make_strand(loop->impl().ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
         beast::tcp_stream stream(std::move(socket));
@@ -251,18 +251,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options, Han
   auto address = asio::ip::make_address(impl->options.host, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("Bad listen address '", impl->options.host, "'"));
   tcp::endpoint endpoint(address, impl->options.port);
-  impl->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(endpoint, ec);
-  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  impl->loop = impl->options.loop;
+  if (impl->loop == nullptr) {
+    impl->own_loop = std::make_unique<EventLoop>(impl->options.threads);
+    impl->loop = impl->own_loop.get();
+  }
+  impl->acceptor.emplace(impl->loop->impl().ioc);
+  auto& acceptor = *impl->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     return absl::UnavailableError(absl::StrCat("Cannot listen on ", impl->options.host, ":",
                                                impl->options.port, ": ", ec.message()));
   }
-  impl->port = impl->acceptor.local_endpoint().port();
+  impl->port = acceptor.local_endpoint().port();
   impl->Accept();
-  int n = std::max(1, impl->options.threads);
-  for (int i = 0; i < n; ++i) impl->threads.emplace_back([raw = impl.get()] { raw->ioc.run(); });
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
@@ -274,14 +279,21 @@ uint16_t Server::port() const { return impl_->port; }
 
 void Server::Stop() {
   std::call_once(impl_->stopped, [this] {
-    asio::post(impl_->ioc, [this] {
-      beast::error_code ignored;
-      impl_->acceptor.close(ignored);
-    });
-    impl_->ioc.stop();
-    for (auto& t : impl_->threads) {
-      if (t.joinable()) t.join();
+    auto& ioc = impl_->loop->impl().ioc;
+    if (impl_->own_loop) {
+      // Stopping the loop ends every connection with it; the acceptor goes with the server.
+      impl_->own_loop->Stop();
+      return;
     }
+    if (ioc.stopped()) return;
+    // Closed on the loop, and waited for, so that no accept is started after Stop returns.
+    std::promise<void> closed;
+    asio::post(ioc, [this, &closed] {
+      beast::error_code ignored;
+      impl_->acceptor->close(ignored);
+      closed.set_value();
+    });
+    closed.get_future().wait();
   });
 }
 

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/event_loop.h"
 #include "common/http_types.h"
 
 namespace amlcore::http {
@@ -60,6 +61,9 @@ struct ServerOptions {
   std::optional<TlsConfig> tls;
   // Builds the reply for requests refused before the handler sees them (oversized body, bad framing).
   std::function<Response(int status, std::string message)> make_error;
+  // Runs on this loop (shared with the clients the handler calls) instead of `threads` threads of its own.
+  // Its owner stops it after Stop() and before destroying the server: connections live as long as the loop.
+  EventLoop* loop = nullptr;
 };
 
 class Server {
@@ -70,8 +74,8 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   uint16_t port() const;
-  // Stops accepting, closes connections and joins the I/O threads. Idempotent. Responders still held by the
-  // application must be released before Stop.
+  // Stops accepting; on its own loop, also closes connections and joins the I/O threads. Idempotent.
+  // Responders still held by the application must be released before Stop.
   void Stop();
 
   struct Impl;

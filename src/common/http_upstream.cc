@@ -5,7 +5,7 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/event_loop_impl.h"
 #include "common/string_views.h"
 
 namespace amlcore::http {
@@ -31,9 +32,12 @@ struct Connection {
 }  // namespace
 
 struct UpstreamClient::Impl {
-  asio::io_context ioc;
-  asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
-  std::vector<std::thread> threads;
+  explicit Impl(EventLoop* shared) : loop(shared) {}
+  explicit Impl(int threads) : own_loop(std::make_unique<EventLoop>(threads)), loop(own_loop.get()) {}
+  // First, so that it goes last: the idle connections below belong to its io_context.
+  std::unique_ptr<EventLoop> own_loop;
+  EventLoop* loop;
+  asio::io_context& ioc = loop->impl().ioc;
   std::mutex mu;
   std::map<uint16_t, std::vector<std::shared_ptr<Connection>>> idle;
 
@@ -79,7 +83,8 @@ struct UpstreamClient::Impl {
                                          });
         return;
       }
-      asio::post(connection->stream.get_executor(), [self = shared_from_this()] { self->Write(); });
+      // On a loop thread (a front end's handler) the write starts right here, without a hand-off.
+      asio::dispatch(connection->stream.get_executor(), [self = shared_from_this()] { self->Write(); });
     }
 
     void Write() {
@@ -133,14 +138,12 @@ struct UpstreamClient::Impl {
   };
 };
 
-UpstreamClient::UpstreamClient(int threads) : impl_(std::make_unique<Impl>()) {
-  for (int i = 0; i < std::max(1, threads); ++i) impl_->threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
-}
+UpstreamClient::UpstreamClient(int threads) : impl_(std::make_unique<Impl>(threads)) {}
+
+UpstreamClient::UpstreamClient(EventLoop* loop) : impl_(std::make_unique<Impl>(loop)) {}
 
 UpstreamClient::~UpstreamClient() {
-  impl_->work.reset();
-  impl_->ioc.stop();
-  for (auto& t : impl_->threads) t.join();
+  if (impl_->own_loop) impl_->own_loop->Stop();
 }
 
 void UpstreamClient::Send(uint16_t port, const Request& request, std::chrono::milliseconds timeout, Callback done) {

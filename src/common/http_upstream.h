@@ -1,7 +1,7 @@
 // An asynchronous HTTP/1.1 client for talking to many local upstream servers (a front end to its replicas):
 // a pool of kept-alive connections per port, a deadline per request, callbacks on the client's own threads.
 //
-//   http::UpstreamClient upstream(1);
+//   http::UpstreamClient upstream(&loop);  // or upstream(threads): a loop of its own
 //   upstream.Send(port, std::move(request), 60s, [](absl::StatusOr<http::Response> response) { ... });
 #ifndef AMLCORE_COMMON_HTTP_UPSTREAM_H_
 #define AMLCORE_COMMON_HTTP_UPSTREAM_H_
@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "common/event_loop.h"
 #include "common/http_types.h"
 
 namespace amlcore::http {
@@ -20,7 +21,10 @@ class UpstreamClient {
  public:
   using Callback = std::function<void(absl::StatusOr<Response>)>;
 
+  // Runs on `threads` threads of its own.
   explicit UpstreamClient(int threads = 1);
+  // Runs on `loop`, which its owner stops before destroying the client.
+  explicit UpstreamClient(EventLoop* loop);
   ~UpstreamClient();
   UpstreamClient(const UpstreamClient&) = delete;
   UpstreamClient& operator=(const UpstreamClient&) = delete;

@@ -47,10 +47,13 @@ std::string Label(absl::string_view text) {
 }  // namespace
 
 struct FrontEnd::Impl {
+  // First, so that it goes last: the server's connections and the upstream's live on it. One loop for both
+  // keeps a request, its call to the replica and the reply on one thread.
+  std::unique_ptr<http::EventLoop> loop;
   FrontEndOptions options;
   std::optional<FileLock> lock;
   std::string admin_token;
-  http::UpstreamClient upstream{1};
+  std::unique_ptr<http::UpstreamClient> upstream;
   std::unique_ptr<ReplicaSupervisor> supervisor;
   std::unique_ptr<http::Server> server;
 
@@ -89,7 +92,7 @@ struct FrontEnd::Impl {
           auto found = dispatchers.find(key);
           auto dispatcher = found != dispatchers.end()
                                 ? found->second
-                                : std::make_shared<VersionDispatcher>(route.name, version.name, &upstream);
+                                : std::make_shared<VersionDispatcher>(route.name, version.name, upstream.get());
           dispatcher->SetLimits({.max_concurrent_per_replica = std::max(1, route.max_concurrent_requests_per_replica),
                                  .max_queue_wait = std::chrono::milliseconds(route.max_queue_wait_ms),
                                  .scoring_timeout = std::chrono::milliseconds(route.scoring_timeout_ms)});
@@ -174,7 +177,7 @@ struct FrontEnd::Impl {
     }
     std::string query(request.query());
     request.target = absl::StrCat(action, query.empty() ? "" : "?", query);
-    if (!request.headers.Get("x-request-id")) request.headers.Set("x-request-id", Uuid4());
+    if (!request.headers.Get("x-request-id")) request.headers.Set("x-request-id", RequestId());
     ChooseVersion(*entry, request)->Submit(std::move(request), std::move(reply));
   }
 
@@ -324,6 +327,8 @@ absl::StatusOr<std::unique_ptr<FrontEnd>> FrontEnd::Start(const FrontEndOptions&
   if (!token.ok()) return token.status();
   impl->admin_token = std::string(absl::StripAsciiWhitespace(*token));
 
+  impl->loop = std::make_unique<http::EventLoop>(options.threads);
+  impl->upstream = std::make_unique<http::UpstreamClient>(impl->loop.get());
   impl->supervisor = std::make_unique<ReplicaSupervisor>(absl::StrCat(dir, "/replicas"));
   // The last route table survives a restart; replicas it names are adopted.
   if (auto saved = ReadFile(absl::StrCat(dir, "/", kRoutesFile)); saved.ok()) {
@@ -334,8 +339,8 @@ absl::StatusOr<std::unique_ptr<FrontEnd>> FrontEnd::Start(const FrontEndOptions&
       http::ServerOptions{
           .host = options.host,
           .port = options.port,
-          .threads = options.threads,
           .make_error = [](int status, std::string message) { return FrontEndMessage(status, message); },
+          .loop = impl->loop.get(),
       },
       [raw](http::Request request, http::Responder reply) { raw->Handle(std::move(request), std::move(reply)); });
   if (!server.ok()) return server.status();
@@ -362,6 +367,8 @@ void FrontEnd::Stop() {
   if (impl_->expiry.joinable()) impl_->expiry.join();
   impl_->supervisor->Stop();
   if (impl_->server) impl_->server->Stop();
+  // No handler runs after this; what they held is dropped with the loop, after everything else.
+  impl_->loop->Stop();
 }
 
 }  // namespace amlcore::frontend

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
     absl::string_view flag = argv[i];
     absl::string_view value = argv[i + 1];
     uint32_t port;
+    int threads;
     if (flag == "--cluster-dir") {
       options.cluster_directory = std::string(value);
     } else if (flag == "--cluster-id") {
@@ -19,9 +20,11 @@ int main(int argc, char** argv) {
       options.host = std::string(value);
     } else if (flag == "--port" && absl::SimpleAtoi(value, &port) && port <= 65535) {
       options.port = static_cast<uint16_t>(port);
+    } else if (flag == "--threads" && absl::SimpleAtoi(value, &threads) && threads >= 1 && threads <= 64) {
+      options.threads = threads;
     } else {
       std::cerr << "amlcore-fe: unknown or malformed flag " << flag << " " << value << "\n"
-                << "usage: amlcore-fe --cluster-dir DIR [--cluster-id ID] [--host HOST] [--port PORT]\n";
+                << "usage: amlcore-fe --cluster-dir DIR [--cluster-id ID] [--host HOST] [--port PORT] [--threads N]\n";
       return 2;
     }
   }

@@ -176,10 +176,14 @@ class Runtime {
   py::object run_;
   unsigned long worker_thread_id_ = 0;
 
+  py::object dumps_;  // json.dumps
+
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable work_cv_;   // the worker waits for jobs
+  std::condition_variable watch_cv_;  // the watchdog waits for a job to time out, or to start when it has none
   std::deque<std::shared_ptr<Job>> queue_;
   std::shared_ptr<Job> current_;
+  bool watchdog_idle_ = false;  // waiting for a job to start: the worker wakes it
   bool stopping_ = false;
 };
 
@@ -240,7 +244,7 @@ void Runtime::Handle(http::Request request, http::Responder reply) {
   if (request_id.size() > 100) {
     return std::move(reply)(Message(431, "The x-request-id header is longer than 100 characters."));
   }
-  if (request_id.empty()) request_id = Uuid4();
+  if (request_id.empty()) request_id = RequestId();
   auto tag = [&](http::Response r) {
     r.headers.Set("x-request-id", request_id);
     r.headers.Set("x-ms-request-id", request_id);
@@ -280,69 +284,78 @@ void Runtime::Handle(http::Request request, http::Responder reply) {
   job->responder.emplace(std::move(reply));
   std::lock_guard lock(mu_);
   queue_.push_back(std::move(job));
-  cv_.notify_all();
+  work_cv_.notify_one();
 }
 
 void Runtime::WorkerLoop() {
-  {
-    py::gil_scoped_acquire gil;
-    worker_thread_id_ = PyThread_get_thread_ident();
-  }
+  // One Python thread state for the life of the worker, holding the GIL except while it waits: a thread
+  // state made per request would cost a memory map and unmap (and the TLB flushes that go with it) each time.
+  py::gil_scoped_acquire gil;
+  worker_thread_id_ = PyThread_get_thread_ident();
   while (true) {
     std::shared_ptr<Job> job;
     {
+      py::gil_scoped_release waiting;  // the script's own threads run meanwhile
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
       job = std::move(queue_.front());
       queue_.pop_front();
       current_ = job;
       job->started = Clock::now();
       job->running = true;
-      cv_.notify_all();  // wakes the watchdog
+      if (watchdog_idle_) watch_cv_.notify_one();
     }
     http::Response response;
     bool failed = false;
-    {
-      py::gil_scoped_acquire gil;
-      glue_["request_id"] = job->request_id;
-      try {
-        py::object result = run_(py::str(job->input));
-        std::string body = py::module_::import("json").attr("dumps")(result).cast<std::string>();
-        response = http::Response::Json(200, std::move(body));
-      } catch (py::error_already_set& error) {
-        failed = true;
-        std::string trace = Describe(error);
-        py::module_::import("sys").attr("stderr").attr("write")(
-            absl::StrCat("Exception in run():\n", trace));
-        if (error.matches(PyExc_TimeoutError) && job->timed_out) {
-          response = Message(500, absl::StrCat("Scoring timeout after ", timeout_.count(), " ms"));
-        } else {
-          response = Message(500, "An unexpected error occurred in scoring script. Check the logs for more info.");
-        }
+    glue_["request_id"] = job->request_id;
+    try {
+      py::object result = run_(py::str(job->input));
+      response = http::Response::Json(200, dumps_(result).cast<std::string>());
+    } catch (py::error_already_set& error) {
+      failed = true;
+      std::string trace = Describe(error);
+      py::module_::import("sys").attr("stderr").attr("write")(absl::StrCat("Exception in run():\n", trace));
+      if (error.matches(PyExc_TimeoutError) && job->timed_out) {
+        response = Message(500, absl::StrCat("Scoring timeout after ", timeout_.count(), " ms"));
+      } else {
+        response = Message(500, "An unexpected error occurred in scoring script. Check the logs for more info.");
       }
-      glue_["request_id"] = py::none();
-      // An interruption sent after run() had already finished must not hit the next request.
-      PyThreadState_SetAsyncExc(worker_thread_id_, nullptr);
     }
+    glue_["request_id"] = py::none();
+    // An interruption sent after run() had already finished must not hit the next request.
+    PyThreadState_SetAsyncExc(worker_thread_id_, nullptr);
     double elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - job->started).count();
     response.headers.Set("x-ms-run-function-failed", failed ? "True" : "False");
     response.headers.Set("x-ms-run-fn-exec-ms", absl::StrFormat("%.3f", elapsed_ms));
-    job->Answer(std::move(response));
-    std::lock_guard lock(mu_);
-    current_.reset();
-    cv_.notify_all();
+    {
+      py::gil_scoped_release answering;
+      job->Answer(std::move(response));
+      std::lock_guard lock(mu_);
+      current_.reset();
+    }
   }
 }
 
+// Sleeps until the running job's deadline, or until a job starts when none runs: under steady traffic it
+// wakes about once a timeout period, not once a request.
 void Runtime::WatchdogLoop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    if (!current_ || current_->timed_out) {
-      cv_.wait_for(lock, std::chrono::milliseconds(100));
-      if (current_ && current_->timed_out && Clock::now() - current_->started > timeout_ + std::max(timeout_, std::chrono::milliseconds(2000))) {
+    if (!current_) {
+      watchdog_idle_ = true;
+      watch_cv_.wait(lock);
+      watchdog_idle_ = false;
+      continue;
+    }
+    std::shared_ptr<Job> job = current_;
+    if (job->timed_out) {
+      // Interrupted already; wait for run() to give up, within a grace period.
+      auto grace = job->started + timeout_ + std::max(timeout_, std::chrono::milliseconds(2000));
+      watch_cv_.wait_until(lock, std::min(grace, Clock::now() + std::chrono::milliseconds(100)));
+      if (current_ == job && Clock::now() > grace) {
         // run() ignored the interruption; only a fresh process can serve again.
-        std::string id = current_->request_id;
+        std::string id = job->request_id;
         lock.unlock();
         status_.Write("Failed", 0, "ScoringTimeout",
                       absl::StrCat("run() did not return after its ", timeout_.count(), " ms timeout (request ", id,
@@ -353,10 +366,9 @@ void Runtime::WatchdogLoop() {
       }
       continue;
     }
-    std::shared_ptr<Job> job = current_;
     auto deadline = job->started + timeout_;
     if (Clock::now() < deadline) {
-      cv_.wait_until(lock, deadline);
+      watch_cv_.wait_until(lock, deadline);
       continue;
     }
     job->timed_out = true;
@@ -421,6 +433,7 @@ int Runtime::Run() {
     }
   }
   run_ = module.attr("run");
+  dumps_ = py::module_::import("json").attr("dumps");
   status_.Write("Initializing");
   try {
     module.attr("init")();
@@ -455,12 +468,14 @@ int Runtime::Run() {
       stopping_ = true;
       for (auto& job : queue_) job->Answer(Message(503, "The replica is shutting down."));
       queue_.clear();
-      cv_.notify_all();
+      work_cv_.notify_all();
+      watch_cv_.notify_all();
     }
     watchdog.join();
     worker.join();
   }
   run_ = py::object();
+  dumps_ = py::object();
   glue_ = py::object();
   return 0;
 }

@@ -91,7 +91,7 @@ class TaggingSink : public http::ResponseSink {
 }  // namespace
 
 void RestApi::Handle(http::Request request, http::Responder reply) {
-  http::Responder tagged(std::make_shared<TaggingSink>(std::move(reply), Uuid4()));
+  http::Responder tagged(std::make_shared<TaggingSink>(std::move(reply), RequestId()));
   auto header = request.headers.Get("Authorization");
   absl::string_view credential = header.value_or("");
   if (!absl::ConsumePrefix(&credential, "Bearer ") || !ConstantTimeEquals(credential, admin_token_)) {

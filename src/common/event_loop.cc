@@ -1,0 +1,27 @@
+#include "common/event_loop.h"
+
+#include <algorithm>
+
+#include "common/event_loop_impl.h"
+
+namespace amlcore::http {
+
+EventLoop::EventLoop(int threads) : impl_(std::make_unique<Impl>(std::max(1, threads))) {
+  for (int i = 0; i < std::max(1, threads); ++i) {
+    impl_->threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
+  }
+}
+
+EventLoop::~EventLoop() { Stop(); }
+
+void EventLoop::Stop() {
+  std::call_once(impl_->stopped, [this] {
+    impl_->work.reset();
+    impl_->ioc.stop();
+    for (auto& t : impl_->threads) {
+      if (t.joinable()) t.join();
+    }
+  });
+}
+
+}  // namespace amlcore::http
