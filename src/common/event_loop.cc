@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <boost/asio/defer.hpp>
+
 #include "common/event_loop_impl.h"
 
 namespace amlcore::http {
@@ -13,6 +15,8 @@ EventLoop::EventLoop(int threads) : impl_(std::make_unique<Impl>(std::max(1, thr
 }
 
 EventLoop::~EventLoop() { Stop(); }
+
+void EventLoop::Defer(std::function<void()> fn) { boost::asio::defer(impl_->ioc, std::move(fn)); }
 
 void EventLoop::Stop() {
   std::call_once(impl_->stopped, [this] {

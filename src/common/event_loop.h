@@ -10,6 +10,7 @@
 #ifndef AMLCORE_COMMON_EVENT_LOOP_H_
 #define AMLCORE_COMMON_EVENT_LOOP_H_
 
+#include <functional>
 #include <memory>
 
 namespace amlcore::http {
@@ -24,6 +25,10 @@ class EventLoop {
 
   // Stops the loop and joins its threads; work not yet run is dropped. Idempotent; not from a loop thread.
   void Stop();
+
+  // Runs `fn` on the loop. Called from a loop thread, it runs on that same thread once the current handler
+  // returns, without waking another.
+  void Defer(std::function<void()> fn);
 
   struct Impl;  // defined in event_loop_impl.h, for the files that run Asio
   Impl& impl() const { return *impl_; }

@@ -118,7 +118,7 @@ class StatusFile {
   std::string path_;
 };
 
-// One scoring request on its way through the Python worker.
+// One scoring request on its way through Python.
 struct Job {
   std::string input;
   std::string request_id;
@@ -126,7 +126,7 @@ struct Job {
   std::mutex mu;
   std::optional<http::Responder> responder;  // empty once answered
   Clock::time_point started;
-  bool running = false;
+  unsigned long python_thread = 0;  // the thread running it, for the watchdog's interruption
   bool timed_out = false;
 
   // Answers once; later answers (a result after a timeout) are dropped.
@@ -164,7 +164,8 @@ class Runtime {
     }
   }
   void Handle(http::Request request, http::Responder reply);
-  void WorkerLoop();
+  // Runs queued jobs on this I/O thread until none is left.
+  void RunJobs();
   void WatchdogLoop();
   std::string BuildSwagger() const;
 
@@ -174,16 +175,16 @@ class Runtime {
   std::string swagger_;
   py::object glue_;  // the glue module's namespace (a dict), set once the interpreter runs
   py::object run_;
-  unsigned long worker_thread_id_ = 0;
 
   py::object dumps_;  // json.dumps
+  std::unique_ptr<http::EventLoop> loop_;
 
   std::mutex mu_;
-  std::condition_variable work_cv_;   // the worker waits for jobs
   std::condition_variable watch_cv_;  // the watchdog waits for a job to time out, or to start when it has none
   std::deque<std::shared_ptr<Job>> queue_;
   std::shared_ptr<Job> current_;
-  bool watchdog_idle_ = false;  // waiting for a job to start: the worker wakes it
+  bool python_busy_ = false;    // an I/O thread is in RunJobs
+  bool watchdog_idle_ = false;  // waiting for a job to start: RunJobs wakes it
   bool stopping_ = false;
 };
 
@@ -282,28 +283,52 @@ void Runtime::Handle(http::Request request, http::Responder reply) {
   job->request_id = request_id;
   job->client_request_id = std::string(request.headers.Get("x-ms-client-request-id").value_or(""));
   job->responder.emplace(std::move(reply));
-  std::lock_guard lock(mu_);
-  queue_.push_back(std::move(job));
-  work_cv_.notify_one();
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(job));
+    if (python_busy_) return;  // the thread running Python takes it next
+    python_busy_ = true;
+  }
+  // Python runs on this I/O thread, right after this handler, so the request is never handed to another
+  // thread; the loop's other thread answers health probes and timeouts meanwhile.
+  loop_->Defer([this] { RunJobs(); });
 }
 
-void Runtime::WorkerLoop() {
-  // One Python thread state for the life of the worker, holding the GIL except while it waits: a thread
-  // state made per request would cost a memory map and unmap (and the TLB flushes that go with it) each time.
-  py::gil_scoped_acquire gil;
-  worker_thread_id_ = PyThread_get_thread_ident();
+// Holds the GIL with this thread's own Python thread state, which is made on first use and kept: making one
+// per request would map and unmap its data stack every time (and flush TLBs across cores).
+class PythonThread {
+ public:
+  PythonThread() { PyEval_RestoreThread(State()); }
+  ~PythonThread() { PyEval_SaveThread(); }
+  PythonThread(const PythonThread&) = delete;
+  PythonThread& operator=(const PythonThread&) = delete;
+
+ private:
+  static PyThreadState* State() {
+    thread_local PyThreadState* state = [] {
+      PyGILState_Ensure();  // never released, so the state lives as long as the thread
+      return PyEval_SaveThread();
+    }();
+    return state;
+  }
+};
+
+void Runtime::RunJobs() {
+  PythonThread python;
+  unsigned long thread = PyThread_get_thread_ident();
   while (true) {
     std::shared_ptr<Job> job;
     {
-      py::gil_scoped_release waiting;  // the script's own threads run meanwhile
-      std::unique_lock lock(mu_);
-      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
+      std::lock_guard lock(mu_);
+      if (queue_.empty() || stopping_) {
+        python_busy_ = false;
+        return;
+      }
       job = std::move(queue_.front());
       queue_.pop_front();
       current_ = job;
       job->started = Clock::now();
-      job->running = true;
+      job->python_thread = thread;
       if (watchdog_idle_) watch_cv_.notify_one();
     }
     http::Response response;
@@ -323,17 +348,18 @@ void Runtime::WorkerLoop() {
       }
     }
     glue_["request_id"] = py::none();
-    // An interruption sent after run() had already finished must not hit the next request.
-    PyThreadState_SetAsyncExc(worker_thread_id_, nullptr);
-    double elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - job->started).count();
-    response.headers.Set("x-ms-run-function-failed", failed ? "True" : "False");
-    response.headers.Set("x-ms-run-fn-exec-ms", absl::StrFormat("%.3f", elapsed_ms));
     {
-      py::gil_scoped_release answering;
-      job->Answer(std::move(response));
+      // The watchdog interrupts only the current job; once it is over, nothing may hit the next one.
       std::lock_guard lock(mu_);
       current_.reset();
     }
+    PyThreadState_SetAsyncExc(thread, nullptr);
+    double elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - job->started).count();
+    response.headers.Set("x-ms-run-function-failed", failed ? "True" : "False");
+    response.headers.Set("x-ms-run-fn-exec-ms", absl::StrFormat("%.3f", elapsed_ms));
+    PyThreadState* state = PyEval_SaveThread();  // no Python while the reply is written
+    job->Answer(std::move(response));
+    PyEval_RestoreThread(state);
   }
 }
 
@@ -376,7 +402,10 @@ void Runtime::WatchdogLoop() {
     job->Answer(Message(500, absl::StrCat("Scoring timeout after ", timeout_.count(), " ms")));
     {
       py::gil_scoped_acquire gil;
-      PyThreadState_SetAsyncExc(worker_thread_id_, PyExc_TimeoutError);
+      lock.lock();
+      // Only while the job still runs: an interruption must not land in the next one.
+      if (current_ == job) PyThreadState_SetAsyncExc(job->python_thread, PyExc_TimeoutError);
+      lock.unlock();
     }
     lock.lock();
   }
@@ -441,11 +470,12 @@ int Runtime::Run() {
     return Fail("UserScriptInitFailed", absl::StrCat("init() raised an exception:\n", Describe(e)), kExitInitFailed);
   }
 
+  loop_ = std::make_unique<http::EventLoop>(std::max(2, options_.io_threads));
   auto server = http::Server::Start(
       http::ServerOptions{.host = options_.host,
                           .port = options_.port,
-                          .threads = options_.io_threads,
-                          .make_error = [](int status, std::string message) { return Message(status, message); }},
+                          .make_error = [](int status, std::string message) { return Message(status, message); },
+                          .loop = loop_.get()},
       [this](http::Request request, http::Responder reply) { Handle(std::move(request), std::move(reply)); });
   if (!server.ok()) return Fail("ServerStartFailed", std::string(server.status().message()), 1);
   status_.Write("Ready", (*server)->port());
@@ -458,7 +488,6 @@ int Runtime::Run() {
   int received = 0;
   {
     py::gil_scoped_release release;
-    std::thread worker([this] { WorkerLoop(); });
     std::thread watchdog([this] { WatchdogLoop(); });
     sigwait(&signals, &received);
     std::cerr << "amlcore-score: stopping on signal " << received << std::endl;
@@ -468,11 +497,10 @@ int Runtime::Run() {
       stopping_ = true;
       for (auto& job : queue_) job->Answer(Message(503, "The replica is shutting down."));
       queue_.clear();
-      work_cv_.notify_all();
       watch_cv_.notify_all();
     }
     watchdog.join();
-    worker.join();
+    loop_->Stop();  // a run() in progress finishes first
   }
   run_ = py::object();
   dumps_ = py::object();

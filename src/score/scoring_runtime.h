@@ -19,7 +19,8 @@ struct RuntimeOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   std::string status_file;  // JSON: {"phase", "pid", "port", "reason", "message"}
-  int io_threads = 1;
+  // I/O threads, at least 2: Python runs on one of them per request, the other answers probes and timeouts.
+  int io_threads = 2;
 };
 
 // Exit codes, which the supervisor also reads from the status file as reasons.

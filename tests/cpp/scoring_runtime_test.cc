@@ -1,6 +1,9 @@
 // amlcore-score as a process: the inference server's routes, headers, errors and timeout.
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
@@ -134,6 +137,34 @@ TEST_F(ScoringRuntimeTest, RoutesHeadersAndErrorsOfTheInferenceServer) {
   auto after = client.Send({.method = "POST", .target = "/score", .body = R"({"b": 2})"}, {.timeout = 10s});
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->status, 200);
+}
+
+TEST_F(ScoringRuntimeTest, AnswersProbesWhileRunIsBusyAndQueuesConcurrentRequests) {
+  uint16_t port = Start(kEcho, "5000");
+  ASSERT_NE(port, 0) << Log();
+  // Four requests at once: run() takes them one at a time, each answered with its own input.
+  std::vector<std::thread> clients;
+  std::vector<std::string> bodies(4);
+  std::atomic<int> finished{0};
+  for (int i = 0; i < 4; ++i) {
+    clients.emplace_back([&, i] {
+      http::Client client("127.0.0.1", port);
+      auto r = client.Send({.method = "POST", .target = "/score", .body = absl::StrCat(R"({"sleep": 0.5, "i": )", i, "}")},
+                           {.timeout = 10s});
+      if (r.ok() && r->status == 200) bodies[i] = r->body;
+      ++finished;
+    });
+  }
+  std::this_thread::sleep_for(100ms);
+  // Meanwhile the liveness probe is answered, not kept waiting until the queue has drained (2 s of run()).
+  http::Client probe("127.0.0.1", port);
+  auto health = probe.Send({.method = "GET", .target = "/"}, {.timeout = 5s});
+  int done_when_probed = finished.load();
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(health->status, 200);
+  EXPECT_LT(done_when_probed, 4) << "the probe waited for every run()";
+  for (auto& t : clients) t.join();
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(bodies[i], absl::StrCat(R"({"you_sent": {"sleep": 0.5, "i": )", i, "}}"));
 }
 
 TEST_F(ScoringRuntimeTest, ReportsImportAndInitFailures) {
