@@ -145,6 +145,20 @@ class Load:
         }
 
 
+def combine(results):
+    """One figure from several rounds: medians of rates and latencies; totals of requests, errors and CPU."""
+    return {
+        "connections": results[0]["connections"],
+        "rounds": len(results),
+        "requests": sum(r["requests"] for r in results),
+        "rps": statistics.median(r["rps"] for r in results),
+        "p50_ms": statistics.median(r["p50_ms"] for r in results),
+        "p99_ms": statistics.median(r["p99_ms"] for r in results),
+        "errors": sum(r["errors"] for r in results),
+        "cpu_s": {k: sum(r["cpu_s"][k] for r in results) for k in results[0]["cpu_s"]},
+    }
+
+
 # --- the baseline -------------------------------------------------------------------------------------------
 
 class Baseline:
@@ -232,7 +246,7 @@ def machine():
         "memory": "{:.1f} GiB".format(mem_gib),
         "os": "Debian {} (Linux {})".format(debian, platform.release()),
         "python": platform.python_version(),
-        "wrk": version(["wrk", "-v"]).split(" [")[0].replace("debian/", "wrk "),
+        "wrk": version(["wrk", "-v"]).split(" [")[0].replace("debian/", ""),
         "gunicorn": version(["/usr/bin/python3", "-c", "import gunicorn; print(gunicorn.__version__)"]),
         "flask": version(["/usr/bin/python3", "-c", "import flask; print(flask.__version__)"]),
     }
@@ -349,6 +363,9 @@ class Bench:
         self.model = model
         log("== deploying the benchmark services ({} replicas each)".format(args.replicas))
         echo = self.deploy("bench-echo", [], echo_source, num_replicas=args.replicas)
+        # The same with 4 requests in flight per replica: its C++ server reads and writes while Python runs.
+        echo4 = self.deploy("bench-echo-4", [], echo_source, num_replicas=args.replicas,
+                            replica_max_concurrent_requests=4)
         # No cap on requests in flight, so the front end forwards at once, as a direct call would.
         single = self.deploy("bench-echo-one", [], echo_source, num_replicas=1,
                              replica_max_concurrent_requests=max(args.concurrency))
@@ -381,6 +398,8 @@ class Bench:
             ("amlcore echo", echo.scoring_uri, echo_key, echo_body,
              lambda: {"front end": [fe_pid], "replicas": [p for p, _ in self.home.replicas("bench-echo")]}),
             ("baseline echo", base_echo.url, None, echo_body, lambda: {"gunicorn": base_echo.pids()}),
+            ("amlcore echo, 4 in flight", echo4.scoring_uri, echo4.get_keys()[0], echo_body,
+             lambda: {"front end": [fe_pid], "replicas": [p for p, _ in self.home.replicas("bench-echo-4")]}),
             ("amlcore diabetes", diabetes.scoring_uri, diabetes.get_keys()[0], diabetes_body,
              lambda: {"front end": [fe_pid], "replicas": [p for p, _ in self.home.replicas("bench-diabetes")]}),
             ("baseline diabetes", base_diabetes.url, None, diabetes_body, lambda: {"gunicorn": base_diabetes.pids()}),
@@ -389,13 +408,18 @@ class Bench:
             ("one replica direct", "http://127.0.0.1:{}/score".format(single_port), None, echo_body,
              lambda: {"replicas": [single_pid]}),
         ]
-        data = {}
         for name, url, key, body, pids in runs:
-            load = Load(args, body)
-            load.run(url, key, 4, duration=1)  # warm up: connections, caches, lazy imports
-            data[name] = []
-            for c in args.concurrency:
-                result = load.run(url, key, c, groups=pids())
+            Load(args, body).run(url, key, 4, duration=1)  # warm up: connections, caches, lazy imports
+        # Rounds, each running every configuration once in turn, so that drift of the machine over the run
+        # falls on all of them alike; a figure is the median of its rounds.
+        data = {name: [] for name, *_ in runs}
+        for c in args.concurrency:
+            rounds = {name: [] for name, *_ in runs}
+            for _ in range(args.rounds):
+                for name, url, key, body, pids in runs:
+                    rounds[name].append(Load(args, body).run(url, key, c, groups=pids()))
+            for name, results in rounds.items():
+                result = combine(results)
                 data[name].append(result)
                 log("{:<26} c={:<3} {:>7.0f} req/s  p50 {:>7.3f} ms  p99 {:>7.3f} ms  errors {}  CPU s {}".format(
                     name, c, result["rps"], result["p50_ms"], result["p99_ms"], result["errors"],
@@ -413,7 +437,7 @@ class Bench:
         for b in self.baselines:
             b.stop()
         self.baselines = []
-        for s in (echo, single, diabetes):
+        for s in (echo, echo4, single, diabetes):
             s.delete()
 
     # Model.deploy -> Healthy with the environment already built.
@@ -497,19 +521,29 @@ def report(results):
         m["cpu"], m["cores"], m["memory"], m["os"], m["python"], m["wrk"], m["gunicorn"],
         m["flask"]))
     add("")
-    add("**How:** wrk over keep-alive connections, {} s a run after a 1 s warm-up, concurrency {}. "
+    add("**How:** wrk over keep-alive connections at concurrency {}; every configuration ran {} times {} s "
+        "in turns (after a 1 s warm-up), and each figure is the median of those runs (requests, errors and CPU "
+        "seconds are their totals). "
         "amlcore: client → `amlcore-fe` → replicas with key auth on, {} replicas a service. Baseline: the same "
         "`score.py` under Flask + gunicorn sync workers loading it the way Azure ML's inference server does "
         "(`bench/baseline/inference_server.py`), {} workers. gunicorn's sync workers close the connection after "
         "every response, as they do under Azure ML's inference server, so the baseline pays a connection per "
         "request. wrk, the servers and their replicas share the same {} cores.".format(
-            args["duration"], ", ".join(str(c) for c in args["concurrency"]), args["replicas"], args["replicas"],
+            ", ".join(str(c) for c in args["concurrency"]), args.get("rounds", 1), args["duration"], args["replicas"],
+            args["replicas"],
             m["cores"]))
     add("")
-    for workload in ("echo", "diabetes"):
-        ours, theirs = scoring["amlcore " + workload], scoring["baseline " + workload]
-        title = "trivial `score.py` (returns its input)" if workload == "echo" else "sklearn diabetes Ridge model"
-        add("## Scoring: {}".format(title))
+    for workload, label in (("echo", "amlcore echo"), ("echo", "amlcore echo, 4 in flight"),
+                            ("diabetes", "amlcore diabetes")):
+        ours, theirs = scoring[label], scoring["baseline " + workload]
+        if label == "amlcore echo, 4 in flight":
+            add("Same script, `replica_max_concurrent_requests=4` (the default is 1, as on Azure): a replica's C++ "
+                "server reads and writes the next requests while Python runs the current one.")
+        else:
+            title = "trivial `score.py` (returns its input)" if workload == "echo" else "sklearn diabetes Ridge model"
+            add("## Scoring: {}".format(title))
+            add("")
+            add("Default settings: one request in flight per replica, as on Azure.")
         add("")
         add("| concurrency | amlcore req/s | baseline req/s | amlcore / baseline | amlcore p50 / p99 ms | "
             "baseline p50 / p99 ms | errors (amlcore / baseline) | CPU s: front end + replicas / gunicorn |")
@@ -529,9 +563,12 @@ def report(results):
         "added p50 µs | added p99 µs |")
     add("|---:|---:|---:|---:|---:|---:|---:|")
     for a, b in zip(scoring["one replica via front end"], scoring["one replica direct"]):
-        add("| {} | {:.0f} | {:.0f} | {} / {} | {} / {} | {:.0f} | {:.0f} |".format(
+        add("| {} | {:.0f} | {:.0f} | {} / {} | {} / {} | {} | {} |".format(
             a["connections"], a["rps"], b["rps"], ms(a["p50_ms"]), ms(a["p99_ms"]), ms(b["p50_ms"]), ms(b["p99_ms"]),
-            (a["p50_ms"] - b["p50_ms"]) * 1000, (a["p99_ms"] - b["p99_ms"]) * 1000))
+            added_us(a["p50_ms"], b["p50_ms"]), added_us(a["p99_ms"], b["p99_ms"])))
+    add("")
+    add("A negative difference means the direct run happened to be slower at that percentile: the noise of one "
+        "run on a shared machine.")
     add("")
     add("## Memory")
     add("")
@@ -576,39 +613,68 @@ def report(results):
     return "\n".join(lines)
 
 
+def added_us(via_ms, direct_ms):
+    return "{:+.0f}".format((via_ms - direct_ms) * 1000)
+
+
 def verdicts(results):
     scoring = results["scoring"]
     out = []
-    ratios = [a["rps"] / max(b["rps"], 1e-9) for a, b in zip(scoring["amlcore echo"], scoring["baseline echo"])]
-    low, high = min(ratios), max(ratios)
+    cores = results["machine"]["cores"]
+
+    def cpu_us(run, *groups):
+        """CPU microseconds a request, over the run's busiest concurrency."""
+        return sum(run["cpu_s"][g] for g in groups) / max(run["requests"], 1) * 1e6
+
+    def ratio_range(label):
+        ratios = [a["rps"] / max(b["rps"], 1e-9) for a, b in zip(scoring[label], scoring["baseline echo"])]
+        return min(ratios), max(ratios), ratios
+
+    low, high, ratios = ratio_range("amlcore echo")
+    low4, high4, _ = ratio_range("amlcore echo, 4 in flight")
     if low >= 5:
-        out.append("Throughput, trivial `score.py`: **met** — {:.1f}× to {:.1f}× the baseline (goal ≥ 5×).".format(
+        out.append("Throughput, trivial `score.py`: **met**: {:.1f}× to {:.1f}× the baseline (goal ≥ 5×).".format(
             low, high))
     else:
-        behind = [str(a["connections"]) for a, r in zip(scoring["amlcore echo"], ratios) if r < 5]
-        out.append("Throughput, trivial `score.py`: {:.1f}× to {:.1f}× the baseline; **behind the 5× goal at "
-                   "concurrency {}**. Both sides run their Python in the same number of processes, so the gap is what "
-                   "each spends around `run()`: amlcore's C++ HTTP path and pooled keep-alive connections against "
-                   "Flask's request handling plus a new connection per request under gunicorn's sync workers. "
-                   "At concurrency 1 neither side has work queued, so the ratio shows per-request latency, not "
-                   "capacity; on {} cores wrk itself takes CPU from the servers it measures.".format(
-                       low, high, ", ".join(behind), results["machine"]["cores"]))
+        busiest = max(range(len(ratios)), key=lambda i: scoring["amlcore echo"][i]["rps"])
+        ours, theirs = scoring["amlcore echo"][busiest], scoring["baseline echo"][busiest]
+        fe, rep = cpu_us(ours, "front end"), cpu_us(ours, "replicas")
+        base = cpu_us(theirs, "gunicorn")
+        out.append(
+            "Throughput, trivial `score.py`: {:.1f}× to {:.1f}× the baseline with default settings, {:.1f}× to {:.1f}× "
+            "with 4 requests in flight per replica; **behind the 5× goal**. Why: from concurrency 4 up, this "
+            "{}-core machine is saturated (wrk included), so throughput is set by CPU time per request. At "
+            "concurrency {} amlcore spent {:.0f} µs a request ({:.0f} in the front end, {:.0f} in the replicas) "
+            "against gunicorn + Flask's {:.0f} µs. Five times the baseline would need under {:.0f} µs a request "
+            "for both hops; a perf profile of the front end and of a replica puts most of their time in the "
+            "kernel's loopback TCP work (two hops: client to front end, front end to replica) and thread "
+            "wake-ups, not in amlcore's own code. gunicorn's sync workers take connections straight from the "
+            "kernel, one hop, and this CPU runs Flask fast, so the baseline is not slow here.{}".format(
+                low, high, low4, high4, cores, ours["connections"], fe + rep, fe, rep, base, base / 5,
+                " With one request in flight per replica (the default) each replica also sits idle for a round "
+                "trip between requests, which is what the 4-in-flight setting wins back." if high4 > 1.1 * high
+                else ""))
     dratios = [a["rps"] / max(b["rps"], 1e-9) for a, b in zip(scoring["amlcore diabetes"], scoring["baseline diabetes"])]
     out.append("Throughput, diabetes model: {:.1f}× to {:.1f}× the baseline. The model's own `predict()` (numpy, "
                "sklearn) is the same work on both sides, which narrows the gap as it grows.".format(
                    min(dratios), max(dratios)))
-    moderate = next((i for i, a in enumerate(scoring["one replica via front end"]) if a["connections"] == 4), 0)
-    a, b = scoring["one replica via front end"][moderate], scoring["one replica direct"][moderate]
+    via, direct = scoring["one replica via front end"], scoring["one replica direct"]
+    moderate = next((i for i, a in enumerate(via) if a["connections"] == 4), 0)
+    a, b = via[moderate], direct[moderate]
     added50, added99 = (a["p50_ms"] - b["p50_ms"]) * 1000, (a["p99_ms"] - b["p99_ms"]) * 1000
     verdict50 = "met" if added50 <= 100 else "behind"
     verdict99 = "met" if added99 <= 1000 else "behind"
-    text = ("Front-end overhead at moderate load (concurrency {}): +{:.0f} µs at p50 (goal ≤ 100 µs: **{}**), "
-            "+{:.0f} µs at p99 (goal ≤ 1 ms: **{}**).".format(a["connections"], added50, verdict50, added99,
+    text = ("Front-end overhead at moderate load (concurrency {}): {:+.0f} µs at p50 (goal ≤ 100 µs: **{}**), "
+            "{:+.0f} µs at p99 (goal ≤ 1 ms: **{}**).".format(a["connections"], added50, verdict50, added99,
                                                               verdict99))
-    if verdict50 == "behind" or verdict99 == "behind":
-        text += (" The front end adds a second HTTP hop over loopback (parse, authenticate, queue, forward, parse "
-                 "the reply) and, on {} cores, competes for CPU with wrk and the replica it forwards to; the "
-                 "added time is mostly that hop's scheduling.".format(results["machine"]["cores"]))
+    first, last = via[0], via[-1]
+    fe_first = cpu_us(first, "front end")
+    fe_last = cpu_us(last, "front end")
+    text += (" The front end spent {:.0f} µs of CPU a request at concurrency {} and {:.0f} µs at {}: with one "
+             "request at a time its thread sleeps and wakes twice a request (for the client, then for the replica), "
+             "and on this machine a sleep and wake-up costs tens of microseconds; with requests waiting it goes "
+             "from one to the next without sleeping.".format(fe_first, first["connections"], fe_last,
+                                                               last["connections"]))
     out.append(text)
     dc, cc = results["deploy_cached_s"]["median"], results["compute_create_s"]["median"]
     out.append("`Model.deploy` → `Healthy` with a cached environment: {:.2f} s median (goal < 2 s: **{}**).".format(
@@ -626,7 +692,9 @@ def verdicts(results):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=8, help="seconds of each wrk run (default 8)")
+    parser.add_argument("--duration", type=int, default=4, help="seconds of each wrk run (default 4)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="runs of each configuration and concurrency, in turns; figures are medians (default 3)")
     parser.add_argument("--concurrency", default="1,4,16,64", help="wrk connection counts (default 1,4,16,64)")
     parser.add_argument("--replicas", type=int, default=2,
                         help="replicas of each amlcore service and gunicorn workers of the baseline (default 2)")
@@ -635,19 +703,24 @@ def main():
     parser.add_argument("--services", type=int, default=100, help="services deployed for get/list (default 100)")
     parser.add_argument("--output", default=os.path.join(ROOT, "BENCHMARKS.md"), help="where the report goes")
     parser.add_argument("--json", help="also write the raw figures here")
+    parser.add_argument("--from-json", help="measure nothing: write the report of figures saved with --json")
     args = parser.parse_args()
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
-    if shutil.which("wrk") is None:
-        sys.exit("bench: wrk is not installed (scripts/setup.sh installs it)")
-    bench = Bench(args)
-    try:
-        results = bench.run()
-    finally:
-        bench.close()
+    if args.from_json:
+        with open(args.from_json) as f:
+            results = json.load(f)
+    else:
+        if shutil.which("wrk") is None:
+            sys.exit("bench: wrk is not installed (scripts/setup.sh installs it)")
+        bench = Bench(args)
+        try:
+            results = bench.run()
+        finally:
+            bench.close()
     text = report(results)
     with open(args.output, "w") as f:
         f.write(text + "\n")
-    if args.json:
+    if args.json and not args.from_json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
     log("")

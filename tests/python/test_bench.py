@@ -12,8 +12,9 @@ def test_a_short_benchmark_run_writes_every_section(tmp_path):
     report, figures = tmp_path / "BENCHMARKS.md", tmp_path / "figures.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMLCORE_")}
     done = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "bench", "bench.py"), "--duration", "1", "--concurrency", "1,4",
-         "--repeats", "1", "--models", "5", "--services", "2", "--output", str(report), "--json", str(figures)],
+        [sys.executable, os.path.join(ROOT, "bench", "bench.py"), "--duration", "1", "--rounds", "1",
+         "--concurrency", "1,4", "--repeats", "1", "--models", "5", "--services", "2", "--output", str(report),
+         "--json", str(figures)],
         env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     text = report.read_text()
