@@ -70,21 +70,22 @@ struct UpstreamClient::Impl {
     void Start() {
       connection = impl->TakeIdle(port);
       reused = connection != nullptr;
-      if (!connection) {
-        connection = std::make_shared<Connection>(asio::make_strand(impl->ioc));
-        connection->stream.expires_at(deadline);
-        auto self = shared_from_this();
-        connection->stream.async_connect(tcp::endpoint(asio::ip::address_v4::loopback(), port),
-                                         [self](beast::error_code ec) {
-                                           if (ec) return self->Finish(ec, false);
-                                           beast::error_code ignored;
-                                           self->connection->stream.socket().set_option(tcp::no_delay(true), ignored);
-                                           self->Write();
-                                         });
-        return;
-      }
+      if (!connection) return Connect();
       // On a loop thread (a front end's handler) the write starts right here, without a hand-off.
       asio::dispatch(connection->stream.get_executor(), [self = shared_from_this()] { self->Write(); });
+    }
+
+    // A fresh connection, then the request over it.
+    void Connect() {
+      connection = std::make_shared<Connection>(asio::make_strand(impl->ioc));
+      connection->stream.expires_at(deadline);
+      connection->stream.async_connect(tcp::endpoint(asio::ip::address_v4::loopback(), port),
+                                       [self = shared_from_this()](beast::error_code ec) {
+                                         if (ec) return self->Finish(ec, false);
+                                         beast::error_code ignored;
+                                         self->connection->stream.socket().set_option(tcp::no_delay(true), ignored);
+                                         self->Write();
+                                       });
     }
 
     void Write() {
@@ -117,15 +118,7 @@ struct UpstreamClient::Impl {
           std::chrono::steady_clock::now() < deadline) {
         // The server had closed this idle connection before our request reached it: try a fresh one.
         reused = false;
-        connection = std::make_shared<Connection>(asio::make_strand(impl->ioc));
-        connection->stream.expires_at(deadline);
-        auto self = shared_from_this();
-        connection->stream.async_connect(tcp::endpoint(asio::ip::address_v4::loopback(), port),
-                                         [self](beast::error_code ec2) {
-                                           if (ec2) return self->Finish(ec2, false);
-                                           self->Write();
-                                         });
-        return;
+        return Connect();
       }
       if (ec == beast::error::timeout) {
         return done(absl::DeadlineExceededError(absl::StrCat("No answer from 127.0.0.1:", port, " in time")));
