@@ -154,4 +154,20 @@ const bj::object* GetObject(const bj::object& object, absl::string_view key) {
   return v && v->is_object() ? &v->as_object() : nullptr;
 }
 
+std::vector<std::string> GetStrings(const bj::object& object, absl::string_view key) {
+  std::vector<std::string> out;
+  if (const bj::value* v = object.if_contains(Bj(key)); v && v->is_array()) {
+    for (const auto& item : v->as_array()) {
+      if (item.is_string()) out.emplace_back(Sv(item.as_string()));
+    }
+  }
+  return out;
+}
+
+bj::array StringArray(const std::vector<std::string>& values) {
+  bj::array out;
+  for (const auto& v : values) out.push_back(bj::value(Bj(v)));
+  return out;
+}
+
 }  // namespace amlcore::json

@@ -69,6 +69,9 @@ std::string GetString(const bj::object& object, absl::string_view key, absl::str
 int64_t GetInt(const bj::object& object, absl::string_view key, int64_t fallback = 0);
 bool GetBool(const bj::object& object, absl::string_view key, bool fallback = false);
 const bj::object* GetObject(const bj::object& object, absl::string_view key);
+// The strings of a list field (other items and a missing field read as none).
+std::vector<std::string> GetStrings(const bj::object& object, absl::string_view key);
+bj::array StringArray(const std::vector<std::string>& values);
 
 }  // namespace amlcore::json
 

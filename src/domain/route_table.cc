@@ -6,22 +6,6 @@ namespace amlcore::domain {
 namespace {
 namespace bj = json::bj;
 
-bj::array Strings(const std::vector<std::string>& values) {
-  bj::array out;
-  for (const auto& v : values) out.push_back(bj::value(v));
-  return out;
-}
-
-std::vector<std::string> StringsFrom(const bj::object& o, absl::string_view key) {
-  std::vector<std::string> out;
-  if (const bj::value* v = o.if_contains(json::Bj(key)); v && v->is_array()) {
-    for (const auto& item : v->as_array()) {
-      if (item.is_string()) out.emplace_back(json::Sv(item.as_string()));
-    }
-  }
-  return out;
-}
-
 double NumberFrom(const bj::object& o, absl::string_view key, double fallback) {
   const bj::value* v = o.if_contains(json::Bj(key));
   return v && v->is_number() ? v->to_number<double>() : fallback;
@@ -50,7 +34,7 @@ std::string RouteTableToJson(const RouteTable& table) {
                           {"sourceDirectory", r.source_directory},
                           {"modelDirectory", r.model_directory},
                           {"python", r.python},
-                          {"pythonPath", Strings(r.python_path)},
+                          {"pythonPath", json::StringArray(r.python_path)},
                           {"environmentVariables", std::move(env)},
                           {"cpuCores", r.cpu_cores},
                           {"memoryGb", r.memory_gb},
@@ -70,7 +54,7 @@ std::string RouteTableToJson(const RouteTable& table) {
     services.push_back(bj::object{
         {"name", s.name},
         {"auth", bj::object{{"mode", s.auth.mode},
-                            {"keys", Strings(s.auth.keys)},
+                            {"keys", json::StringArray(s.auth.keys)},
                             {"tokenAudience", s.auth.token_audience},
                             {"tokenSigningKey", s.auth.token_signing_key}}},
         {"maxConcurrentRequestsPerReplica", s.max_concurrent_requests_per_replica},
@@ -97,7 +81,7 @@ absl::StatusOr<RouteTable> RouteTableFromJson(absl::string_view text) {
     s.name = json::GetString(so, "name");
     const bj::object& auth = ObjectOrEmpty(so, "auth");
     s.auth.mode = json::GetString(auth, "mode", "key");
-    s.auth.keys = StringsFrom(auth, "keys");
+    s.auth.keys = json::GetStrings(auth, "keys");
     s.auth.token_audience = json::GetString(auth, "tokenAudience");
     s.auth.token_signing_key = json::GetString(auth, "tokenSigningKey");
     s.max_concurrent_requests_per_replica = static_cast<int>(json::GetInt(so, "maxConcurrentRequestsPerReplica", 1));
@@ -123,7 +107,7 @@ absl::StatusOr<RouteTable> RouteTableFromJson(absl::string_view text) {
         r.source_directory = json::GetString(ro, "sourceDirectory");
         r.model_directory = json::GetString(ro, "modelDirectory");
         r.python = json::GetString(ro, "python");
-        r.python_path = StringsFrom(ro, "pythonPath");
+        r.python_path = json::GetStrings(ro, "pythonPath");
         for (const auto& [k, value] : ObjectOrEmpty(ro, "environmentVariables")) {
           if (value.is_string()) r.environment_variables[std::string(json::Sv(k))] = std::string(json::Sv(value.as_string()));
         }

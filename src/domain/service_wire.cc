@@ -8,12 +8,6 @@ namespace amlcore::domain {
 namespace {
 namespace bj = json::bj;
 
-bj::array StringArray(const std::vector<std::string>& values) {
-  bj::array out;
-  for (const auto& v : values) out.push_back(bj::value(v));
-  return out;
-}
-
 absl::Status ReadStringList(const bj::value* raw, absl::string_view field, std::vector<std::string>* out) {
   if (raw == nullptr || raw->is_null()) return absl::OkStatus();
   if (!raw->is_array()) return absl::InvalidArgumentError(absl::StrCat("Field '", field, "' must be a list of strings."));
@@ -97,8 +91,8 @@ json::bj::object EnvironmentToJson(const Environment& e) {
     bj::array dependencies;
     if (!c.python_version.empty()) dependencies.push_back(bj::value(absl::StrCat("python=", c.python_version)));
     for (const auto& p : c.conda_packages) dependencies.push_back(bj::value(p));
-    if (!c.pip_packages.empty()) dependencies.push_back(bj::object{{"pip", StringArray(c.pip_packages)}});
-    conda = bj::object{{"name", c.name}, {"channels", StringArray(c.channels)}, {"dependencies", std::move(dependencies)}};
+    if (!c.pip_packages.empty()) dependencies.push_back(bj::object{{"pip", json::StringArray(c.pip_packages)}});
+    conda = bj::object{{"name", c.name}, {"channels", json::StringArray(c.channels)}, {"dependencies", std::move(dependencies)}};
   }
   return bj::object{
       {"name", e.name},
@@ -169,8 +163,8 @@ std::string EnvironmentHash(const Environment& e) {
                       {"interpreter", e.python.user_managed_dependencies ? e.python.interpreter_path : std::string()}};
   if (e.python.conda_dependencies) {
     identity["python"] = e.python.conda_dependencies->python_version;
-    identity["conda"] = StringArray(e.python.conda_dependencies->conda_packages);
-    identity["pip"] = StringArray(e.python.conda_dependencies->pip_packages);
+    identity["conda"] = json::StringArray(e.python.conda_dependencies->conda_packages);
+    identity["pip"] = json::StringArray(e.python.conda_dependencies->pip_packages);
   }
   return Sha256Hex(json::Serialize(identity));
 }
@@ -296,7 +290,7 @@ std::string ServiceRequestToJson(const ServiceRequest& r) {
   bj::object o{{"name", r.name},
                {"computeType", r.compute_type},
                {"computeName", r.compute_name},
-               {"models", StringArray(r.model_ids)},
+               {"models", json::StringArray(r.model_ids)},
                {"entryScript", r.entry_script},
                {"sourceDirectory", r.source_directory},
                {"snapshot", r.snapshot},
