@@ -86,29 +86,23 @@ class Home:
     def __init__(self, path):
         self.path = path
 
+    def processes(self, kind):
+        """Running front ends or replicas, as `amlcored --processes` lists them."""
+        import amlcore
+        amlcored = os.path.join(os.path.dirname(amlcore.__file__), "bin", "amlcored")
+        out = subprocess.run([amlcored, "--processes", "--home", self.path], capture_output=True, text=True,
+                             check=True, timeout=60).stdout
+        return [p for p in json.loads(out)["processes"] if p["kind"] == kind]
+
     def front_end_pid(self, port):
-        for info in glob.glob(os.path.join(self.path, "clusters", "*", "frontend.json")):
-            with open(info) as f:
-                data = json.load(f)
-            if data.get("port") == port:
-                return data["pid"]
+        for p in self.processes("frontend"):
+            if p["port"] == port:
+                return p["pid"]
         raise RuntimeError("no front end on port {}".format(port))
 
     def replicas(self, service):
-        """[(pid, port)] of a single-version service's ready replicas."""
-        out = []
-        pattern = os.path.join(self.path, "clusters", "*", "replicas", "{0}.{0}.r*".format(service))
-        for directory in sorted(glob.glob(pattern)):
-            try:
-                with open(os.path.join(directory, "replica.json")) as f:
-                    pid = json.load(f)["pid"]
-                with open(os.path.join(directory, "status.json")) as f:
-                    port = json.load(f).get("port", 0)
-            except (OSError, ValueError):
-                continue
-            if os.path.exists("/proc/{}".format(pid)):
-                out.append((pid, port))
-        return out
+        """[(pid, port)] of a service's running replicas."""
+        return [(p["pid"], p["port"]) for p in self.processes("replica") if p["service"] == service]
 
 
 # --- wrk ----------------------------------------------------------------------------------------------------

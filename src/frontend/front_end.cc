@@ -6,33 +6,37 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "backend/local/local_backend.h"
+#include "backend/local/layout.h"
+#include "backend/local/local_workload.h"
 #include "common/crypto.h"
 #include "common/files.h"
 #include "common/http_server.h"
 #include "common/http_upstream.h"
 #include "common/json.h"
 #include "common/process.h"
-#include "domain/route_table.h"
+#include "common/json_fields.h"
+#include "domain/workload.h"
 #include "frontend/dispatcher.h"
 #include "frontend/supervisor.h"
 
 namespace amlcore::frontend {
 namespace {
 using namespace std::chrono_literals;
+namespace local = backend::local;
 
-constexpr char kRoutesFile[] = "routes.json";
 constexpr absl::string_view kServicePrefix = "/api/v1/service/";
+constexpr absl::string_view kWorkloadsPrefix = "/admin/workloads/";
 
-// What the request path needs of a service: its auth, limits and versions with their dispatchers.
+// What the request path needs of an endpoint: its route and, per version, the dispatcher of its workload.
 struct ServiceEntry {
-  domain::ServiceRoute route;
+  domain::EndpointRoute route;
   std::vector<std::shared_ptr<VersionDispatcher>> dispatchers;  // same order as route.versions
 };
 
@@ -43,6 +47,14 @@ std::string Label(absl::string_view text) {
     out.push_back(c);
   }
   return out;
+}
+
+// The workloads a front end runs, kept in its cluster directory across restarts.
+struct SavedWorkloads {
+  std::vector<local::LocalWorkload> workloads;
+};
+constexpr auto JsonFields(const SavedWorkloads*) {
+  return json::Fields(json::Field("workloads", &SavedWorkloads::workloads));
 }
 }  // namespace
 
@@ -58,9 +70,10 @@ struct FrontEnd::Impl {
   std::unique_ptr<http::Server> server;
 
   std::mutex mu;
-  int64_t generation = 0;
-  std::map<std::string, std::shared_ptr<ServiceEntry>> services;            // by service name
-  std::map<std::string, std::shared_ptr<VersionDispatcher>> dispatchers;    // by "service/version"
+  domain::RouteTable routes;
+  std::map<std::string, local::LocalWorkload> workloads;                  // by workload name
+  std::map<std::string, std::shared_ptr<ServiceEntry>> services;          // by endpoint name
+  std::map<std::string, std::shared_ptr<VersionDispatcher>> dispatchers;  // by workload name
   std::thread expiry;
   std::atomic<bool> stopping{false};
 
@@ -76,37 +89,71 @@ struct FrontEnd::Impl {
     return it == services.end() ? nullptr : it->second;
   }
 
-  // Applies a route table: dispatchers are kept for versions that stay, so queued and in-flight requests
-  // carry on; the supervisor gets the new desired replicas.
-  void Apply(const domain::RouteTable& table) {
-    std::vector<VersionTarget> targets;
+  // The dispatcher of a workload, made on first use (by a route or by the workload itself). Call with mu held.
+  std::shared_ptr<VersionDispatcher> DispatcherLocked(const std::string& workload, absl::string_view endpoint,
+                                                      absl::string_view version) {
+    auto& d = dispatchers[workload];
+    if (!d) d = std::make_shared<VersionDispatcher>(std::string(endpoint), std::string(version), upstream.get());
+    return d;
+  }
+
+  // Rebuilds the endpoint map from the route table, and drops dispatchers neither a route nor a workload uses
+  // (the supervisor keeps its own reference while it drains a removed workload). Call with mu held.
+  void RebuildLocked() {
+    std::map<std::string, std::shared_ptr<ServiceEntry>> next;
+    std::set<std::string> used;
+    for (const auto& route : routes.endpoints) {
+      auto entry = std::make_shared<ServiceEntry>();
+      entry->route = route;
+      for (const auto& version : route.versions) {
+        auto dispatcher = DispatcherLocked(version.workload, route.name, version.name);
+        dispatcher->SetLimits(
+            {.max_concurrent_per_replica = static_cast<int>(std::max<int64_t>(1, version.max_concurrent_requests_per_replica)),
+             .max_queue_wait = std::chrono::milliseconds(version.max_queue_wait_ms),
+             .scoring_timeout = std::chrono::milliseconds(version.scoring_timeout_ms)});
+        entry->dispatchers.push_back(dispatcher);
+        used.insert(version.workload);
+      }
+      next[route.name] = std::move(entry);
+    }
+    for (const auto& [name, w] : workloads) used.insert(name);
+    std::erase_if(dispatchers, [&](const auto& item) { return !used.contains(item.first); });
+    services = std::move(next);
+  }
+
+  void SaveWorkloadsLocked() {
+    SavedWorkloads saved;
+    for (const auto& [name, w] : workloads) saved.workloads.push_back(w);
+    (void)WriteFileAtomic(absl::StrCat(options.cluster_directory, "/", local::kWorkloadsFile), json::EncodeText(saved),
+                          0600);
+  }
+
+  void ApplyRoutes(domain::RouteTable table) {
+    std::lock_guard guard(mu);
+    routes = std::move(table);
+    RebuildLocked();
+  }
+
+  void PutWorkload(local::LocalWorkload workload) {
+    std::string name = workload.key.Name();
+    std::shared_ptr<VersionDispatcher> dispatcher;
     {
       std::lock_guard guard(mu);
-      std::map<std::string, std::shared_ptr<ServiceEntry>> next_services;
-      std::map<std::string, std::shared_ptr<VersionDispatcher>> next_dispatchers;
-      for (const auto& route : table.services) {
-        auto entry = std::make_shared<ServiceEntry>();
-        entry->route = route;
-        for (const auto& version : route.versions) {
-          std::string key = absl::StrCat(route.name, "/", version.name);
-          auto found = dispatchers.find(key);
-          auto dispatcher = found != dispatchers.end()
-                                ? found->second
-                                : std::make_shared<VersionDispatcher>(route.name, version.name, upstream.get());
-          dispatcher->SetLimits({.max_concurrent_per_replica = std::max(1, route.max_concurrent_requests_per_replica),
-                                 .max_queue_wait = std::chrono::milliseconds(route.max_queue_wait_ms),
-                                 .scoring_timeout = std::chrono::milliseconds(route.scoring_timeout_ms)});
-          next_dispatchers[key] = dispatcher;
-          entry->dispatchers.push_back(dispatcher);
-          targets.push_back(VersionTarget{route.name, version.name, version.replicas, dispatcher});
-        }
-        next_services[route.name] = std::move(entry);
-      }
-      services = std::move(next_services);
-      dispatchers = std::move(next_dispatchers);
-      generation = table.generation;
+      dispatcher = DispatcherLocked(name, workload.key.endpoint, workload.key.version);
+      workloads[name] = workload;
+      SaveWorkloadsLocked();
     }
-    supervisor->Apply(std::move(targets));
+    supervisor->Put(VersionTarget{std::move(workload), std::move(dispatcher)});
+  }
+
+  void RemoveWorkload(const std::string& name) {
+    {
+      std::lock_guard guard(mu);
+      if (workloads.erase(name) == 0) return;
+      SaveWorkloadsLocked();
+      RebuildLocked();
+    }
+    supervisor->Remove(name);
   }
 
   // Weighted choice among versions with ready replicas; the default version takes what others leave.
@@ -117,15 +164,16 @@ struct FrontEnd::Impl {
         if (versions[i].name == *pinned) return entry.dispatchers[i];
       }
     }
+    if (versions.empty()) return nullptr;
     if (versions.size() == 1) return entry.dispatchers[0];
-    int claimed = 0;
+    int64_t claimed = 0;
     for (const auto& v : versions) {
       if (!v.is_default) claimed += v.traffic_percentile;
     }
-    std::vector<int> weights;
-    int total = 0;
+    std::vector<int64_t> weights;
+    int64_t total = 0;
     for (size_t i = 0; i < versions.size(); ++i) {
-      int w = versions[i].is_default ? std::max(0, 100 - claimed) : versions[i].traffic_percentile;
+      int64_t w = versions[i].is_default ? std::max<int64_t>(0, 100 - claimed) : versions[i].traffic_percentile;
       if (entry.dispatchers[i]->ReadyBackends() == 0) w = 0;
       weights.push_back(w);
       total += w;
@@ -137,7 +185,7 @@ struct FrontEnd::Impl {
       return entry.dispatchers[0];
     }
     thread_local std::mt19937 random(std::random_device{}());
-    int pick = std::uniform_int_distribution<int>(0, total - 1)(random);
+    int64_t pick = std::uniform_int_distribution<int64_t>(0, total - 1)(random);
     for (size_t i = 0; i < weights.size(); ++i) {
       if (pick < weights[i]) return entry.dispatchers[i];
       pick -= weights[i];
@@ -147,11 +195,11 @@ struct FrontEnd::Impl {
 
   bool Authorized(const ServiceEntry& entry, const http::Request& request) const {
     const auto& auth = entry.route.auth;
-    if (auth.mode == "none") return true;
+    if (auth.mode == domain::AuthMode::kNone) return true;
     auto header = request.headers.Get("Authorization");
     absl::string_view credential = header.value_or("");
     if (!absl::ConsumePrefix(&credential, "Bearer ")) return false;
-    if (auth.mode == "key") {
+    if (auth.mode == domain::AuthMode::kKey) {
       bool match = false;
       for (const auto& key : auth.keys) match |= !key.empty() && ConstantTimeEquals(credential, key);
       return match;
@@ -170,7 +218,8 @@ struct FrontEnd::Impl {
       return std::move(reply)(FrontEndMessage(404, absl::StrCat("No resource at ", request.path(), ".")));
     }
     if (action == "/score" && !Authorized(*entry, request)) {
-      const char* expected = entry->route.auth.mode == "token" ? "a token from get_token()" : "one of its keys";
+      const char* expected =
+          entry->route.auth.mode == domain::AuthMode::kToken ? "a token from get_token()" : "one of its keys";
       return std::move(reply)(FrontEndMessage(
           401, absl::StrCat("Authorization failed: service ", name, " expects 'Authorization: Bearer <credential>' with ",
                             expected, ".")));
@@ -178,7 +227,11 @@ struct FrontEnd::Impl {
     std::string query(request.query());
     request.target = absl::StrCat(action, query.empty() ? "" : "?", query);
     if (!request.headers.Get("x-request-id")) request.headers.Set("x-request-id", RequestId());
-    ChooseVersion(*entry, request)->Submit(std::move(request), std::move(reply));
+    auto dispatcher = ChooseVersion(*entry, request);
+    if (!dispatcher) {
+      return std::move(reply)(FrontEndMessage(503, absl::StrCat("No ready replicas for service ", name)));
+    }
+    dispatcher->Submit(std::move(request), std::move(reply));
   }
 
   void HandleAdmin(http::Request request, http::Responder reply) {
@@ -186,36 +239,51 @@ struct FrontEnd::Impl {
       return std::move(reply)(FrontEndMessage(401, "The admin interface needs 'Authorization: Bearer <admin token>'."));
     }
     absl::string_view path = request.path();
+    auto ok = [&](const json::bj::value& body) { std::move(reply)(http::Response::Json(200, json::Serialize(body))); };
     if (path == "/admin/routes" && request.method == "PUT") {
-      auto table = domain::RouteTableFromJson(request.body);
+      auto table = json::DecodeText<domain::RouteTable>(request.body, "Route table");
       if (!table.ok()) return std::move(reply)(FrontEndMessage(400, table.status().message()));
       {
         std::lock_guard guard(mu);
-        if (table->generation < generation) {
+        if (table->generation < routes.generation) {
           return std::move(reply)(FrontEndMessage(
-              409, absl::StrCat("Route table generation ", table->generation, " is older than the current ", generation,
-                                ".")));
+              409, absl::StrCat("Route table generation ", table->generation, " is older than the current ",
+                                routes.generation, ".")));
         }
       }
-      (void)WriteFileAtomic(absl::StrCat(options.cluster_directory, "/", kRoutesFile), request.body, 0600);
-      Apply(*table);
-      return std::move(reply)(
-          http::Response::Json(200, json::Serialize(json::bj::object{{"generation", table->generation}})));
+      (void)WriteFileAtomic(absl::StrCat(options.cluster_directory, "/", local::kRoutesFile), request.body, 0600);
+      int64_t generation = table->generation;
+      ApplyRoutes(std::move(*table));
+      return ok(json::bj::object{{"generation", generation}});
     }
-    if (path == "/admin/replicas" && request.method == "GET") {
-      domain::FrontEndStatus status = supervisor->Status();
-      {
-        std::lock_guard guard(mu);
-        status.generation = generation;
+    if (absl::StartsWith(path, kWorkloadsPrefix)) {
+      std::string name(path.substr(kWorkloadsPrefix.size()));
+      if (request.method == "PUT") {
+        auto workload = json::DecodeText<local::LocalWorkload>(request.body, "Workload");
+        if (!workload.ok()) return std::move(reply)(FrontEndMessage(400, workload.status().message()));
+        if (workload->key.Name() != name) {
+          return std::move(reply)(FrontEndMessage(
+              400, absl::StrCat("Workload ", workload->key.Name(), " was sent to ", path, ".")));
+        }
+        PutWorkload(std::move(*workload));
+        return ok(json::bj::object{{"workload", name}});
       }
-      return std::move(reply)(http::Response::Json(200, domain::FrontEndStatusToJson(status)));
+      if (request.method == "DELETE") {
+        RemoveWorkload(name);
+        return ok(json::bj::object{{"workload", name}});
+      }
+      return std::move(reply)(FrontEndMessage(405, "Use PUT or DELETE on a workload."));
+    }
+    if (path == "/admin/workloads" && request.method == "GET") {
+      return ok(json::Encode(local::WorkloadsReport{supervisor->Status()}));
     }
     if (path == "/admin/status" && request.method == "GET") {
-      std::lock_guard guard(mu);
-      json::bj::object status{{"cluster", options.cluster_id},
-                              {"pid", static_cast<int64_t>(getpid())},
-                              {"routeGeneration", generation}};
-      return std::move(reply)(http::Response::Json(200, json::Serialize(status)));
+      local::FrontEndStatus status{local::kFrontEndApiVersion, static_cast<int64_t>(getpid()), 0, options.cluster_id};
+      {
+        std::lock_guard guard(mu);
+        status.route_generation = routes.generation;
+      }
+      return ok(json::Encode(status));
     }
     return std::move(reply)(FrontEndMessage(404, absl::StrCat("No admin resource ", request.method, " ", path)));
   }
@@ -314,7 +382,7 @@ absl::StatusOr<std::unique_ptr<FrontEnd>> FrontEnd::Start(const FrontEndOptions&
   if (dir.empty()) return absl::InvalidArgumentError("--cluster-dir is required");
 
   // Exactly one front end per cluster: the lock is held for the life of the process.
-  std::string lock_path = absl::StrCat(dir, "/", backend::kFrontEndLockFile);
+  std::string lock_path = absl::StrCat(dir, "/", local::kFrontEndLockFile);
   for (auto deadline = std::chrono::steady_clock::now() + 2s;; std::this_thread::sleep_for(20ms)) {
     auto lock = FileLock::TryAcquire(lock_path);
     if (lock.ok()) {
@@ -323,16 +391,24 @@ absl::StatusOr<std::unique_ptr<FrontEnd>> FrontEnd::Start(const FrontEndOptions&
     }
     if (std::chrono::steady_clock::now() > deadline) return lock.status();
   }
-  auto token = ReadFile(absl::StrCat(dir, "/", backend::kFrontEndTokenFile));
+  auto token = ReadFile(absl::StrCat(dir, "/", local::kFrontEndTokenFile));
   if (!token.ok()) return token.status();
   impl->admin_token = std::string(absl::StripAsciiWhitespace(*token));
 
   impl->loop = std::make_unique<http::EventLoop>(options.threads);
   impl->upstream = std::make_unique<http::UpstreamClient>(impl->loop.get());
-  impl->supervisor = std::make_unique<ReplicaSupervisor>(absl::StrCat(dir, "/replicas"));
-  // The last route table survives a restart; replicas it names are adopted.
-  if (auto saved = ReadFile(absl::StrCat(dir, "/", kRoutesFile)); saved.ok()) {
-    if (auto table = domain::RouteTableFromJson(*saved); table.ok()) impl->Apply(*table);
+  impl->supervisor = std::make_unique<ReplicaSupervisor>(local::ReplicasDirectory(dir));
+  // The last routes and workloads survive a restart; the replicas of those workloads are adopted. What cannot be
+  // read (a file of an older front end) starts empty, and amlcored sends it again.
+  if (auto saved = ReadFile(absl::StrCat(dir, "/", local::kRoutesFile)); saved.ok()) {
+    if (auto table = json::DecodeText<domain::RouteTable>(*saved, local::kRoutesFile); table.ok()) {
+      impl->ApplyRoutes(std::move(*table));
+    }
+  }
+  if (auto saved = ReadFile(absl::StrCat(dir, "/", local::kWorkloadsFile)); saved.ok()) {
+    if (auto list = json::DecodeText<SavedWorkloads>(*saved, local::kWorkloadsFile); list.ok()) {
+      for (auto& w : list->workloads) impl->PutWorkload(std::move(w));
+    }
   }
   Impl* raw = impl.get();
   auto server = http::Server::Start(
@@ -352,7 +428,7 @@ absl::StatusOr<std::unique_ptr<FrontEnd>> FrontEnd::Start(const FrontEndOptions&
   json::bj::object info{{"pid", static_cast<int64_t>(self.pid)},
                         {"start_time", static_cast<int64_t>(self.start_time)},
                         {"port", static_cast<int64_t>(impl->server->port())}};
-  if (auto s = WriteFileAtomic(absl::StrCat(dir, "/", backend::kFrontEndInfoFile), json::Serialize(info));
+  if (auto s = WriteFileAtomic(absl::StrCat(dir, "/", local::kFrontEndInfoFile), json::Serialize(info));
       !s.ok()) {
     return s;
   }

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "backend/local/layout.h"
 #include "common/files.h"
 #include "common/http_client.h"
 #include "common/json.h"
@@ -20,12 +21,12 @@ namespace amlcore::frontend {
 namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using backend::local::kReplicaAppDirectory;
+using backend::local::kReplicaInfoFile;
+using backend::local::kReplicaLogFile;
+using backend::local::kReplicaPreviousLogFile;
+using backend::local::kReplicaStatusFile;
 using domain::ReplicaState;
-
-constexpr char kStatusFile[] = "status.json";
-constexpr char kReplicaFile[] = "replica.json";
-constexpr char kLogFile[] = "replica.log";
-constexpr char kPreviousLogFile[] = "replica.previous.log";
 
 struct RuntimeStatus {
   std::string phase;
@@ -35,9 +36,9 @@ struct RuntimeStatus {
 };
 
 std::optional<RuntimeStatus> ReadRuntimeStatus(const std::string& directory) {
-  auto text = ReadFile(absl::StrCat(directory, "/", kStatusFile));
+  auto text = ReadFile(absl::StrCat(directory, "/", kReplicaStatusFile));
   if (!text.ok()) return std::nullopt;
-  auto object = json::ParseObject(*text, kStatusFile);
+  auto object = json::ParseObject(*text, kReplicaStatusFile);
   if (!object.ok()) return std::nullopt;
   return RuntimeStatus{json::GetString(*object, "phase"), static_cast<uint16_t>(json::GetInt(*object, "port")),
                        json::GetString(*object, "reason"), json::GetString(*object, "message")};
@@ -111,9 +112,9 @@ void ReplicaSupervisor::Start() {
   {
     std::lock_guard lock(mu_);
     for (const auto& entry : fs::directory_iterator(directory_, ec)) {
-      auto text = ReadFile((entry.path() / kReplicaFile).string());
+      auto text = ReadFile((entry.path() / kReplicaInfoFile).string());
       if (!text.ok()) continue;
-      auto object = json::ParseObject(*text, kReplicaFile);
+      auto object = json::ParseObject(*text, kReplicaInfoFile);
       if (!object.ok()) continue;
       ProcessId process{static_cast<pid_t>(json::GetInt(*object, "pid")),
                         static_cast<uint64_t>(json::GetInt(*object, "start_time"))};
@@ -134,28 +135,31 @@ void ReplicaSupervisor::Stop() {
   if (loop_.joinable()) loop_.join();
 }
 
-void ReplicaSupervisor::Apply(std::vector<VersionTarget> targets) {
+void ReplicaSupervisor::Put(VersionTarget target) {
   std::lock_guard lock(mu_);
-  for (auto& [key, set] : sets_) set.removed = true;
-  for (auto& target : targets) {
-    std::string key = absl::StrCat(target.service, "/", target.version);
-    auto it = sets_.find(key);
-    if (it == sets_.end()) {
-      VersionSet set;
-      set.target = std::move(target);
-      sets_.emplace(key, std::move(set));
-    } else {
-      it->second.removed = false;
-      it->second.target = std::move(target);
-    }
+  std::string name = target.spec.key.Name();
+  auto it = sets_.find(name);
+  if (it == sets_.end()) {
+    VersionSet set;
+    set.target = std::move(target);
+    sets_.emplace(name, std::move(set));
+  } else {
+    it->second.removed = false;
+    it->second.target = std::move(target);
   }
   ClaimOrphans();
   cv_.notify_all();
 }
 
+void ReplicaSupervisor::Remove(const std::string& workload) {
+  std::lock_guard lock(mu_);
+  if (auto it = sets_.find(workload); it != sets_.end()) it->second.removed = true;
+  cv_.notify_all();
+}
+
 void ReplicaSupervisor::ClaimOrphans() {
   for (auto& [key, set] : sets_) {
-    std::string prefix = absl::StrCat(set.target.service, ".", set.target.version, ".r");
+    std::string prefix = absl::StrCat(set.target.spec.key.Name(), ".r");
     for (auto orphan = orphans_.begin(); orphan != orphans_.end();) {
       if (!absl::StartsWith(orphan->first, prefix)) {
         ++orphan;
@@ -177,26 +181,24 @@ void ReplicaSupervisor::ClaimOrphans() {
   }
 }
 
-domain::FrontEndStatus ReplicaSupervisor::Status() const {
+std::vector<domain::VersionObservation> ReplicaSupervisor::Status() const {
   std::lock_guard lock(mu_);
-  domain::FrontEndStatus status;
-  for (const auto& [key, set] : sets_) {
+  std::vector<domain::VersionObservation> out;
+  for (const auto& [name, set] : sets_) {
     // A removed version is listed until its last replica has stopped.
-    domain::VersionStatus v;
-    v.service = set.target.service;
-    v.version = set.target.version;
+    domain::VersionObservation v;
+    v.key = set.target.spec.key;
     v.revision = set.target.spec.revision;
     v.desired = set.removed ? 0 : set.target.spec.count;
     for (const auto& r : set.replicas) {
       if (r.revision == v.revision && r.state == ReplicaState::kReady && !r.draining) ++v.ready;
-      v.replicas.push_back(domain::ReplicaStatus{
-          r.id, r.revision, r.terminating ? ReplicaState::kTerminating : r.state, r.process.pid, r.port, r.restarts,
-          r.last_reason, r.last_message, absl::StrCat(r.directory, "/", kLogFile),
-          absl::StrCat(r.directory, "/", kPreviousLogFile)});
+      v.replicas.push_back(domain::ReplicaObservation{r.id, r.revision,
+                                                      r.terminating ? ReplicaState::kTerminating : r.state,
+                                                      r.restarts, r.last_reason, r.last_message});
     }
-    status.versions.push_back(std::move(v));
+    out.push_back(std::move(v));
   }
-  return status;
+  return out;
 }
 
 void ReplicaSupervisor::Loop() {
@@ -227,7 +229,7 @@ void ReplicaSupervisor::Tick() {
 
 std::string ReplicaSupervisor::NewReplicaId(const VersionSet& set, int64_t revision) const {
   for (int n = 0;; ++n) {
-    std::string id = absl::StrCat(set.target.service, ".", set.target.version, ".r", revision, ".", n);
+    std::string id = absl::StrCat(set.target.spec.key.Name(), ".r", revision, ".", n);
     bool used = std::any_of(set.replicas.begin(), set.replicas.end(), [&](const Replica& r) { return r.id == id; });
     if (!used) return id;
   }
@@ -240,7 +242,7 @@ void ReplicaSupervisor::Kill(Replica& r, const std::string& reason, const std::s
 }
 
 void ReplicaSupervisor::OnExit(VersionSet& set, Replica& r) {
-  std::string log = absl::StrCat(r.directory, "/", kLogFile);
+  std::string log = absl::StrCat(r.directory, "/", kReplicaLogFile);
   std::string reason = r.kill_reason;
   std::string message = r.kill_message;
   if (reason.empty()) {
@@ -269,9 +271,9 @@ void ReplicaSupervisor::OnExit(VersionSet& set, Replica& r) {
 }
 
 void ReplicaSupervisor::Spawn(VersionSet& set, Replica& r) {
-  const domain::ReplicaSpec& spec = set.target.spec;
+  const backend::local::LocalWorkload& spec = set.target.spec;
   r.directory = absl::StrCat(directory_, "/", r.id);
-  std::string app = absl::StrCat(r.directory, "/app");
+  std::string app = absl::StrCat(r.directory, "/", kReplicaAppDirectory);
   std::error_code ec;
   fs::create_directories(r.directory, ec);
   if (!fs::exists(app)) {
@@ -282,14 +284,14 @@ void ReplicaSupervisor::Spawn(VersionSet& set, Replica& r) {
       return;
     }
   }
-  std::string log = absl::StrCat(r.directory, "/", kLogFile);
-  if (fs::exists(log)) fs::rename(log, absl::StrCat(r.directory, "/", kPreviousLogFile), ec);
-  fs::remove(absl::StrCat(r.directory, "/", kStatusFile), ec);
+  std::string log = absl::StrCat(r.directory, "/", kReplicaLogFile);
+  if (fs::exists(log)) fs::rename(log, absl::StrCat(r.directory, "/", kReplicaPreviousLogFile), ec);
+  fs::remove(absl::StrCat(r.directory, "/", kReplicaStatusFile), ec);
 
   std::string source = spec.source_directory.empty() ? app : absl::StrCat(app, "/", spec.source_directory);
   SpawnOptions options{
       .program = spec.program,
-      .args = {"--status-file", absl::StrCat(r.directory, "/", kStatusFile), "--port", "0"},
+      .args = {"--status-file", absl::StrCat(r.directory, "/", kReplicaStatusFile), "--port", "0"},
       .env = {{"AZUREML_ENTRY_SCRIPT", spec.entry_script},
               {"AML_APP_ROOT", app},
               {"AZUREML_SOURCE_DIRECTORY", source},
@@ -297,7 +299,7 @@ void ReplicaSupervisor::Spawn(VersionSet& set, Replica& r) {
               {"SCORING_TIMEOUT_MS", absl::StrCat(spec.scoring_timeout_ms)},
               {"AMLCORE_PYTHON", spec.python},
               {"AMLCORE_PYTHONPATH", absl::StrJoin(spec.python_path, ":")},
-              {"AMLCORE_SERVICE_NAME", set.target.service},
+              {"AMLCORE_SERVICE_NAME", set.target.spec.key.endpoint},
               {"AMLCORE_REPLICA_ID", r.id}},
       .log_path = log,
       .working_directory = app,
@@ -319,11 +321,11 @@ void ReplicaSupervisor::Spawn(VersionSet& set, Replica& r) {
                         {"revision", r.revision},
                         {"pid", static_cast<int64_t>(r.process.pid)},
                         {"start_time", static_cast<int64_t>(r.process.start_time)}};
-  (void)WriteFileAtomic(absl::StrCat(r.directory, "/", kReplicaFile), json::Serialize(info), 0644);
+  (void)WriteFileAtomic(absl::StrCat(r.directory, "/", kReplicaInfoFile), json::Serialize(info), 0644);
 }
 
 void ReplicaSupervisor::TickSet(VersionSet& set) {
-  const domain::ReplicaSpec& spec = set.target.spec;
+  const backend::local::LocalWorkload& spec = set.target.spec;
   auto now = Clock::now();
 
   for (Replica& r : set.replicas) {
@@ -356,10 +358,10 @@ void ReplicaSupervisor::TickSet(VersionSet& set) {
         continue;
       }
       if (r.state == ReplicaState::kReady && now >= r.next_probe) {
-        r.next_probe = now + std::chrono::seconds(std::max(1, spec.liveness.period_seconds));
-        if (ProbeReplica(r.port, std::chrono::seconds(std::max(1, spec.liveness.timeout_seconds)))) {
+        r.next_probe = now + std::chrono::seconds(std::max<int64_t>(1, spec.liveness.period_seconds));
+        if (ProbeReplica(r.port, std::chrono::seconds(std::max<int64_t>(1, spec.liveness.timeout_seconds)))) {
           r.liveness_failures = 0;
-        } else if (++r.liveness_failures >= std::max(1, spec.liveness.failure_threshold)) {
+        } else if (++r.liveness_failures >= std::max<int64_t>(1, spec.liveness.failure_threshold)) {
           Kill(r, "LivenessProbeFailed",
                absl::StrCat("GET / failed ", r.liveness_failures, " times in a row (failure_threshold ",
                             spec.liveness.failure_threshold, ")."));

@@ -15,16 +15,15 @@
 #include <thread>
 #include <vector>
 
+#include "backend/local/local_workload.h"
 #include "common/process.h"
-#include "domain/route_table.h"
+#include "domain/workload.h"
 #include "frontend/dispatcher.h"
 
 namespace amlcore::frontend {
 
 struct VersionTarget {
-  std::string service;
-  std::string version;
-  domain::ReplicaSpec spec;
+  backend::local::LocalWorkload spec;
   std::shared_ptr<VersionDispatcher> dispatcher;
 };
 
@@ -33,9 +32,12 @@ class ReplicaSupervisor {
   explicit ReplicaSupervisor(std::string replicas_directory);
   ~ReplicaSupervisor();
 
-  // Replaces the desired state. Versions that disappear have their replicas stopped.
-  void Apply(std::vector<VersionTarget> targets);
-  domain::FrontEndStatus Status() const;
+  // Runs `target` (by its workload name): new replicas for a new revision replace the old ones by rolling.
+  void Put(VersionTarget target);
+  // Stops the replicas of a workload (after their requests in flight).
+  void Remove(const std::string& workload);
+  // Every workload, including those being removed until their last replica stopped.
+  std::vector<domain::VersionObservation> Status() const;
   // Starts the supervision loop; replicas found running from an earlier front end are adopted.
   void Start();
   void Stop();
@@ -68,7 +70,7 @@ class ReplicaSupervisor {
     bool removed = false;  // no longer in the route table: drain and stop everything
   };
 
-  // Lets versions take over replicas found running at start (id prefix "service.version.r"). Call with mu_ held.
+  // Lets versions take over replicas found running at start (id prefix "<workload>.r"). Call with mu_ held.
   void ClaimOrphans();
   void Loop();
   void Tick();
@@ -81,7 +83,7 @@ class ReplicaSupervisor {
   const std::string directory_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, VersionSet> sets_;  // by "service/version"
+  std::map<std::string, VersionSet> sets_;  // by workload name
   std::map<std::string, ProcessId> orphans_;  // replicas found at start, by id, until a set claims them
   bool stopping_ = false;
   std::thread loop_;

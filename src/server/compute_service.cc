@@ -1,11 +1,13 @@
 #include "server/compute_service.h"
 
-#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/crypto.h"
 #include "common/errors.h"
 #include "domain/aks_rules.h"
@@ -100,26 +102,26 @@ std::string CapacityText(const ClusterRecord& c, const domain::VmSize& size) {
 
 absl::Status ComputeService::Begin(Tx& tx, const WorkspaceRecord& ws, OperationRecord& op,
                                    const ComputeRecord& compute, const std::string& first_line, Accepted& accepted) {
+  op.workspace_id = ws.id;
+  op.resource_kind = ResourceKind::kCompute;
+  op.resource_id = compute.id;
+  op.resource_name = compute.name;
   if (auto s = operations_->Start(tx, op, first_line); !s.ok()) return s;
   accepted.operation_id = op.id;
+  accepted.resource_key = {ResourceKind::kCompute, compute.id};
   auto described = Describe(tx, ws, compute);
   if (!described.ok()) return described.status();
   accepted.resource = std::move(*described);
   return absl::OkStatus();
 }
 
-ComputeService::ComputeService(Store* store, backend::ComputeBackend* backend, Operations* operations,
-                               Options options)
-    : store_(store), backend_(backend), operations_(operations), options_(options) {
-  operations_->Register(kProvision, [this](const OperationRecord& op) { RunProvision(op, "ClusterProvisioningFailed"); });
-  operations_->Register(kUpdate, [this](const OperationRecord& op) { RunProvision(op, "ClusterUpdateFailed"); });
-  operations_->Register(kDelete, [this](const OperationRecord& op) { RunDelete(op); });
-  operations_->Register(kDetach, [this](const OperationRecord& op) { RunDetach(op); });
-}
-
-backend::ClusterSpec ComputeService::SpecOf(const ClusterRecord& cluster) const {
-  return backend::ClusterSpec{cluster.id, cluster.resource_id(), static_cast<uint16_t>(cluster.frontend_port)};
-}
+ComputeService::ComputeService(Store* store, backend::WorkloadBackend* backend, Operations* operations,
+                               Options options, std::function<void(int64_t)> capacity_changed)
+    : store_(store),
+      backend_(backend),
+      operations_(operations),
+      options_(options),
+      capacity_changed_(std::move(capacity_changed)) {}
 
 absl::StatusOr<domain::ComputeResource> ComputeService::Describe(Tx& tx, const WorkspaceRecord& ws,
                                                                  const ComputeRecord& compute) {
@@ -150,9 +152,11 @@ absl::StatusOr<domain::ComputeResource> ComputeService::Describe(Tx& tx, const W
     r.networking = c.networking;
     r.load_balancer_type = c.load_balancer_type;
     r.load_balancer_subnet = c.load_balancer_subnet;
-    if (c.frontend_port != 0) {
-      r.cluster_fqdn = "127.0.0.1";
-      r.scoring_endpoint = absl::StrCat("http://127.0.0.1:", c.frontend_port);
+    if (!c.scoring_endpoint.empty()) {
+      absl::string_view host = c.scoring_endpoint;
+      absl::ConsumePrefix(&host, "https://") || absl::ConsumePrefix(&host, "http://");
+      r.cluster_fqdn = std::string(host.substr(0, host.rfind(':')));
+      r.scoring_endpoint = c.scoring_endpoint;
     }
   }
   return r;
@@ -178,8 +182,6 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
     auto existing = store_->FindCompute(tx, ws->id, name);
     if (!existing.ok()) return existing.status();
     OperationRecord op;
-    op.workspace_id = ws->id;
-    op.target_name = name;
     std::string first_line;
 
     if (existing->has_value()) {
@@ -194,7 +196,10 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
                                       "). Choose another name, or get the existing one with "
                                       "ComputeTarget(workspace, name)."));
       }
-      if (auto s = RequireNoRunningOperation(*store_, tx, ws->id, "Compute target", name); !s.ok()) return s;
+      if (auto s = RequireNoRunningOperation(*store_, tx, ResourceKind::kCompute, compute.id, "Compute target", name);
+          !s.ok()) {
+        return s;
+      }
       if (compute.provisioning_state != ProvisioningState::kSucceeded) {
         return Conflict("ComputeTargetNotReady",
                         absl::StrCat("Compute target ", name, " is in state ", compute.provisioning_state,
@@ -257,7 +262,6 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
       if (auto s = store_->UpdateCluster(tx, cluster); !s.ok()) return s;
       if (auto s = store_->UpdateCompute(tx, compute); !s.ok()) return s;
       op.type = kUpdate;
-      op.target_id = compute.id;
       op.phase = ProvisioningState::kUpdating;
       first_line = changes.empty() ? "Updating compute target (no cluster changes)"
                                    : absl::StrCat("Updating cluster ", cluster.name, ": ", absl::StrJoin(changes, ", "));
@@ -360,7 +364,6 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
     }
     compute.id = *compute_id;
     op.type = kProvision;
-    op.target_id = compute.id;
     op.phase = ProvisioningState::kCreating;
     accepted.created = true;
     return Begin(tx, *ws, op, compute, first_line, accepted);
@@ -379,7 +382,7 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Get(const WorkspaceKey&
     auto described = Describe(tx, *ws, **compute);
     if (!described.ok()) return described.status();
     out.resource = std::move(*described);
-    auto running = store_->RunningOperationOn(tx, ws->id, name);
+    auto running = store_->RunningOperationOn(tx, ResourceKind::kCompute, (*compute)->id);
     if (!running.ok()) return running.status();
     if (running->has_value()) out.operation_id = (*running)->id;
     return absl::OkStatus();
@@ -419,7 +422,10 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Delete(const WorkspaceK
     if (!found.ok()) return found.status();
     if (!found->has_value()) return ComputeNotFound(name, *ws);
     ComputeRecord compute = **found;
-    if (auto s = RequireNoRunningOperation(*store_, tx, ws->id, "Compute target", name); !s.ok()) return s;
+    if (auto s = RequireNoRunningOperation(*store_, tx, ResourceKind::kCompute, compute.id, "Compute target", name);
+        !s.ok()) {
+      return s;
+    }
     auto cluster_or = store_->GetCluster(tx, compute.cluster_id);
     if (!cluster_or.ok()) return cluster_or.status();
     ClusterRecord cluster = cluster_or->value();
@@ -437,9 +443,6 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Delete(const WorkspaceK
                                    " before you ", action, " the compute target."));
     }
     OperationRecord op;
-    op.workspace_id = ws->id;
-    op.target_id = compute.id;
-    op.target_name = name;
     op.phase = ProvisioningState::kDeleting;
     std::string first_line;
     if (action == "delete") {
@@ -496,7 +499,7 @@ domain::AsyncOperationStatus ComputeService::ToAsyncStatus(const OperationRecord
   return s;
 }
 
-void ComputeService::Fail(const std::string& operation_id, const absl::Status& error) {
+StepResult ComputeService::Fail(const std::string& operation_id, const absl::Status& error) {
   absl::Status failure = ErrorCodeOf(error).empty() ? WithErrorCode(error, "ProvisioningFailed") : error;
   (void)operations_->Commit(operation_id, [&](Tx& tx, OperationRecord& op) -> absl::Status {
     if (auto s = operations_->Finish(tx, op, OperationStatus::kFailed, absl::StrCat("Failed: ", error.message()),
@@ -504,7 +507,7 @@ void ComputeService::Fail(const std::string& operation_id, const absl::Status& e
         !s.ok()) {
       return s;
     }
-    auto compute = store_->GetCompute(tx, op.target_id);
+    auto compute = store_->GetCompute(tx, op.resource_id);
     if (!compute.ok()) return compute.status();
     if (compute->has_value()) {
       ComputeRecord c = **compute;
@@ -520,12 +523,13 @@ void ComputeService::Fail(const std::string& operation_id, const absl::Status& e
     }
     return absl::OkStatus();
   });
+  return StepResult::Done();
 }
 
 absl::StatusOr<std::optional<ClusterRecord>> ComputeService::ClusterOf(const OperationRecord& op) {
   std::optional<ClusterRecord> cluster;
   auto status = store_->db().Read([&](Tx& tx) -> absl::Status {
-    auto compute = store_->GetCompute(tx, op.target_id);
+    auto compute = store_->GetCompute(tx, op.resource_id);
     if (!compute.ok()) return compute.status();
     if (!compute->has_value()) return absl::OkStatus();
     auto c = store_->GetCluster(tx, (*compute)->cluster_id);
@@ -537,8 +541,25 @@ absl::StatusOr<std::optional<ClusterRecord>> ComputeService::ClusterOf(const Ope
   return cluster;
 }
 
-// Create, attach and update end the same way: the cluster's front end runs with the recorded settings.
-void ComputeService::RunProvision(OperationRecord op, const char* failure_code) {
+StepResult ComputeService::Reconcile(int64_t compute_id) {
+  std::optional<OperationRecord> op;
+  auto read = store_->db().Read([&](Tx& tx) -> absl::Status {
+    auto running = store_->RunningOperationOn(tx, ResourceKind::kCompute, compute_id);
+    if (!running.ok()) return running.status();
+    op = std::move(*running);
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return StepResult::RequeueAfter(std::chrono::seconds(1));
+  if (!op) return StepResult::Done();
+  if (op->type == kProvision) return Provision(*op, "ClusterProvisioningFailed");
+  if (op->type == kUpdate) return Provision(*op, "ClusterUpdateFailed");
+  if (op->type == kDelete) return DeleteCluster(*op);
+  if (op->type == kDetach) return Detach(*op);
+  return Fail(op->id, absl::InternalError(absl::StrCat("No controller for operations of type ", op->type)));
+}
+
+// Create, attach and update end the same way: the cluster runs with the recorded settings.
+StepResult ComputeService::Provision(const OperationRecord& op, const char* failure_code) {
   auto cluster = ClusterOf(op);
   if (!cluster.ok()) return Fail(op.id, cluster.status());
   if (!cluster->has_value()) return Fail(op.id, absl::NotFoundError("The compute target or its cluster is gone."));
@@ -549,32 +570,28 @@ void ComputeService::RunProvision(OperationRecord op, const char* failure_code) 
     std::string error;
     absl::ParseTime("%Y-%m-%dT%H:%M:%E*S%Ez", op.created, &created, &error);
     absl::Duration left = created + absl::FromChrono(options_.simulated_provisioning) - absl::Now();
-    if (left > absl::ZeroDuration() && !operations_->SleepUnlessStopping(absl::ToChronoMilliseconds(left))) return;
+    if (left > absl::ZeroDuration()) {
+      return StepResult::RequeueAfter(std::max(absl::ToChronoMilliseconds(left), std::chrono::milliseconds(1)));
+    }
   }
-  if (operations_->stopping()) return;
 
-  auto frontend = backend_->EnsureFrontEnd(SpecOf(**cluster));
-  if (!frontend.ok()) return Fail(op.id, WithErrorCode(frontend.status(), failure_code));
+  auto state = backend_->EnsureCluster(backend::ClusterRef{(*cluster)->id, (*cluster)->resource_id()});
+  if (!state.ok()) return Fail(op.id, WithErrorCode(state.status(), failure_code));
+  if (!state->ready) return StepResult::RequeueAfter(std::chrono::milliseconds(20));
 
+  bool grew = false;
   (void)operations_->Commit(op.id, [&](Tx& tx, OperationRecord& record) -> absl::Status {
     auto c = store_->GetCluster(tx, (*cluster)->id);
     if (!c.ok()) return c.status();
     if (c->has_value()) {
       ClusterRecord updated = **c;
-      bool created = updated.state == ProvisioningState::kCreating;
-      updated.frontend_port = frontend->port;
-      updated.frontend = frontend->process;
+      updated.scoring_endpoint = state->scoring_endpoint;
       updated.state = ProvisioningState::kSucceeded;
       if (auto s = store_->UpdateCluster(tx, updated); !s.ok()) return s;
-      if (auto s = store_->AppendOperationLog(
-              tx, record.id,
-              absl::StrCat(created ? "Cluster front end started" : "Cluster front end is running", " on 127.0.0.1:",
-                           frontend->port, " (pid ", frontend->process.pid, ")"));
-          !s.ok()) {
-        return s;
-      }
+      if (auto s = store_->AppendOperationLog(tx, record.id, state->message); !s.ok()) return s;
+      grew = record.type == kUpdate;
     }
-    auto compute = store_->GetCompute(tx, record.target_id);
+    auto compute = store_->GetCompute(tx, record.resource_id);
     if (!compute.ok()) return compute.status();
     if (compute->has_value()) {
       ComputeRecord updated = **compute;
@@ -584,28 +601,32 @@ void ComputeService::RunProvision(OperationRecord op, const char* failure_code) 
     }
     return operations_->Finish(tx, record, OperationStatus::kSucceeded, "Succeeded");
   });
+  operations_->controllers().Enqueue({"cluster", (*cluster)->id});
+  if (grew && capacity_changed_) capacity_changed_((*cluster)->id);
+  return StepResult::Done();
 }
 
-void ComputeService::RunDelete(OperationRecord op) {
+StepResult ComputeService::DeleteCluster(const OperationRecord& op) {
   auto cluster = ClusterOf(op);
   if (!cluster.ok()) return Fail(op.id, cluster.status());
   if (cluster->has_value()) {
-    if (auto s = backend_->DeleteCluster(SpecOf(**cluster)); !s.ok()) {
-      return Fail(op.id, WithErrorCode(s, "ClusterDeletionFailed"));
-    }
+    auto done = backend_->DeleteCluster(backend::ClusterRef{(*cluster)->id, (*cluster)->resource_id()});
+    if (!done.ok()) return Fail(op.id, WithErrorCode(done.status(), "ClusterDeletionFailed"));
+    if (!*done) return StepResult::RequeueAfter(std::chrono::milliseconds(50));
   }
   (void)operations_->Commit(op.id, [&](Tx& tx, OperationRecord& record) -> absl::Status {
-    if (auto s = store_->DeleteCompute(tx, record.target_id); !s.ok()) return s;
+    if (auto s = store_->DeleteCompute(tx, record.resource_id); !s.ok()) return s;
     if (cluster->has_value()) {
       if (auto s = store_->DeleteCluster(tx, (*cluster)->id); !s.ok()) return s;
     }
     return operations_->Finish(tx, record, OperationStatus::kSucceeded, "Cluster deleted");
   });
+  return StepResult::Done();
 }
 
-void ComputeService::RunDetach(OperationRecord op) {
+StepResult ComputeService::Detach(const OperationRecord& op) {
   (void)operations_->Commit(op.id, [&](Tx& tx, OperationRecord& record) -> absl::Status {
-    auto compute = store_->GetCompute(tx, record.target_id);
+    auto compute = store_->GetCompute(tx, record.resource_id);
     if (!compute.ok()) return compute.status();
     if (compute->has_value()) {
       auto cluster = store_->GetCluster(tx, (*compute)->cluster_id);
@@ -616,89 +637,53 @@ void ComputeService::RunDetach(OperationRecord op) {
         updated.created_by_workspace = 0;
         if (auto s = store_->UpdateCluster(tx, updated); !s.ok()) return s;
       }
-      if (auto s = store_->DeleteCompute(tx, record.target_id); !s.ok()) return s;
+      if (auto s = store_->DeleteCompute(tx, record.resource_id); !s.ok()) return s;
     }
     return operations_->Finish(tx, record, OperationStatus::kSucceeded, "Detached; the cluster keeps running");
   });
+  return StepResult::Done();
 }
 
-absl::Status ComputeService::RemoveWorkspaceComputes(int64_t workspace_id) {
+absl::StatusOr<std::vector<int64_t>> ComputeService::RemoveWorkspaceComputes(Tx& tx, int64_t workspace_id) {
+  std::vector<int64_t> marked;
+  auto computes = store_->ListComputes(tx, workspace_id);
+  if (!computes.ok()) return computes.status();
   std::vector<ClusterRecord> to_delete;
-  auto status = store_->db().Transaction([&](Tx& tx) -> absl::Status {
-    auto computes = store_->ListComputes(tx, workspace_id);
-    if (!computes.ok()) return computes.status();
-    for (const auto& compute : *computes) {
-      if (auto s = RequireNoRunningOperation(*store_, tx, workspace_id, "Compute target", compute.name,
-                                             " before deleting the workspace");
-          !s.ok()) {
-        return s;
-      }
-      auto cluster = store_->GetCluster(tx, compute.cluster_id);
-      if (!cluster.ok()) return cluster.status();
-      if (!cluster->has_value() || compute.is_attached || (*cluster)->created_by_workspace != workspace_id) continue;
-      auto attachments = store_->DescribeAttachments(tx, (*cluster)->id);
-      if (!attachments.ok()) return attachments.status();
-      if (attachments->size() > 1) {
-        return Conflict("ClusterInUse",
-                        absl::StrCat("Cluster ", (*cluster)->resource_id(), ", created by this workspace as ",
-                                     compute.name, ", is still attached elsewhere (", absl::StrJoin(*attachments, ", "),
-                                     "); detach it there first."));
-      }
-      to_delete.push_back(**cluster);
+  for (const auto& compute : *computes) {
+    if (auto s = RequireNoRunningOperation(*store_, tx, ResourceKind::kCompute, compute.id, "Compute target",
+                                           compute.name, " before deleting the workspace");
+        !s.ok()) {
+      return s;
     }
-    return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
-  for (const auto& cluster : to_delete) {
-    if (auto s = backend_->DeleteCluster(SpecOf(cluster)); !s.ok()) return s;
+    auto cluster = store_->GetCluster(tx, compute.cluster_id);
+    if (!cluster.ok()) return cluster.status();
+    if (!cluster->has_value() || compute.is_attached || (*cluster)->created_by_workspace != workspace_id) continue;
+    auto attachments = store_->DescribeAttachments(tx, (*cluster)->id);
+    if (!attachments.ok()) return attachments.status();
+    if (attachments->size() > 1) {
+      return Conflict("ClusterInUse",
+                      absl::StrCat("Cluster ", (*cluster)->resource_id(), ", created by this workspace as ",
+                                   compute.name, ", is still attached elsewhere (", absl::StrJoin(*attachments, ", "),
+                                   "); detach it there first."));
+    }
+    to_delete.push_back(**cluster);
   }
-  return store_->db().Transaction([&](Tx& tx) -> absl::Status {
-    auto computes = store_->ListComputes(tx, workspace_id);
-    if (!computes.ok()) return computes.status();
-    for (const auto& compute : *computes) {
-      if (auto s = store_->DeleteCompute(tx, compute.id); !s.ok()) return s;
-    }
-    for (const auto& cluster : to_delete) {
-      if (auto s = store_->DeleteCluster(tx, cluster.id); !s.ok()) return s;
-    }
-    // Clusters this workspace created and detached earlier are nobody's now.
-    return tx.Execute("UPDATE clusters SET created_by_workspace = 0 WHERE created_by_workspace = ?", {workspace_id})
-        .status();
-  });
-}
-
-void ComputeService::Reconcile() {
-  std::vector<ClusterRecord> clusters;
-  auto read = store_->db().Read([&](Tx& tx) -> absl::Status {
-    auto all = store_->ListClusters(tx);
-    if (!all.ok()) return all.status();
-    clusters = std::move(*all);
-    return absl::OkStatus();
-  });
-  if (!read.ok()) return;
-  for (const auto& cluster : clusters) {
-    if (operations_->stopping()) return;
-    if (cluster.state != ProvisioningState::kSucceeded) continue;
-    if (backend_->IsFrontEndHealthy(SpecOf(cluster))) continue;
-    auto frontend = backend_->EnsureFrontEnd(SpecOf(cluster));
-    if (!frontend.ok()) {
-      std::fprintf(stderr, "amlcored: cannot restart the front end of %s: %s\n", cluster.resource_id().c_str(),
-                   frontend.status().ToString().c_str());
-      continue;
-    }
-    std::fprintf(stderr, "amlcored: front end of %s running on port %d (pid %d)\n", cluster.resource_id().c_str(),
-                 frontend->port, frontend->process.pid);
-    (void)store_->db().Transaction([&](Tx& tx) -> absl::Status {
-      auto current = store_->GetCluster(tx, cluster.id);
-      if (!current.ok() || !current->has_value() || (*current)->state != ProvisioningState::kSucceeded) {
-        return absl::OkStatus();
-      }
-      ClusterRecord updated = **current;
-      updated.frontend_port = frontend->port;
-      updated.frontend = frontend->process;
-      return store_->UpdateCluster(tx, updated);
-    });
+  for (const auto& compute : *computes) {
+    if (auto s = store_->DeleteCompute(tx, compute.id); !s.ok()) return s;
   }
+  for (ClusterRecord cluster : to_delete) {
+    cluster.state = ProvisioningState::kDeleting;
+    cluster.created_by_workspace = 0;
+    if (auto s = store_->UpdateCluster(tx, cluster); !s.ok()) return s;
+    marked.push_back(cluster.id);
+  }
+  // Clusters this workspace created and detached earlier are nobody's now.
+  if (auto s = tx.Execute("UPDATE clusters SET created_by_workspace = 0 WHERE created_by_workspace = ?",
+                          {workspace_id});
+      !s.ok()) {
+    return s.status();
+  }
+  return marked;
 }
 
 }  // namespace amlcore::server

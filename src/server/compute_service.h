@@ -5,6 +5,7 @@
 
 #include "absl/strings/string_view.h"
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "backend/backend.h"
 #include "domain/compute_wire.h"
+#include "server/controller_queue.h"
 #include "server/operations.h"
 #include "server/request_checks.h"
 #include "server/store.h"
@@ -25,11 +27,14 @@ class ComputeService {
     std::chrono::milliseconds simulated_provisioning{0};
   };
 
-  ComputeService(Store* store, backend::ComputeBackend* backend, Operations* operations, Options options);
+  // `capacity_changed(cluster_id)` is called when a cluster can hold more than before.
+  ComputeService(Store* store, backend::WorkloadBackend* backend, Operations* operations, Options options,
+                 std::function<void(int64_t)> capacity_changed);
 
   struct Accepted {
     domain::ComputeResource resource;
     std::string operation_id;
+    ResourceKey resource_key;
     std::string location;  // of the workspace, for the operation status URL
     bool created = false;
   };
@@ -46,12 +51,13 @@ class ComputeService {
 
   static domain::AsyncOperationStatus ToAsyncStatus(const OperationRecord& operation);
 
-  // Removes every compute target of a workspace that is being deleted: created clusters are deleted,
-  // attached ones detached. Refused while an operation runs or another workspace uses a created cluster.
-  absl::Status RemoveWorkspaceComputes(int64_t workspace_id);
+  // Removes every compute target of a workspace that is being deleted (inside the caller's transaction): created
+  // clusters are marked for deletion (their controller takes them down), attached ones detached. Refused while
+  // an operation runs or another workspace uses a created cluster. Returns the clusters marked.
+  absl::StatusOr<std::vector<int64_t>> RemoveWorkspaceComputes(Tx& tx, int64_t workspace_id);
 
-  // Restarts front ends of healthy clusters that stopped; adopts running ones after a restart.
-  void Reconcile();
+  // One step of the compute target's running operation.
+  StepResult Reconcile(int64_t compute_id);
 
  private:
   // Starts `op` on `compute` and fills `accepted` with its id and the compute target as the caller will see it.
@@ -59,18 +65,18 @@ class ComputeService {
                      const std::string& first_line, Accepted& accepted);
   absl::StatusOr<domain::ComputeResource> Describe(Tx& tx, const WorkspaceRecord& workspace,
                                                    const ComputeRecord& compute);
-  void Fail(const std::string& operation_id, const absl::Status& error);
+  StepResult Fail(const std::string& operation_id, const absl::Status& error);
   // The cluster behind an operation's compute target (none when the target is gone).
   absl::StatusOr<std::optional<ClusterRecord>> ClusterOf(const OperationRecord& operation);
-  void RunProvision(OperationRecord operation, const char* failure_code);
-  void RunDelete(OperationRecord operation);
-  void RunDetach(OperationRecord operation);
-  backend::ClusterSpec SpecOf(const ClusterRecord& cluster) const;
+  StepResult Provision(const OperationRecord& operation, const char* failure_code);
+  StepResult DeleteCluster(const OperationRecord& operation);
+  StepResult Detach(const OperationRecord& operation);
 
   Store* store_;
-  backend::ComputeBackend* backend_;
+  backend::WorkloadBackend* backend_;
   Operations* operations_;
   Options options_;
+  std::function<void(int64_t)> capacity_changed_;
 };
 
 }  // namespace amlcore::server

@@ -4,18 +4,21 @@
 #include <iostream>
 
 #include "absl/strings/numbers.h"
+#include "backend/local/local_backend.h"
 #include "server/workspace_server.h"
 
 namespace {
 constexpr char kUsage[] =
     "usage: amlcored [--home DIR] [--host ADDRESS] [--port PORT] [--frontend PROGRAM]\n"
     "       amlcored --stop [--home DIR] [--with-clusters]\n"
+    "       amlcored --processes [--home DIR]\n"
     "  --home           state directory (default $AMLCORE_HOME or ~/.amlcore)\n"
     "  --host           listen address (default 127.0.0.1)\n"
     "  --port           listen port (default 0: any free port; see <home>/server.json)\n"
     "  --frontend       the amlcore-fe executable (default: next to amlcored)\n"
     "  --stop           stop the server of DIR\n"
     "  --with-clusters  with --stop: also stop the clusters' front ends (they keep serving otherwise)\n"
+    "  --processes      print the running front ends and replicas of DIR's clusters as JSON\n"
     "environment: AMLCORE_SIMULATED_PROVISIONING_SECONDS makes cluster creation take that long\n";
 
 }  // namespace
@@ -24,10 +27,11 @@ int main(int argc, char** argv) {
   amlcore::server::WorkspaceServerOptions options;
   bool stop = false;
   bool with_clusters = false;
+  bool processes = false;
   for (int i = 1; i < argc; ++i) {
     absl::string_view flag = argv[i];
-    if (flag == "--stop" || flag == "--with-clusters") {
-      (flag == "--stop" ? stop : with_clusters) = true;
+    if (flag == "--stop" || flag == "--with-clusters" || flag == "--processes") {
+      (flag == "--stop" ? stop : flag == "--processes" ? processes : with_clusters) = true;
       continue;
     }
     if (flag == "--help" || flag == "-h") {
@@ -52,6 +56,12 @@ int main(int argc, char** argv) {
       std::cerr << "amlcored: unknown or malformed flag " << flag << " " << value << "\n" << kUsage;
       return 2;
     }
+  }
+  if (processes) {
+    std::string home = options.home.empty() ? amlcore::server::DefaultHome() : options.home;
+    std::cout << amlcore::backend::local::LocalProcessesToJson(amlcore::backend::local::ListLocalProcesses(home))
+              << std::endl;
+    return 0;
   }
   if (stop) {
     auto stopped = amlcore::server::StopHome(options.home, with_clusters);

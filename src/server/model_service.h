@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "domain/service_wire.h"
-#include "server/blob_store.h"
+#include "common/blob_store.h"
 #include "server/compute_service.h"
 #include "server/store.h"
 

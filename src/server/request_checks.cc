@@ -24,9 +24,9 @@ absl::StatusOr<WorkspaceRecord> RequireWorkspace(Store& store, Tx& tx, const Wor
   return std::move(**found);
 }
 
-absl::Status RequireNoRunningOperation(Store& store, Tx& tx, int64_t workspace_id, absl::string_view noun,
-                                       absl::string_view name, absl::string_view purpose) {
-  auto running = store.RunningOperationOn(tx, workspace_id, std::string(name));
+absl::Status RequireNoRunningOperation(Store& store, Tx& tx, absl::string_view kind, int64_t resource_id,
+                                       absl::string_view noun, absl::string_view name, absl::string_view purpose) {
+  auto running = store.RunningOperationOn(tx, kind, resource_id);
   if (!running.ok()) return running.status();
   if (!running->has_value()) return absl::OkStatus();
   return Conflict("OperationInProgress", absl::StrCat(noun, " ", name, " has a running ", (*running)->type,

@@ -28,10 +28,10 @@ absl::Status Conflict(absl::string_view code, absl::string_view message);
 // Looks up a workspace; kNotFound ("WorkspaceNotFound") naming it otherwise.
 absl::StatusOr<WorkspaceRecord> RequireWorkspace(Store& store, Tx& tx, const WorkspaceKey& key);
 
-// A 409 "OperationInProgress" when an operation is running on `name` in the workspace, worded as
+// A 409 "OperationInProgress" when an operation is running on the resource (kind and id), worded as
 // "<noun> <name> has a running <type> operation (<id>); wait for it to finish<purpose>."
-absl::Status RequireNoRunningOperation(Store& store, Tx& tx, int64_t workspace_id, absl::string_view noun,
-                                       absl::string_view name, absl::string_view purpose = "");
+absl::Status RequireNoRunningOperation(Store& store, Tx& tx, absl::string_view kind, int64_t resource_id,
+                                       absl::string_view noun, absl::string_view name, absl::string_view purpose = "");
 
 // Tag and property filters of list calls: "key" matches when the key is present, "key=value" when it has
 // that value; every filter must match.

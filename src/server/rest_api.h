@@ -6,7 +6,7 @@
 #include <string>
 
 #include "common/http_server.h"
-#include "server/blob_store.h"
+#include "common/blob_store.h"
 #include "server/compute_service.h"
 #include "server/model_service.h"
 #include "server/operations.h"

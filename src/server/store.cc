@@ -145,6 +145,25 @@ CREATE TABLE service_versions (
   live_revision INTEGER NOT NULL,
   UNIQUE (service_id, name));
 )sql",
+    // Operations keyed by resource kind and id; clusters known by their router's endpoint instead of a process;
+    // versions with a workload uid, a deployment phase and the capacity they hold.
+    R"sql(
+ALTER TABLE operations RENAME COLUMN target_id TO resource_id;
+ALTER TABLE operations RENAME COLUMN target_name TO resource_name;
+ALTER TABLE operations ADD COLUMN resource_kind TEXT NOT NULL DEFAULT '';
+UPDATE operations SET resource_kind = CASE WHEN type LIKE 'Compute%' THEN 'compute' ELSE 'service' END;
+DROP INDEX operations_by_target;
+CREATE INDEX operations_by_resource ON operations (resource_kind, resource_id, status);
+ALTER TABLE clusters ADD COLUMN scoring_endpoint TEXT NOT NULL DEFAULT '';
+UPDATE clusters SET scoring_endpoint = 'http://127.0.0.1:' || fe_port WHERE fe_port != 0;
+ALTER TABLE service_versions ADD COLUMN uid TEXT NOT NULL DEFAULT '';
+UPDATE service_versions SET uid = lower(hex(randomblob(4)));
+ALTER TABLE service_versions ADD COLUMN phase TEXT NOT NULL DEFAULT '';
+ALTER TABLE service_versions ADD COLUMN phase_started TEXT NOT NULL DEFAULT '';
+ALTER TABLE service_versions ADD COLUMN schedule_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE service_versions ADD COLUMN reserved_cpu REAL NOT NULL DEFAULT -1;
+ALTER TABLE service_versions ADD COLUMN reserved_memory_gb REAL NOT NULL DEFAULT -1;
+)sql",
 };
 
 SqlValue SslToValue(const std::optional<SslConfiguration>& ssl) {
@@ -213,7 +232,7 @@ WorkspaceRecord WorkspaceFromRow(const Row& r) {
 
 constexpr char kClusterColumns[] =
     "id, subscription_id, resource_group, name, location, agent_count, vm_size, ssl, networking, lb_type, "
-    "lb_subnet, state, created_by_workspace, fe_port, fe_pid, fe_start_time, created, route_generation";
+    "lb_subnet, state, created_by_workspace, scoring_endpoint, created, route_generation";
 
 ClusterRecord ClusterFromRow(const Row& r) {
   ClusterRecord c;
@@ -230,10 +249,9 @@ ClusterRecord ClusterFromRow(const Row& r) {
   c.load_balancer_subnet = r.Text(10);
   c.state = r.Text(11);
   c.created_by_workspace = r.Int(12);
-  c.frontend_port = r.Int(13);
-  c.frontend = ProcessId{static_cast<pid_t>(r.Int(14)), static_cast<uint64_t>(r.Int(15))};
-  c.created = r.Text(16);
-  c.route_generation = r.Int(17);
+  c.scoring_endpoint = r.Text(13);
+  c.created = r.Text(14);
+  c.route_generation = r.Int(15);
   return c;
 }
 
@@ -260,24 +278,25 @@ ComputeRecord ComputeFromRow(const Row& r) {
 }
 
 constexpr char kOperationColumns[] =
-    "id, type, workspace_id, target_id, target_name, status, phase, error_code, error_message, payload, "
-    "version, created, ended";
+    "id, type, workspace_id, resource_kind, resource_id, resource_name, status, phase, error_code, error_message, "
+    "payload, version, created, ended";
 
 OperationRecord OperationFromRow(const Row& r) {
   OperationRecord o;
   o.id = r.Text(0);
   o.type = r.Text(1);
   o.workspace_id = r.Int(2);
-  o.target_id = r.Int(3);
-  o.target_name = r.Text(4);
-  o.status = r.Text(5);
-  o.phase = r.Text(6);
-  o.error_code = r.Text(7);
-  o.error_message = r.Text(8);
-  o.payload = r.Text(9);
-  o.version = r.Int(10);
-  o.created = r.Text(11);
-  o.ended = r.Text(12);
+  o.resource_kind = r.Text(3);
+  o.resource_id = r.Int(4);
+  o.resource_name = r.Text(5);
+  o.status = r.Text(6);
+  o.phase = r.Text(7);
+  o.error_code = r.Text(8);
+  o.error_message = r.Text(9);
+  o.payload = r.Text(10);
+  o.version = r.Int(11);
+  o.created = r.Text(12);
+  o.ended = r.Text(13);
   return o;
 }
 
@@ -386,12 +405,11 @@ absl::StatusOr<std::vector<ClusterRecord>> Store::ListClusters(Tx& tx) {
 absl::StatusOr<int64_t> Store::InsertCluster(Tx& tx, const ClusterRecord& c) {
   auto changes = tx.Execute(
       "INSERT INTO clusters (subscription_id, resource_group, name, location, agent_count, vm_size, ssl, "
-      "networking, lb_type, lb_subnet, state, created_by_workspace, fe_port, fe_pid, fe_start_time, created) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "networking, lb_type, lb_subnet, state, created_by_workspace, fe_port, fe_pid, fe_start_time, "
+      "scoring_endpoint, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, ?)",
       {c.subscription_id, c.resource_group, c.name, c.location, c.agent_count, c.vm_size, SslToValue(c.ssl),
        NetworkingToValue(c.networking), c.load_balancer_type, c.load_balancer_subnet, c.state,
-       c.created_by_workspace, c.frontend_port, int64_t{c.frontend.pid},
-       static_cast<int64_t>(c.frontend.start_time), c.created});
+       c.created_by_workspace, c.scoring_endpoint, c.created});
   if (!changes.ok()) return changes.status();
   return tx.LastInsertId();
 }
@@ -399,11 +417,10 @@ absl::StatusOr<int64_t> Store::InsertCluster(Tx& tx, const ClusterRecord& c) {
 absl::Status Store::UpdateCluster(Tx& tx, const ClusterRecord& c) {
   return Changed(tx.Execute(
       "UPDATE clusters SET location = ?, agent_count = ?, vm_size = ?, ssl = ?, networking = ?, lb_type = ?, "
-      "lb_subnet = ?, state = ?, created_by_workspace = ?, fe_port = ?, fe_pid = ?, fe_start_time = ?, "
-      "route_generation = ? WHERE id = ?",
+      "lb_subnet = ?, state = ?, created_by_workspace = ?, scoring_endpoint = ?, route_generation = ? WHERE id = ?",
       {c.location, c.agent_count, c.vm_size, SslToValue(c.ssl), NetworkingToValue(c.networking),
-       c.load_balancer_type, c.load_balancer_subnet, c.state, c.created_by_workspace, c.frontend_port,
-       int64_t{c.frontend.pid}, static_cast<int64_t>(c.frontend.start_time), c.route_generation, c.id}));
+       c.load_balancer_type, c.load_balancer_subnet, c.state, c.created_by_workspace, c.scoring_endpoint,
+       c.route_generation, c.id}));
 }
 
 absl::Status Store::DeleteCluster(Tx& tx, int64_t id) {
@@ -461,17 +478,17 @@ absl::Status Store::DeleteCompute(Tx& tx, int64_t id) {
 absl::Status Store::InsertOperation(Tx& tx, const OperationRecord& o) {
   return Changed(tx.Execute(
       absl::StrCat("INSERT INTO operations (", kOperationColumns,
-                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-      {o.id, o.type, o.workspace_id, o.target_id, o.target_name, o.status, o.phase, o.error_code, o.error_message,
-       o.payload, o.version, o.created, o.ended}));
+                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+      {o.id, o.type, o.workspace_id, o.resource_kind, o.resource_id, o.resource_name, o.status, o.phase,
+       o.error_code, o.error_message, o.payload, o.version, o.created, o.ended}));
 }
 
 absl::Status Store::UpdateOperation(Tx& tx, OperationRecord& o) {
   ++o.version;
   return Changed(tx.Execute(
-      "UPDATE operations SET target_id = ?, status = ?, phase = ?, error_code = ?, error_message = ?, "
+      "UPDATE operations SET status = ?, phase = ?, error_code = ?, error_message = ?, "
       "payload = ?, version = version + 1, ended = ? WHERE id = ?",
-      {o.target_id, o.status, o.phase, o.error_code, o.error_message, o.payload, o.ended, o.id}));
+      {o.status, o.phase, o.error_code, o.error_message, o.payload, o.ended, o.id}));
 }
 
 absl::StatusOr<std::optional<OperationRecord>> Store::GetOperation(Tx& tx, const std::string& id) {
@@ -485,13 +502,13 @@ absl::StatusOr<std::vector<OperationRecord>> Store::UnfinishedOperations(Tx& tx)
       {std::string(OperationStatus::kInProgress)}, OperationFromRow);
 }
 
-absl::StatusOr<std::optional<OperationRecord>> Store::RunningOperationOn(Tx& tx, int64_t workspace_id,
-                                                                         const std::string& target_name) {
+absl::StatusOr<std::optional<OperationRecord>> Store::RunningOperationOn(Tx& tx, absl::string_view kind,
+                                                                         int64_t resource_id) {
   return QueryOne<OperationRecord>(
       tx,
       absl::StrCat("SELECT ", kOperationColumns,
-                   " FROM operations WHERE workspace_id = ? AND target_name = ? AND status = ? LIMIT 1"),
-      {workspace_id, target_name, std::string(OperationStatus::kInProgress)}, OperationFromRow);
+                   " FROM operations WHERE resource_kind = ? AND resource_id = ? AND status = ? LIMIT 1"),
+      {std::string(kind), resource_id, std::string(OperationStatus::kInProgress)}, OperationFromRow);
 }
 
 absl::Status Store::AppendOperationLog(Tx& tx, const std::string& operation_id, const std::string& message) {
@@ -514,15 +531,14 @@ absl::StatusOr<std::vector<Store::LogLine>> Store::OperationLog(Tx& tx, const st
   return out;
 }
 
-absl::StatusOr<std::optional<OperationRecord>> Store::LatestOperationOn(Tx& tx, int64_t workspace_id,
-                                                                        const std::string& target_name,
+absl::StatusOr<std::optional<OperationRecord>> Store::LatestOperationOn(Tx& tx, absl::string_view kind,
+                                                                        int64_t resource_id,
                                                                         const std::vector<std::string>& types) {
-  std::vector<OperationRecord> all;
   auto s = QueryAll<OperationRecord>(
       tx,
       absl::StrCat("SELECT ", kOperationColumns,
-                   " FROM operations WHERE workspace_id = ? AND target_name = ? ORDER BY created DESC"),
-      {workspace_id, target_name}, OperationFromRow);
+                   " FROM operations WHERE resource_kind = ? AND resource_id = ? ORDER BY created DESC"),
+      {std::string(kind), resource_id}, OperationFromRow);
   if (!s.ok()) return s.status();
   for (auto& op : *s) {
     if (std::find(types.begin(), types.end(), op.type) != types.end()) return std::optional<OperationRecord>(op);

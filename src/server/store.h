@@ -11,7 +11,6 @@
 
 #include "absl/status/statusor.h"
 #include "amlcore/compute.h"
-#include "common/process.h"
 #include "domain/compute_wire.h"
 #include "domain/service_wire.h"
 #include "server/database.h"
@@ -51,10 +50,9 @@ struct ClusterRecord {
   std::string load_balancer_subnet;
   std::string state;  // Creating, Succeeded, Failed, Deleting
   int64_t created_by_workspace = 0;  // 0: created outside any workspace
-  int64_t frontend_port = 0;
-  ProcessId frontend;
+  std::string scoring_endpoint;  // base URL of the cluster's router, as its backend reported it ("" until ready)
   std::string created;
-  int64_t route_generation = 0;  // of the last route table built for its front end
+  int64_t route_generation = 0;  // of the last route table built for its router
 
   std::string resource_id() const;
 };
@@ -83,12 +81,19 @@ struct OperationStatus {
   static constexpr char kCanceled[] = "Canceled";
 };
 
+// What an operation acts on: operations are keyed by the kind and id of their resource, never by a name.
+struct ResourceKind {
+  static constexpr char kCompute[] = "compute";
+  static constexpr char kService[] = "service";
+};
+
 struct OperationRecord {
   std::string id;
-  std::string type;  // ComputeProvision, ComputeUpdate, ComputeDelete, ComputeDetach
+  std::string type;  // ComputeProvision, ComputeUpdate, ComputeDelete, ComputeDetach, ServiceCreate, ...
   int64_t workspace_id = 0;
-  int64_t target_id = 0;  // compute id
-  std::string target_name;
+  std::string resource_kind;  // ResourceKind
+  int64_t resource_id = 0;
+  std::string resource_name;  // for messages
   std::string status;
   std::string phase;  // provisioning state shown while it runs
   std::string error_code;
@@ -144,8 +149,16 @@ struct ServiceVersionRecord {
   std::string name;
   std::string spec;        // JSON of the DeploymentSpec asked for
   int64_t revision = 0;    // bumped with every change of spec
-  std::string live_spec;   // the spec the front end runs ("" until the first deployment starts replicas)
+  std::string live_spec;   // the spec the backend runs ("" until the first deployment starts replicas)
   int64_t live_revision = 0;
+  std::string uid;         // new for every version created; part of its workload's name
+  // Where the deployment of `revision` is ("" when no deployment runs), and since when.
+  std::string phase;
+  std::string phase_started;
+  int64_t schedule_seq = 0;  // order in which waiting versions asked for capacity
+  // Capacity the version holds on its cluster (what its scheduled revision asks for).
+  double reserved_cpu = 0;
+  double reserved_memory_gb = 0;
 };
 
 std::string NowTimestamp();
@@ -197,9 +210,9 @@ class Store {
   absl::Status UpdateOperation(Tx& tx, OperationRecord& record);  // bumps record.version
   absl::StatusOr<std::optional<OperationRecord>> GetOperation(Tx& tx, const std::string& id);
   absl::StatusOr<std::vector<OperationRecord>> UnfinishedOperations(Tx& tx);
-  // The running operation on a compute target, if any.
-  absl::StatusOr<std::optional<OperationRecord>> RunningOperationOn(Tx& tx, int64_t workspace_id,
-                                                                    const std::string& target_name);
+  // The running operation on a resource, if any.
+  absl::StatusOr<std::optional<OperationRecord>> RunningOperationOn(Tx& tx, absl::string_view kind,
+                                                                    int64_t resource_id);
   absl::Status AppendOperationLog(Tx& tx, const std::string& operation_id, const std::string& message);
   struct LogLine {
     int64_t seq = 0;
@@ -207,9 +220,9 @@ class Store {
     std::string message;
   };
   absl::StatusOr<std::vector<LogLine>> OperationLog(Tx& tx, const std::string& operation_id);
-  // The newest operation of the given types on a target, if any.
-  absl::StatusOr<std::optional<OperationRecord>> LatestOperationOn(Tx& tx, int64_t workspace_id,
-                                                                   const std::string& target_name,
+  // The newest operation of the given types on a resource, if any.
+  absl::StatusOr<std::optional<OperationRecord>> LatestOperationOn(Tx& tx, absl::string_view kind,
+                                                                   int64_t resource_id,
                                                                    const std::vector<std::string>& types);
 
   // Models.
@@ -240,6 +253,11 @@ class Store {
   absl::StatusOr<std::vector<ServiceVersionRecord>> ServiceVersions(Tx& tx, int64_t service_id);
   absl::StatusOr<int64_t> InsertServiceVersion(Tx& tx, const ServiceVersionRecord& record);
   absl::Status UpdateServiceVersion(Tx& tx, const ServiceVersionRecord& record);
+  // Versions of services on a cluster, with the service each belongs to.
+  absl::StatusOr<std::vector<std::pair<ServiceRecord, ServiceVersionRecord>>> VersionsOnCluster(Tx& tx,
+                                                                                              int64_t cluster_id);
+  // The next number in the order of waiting versions.
+  absl::StatusOr<int64_t> NextScheduleSeq(Tx& tx);
 
   // Names of the workspaces and compute targets attached to a cluster ("ws/compute").
   absl::StatusOr<std::vector<std::string>> DescribeAttachments(Tx& tx, int64_t cluster_id);

@@ -1,5 +1,6 @@
 // Store methods for models, environments and web services.
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/json.h"
 #include "server/store.h"
 
@@ -76,10 +77,33 @@ ServiceRecord ServiceFromRow(const Row& r) {
   return s;
 }
 
-constexpr char kVersionColumns[] = "id, service_id, name, spec, revision, live_spec, live_revision";
+constexpr char kVersionColumns[] =
+    "id, service_id, name, spec, revision, live_spec, live_revision, uid, phase, phase_started, schedule_seq, "
+    "reserved_cpu, reserved_memory_gb";
 
-ServiceVersionRecord VersionFromRow(const Row& r) {
-  return ServiceVersionRecord{r.Int(0), r.Int(1), r.Text(2), r.Text(3), r.Int(4), r.Text(5), r.Int(6)};
+// A version's columns starting at column `o` of the row.
+ServiceVersionRecord VersionFromRowAt(const Row& r, int o) {
+  return ServiceVersionRecord{r.Int(o),      r.Int(o + 1),  r.Text(o + 2),  r.Text(o + 3),  r.Int(o + 4),
+                              r.Text(o + 5), r.Int(o + 6),  r.Text(o + 7),  r.Text(o + 8),  r.Text(o + 9),
+                              r.Int(o + 10), r.Real(o + 11), r.Real(o + 12)};
+}
+
+ServiceVersionRecord VersionFromRow(const Row& r) { return VersionFromRowAt(r, 0); }
+
+std::string VersionColumns(absl::string_view alias) {
+  std::string out;
+  for (absl::string_view c : absl::StrSplit(kVersionColumns, ", ")) {
+    absl::StrAppend(&out, out.empty() ? "" : ", ", alias, ".", c);
+  }
+  return out;
+}
+
+std::string ServiceColumns(absl::string_view alias) {
+  std::string out;
+  for (absl::string_view c : absl::StrSplit(kServiceColumns, ", ")) {
+    absl::StrAppend(&out, out.empty() ? "" : ", ", alias, ".", c);
+  }
+  return out;
 }
 
 }  // namespace
@@ -232,19 +256,41 @@ absl::StatusOr<std::vector<ServiceVersionRecord>> Store::ServiceVersions(Tx& tx,
 
 absl::StatusOr<int64_t> Store::InsertServiceVersion(Tx& tx, const ServiceVersionRecord& v) {
   auto changed = tx.Execute(
-      "INSERT INTO service_versions (service_id, name, spec, revision, live_spec, live_revision) "
-      "VALUES (?, ?, ?, ?, ?, ?)",
-      {v.service_id, v.name, v.spec, v.revision, v.live_spec, v.live_revision});
+      "INSERT INTO service_versions (service_id, name, spec, revision, live_spec, live_revision, uid, phase, "
+      "phase_started, schedule_seq, reserved_cpu, reserved_memory_gb) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      {v.service_id, v.name, v.spec, v.revision, v.live_spec, v.live_revision, v.uid, v.phase, v.phase_started,
+       v.schedule_seq, v.reserved_cpu, v.reserved_memory_gb});
   if (!changed.ok()) return changed.status();
   return tx.LastInsertId();
 }
 
 absl::Status Store::UpdateServiceVersion(Tx& tx, const ServiceVersionRecord& v) {
   return tx
-      .Execute("UPDATE service_versions SET name = ?, spec = ?, revision = ?, live_spec = ?, live_revision = ? "
+      .Execute("UPDATE service_versions SET name = ?, spec = ?, revision = ?, live_spec = ?, live_revision = ?, "
+               "uid = ?, phase = ?, phase_started = ?, schedule_seq = ?, reserved_cpu = ?, reserved_memory_gb = ? "
                "WHERE id = ?",
-               {v.name, v.spec, v.revision, v.live_spec, v.live_revision, v.id})
+               {v.name, v.spec, v.revision, v.live_spec, v.live_revision, v.uid, v.phase, v.phase_started,
+                v.schedule_seq, v.reserved_cpu, v.reserved_memory_gb, v.id})
       .status();
+}
+
+absl::StatusOr<std::vector<std::pair<ServiceRecord, ServiceVersionRecord>>> Store::VersionsOnCluster(
+    Tx& tx, int64_t cluster_id) {
+  std::vector<std::pair<ServiceRecord, ServiceVersionRecord>> out;
+  auto s = tx.Query(absl::StrCat("SELECT ", ServiceColumns("s"), ", ", VersionColumns("v"),
+                                 " FROM services s JOIN service_versions v ON v.service_id = s.id"
+                                 " WHERE s.cluster_id = ? ORDER BY s.name, v.id"),
+                    {cluster_id}, [&](const Row& r) { out.emplace_back(ServiceFromRow(r), VersionFromRowAt(r, 17)); });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<int64_t> Store::NextScheduleSeq(Tx& tx) {
+  int64_t next = 1;
+  auto s = tx.Query("SELECT COALESCE(MAX(schedule_seq), 0) + 1 FROM service_versions", {},
+                    [&](const Row& r) { next = r.Int(0); });
+  if (!s.ok()) return s;
+  return next;
 }
 
 }  // namespace amlcore::server

@@ -11,21 +11,24 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "backend/local/local_backend.h"
+#include "common/blob_store.h"
 #include "common/crypto.h"
 #include "common/files.h"
 #include "common/http_server.h"
 #include "common/json.h"
 #include "common/process.h"
 #include "server/change_notifier.h"
+#include "server/cluster_controller.h"
 #include "server/compute_service.h"
+#include "server/controller_queue.h"
 #include "server/database.h"
-#include "server/operations.h"
-#include "server/blob_store.h"
-#include "server/environment_builder.h"
 #include "server/model_service.h"
+#include "server/operations.h"
 #include "server/rest_api.h"
-#include "server/webservice_service.h"
+#include "server/route_publisher.h"
+#include "server/service_controller.h"
 #include "server/store.h"
+#include "server/webservice_service.h"
 #include "server/workspace_service.h"
 
 namespace amlcore::server {
@@ -41,31 +44,62 @@ struct WorkspaceServer::Impl {
   std::string admin_token;
   std::unique_ptr<Database> db;
   std::unique_ptr<Store> store;
-  std::unique_ptr<backend::LocalBackend> backend;
+  std::unique_ptr<BlobStore> blobs;
+  std::unique_ptr<backend::local::LocalBackend> local;
+  backend::Backend backend;
   std::unique_ptr<ChangeNotifier> notifier;
+  std::unique_ptr<ControllerQueue> controllers;
   std::unique_ptr<Operations> operations;
+  std::unique_ptr<RoutePublisher> routes;
+  std::unique_ptr<ServiceController> service_controller;
+  std::unique_ptr<ClusterController> cluster_controller;
   std::unique_ptr<ComputeService> computes;
   std::unique_ptr<WorkspaceService> workspaces;
-  std::unique_ptr<BlobStore> blobs;
-  std::unique_ptr<EnvironmentBuilder> environments;
   std::unique_ptr<WebserviceService> webservices;
   std::unique_ptr<ModelService> models;
   std::unique_ptr<RestApi> api;
   std::unique_ptr<http::Server> http;
-  std::thread reconciler;
+  std::thread resync;
   std::mutex mu;
   std::condition_variable cv;
   bool stopping = false;
   std::once_flag stopped;
 
-  void ReconcileLoop() {
+  // Every resource with work left: operations that run, services being deleted, and every cluster.
+  void EnqueueAll() {
+    std::vector<ResourceKey> keys;
+    (void)store->db().Read([&](Tx& tx) -> absl::Status {
+      auto ops = store->UnfinishedOperations(tx);
+      if (ops.ok()) {
+        for (const auto& op : *ops) keys.push_back({op.resource_kind, op.resource_id});
+      }
+      auto clusters = store->ListClusters(tx);
+      if (clusters.ok()) {
+        for (const auto& c : *clusters) keys.push_back({kClusterKind, c.id});
+      }
+      return absl::OkStatus();
+    });
+    for (const auto& key : keys) controllers->Enqueue(key);
+  }
+
+  // Clusters are reconciled periodically: that is how a front end that died is restarted, and how services
+  // learn that their replicas crashed.
+  void ResyncLoop() {
     std::unique_lock lock(mu);
     while (!stopping) {
-      lock.unlock();
-      computes->Reconcile();
-      webservices->Reconcile();
-      lock.lock();
       cv.wait_for(lock, options.reconcile_interval, [&] { return stopping; });
+      if (stopping) break;
+      lock.unlock();
+      std::vector<int64_t> ids;
+      (void)store->db().Read([&](Tx& tx) -> absl::Status {
+        auto clusters = store->ListClusters(tx);
+        if (clusters.ok()) {
+          for (const auto& c : *clusters) ids.push_back(c.id);
+        }
+        return absl::OkStatus();
+      });
+      for (int64_t id : ids) controllers->Enqueue({kClusterKind, id});
+      lock.lock();
     }
   }
 };
@@ -129,7 +163,6 @@ ProcessId ProcessIn(const std::string& file) {
 }  // namespace
 
 absl::StatusOr<std::string> StopHome(std::string home, bool with_clusters) {
-  namespace fs = std::filesystem;
   if (home.empty()) home = DefaultHome();
   std::string report;
   ProcessId server = ProcessIn(absl::StrCat(home, "/", kServerFile));
@@ -140,19 +173,7 @@ absl::StatusOr<std::string> StopHome(std::string home, bool with_clusters) {
     absl::StrAppend(&report, "no server is running for ", home);
   }
   if (!with_clusters) return report;
-  int frontends = 0;
-  int replicas = 0;
-  std::error_code ec;
-  for (const auto& cluster : fs::directory_iterator(absl::StrCat(home, "/clusters"), ec)) {
-    // The front end first, so that it does not restart the replicas being stopped.
-    ProcessId frontend = ProcessIn((cluster.path() / "frontend.json").string());
-    if (IsRunning(frontend) && Terminate(frontend, std::chrono::seconds(10)).ok()) ++frontends;
-    std::error_code inner;
-    for (const auto& replica : fs::directory_iterator(cluster.path() / "replicas", inner)) {
-      ProcessId process = ProcessIn((replica.path() / "replica.json").string());
-      if (IsRunning(process) && Terminate(process, std::chrono::seconds(10)).ok()) ++replicas;
-    }
-  }
+  auto [frontends, replicas] = backend::local::StopLocalProcesses(home);
   absl::StrAppend(&report, "; stopped ", frontends, " front end", frontends == 1 ? "" : "s", " and ", replicas,
                   " replica", replicas == 1 ? "" : "s");
   return report;
@@ -192,19 +213,39 @@ absl::StatusOr<std::unique_ptr<WorkspaceServer>> WorkspaceServer::Start(Workspac
   impl->store = std::make_unique<Store>(impl->db.get());
   if (auto s = impl->store->Initialize(); !s.ok()) return s;
 
-  impl->backend = std::make_unique<backend::LocalBackend>(home, impl->options.frontend_program);
-  impl->notifier = std::make_unique<ChangeNotifier>();
-  impl->operations =
-      std::make_unique<Operations>(impl->store.get(), impl->notifier.get(), impl->options.operation_threads);
-  impl->computes = std::make_unique<ComputeService>(
-      impl->store.get(), impl->backend.get(), impl->operations.get(),
-      ComputeService::Options{.simulated_provisioning = impl->options.simulated_provisioning});
-  impl->workspaces = std::make_unique<WorkspaceService>(impl->store.get(), impl->computes.get());
   impl->blobs = std::make_unique<BlobStore>(absl::StrCat(home, "/blobs"));
-  impl->environments = std::make_unique<EnvironmentBuilder>(home, impl->options.runtime_python);
-  impl->webservices = std::make_unique<WebserviceService>(
-      impl->store.get(), impl->blobs.get(), impl->backend.get(), impl->operations.get(), impl->environments.get(),
-      WebserviceService::Options{home, impl->options.scoring_program, PrepareReplicaPythonPath(home)});
+  if (impl->options.backend) {
+    impl->backend = *impl->options.backend;
+  } else {
+    impl->local = std::make_unique<backend::local::LocalBackend>(backend::local::LocalBackendOptions{
+        .home = home,
+        .frontend_program = impl->options.frontend_program,
+        .scoring_program = impl->options.scoring_program,
+        .runtime_python = impl->options.runtime_python,
+        .python_path = PrepareReplicaPythonPath(home),
+        .blobs = impl->blobs.get()});
+    impl->backend = impl->local->seams();
+  }
+  impl->notifier = std::make_unique<ChangeNotifier>();
+  impl->controllers = std::make_unique<ControllerQueue>(impl->options.operation_threads);
+  impl->operations =
+      std::make_unique<Operations>(impl->store.get(), impl->notifier.get(), impl->controllers.get());
+  impl->routes = std::make_unique<RoutePublisher>(impl->store.get(), impl->backend.router);
+  impl->service_controller = std::make_unique<ServiceController>(
+      impl->store.get(), impl->operations.get(), impl->backend, impl->routes.get(),
+      ServiceController::Options{.initialize_timeout = impl->options.initialize_timeout});
+  ServiceController* service_controller = impl->service_controller.get();
+  impl->cluster_controller = std::make_unique<ClusterController>(impl->store.get(), impl->backend, impl->routes.get(),
+                                                                 service_controller);
+  impl->computes = std::make_unique<ComputeService>(
+      impl->store.get(), impl->backend.workloads, impl->operations.get(),
+      ComputeService::Options{.simulated_provisioning = impl->options.simulated_provisioning},
+      [service_controller](int64_t cluster_id) { service_controller->WakeWaiting(cluster_id); });
+  impl->workspaces =
+      std::make_unique<WorkspaceService>(impl->store.get(), impl->computes.get(), impl->controllers.get());
+  impl->webservices =
+      std::make_unique<WebserviceService>(impl->store.get(), impl->blobs.get(), impl->backend, impl->operations.get(),
+                                          impl->routes.get(), service_controller);
   WebserviceService* webservices = impl->webservices.get();
   impl->models = std::make_unique<ModelService>(
       impl->store.get(), impl->blobs.get(),
@@ -214,6 +255,13 @@ absl::StatusOr<std::unique_ptr<WorkspaceServer>> WorkspaceServer::Start(Workspac
   impl->api = std::make_unique<RestApi>(
       impl->admin_token, RestApi::Services{impl->workspaces.get(), impl->computes.get(), impl->models.get(),
                                            impl->webservices.get(), impl->operations.get(), impl->blobs.get()});
+  ComputeService* computes = impl->computes.get();
+  ClusterController* clusters = impl->cluster_controller.get();
+  impl->controllers->Register(ResourceKind::kCompute, [computes](int64_t id) { return computes->Reconcile(id); });
+  impl->controllers->Register(ResourceKind::kService,
+                              [service_controller](int64_t id) { return service_controller->Reconcile(id); });
+  impl->controllers->Register(kClusterKind, [clusters](int64_t id) { return clusters->Reconcile(id); });
+  if (auto s = impl->service_controller->RecordMissingReservations(); !s.ok()) return s;
 
   RestApi* api = impl->api.get();
   auto http = http::Server::Start(
@@ -229,9 +277,9 @@ absl::StatusOr<std::unique_ptr<WorkspaceServer>> WorkspaceServer::Start(Workspac
                           {"start_time", static_cast<int64_t>(ProcessStartTime(getpid()).value_or(0))}};
     if (auto s = WriteFileAtomic(absl::StrCat(home, "/", kServerFile), json::Serialize(info), 0600); !s.ok()) return s;
   }
-  if (auto s = impl->operations->Resume(); !s.ok()) return s;
+  impl->EnqueueAll();
   Impl* raw = impl.get();
-  impl->reconciler = std::thread([raw] { raw->ReconcileLoop(); });
+  impl->resync = std::thread([raw] { raw->ResyncLoop(); });
   return std::unique_ptr<WorkspaceServer>(new WorkspaceServer(std::move(impl)));
 }
 
@@ -252,8 +300,8 @@ void WorkspaceServer::Stop() {
       impl_->stopping = true;
       impl_->cv.notify_all();
     }
-    if (impl_->reconciler.joinable()) impl_->reconciler.join();
-    impl_->operations->Shutdown();
+    if (impl_->resync.joinable()) impl_->resync.join();
+    impl_->controllers->Shutdown();
     impl_->notifier->Shutdown();  // answers pending long polls before the HTTP server goes
     impl_->http->Stop();
     if (impl_->options.write_server_file) {

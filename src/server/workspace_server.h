@@ -9,9 +9,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "backend/backend.h"
 
 namespace amlcore::server {
 
@@ -26,9 +28,15 @@ struct WorkspaceServerOptions {
   // The Python replicas and environments build on; empty: $AMLCORE_RUNTIME_PYTHON, else /usr/bin/python3.
   std::string runtime_python;
   std::chrono::milliseconds simulated_provisioning{0};
+  // How often every cluster is reconciled (front ends restarted, service health updated).
   std::chrono::milliseconds reconcile_interval{2000};
+  // How long a deployment's replicas may take to become ready.
+  std::chrono::milliseconds initialize_timeout{std::chrono::minutes(10)};
   int http_threads = 4;
+  // Workers of the controllers; they never wait, so two serve any number of operations.
   int operation_threads = 2;
+  // The seams to run workloads with; unset: the local backend under `home`. Tests pass fakes.
+  std::optional<backend::Backend> backend;
   // Publish endpoint and token in <home>/server.json for SDKs that find the server on their own.
   bool write_server_file = true;
 };

@@ -168,23 +168,28 @@ absl::StatusOr<std::vector<WorkspaceRecord>> WorkspaceService::List(const std::s
 }
 
 absl::Status WorkspaceService::Delete(const WorkspaceKey& key) {
-  auto ws = Get(key);
-  if (!ws.ok()) return ws.status();
-  std::vector<std::string> services;
-  auto listed = store_->db().Read([&](Tx& tx) -> absl::Status {
+  std::vector<int64_t> clusters;
+  auto status = store_->db().Transaction([&](Tx& tx) -> absl::Status {
+    auto ws = RequireWorkspace(*store_, tx, key);
+    if (!ws.ok()) return ws.status();
     auto all = store_->ListServices(tx, ws->id);
     if (!all.ok()) return all.status();
+    std::vector<std::string> services;
     for (const auto& s : *all) services.push_back(s.name);
-    return absl::OkStatus();
+    if (!services.empty()) {
+      return MakeError(absl::StatusCode::kAborted, "WorkspaceInUse",
+                       absl::StrCat("Workspace ", key.name, " still has web services (", absl::StrJoin(services, ", "),
+                                    "); delete them before the workspace."));
+    }
+    auto marked = computes_->RemoveWorkspaceComputes(tx, ws->id);
+    if (!marked.ok()) return marked.status();
+    clusters = std::move(*marked);
+    return store_->DeleteWorkspace(tx, ws->id);
   });
-  if (!listed.ok()) return listed;
-  if (!services.empty()) {
-    return MakeError(absl::StatusCode::kAborted, "WorkspaceInUse",
-                     absl::StrCat("Workspace ", key.name, " still has web services (", absl::StrJoin(services, ", "),
-                                  "); delete them before the workspace."));
-  }
-  if (auto s = computes_->RemoveWorkspaceComputes(ws->id); !s.ok()) return s;
-  return store_->db().Transaction([&](Tx& tx) { return store_->DeleteWorkspace(tx, ws->id); });
+  if (!status.ok()) return status;
+  // The clusters it created are taken down by their controller.
+  for (int64_t id : clusters) controllers_->Enqueue({"cluster", id});
+  return absl::OkStatus();
 }
 
 }  // namespace amlcore::server

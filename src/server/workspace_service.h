@@ -9,13 +9,15 @@
 #include "absl/status/statusor.h"
 #include "common/json.h"
 #include "server/compute_service.h"
+#include "server/controller_queue.h"
 #include "server/store.h"
 
 namespace amlcore::server {
 
 class WorkspaceService {
  public:
-  WorkspaceService(Store* store, ComputeService* computes) : store_(store), computes_(computes) {}
+  WorkspaceService(Store* store, ComputeService* computes, ControllerQueue* controllers)
+      : store_(store), computes_(computes), controllers_(controllers) {}
 
   absl::Status PutResourceGroup(const std::string& subscription, const std::string& name, absl::string_view body);
   absl::StatusOr<json::bj::object> GetResourceGroup(const std::string& subscription, const std::string& name);
@@ -35,6 +37,7 @@ class WorkspaceService {
  private:
   Store* store_;
   ComputeService* computes_;
+  ControllerQueue* controllers_;
 };
 
 json::bj::object WorkspaceToJson(const WorkspaceRecord& workspace);

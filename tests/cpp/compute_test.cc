@@ -3,7 +3,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "amlcore/amlcore.h"
-#include "backend/local/local_backend.h"
 #include "cpp/test_support.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -16,11 +15,6 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 using testing::Eventually;
 using testing::ServerFixture;
-
-uint16_t PortOf(const std::string& endpoint) {
-  auto url = http::ParseUrl(endpoint);
-  return url ? url->port : 0;
-}
 
 class ComputeTest : public ServerFixture {};
 
@@ -48,9 +42,9 @@ TEST_F(ComputeTest, CreateAttachDetachDelete) {
               StartsWith("/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/default/providers/"
                          "Microsoft.ContainerService/managedClusters/aks-main-"));
   EXPECT_EQ((*aks)->id(), absl::StrCat(ws1.resource_path(), "/computes/aks-main"));
-  uint16_t port = PortOf((*aks)->scoring_endpoint());
-  ASSERT_NE(port, 0);
-  EXPECT_TRUE(backend::ProbeHealth(port));
+  std::string endpoint = (*aks)->scoring_endpoint();
+  ASSERT_FALSE(endpoint.empty());
+  EXPECT_TRUE(testing::ProbeHealth(endpoint));
   ASSERT_EQ(home_->RunningFrontEnds().size(), 1u);
 
   // ComputeTarget(ws, name) returns the subclass.
@@ -95,7 +89,7 @@ TEST_F(ComputeTest, CreateAttachDetachDelete) {
   AMLCORE_ASSERT_OK((*attached)->WaitForCompletion({}, /*is_delete_operation=*/true));
   AMLCORE_ASSERT_OK((*third)->Detach());
   AMLCORE_ASSERT_OK((*third)->WaitForCompletion({}, true));
-  EXPECT_TRUE(backend::ProbeHealth(port));
+  EXPECT_TRUE(testing::ProbeHealth(endpoint));
   auto gone = ComputeTarget::Get(ws2, "aks-att");
   EXPECT_EQ(gone.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(gone.status().message(),
@@ -106,7 +100,7 @@ TEST_F(ComputeTest, CreateAttachDetachDelete) {
   AMLCORE_ASSERT_OK((*aks)->Delete());
   EXPECT_EQ((*aks)->provisioning_state(), "Deleting");
   AMLCORE_ASSERT_OK((*aks)->WaitForCompletion({}, true));
-  EXPECT_FALSE(backend::ProbeHealth(port));
+  EXPECT_FALSE(testing::ProbeHealth(endpoint));
   for (const auto& fe : frontends) EXPECT_FALSE(IsRunning(fe));
   EXPECT_TRUE(home_->RunningFrontEnds().empty());
   EXPECT_EQ(ComputeTarget::Get(ws1, "aks-main").status().code(), absl::StatusCode::kNotFound);

@@ -6,7 +6,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "amlcore/amlcore.h"
-#include "backend/local/local_backend.h"
 #include "common/files.h"
 #include "common/json.h"
 #include "common/process.h"
@@ -56,15 +55,15 @@ TEST_F(ServerRestartTest, SdkStartsTheServerAndSurvivesItsSigkillMidOperation) {
   EXPECT_TRUE(IsRunning(second));
   EXPECT_NE(second.pid, first.pid);
   ASSERT_EQ(home_.RunningFrontEnds().size(), 1u);
-  auto port = http::ParseUrl((*aks)->scoring_endpoint())->port;
-  EXPECT_TRUE(backend::ProbeHealth(port));
+  std::string endpoint = (*aks)->scoring_endpoint();
+  EXPECT_TRUE(testing::ProbeHealth(endpoint));
 
   // The data plane outlives the control plane: killing the server leaves the front end answering, and the
   // next server adopts it instead of starting another.
   ProcessId frontend = home_.RunningFrontEnds().front();
   ASSERT_EQ(kill(second.pid, SIGKILL), 0);
   ASSERT_TRUE(testing::Eventually([&] { return !IsRunning(second); }));
-  EXPECT_TRUE(backend::ProbeHealth(port));
+  EXPECT_TRUE(testing::ProbeHealth(endpoint));
   auto again = ComputeTarget::Get(*ws, "aks-restart");
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ((*again)->provisioning_state(), "Succeeded");
@@ -81,13 +80,13 @@ TEST_F(ServerRestartTest, AKilledFrontEndIsRestartedOnItsPort) {
   auto aks = AksCompute::Create(*ws, "aks-fe", {.agent_count = 1, .cluster_purpose = "DevTest"});
   ASSERT_TRUE(aks.ok());
   AMLCORE_ASSERT_OK((*aks)->WaitForCompletion());
-  auto port = http::ParseUrl((*aks)->scoring_endpoint())->port;
+  std::string endpoint = (*aks)->scoring_endpoint();
   ProcessId frontend = home_.RunningFrontEnds().front();
   ASSERT_EQ(kill(frontend.pid, SIGKILL), 0);
   EXPECT_TRUE(testing::Eventually(
       [&] {
         auto running = home_.RunningFrontEnds();
-        return running.size() == 1 && running.front().pid != frontend.pid && backend::ProbeHealth(port);
+        return running.size() == 1 && running.front().pid != frontend.pid && testing::ProbeHealth(endpoint);
       },
       15s));
 }

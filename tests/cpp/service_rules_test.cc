@@ -1,6 +1,5 @@
 #include "domain/service_rules.h"
 
-#include "domain/route_table.h"
 #include "domain/service_wire.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -97,7 +96,7 @@ TEST(ServiceNamesTest, Rules) {
   EXPECT_FALSE(domain::ValidateModelName(std::string(256, 'a')).ok());
 }
 
-TEST(WireTest, DeployConfigurationAndRouteTableRoundTrip) {
+TEST(WireTest, DeployConfigurationRoundTrip) {
   AksServiceDeploymentConfiguration config;
   config.num_replicas = 3;
   config.cpu_cores = 0.25;
@@ -110,25 +109,6 @@ TEST(WireTest, DeployConfigurationAndRouteTableRoundTrip) {
   EXPECT_EQ(back->primary_key, "p");
   EXPECT_EQ(back->tags.at("a"), "b");
 
-  domain::RouteTable table;
-  table.generation = 7;
-  domain::ServiceRoute route;
-  route.name = "svc";
-  route.auth.keys = {"k1", "k2"};
-  domain::VersionRoute version;
-  version.name = "svc";
-  version.replicas.count = 2;
-  version.replicas.environment_variables = {{"A", "1"}};
-  version.replicas.memory_gb_limit = 0.75;
-  route.versions.push_back(version);
-  table.services.push_back(route);
-  auto parsed = domain::RouteTableFromJson(domain::RouteTableToJson(table));
-  ASSERT_TRUE(parsed.ok());
-  EXPECT_EQ(parsed->generation, 7);
-  EXPECT_EQ(parsed->services[0].auth.keys, (std::vector<std::string>{"k1", "k2"}));
-  EXPECT_EQ(parsed->services[0].versions[0].replicas.count, 2);
-  EXPECT_EQ(parsed->services[0].versions[0].replicas.memory_gb_limit, 0.75);
-  EXPECT_EQ(parsed->services[0].versions[0].replicas.environment_variables.at("A"), "1");
 }
 
 TEST(EnvironmentTest, HashIgnoresNameAndVersionButNotPackages) {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/json.h"
+#include "backend/local/local_backend.h"
 #include "common/process.h"
 
 namespace amlcore::testing {
@@ -22,21 +23,24 @@ TempHome::~TempHome() {
   fs::remove_all(path_, ec);
 }
 
-std::vector<ProcessId> TempHome::RunningFrontEnds() const {
+std::vector<ProcessId> TempHome::RunningFrontEnds() const { return Running("frontend"); }
+
+std::vector<ProcessId> TempHome::RunningReplicas() const { return Running("replica"); }
+
+std::vector<ProcessId> TempHome::Running(const std::string& kind) const {
   std::vector<ProcessId> out;
-  std::error_code ec;
-  fs::path clusters = fs::path(path_) / "clusters";
-  if (!fs::exists(clusters, ec)) return out;
-  for (const auto& entry : fs::directory_iterator(clusters, ec)) {
-    if (!FileLock::IsHeld((entry.path() / "frontend.lock").string())) continue;
-    auto text = ReadFile((entry.path() / "frontend.json").string());
-    if (!text.ok()) continue;
-    auto object = json::ParseObject(*text, "frontend.json");
-    if (!object.ok()) continue;
-    out.push_back(ProcessId{static_cast<pid_t>(json::GetInt(*object, "pid")),
-                            static_cast<uint64_t>(json::GetInt(*object, "start_time"))});
+  for (const auto& p : backend::local::ListLocalProcesses(path_)) {
+    if (p.kind == kind) out.push_back(p.process);
   }
   return out;
+}
+
+bool ProbeHealth(const std::string& endpoint) {
+  auto url = http::ParseUrl(endpoint);
+  if (!url) return false;
+  http::Client client(url->host, url->port);
+  auto response = client.Send(http::Request{.method = "GET", .target = "/"}, {.timeout = std::chrono::seconds(2)});
+  return response.ok() && response->status == 200;
 }
 
 void TempHome::KillEverything() const {

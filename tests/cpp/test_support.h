@@ -23,11 +23,13 @@ class TempHome {
   TempHome();
   ~TempHome();
   const std::string& path() const { return path_; }
-  // Process ids of the front ends that currently hold their cluster lock.
+  // The front ends and replicas running for this home (as amlcored --processes lists them).
   std::vector<ProcessId> RunningFrontEnds() const;
+  std::vector<ProcessId> RunningReplicas() const;
   void KillEverything() const;
 
  private:
+  std::vector<ProcessId> Running(const std::string& kind) const;
   std::string path_;
 };
 
@@ -49,6 +51,9 @@ class ServerFixture : public ::testing::Test {
 
 // Writes a self-signed certificate and its key (PEM) for `cname` into `directory`; returns {cert, key} paths.
 std::pair<std::string, std::string> MakeCertificate(const std::string& directory, const std::string& cname);
+
+// GET / at a base URL ("http://127.0.0.1:8123") answers 200.
+bool ProbeHealth(const std::string& endpoint);
 
 // Polls `condition` every 10 ms until it holds or `limit` passes.
 bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = std::chrono::seconds(10));

@@ -1,7 +1,6 @@
 """Fixtures: each test gets its own AMLCORE_HOME; the SDK starts amlcored there, and everything it started is
 stopped afterwards."""
 
-import glob
 import json
 import os
 import shutil
@@ -40,22 +39,20 @@ def server_pid(home):
         return None
 
 
-def _live_pids(pattern):
-    """Pids, still running, recorded in the JSON files that match `pattern`."""
-    pids = []
-    for info in glob.glob(pattern):
-        try:
-            with open(info) as f:
-                pid = json.load(f)["pid"]
-        except (OSError, ValueError, KeyError):
-            continue
-        if _alive(pid):
-            pids.append(pid)
-    return pids
+def amlcored():
+    import amlcore
+    return os.path.join(os.path.dirname(amlcore.__file__), "bin", "amlcored")
+
+
+def local_processes(home, kind=None):
+    """The running front ends and replicas of a home, as `amlcored --processes` lists them."""
+    out = subprocess.run([amlcored(), "--processes", "--home", home], capture_output=True, text=True, timeout=60,
+                         check=True).stdout
+    return [p for p in json.loads(out)["processes"] if kind is None or p["kind"] == kind]
 
 
 def frontend_pids(home):
-    return _live_pids(os.path.join(home, "clusters", "*", "frontend.json"))
+    return [p["pid"] for p in local_processes(home, "frontend")]
 
 
 class Home:
@@ -70,9 +67,8 @@ class Home:
 
     def stop_all(self):
         # amlcored --stop --with-clusters ends the server, front ends and replicas of this home.
-        import amlcore
-        program = os.path.join(os.path.dirname(amlcore.__file__), "bin", "amlcored")
-        subprocess.run([program, "--stop", "--with-clusters", "--home", self.path], capture_output=True, timeout=120)
+        subprocess.run([amlcored(), "--stop", "--with-clusters", "--home", self.path], capture_output=True,
+                       timeout=120)
 
     def processes(self, program):
         """Live processes of `program` (e.g. "amlcore-score") whose command line names this home: what the
@@ -92,7 +88,11 @@ class Home:
         return sorted(pids)
 
     def replica_pids(self):
-        return _live_pids(os.path.join(self.path, "clusters", "*", "replicas", "*", "replica.json"))
+        return [p["pid"] for p in local_processes(self.path, "replica")]
+
+    def replicas(self, service=None):
+        """The running replicas ({"name", "service", "pid", "port"}) of one service, or of all."""
+        return [p for p in local_processes(self.path, "replica") if service is None or p["service"] == service]
 
 
 @pytest.fixture

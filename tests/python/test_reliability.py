@@ -2,8 +2,6 @@
 malformed HTTP thrown at the front end and at a replica. Every loop is bounded in count and time; all traffic
 stays on loopback."""
 
-import glob
-import json
 import os
 import random
 import signal
@@ -58,8 +56,12 @@ def test_a_killed_replica_fails_only_the_requests_it_was_serving(steady, home):
     assert len(failures) <= 2, failures
     assert all(status == 502 and start <= killed_at + 0.05 for start, _, status in failures), failures
     assert len(traffic.successes()) > 100
-    service.update_deployment_state()
-    assert service.state == "Healthy"
+
+    def healthy():
+        service.update_deployment_state()
+        return service.state == "Healthy"
+    # The service was Unhealthy while a replica was missing, and says Healthy again once it is back.
+    wait_until(healthy, 10, "the service did not report Healthy again")
     assert service.run({"k": 1}) == {"echo": {"k": 1}}
 
 
@@ -250,11 +252,8 @@ def test_malformed_http_crashes_nothing(steady, home, target_kind):
 
 
 def replica_port(home, pid):
-    """The port a replica listens on, from its status file."""
-    for info in glob.glob(os.path.join(home.path, "clusters", "*", "replicas", "*", "replica.json")):
-        with open(info) as f:
-            if json.load(f)["pid"] != pid:
-                continue
-        with open(os.path.join(os.path.dirname(info), "status.json")) as f:
-            return json.load(f)["port"]
-    raise AssertionError("no status file for replica {}".format(pid))
+    """The port a replica listens on."""
+    for replica in home.replicas():
+        if replica["pid"] == pid:
+            return replica["port"]
+    raise AssertionError("replica {} is not running".format(pid))

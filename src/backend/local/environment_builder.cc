@@ -1,7 +1,6 @@
-#include "server/environment_builder.h"
+#include "backend/local/environment_builder.h"
 
 #include <filesystem>
-#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -13,8 +12,9 @@
 #include "common/files.h"
 #include "common/json.h"
 #include "common/process.h"
+#include "backend/local/layout.h"
 
-namespace amlcore::server {
+namespace amlcore::backend::local {
 namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -82,7 +82,7 @@ EnvironmentBuilder::EnvironmentBuilder(std::string home, std::string runtime_pyt
 }
 
 absl::StatusOr<BuiltEnvironment> EnvironmentBuilder::Build(const Environment& env, const std::string& hash,
-                                                           bool in_workspace_cache, const Log& log) {
+                                                           const Log& log) {
   std::string short_hash = hash.substr(0, 12);
   if (env.python.user_managed_dependencies) {
     std::string python = env.python.interpreter_path;
@@ -95,7 +95,7 @@ absl::StatusOr<BuiltEnvironment> EnvironmentBuilder::Build(const Environment& en
     return BuiltEnvironment{python, false};
   }
 
-  std::string directory = absl::StrCat(home_, "/environments/", hash);
+  std::string directory = absl::StrCat(EnvironmentsDirectory(home_), "/", hash);
   auto cached = [&]() -> std::optional<std::string> {
     auto marker = ReadFile(absl::StrCat(directory, "/", kMarker));
     if (!marker.ok()) return std::nullopt;
@@ -105,22 +105,10 @@ absl::StatusOr<BuiltEnvironment> EnvironmentBuilder::Build(const Environment& en
     return fs::exists(python) ? std::optional<std::string>(python) : std::nullopt;
   };
   if (auto python = cached()) {
-    log(absl::StrCat("Environment ", short_hash, ": cache hit (", in_workspace_cache ? "workspace" : "machine-wide",
-                     "), using ", *python));
+    log(absl::StrCat("Environment ", short_hash, ": cache hit (machine-wide), using ", *python));
     return BuiltEnvironment{*python, false};
   }
-  if (auto s = MakeDirectories(absl::StrCat(home_, "/environments")); !s.ok()) return s;
-  // One build per hash at a time; whoever waited finds the result in the cache.
-  auto lock = FileLock::TryAcquire(absl::StrCat(home_, "/environments/", hash, ".lock"));
-  for (auto deadline = std::chrono::steady_clock::now() + 30min; !lock.ok();) {
-    if (std::chrono::steady_clock::now() > deadline) return lock.status();
-    std::this_thread::sleep_for(200ms);
-    lock = FileLock::TryAcquire(absl::StrCat(home_, "/environments/", hash, ".lock"));
-  }
-  if (auto python = cached()) {
-    log(absl::StrCat("Environment ", short_hash, ": cache hit (machine-wide, built meanwhile), using ", *python));
-    return BuiltEnvironment{*python, false};
-  }
+  if (auto s = MakeDirectories(EnvironmentsDirectory(home_)); !s.ok()) return s;
 
   std::vector<std::string> requirements;
   if (env.python.conda_dependencies) {
@@ -203,4 +191,4 @@ absl::StatusOr<BuiltEnvironment> EnvironmentBuilder::Build(const Environment& en
   return BuiltEnvironment{python, true};
 }
 
-}  // namespace amlcore::server
+}  // namespace amlcore::backend::local

@@ -1,4 +1,4 @@
-#include "server/blob_store.h"
+#include "common/blob_store.h"
 
 #include <filesystem>
 
@@ -8,7 +8,14 @@
 #include "common/errors.h"
 #include "common/files.h"
 
-namespace amlcore::server {
+namespace amlcore {
+namespace {
+absl::Status Damaged(absl::string_view sha256, absl::string_view actual) {
+  return MakeError(absl::StatusCode::kDataLoss, "BlobDamaged",
+                   absl::StrCat("The stored blob ", sha256, " was changed on disk (its content now has SHA-256 ",
+                                actual, "); upload it again."));
+}
+}  // namespace
 
 bool BlobStore::IsSha256(absl::string_view text) {
   if (text.size() != 64) return false;
@@ -36,17 +43,28 @@ absl::Status BlobStore::Put(absl::string_view sha256, absl::string_view data) {
     return MakeError(absl::StatusCode::kInvalidArgument, "HashMismatch",
                      absl::StrCat("The uploaded content has SHA-256 ", actual, ", not ", sha256, "."));
   }
-  if (Exists(sha256)) return absl::OkStatus();
+  // Reuse only a blob that still holds what its name says.
+  if (Read(sha256).ok()) return absl::OkStatus();
   std::string path = PathOf(sha256);
   if (auto s = MakeDirectories(std::filesystem::path(path).parent_path().string()); !s.ok()) return s;
-  return WriteFileAtomic(path, data, 0600);
+  return WriteFileAtomic(path, data, 0400);
 }
 
 absl::StatusOr<std::string> BlobStore::Read(absl::string_view sha256) const {
   if (!Exists(sha256)) {
     return MakeError(absl::StatusCode::kNotFound, "BlobNotFound", absl::StrCat("No blob with SHA-256 ", sha256, "."));
   }
-  return ReadFile(PathOf(sha256));
+  auto data = ReadFile(PathOf(sha256));
+  if (!data.ok()) return data.status();
+  if (std::string actual = Sha256Hex(*data); actual != sha256) return Damaged(sha256, actual);
+  return data;
 }
 
-}  // namespace amlcore::server
+absl::Status BlobStore::CopyTo(absl::string_view sha256, const std::string& path, int mode) const {
+  auto data = Read(sha256);
+  if (!data.ok()) return data.status();
+  if (auto s = MakeDirectories(std::filesystem::path(path).parent_path().string()); !s.ok()) return s;
+  return WriteFileAtomic(path, *data, mode);
+}
+
+}  // namespace amlcore

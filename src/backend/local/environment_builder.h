@@ -1,12 +1,11 @@
 // Builds the Python environments scoring replicas run in, and caches them by the environment's hash.
 //
-// Lookup: the workspace cache (this workspace used the hash before), then the machine-wide cache (a built
-// environment under <home>/environments/<hash>), then a build. A build installs, into a virtual environment
+// Lookup: a built environment under <home>/environments/<hash> (the machine-wide cache), else a build. A build installs, into a virtual environment
 // over the runtime's Python (--system-site-packages), the pip and conda packages that are not already there:
 // packages importable in the runtime's Python count as satisfied, and azureml's own serving packages are
 // provided by amlcore. With nothing to install, the runtime's Python is used as it is.
-#ifndef AMLCORE_SERVER_ENVIRONMENT_BUILDER_H_
-#define AMLCORE_SERVER_ENVIRONMENT_BUILDER_H_
+#ifndef AMLCORE_BACKEND_LOCAL_ENVIRONMENT_BUILDER_H_
+#define AMLCORE_BACKEND_LOCAL_ENVIRONMENT_BUILDER_H_
 
 #include <functional>
 #include <string>
@@ -14,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "amlcore/environment.h"
 
-namespace amlcore::server {
+namespace amlcore::backend::local {
 
 struct BuiltEnvironment {
   std::string python;  // the interpreter replicas use
@@ -27,9 +26,8 @@ class EnvironmentBuilder {
 
   EnvironmentBuilder(std::string home, std::string runtime_python);
 
-  // `in_workspace_cache`: the workspace used this hash before (for the log's wording).
-  absl::StatusOr<BuiltEnvironment> Build(const Environment& environment, const std::string& hash,
-                                         bool in_workspace_cache, const Log& log);
+  // Blocks while it builds (minutes for pip installs): run it off the threads that serve or reconcile.
+  absl::StatusOr<BuiltEnvironment> Build(const Environment& environment, const std::string& hash, const Log& log);
   const std::string& runtime_python() const { return runtime_python_; }
 
  private:
@@ -38,6 +36,6 @@ class EnvironmentBuilder {
   std::string runtime_version_;  // "3.11"
 };
 
-}  // namespace amlcore::server
+}  // namespace amlcore::backend::local
 
-#endif  // AMLCORE_SERVER_ENVIRONMENT_BUILDER_H_
+#endif  // AMLCORE_BACKEND_LOCAL_ENVIRONMENT_BUILDER_H_

@@ -1,0 +1,98 @@
+#include "server/cluster_controller.h"
+
+#include <cstdio>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "server/deployment_spec.h"
+
+namespace amlcore::server {
+namespace {
+using namespace std::chrono_literals;
+}  // namespace
+
+StepResult ClusterController::Reconcile(int64_t cluster_id) {
+  std::optional<ClusterRecord> cluster;
+  bool attached = false;
+  std::vector<std::pair<ServiceRecord, ServiceVersionRecord>> versions;
+  auto read = store_->db().Read([&](Tx& tx) -> absl::Status {
+    auto found = store_->GetCluster(tx, cluster_id);
+    if (!found.ok()) return found.status();
+    cluster = std::move(*found);
+    if (!cluster) return absl::OkStatus();
+    auto computes = store_->ComputesOfCluster(tx, cluster_id);
+    if (!computes.ok()) return computes.status();
+    attached = !computes->empty();
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return StepResult::RequeueAfter(1s);
+  if (!cluster) return StepResult::Done();
+  backend::ClusterRef ref{cluster->id, cluster->resource_id()};
+
+  // A cluster marked for deletion that no compute target (and so no operation) holds any more goes away here.
+  if (cluster->state == ProvisioningState::kDeleting && !attached) {
+    auto done = backend_.workloads->DeleteCluster(ref);
+    if (!done.ok()) {
+      std::fprintf(stderr, "amlcored: deleting cluster %s: %s\n", ref.resource_id.c_str(),
+                   done.status().ToString().c_str());
+      return StepResult::RequeueAfter(1s);
+    }
+    if (!*done) return StepResult::RequeueAfter(100ms);
+    (void)store_->db().Transaction([&](Tx& tx) { return store_->DeleteCluster(tx, cluster_id); });
+    return StepResult::Done();
+  }
+  if (cluster->state != ProvisioningState::kSucceeded) return StepResult::Done();
+
+  auto state = backend_.workloads->EnsureCluster(ref);
+  if (!state.ok()) {
+    std::fprintf(stderr, "amlcored: cluster %s: %s\n", ref.resource_id.c_str(), state.status().ToString().c_str());
+    return StepResult::RequeueAfter(1s);
+  }
+  if (!state->ready) return StepResult::RequeueAfter(100ms);
+  if (state->scoring_endpoint != cluster->scoring_endpoint) {
+    std::fprintf(stderr, "amlcored: %s\n", state->message.c_str());
+    (void)store_->db().Transaction([&](Tx& tx) -> absl::Status {
+      auto current = store_->GetCluster(tx, cluster_id);
+      if (!current.ok() || !current->has_value()) return absl::OkStatus();
+      ClusterRecord updated = **current;
+      updated.scoring_endpoint = state->scoring_endpoint;
+      return store_->UpdateCluster(tx, updated);
+    });
+  }
+  if (auto s = routes_->Resync(cluster_id); !s.ok()) return StepResult::RequeueAfter(1s);
+
+  // Observe first, then read what should run: a deployment records its workload before it applies it, so
+  // whatever is observed here is known to the read below.
+  auto observed = backend_.workloads->ObserveVersions(ref);
+  if (!observed.ok()) return StepResult::RequeueAfter(1s);
+  auto listed = store_->db().Read([&](Tx& tx) -> absl::Status {
+    auto on = store_->VersionsOnCluster(tx, cluster_id);
+    if (!on.ok()) return on.status();
+    versions = std::move(*on);
+    return absl::OkStatus();
+  });
+  if (!listed.ok()) return StepResult::RequeueAfter(1s);
+  // Workloads the backend should run: the live revision of every version of a service that is not deleted.
+  std::set<std::string> wanted;
+  for (const auto& [service, version] : versions) {
+    if (service.state == ServiceState::kDeleting || version.live_spec.empty()) continue;
+    domain::WorkloadKey key = WorkloadKeyOf(service, version);
+    wanted.insert(key.Name());
+    bool running = false;
+    for (const auto& v : *observed) running |= v.key == key && v.revision == version.live_revision && v.desired > 0;
+    if (running) continue;
+    auto spec = DeploymentSpecFromJson(version.live_spec);
+    if (!spec.ok()) continue;
+    std::fprintf(stderr, "amlcored: cluster %s lost workload %s; applying it again\n", ref.resource_id.c_str(),
+                 key.Name().c_str());
+    (void)backend_.workloads->ApplyVersion(ref, WorkloadOf(service, version, *spec, version.live_revision));
+  }
+  for (const auto& v : *observed) {
+    if (v.desired > 0 && !wanted.contains(v.key.Name())) (void)backend_.workloads->DeleteVersion(ref, v.key);
+  }
+  // While a service is short of replicas, look again soon rather than at the next periodic pass.
+  if (services_->UpdateHealth(cluster_id, *observed)) return StepResult::RequeueAfter(250ms);
+  return StepResult::Done();
+}
+
+}  // namespace amlcore::server

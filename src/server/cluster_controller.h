@@ -1,0 +1,34 @@
+// The controller of clusters: keeps what runs on a cluster in line with the database. It brings the cluster up
+// (or keeps it up, adopting what already runs after a restart of amlcored), re-publishes routes a router lost,
+// applies workloads the backend lost and removes those nobody wants, tells services whether they are healthy,
+// and takes down clusters marked for deletion. Every cluster is reconciled periodically.
+#ifndef AMLCORE_SERVER_CLUSTER_CONTROLLER_H_
+#define AMLCORE_SERVER_CLUSTER_CONTROLLER_H_
+
+#include "backend/backend.h"
+#include "server/controller_queue.h"
+#include "server/route_publisher.h"
+#include "server/service_controller.h"
+#include "server/store.h"
+
+namespace amlcore::server {
+
+inline constexpr char kClusterKind[] = "cluster";
+
+class ClusterController {
+ public:
+  ClusterController(Store* store, backend::Backend backend, RoutePublisher* routes, ServiceController* services)
+      : store_(store), backend_(backend), routes_(routes), services_(services) {}
+
+  StepResult Reconcile(int64_t cluster_id);
+
+ private:
+  Store* store_;
+  backend::Backend backend_;
+  RoutePublisher* routes_;
+  ServiceController* services_;
+};
+
+}  // namespace amlcore::server
+
+#endif  // AMLCORE_SERVER_CLUSTER_CONTROLLER_H_

@@ -1,0 +1,81 @@
+#include "server/route_publisher.h"
+
+#include "absl/strings/str_cat.h"
+#include "domain/service_rules.h"
+#include "server/deployment_spec.h"
+
+namespace amlcore::server {
+
+std::mutex& RoutePublisher::ClusterMutex(int64_t cluster_id) {
+  std::lock_guard lock(mu_);
+  auto& m = cluster_mutexes_[cluster_id];
+  if (!m) m = std::make_unique<std::mutex>();
+  return *m;
+}
+
+absl::Status RoutePublisher::Publish(int64_t cluster_id) {
+  std::lock_guard serialized(ClusterMutex(cluster_id));
+  domain::RouteTable table;
+  backend::ClusterRef ref;
+  auto status = store_->db().Transaction([&](Tx& tx) -> absl::Status {
+    auto found = store_->GetCluster(tx, cluster_id);
+    if (!found.ok()) return found.status();
+    if (!found->has_value()) return absl::NotFoundError(absl::StrCat("Cluster ", cluster_id, " no longer exists."));
+    ClusterRecord cluster = **found;
+    ref = backend::ClusterRef{cluster.id, cluster.resource_id()};
+    cluster.route_generation++;
+    if (auto s = store_->UpdateCluster(tx, cluster); !s.ok()) return s;
+    table.generation = cluster.route_generation;
+    auto versions = store_->VersionsOnCluster(tx, cluster_id);
+    if (!versions.ok()) return versions.status();
+    for (const auto& [service, version] : *versions) {
+      if (service.state == ServiceState::kDeleting || version.live_spec.empty()) continue;
+      auto spec = DeploymentSpecFromJson(version.live_spec);
+      if (!spec.ok()) continue;
+      if (table.endpoints.empty() || table.endpoints.back().name != service.name) {
+        auto c = domain::Resolve(spec->request.config);
+        domain::EndpointRoute endpoint;
+        endpoint.name = service.name;
+        endpoint.auth.mode = c.auth_enabled         ? domain::AuthMode::kKey
+                             : c.token_auth_enabled ? domain::AuthMode::kToken
+                                                    : domain::AuthMode::kNone;
+        endpoint.auth.keys = {service.primary_key, service.secondary_key};
+        table.endpoints.push_back(std::move(endpoint));
+      }
+      table.endpoints.back().versions.push_back(RouteOf(service, version, *spec));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return router_->ApplyRoutes(ref, table);
+}
+
+absl::Status RoutePublisher::Resync(int64_t cluster_id) {
+  int64_t published = 0;
+  backend::ClusterRef ref;
+  auto status = store_->db().Read([&](Tx& tx) -> absl::Status {
+    auto found = store_->GetCluster(tx, cluster_id);
+    if (!found.ok()) return found.status();
+    if (!found->has_value()) return absl::NotFoundError(absl::StrCat("Cluster ", cluster_id, " no longer exists."));
+    published = (*found)->route_generation;
+    ref = backend::ClusterRef{(*found)->id, (*found)->resource_id()};
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  auto serving = router_->RouteGeneration(ref);
+  if (!serving.ok()) return serving.status();
+  if (*serving == published) return absl::OkStatus();
+  if (*serving > published) {
+    // The router has a newer table than this database remembers (a restored database): go past it.
+    (void)store_->db().Transaction([&](Tx& tx) -> absl::Status {
+      auto found = store_->GetCluster(tx, cluster_id);
+      if (!found.ok() || !found->has_value()) return absl::OkStatus();
+      ClusterRecord cluster = **found;
+      cluster.route_generation = *serving;
+      return store_->UpdateCluster(tx, cluster);
+    });
+  }
+  return Publish(cluster_id);
+}
+
+}  // namespace amlcore::server

@@ -1,0 +1,102 @@
+// The controller of web services: takes a service's running operation one step further each time it is called
+// and says when to come back, never waiting itself. A deployment goes through the phases Validating,
+// BuildingEnvironment, Scheduling, StartingReplicas and Initializing, each persisted on the version, so a restart
+// resumes where it was. A service waiting for capacity holds nothing: it is woken when capacity frees up.
+// Deleting a service cancels whatever runs on it and always completes.
+#ifndef AMLCORE_SERVER_SERVICE_CONTROLLER_H_
+#define AMLCORE_SERVER_SERVICE_CONTROLLER_H_
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "server/controller_queue.h"
+#include "server/deployment_spec.h"
+#include "server/operations.h"
+#include "server/route_publisher.h"
+#include "server/store.h"
+
+namespace amlcore::server {
+
+// Operation types of services.
+struct ServiceOperation {
+  static constexpr char kCreate[] = "ServiceCreate";
+  static constexpr char kUpdate[] = "ServiceUpdate";
+  static constexpr char kDelete[] = "ServiceDelete";
+};
+
+class ServiceController {
+ public:
+  struct Options {
+    std::chrono::milliseconds initialize_timeout{std::chrono::minutes(10)};
+    std::chrono::milliseconds drain_timeout{std::chrono::seconds(30)};
+  };
+
+  ServiceController(Store* store, Operations* operations, backend::Backend backend, RoutePublisher* routes,
+                    Options options);
+
+  // One step of the service's operation.
+  StepResult Reconcile(int64_t service_id);
+  // Wakes the services of a cluster that wait for capacity (in the order they asked).
+  void WakeWaiting(int64_t cluster_id);
+  // Moves steady services of a cluster between Healthy and Unhealthy from one observation of its versions.
+  // Returns whether any of them is not Healthy (the cluster is then watched more closely).
+  bool UpdateHealth(int64_t cluster_id, const std::vector<domain::VersionObservation>& observed);
+  // Sets the capacity held by versions that stores of earlier releases did not record.
+  absl::Status RecordMissingReservations();
+
+ private:
+  struct Loaded {
+    ServiceRecord service;
+    ServiceVersionRecord version;
+    DeploymentSpec spec;
+    std::optional<OperationRecord> operation;
+    std::optional<ClusterRecord> cluster;
+    backend::ClusterRef cluster_ref() const;
+  };
+  // What a step has already reported to the operation log, by operation id (lost on restart: a resumed
+  // deployment may repeat a line).
+  struct Reported {
+    size_t build_lines = 0;
+    std::map<std::string, std::string> replica_states;
+    bool initializing = false;
+    int probes = 0;
+  };
+  using Change = std::function<absl::Status(Tx&, ServiceRecord&, ServiceVersionRecord&, OperationRecord&)>;
+
+  absl::StatusOr<std::optional<Loaded>> Load(int64_t service_id);
+  // Applies `change` in one transaction if the loaded operation still runs and the service is not being
+  // deleted; kAborted otherwise (a deletion took over, and will reconcile next).
+  absl::Status Advance(const Loaded& l, const Change& change);
+  // Moves the version to `phase`, with a log line.
+  absl::Status EnterPhase(const Loaded& l, const char* phase, const std::string& line,
+                          const std::function<void(ServiceVersionRecord&)>& more = {});
+
+  StepResult Validate(Loaded& l);
+  StepResult BuildEnvironment(Loaded& l);
+  StepResult Schedule(Loaded& l);
+  StepResult StartReplicas(Loaded& l);
+  StepResult AwaitReplicas(Loaded& l);
+  StepResult Delete(Loaded& l);
+  StepResult Succeed(Loaded& l, const std::string& summary);
+  // Ends the operation Failed: a new service is Failed; an updated one goes back to what it ran before.
+  StepResult Fail(Loaded& l, const char* phase, const std::string& reason, const std::string& message);
+  Reported& ReportedFor(const std::string& operation_id);
+  void Forget(const std::string& operation_id);
+
+  Store* store_;
+  Operations* operations_;
+  backend::Backend backend_;
+  RoutePublisher* routes_;
+  Options options_;
+  std::mutex mu_;
+  std::map<std::string, Reported> reported_;
+};
+
+}  // namespace amlcore::server
+
+#endif  // AMLCORE_SERVER_SERVICE_CONTROLLER_H_
