@@ -307,12 +307,14 @@ StepResult ServiceController::Schedule(Loaded& l) {
       return store_->AppendOperationLog(
           tx, o.id, absl::StrCat("Starting ", ReplicaCount(c.num_replicas), " of revision ", v.revision));
     }
-    if (svc.state == ServiceState::kUnschedulable) return absl::OkStatus();
     std::string message = domain::InsufficientCapacityMessage(want, l.cluster->name, free_for_us, capacity);
+    std::string error = ErrorJson("InsufficientCapacity", message);
+    // Said once, and again only when the numbers change.
+    if (svc.state == ServiceState::kUnschedulable && svc.error == error) return absl::OkStatus();
     svc.state = ServiceState::kUnschedulable;
     svc.phase = ServicePhase::kScheduling;
     svc.reason = "InsufficientCapacity";
-    svc.error = ErrorJson("InsufficientCapacity", message);
+    svc.error = error;
     return store_->AppendOperationLog(tx, o.id, message);
   });
   if (!s.ok()) return absl::IsAborted(s) ? StepResult::Done() : StepResult::RequeueAfter(kRetry);
@@ -434,19 +436,22 @@ StepResult ServiceController::Fail(Loaded& l, const char* failed_phase, const st
   auto payload = json::ParseObject(l.operation->payload, "payload");
   std::string previous_spec = payload.ok() ? json::GetString(*payload, "previousLiveSpec") : "";
   int64_t previous_revision = payload.ok() ? json::GetInt(*payload, "previousLiveRevision") : 0;
-  bool rolled_back = false;
   std::optional<DeploymentSpec> previous;
   if (!previous_spec.empty()) {
     if (auto parsed = DeploymentSpecFromJson(previous_spec); parsed.ok()) previous = std::move(*parsed);
   }
+  // An update that failed after its replicas started goes back to what ran before, in the backend first, so
+  // that the operation ends once the previous revision runs again.
+  bool roll_back = previous && l.version.live_revision != previous_revision && l.cluster;
+  if (roll_back) {
+    (void)backend_.workloads->ApplyVersion(l.cluster_ref(),
+                                           WorkloadOf(l.service, l.version, *previous, previous_revision));
+  }
   auto s = Advance(l, [&](Tx& tx, ServiceRecord& svc, ServiceVersionRecord& v, OperationRecord& o) -> absl::Status {
     v.phase.clear();
     if (previous) {
-      if (v.live_revision != previous_revision) {
-        v.live_spec = previous_spec;
-        v.live_revision = previous_revision;
-        rolled_back = true;
-      }
+      v.live_spec = previous_spec;
+      v.live_revision = previous_revision;
       domain::Demand held = DemandOf(previous->request);
       v.reserved_cpu = held.cpu;
       v.reserved_memory_gb = held.memory_gb;
@@ -466,11 +471,7 @@ StepResult ServiceController::Fail(Loaded& l, const char* failed_phase, const st
   });
   if (!s.ok()) return absl::IsAborted(s) ? StepResult::Done() : StepResult::RequeueAfter(kRetry);
   Forget(l.operation->id);
-  if (rolled_back && l.cluster) {
-    (void)backend_.workloads->ApplyVersion(l.cluster_ref(),
-                                           WorkloadOf(l.service, l.version, *previous, previous_revision));
-    (void)routes_->Publish(l.cluster->id);
-  }
+  if (roll_back) (void)routes_->Publish(l.cluster->id);
   WakeWaiting(l.service.cluster_id);
   return StepResult::Done();
 }
@@ -536,7 +537,8 @@ bool ServiceController::UpdateHealth(int64_t cluster_id, const std::vector<domai
       if (!running.ok() || running->has_value()) continue;
       domain::WorkloadKey key = WorkloadKeyOf(service, version);
       for (const auto& v : observed) {
-        if (!(v.key == key)) continue;
+        // A backend still catching up with the revision that should run says nothing of its health yet.
+        if (!(v.key == key) || v.revision != version.live_revision) continue;
         std::string reason;
         for (const auto& r : v.replicas) {
           if (!r.last_reason.empty() && r.state != domain::ReplicaState::kReady) reason = r.last_reason;

@@ -35,10 +35,10 @@ struct WorkspaceServerOptions {
   int http_threads = 4;
   // Workers of the controllers; they never wait, so two serve any number of operations.
   int operation_threads = 2;
-  // The seams to run workloads with; unset: the local backend under `home`. Tests pass fakes.
-  std::optional<backend::Backend> backend;
   // Publish endpoint and token in <home>/server.json for SDKs that find the server on their own.
   bool write_server_file = true;
+  // The seams to run workloads with; unset: the local backend under `home`. Tests pass fakes.
+  std::optional<backend::Backend> backend;
 };
 
 // Where a server's home directory keeps things.

@@ -15,10 +15,10 @@ from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 
 from amlcore import Environment, Model, Webservice, Workspace
-from amlcore.compute import AksCompute, ComputeTarget
+from amlcore.compute import AksCompute, AksUpdateConfiguration, ComputeTarget
 from amlcore.conda_dependencies import CondaDependencies
-from amlcore.exceptions import (ModelNotFoundException, UserErrorException, WebserviceException,
-                                WebserviceTimeoutException)
+from amlcore.exceptions import (ComputeTargetException, ModelNotFoundException, UserErrorException,
+                                WebserviceException, WebserviceTimeoutException)
 from amlcore.model import InferenceConfig
 from amlcore.webservice import AksWebservice
 from services import ECHO, Traffic, deploy, post, script_dir
@@ -424,6 +424,99 @@ def test_unschedulable_until_capacity_frees_up(home, tmp_path):
     assert waiting.state == "Healthy"
     with pytest.raises(WebserviceException, match="one agent of cluster small-aks-.* has 2 vCPUs"):
         deploy(ws, target, source, name="huge-svc", cpu_cores=4)
+
+
+def bounded(call, seconds=60):
+    """Runs `call` on a thread and fails the test if it has not returned within `seconds`."""
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = call()
+        except BaseException as e:  # noqa: BLE001 - re-raised below
+            outcome["error"] = e
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "still running after {} s".format(seconds)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+def wait_for_state(service, state, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        service.update_deployment_state()
+        if service.state == state:
+            return
+        time.sleep(0.05)
+    raise AssertionError("{} is {}, not {}".format(service.name, service.state, state))
+
+
+def small_cluster(ws, name, vm_size):
+    target = ComputeTarget.create(ws, name, AksCompute.provisioning_configuration(
+        agent_count=1, vm_size=vm_size, cluster_purpose="DevTest"))
+    target.wait_for_completion()
+    return target
+
+
+def test_deleting_a_service_lets_the_services_waiting_for_its_capacity_deploy(home, tmp_path):
+    # A 4-vCPU cluster runs a 3.5-CPU service; three more, more than the server has workers, wait for capacity.
+    # Waiting holds nothing: the deletion completes, and all three deploy in the capacity it freed.
+    ws = Workspace.create("cap4-ws")
+    target = small_cluster(ws, "cap4-aks", "Standard_D3_v2")
+    source = script_dir(tmp_path, ECHO)
+    running = deploy(ws, target, source, name="big-svc", cpu_cores=3.5)
+    running.wait_for_deployment()
+    waiting = [deploy(ws, target, source, name=name, cpu_cores=cpu)
+               for name, cpu in (("wait-a", 1.5), ("wait-b", 1.5), ("wait-c", 1))]
+    for service in waiting:
+        wait_for_state(service, "Unschedulable")
+    bounded(running.delete)
+    with pytest.raises(WebserviceException, match="WebserviceNotFound"):
+        Webservice(ws, "big-svc")
+    for service in waiting:
+        bounded(lambda: service.wait_for_deployment(timeout_sec=60))
+        assert service.state == "Healthy"
+
+
+def test_an_unschedulable_service_can_be_deleted(home, tmp_path):
+    ws = Workspace.create("unsched-ws")
+    target = small_cluster(ws, "unsched-aks", "Standard_D2_v2")
+    source = script_dir(tmp_path, ECHO)
+    deploy(ws, target, source, name="big-svc", cpu_cores=1.5).wait_for_deployment()
+    waiting = deploy(ws, target, source, name="wait-svc", cpu_cores=1)
+    wait_for_state(waiting, "Unschedulable")
+    observer = Webservice(ws, "wait-svc")  # holds the deployment's operation
+    bounded(waiting.delete)
+    with pytest.raises(WebserviceException, match="WebserviceNotFound"):
+        Webservice(ws, "wait-svc")
+    # The deployment it was waiting in ended Cancelled.
+    with pytest.raises(WebserviceException) as ended:
+        bounded(lambda: observer.wait_for_deployment(timeout_sec=30))
+    assert ended.value.operation_state == "Cancelled"
+
+
+def test_a_service_and_a_compute_target_of_the_same_name_operate_independently(home, tmp_path):
+    ws = Workspace.create("same-ws")
+    target = small_cluster(ws, "same-name", "Standard_D2_v2")
+    source = script_dir(tmp_path, ECHO)
+    deploy(ws, target, source, name="big-svc", cpu_cores=1.5).wait_for_deployment()
+    namesake = deploy(ws, target, source, name="same-name", cpu_cores=1)
+    wait_for_state(namesake, "Unschedulable")
+    # The compute target has no operation of its own running, whatever its namesake service does: it does not
+    # hand out the service's.
+    again = ComputeTarget(ws, "same-name")
+    assert again.provisioning_state == "Succeeded"
+    with pytest.raises(ComputeTargetException, match="Long running operation information not known"):
+        again.wait_for_completion()
+    # Scaling it out is not refused for the service's operation, and gives the service the room it waited for.
+    target.update(AksUpdateConfiguration(agent_count=2))
+    bounded(target.wait_for_completion)
+    assert target.agent_count == 2
+    bounded(lambda: namesake.wait_for_deployment(timeout_sec=60))
+    assert namesake.state == "Healthy"
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -1,0 +1,206 @@
+// The server's controllers against a backend in memory: what they decide and ask of the backend, with no
+// process started. One controller worker, so that a step that waited would block everything else.
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "amlcore/amlcore.h"
+#include "cpp/fake_backend.h"
+#include "cpp/test_support.h"
+#include "domain/service_wire.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace amlcore {
+namespace {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::Eventually;
+using testing::FakeBackend;
+
+class ControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    home_ = std::make_unique<testing::TempHome>();
+    auto server = server::WorkspaceServer::Start({.home = home_->path(),
+                                                  .reconcile_interval = 50ms,
+                                                  .operation_threads = 1,
+                                                  .write_server_file = false,
+                                                  .backend = fake_.seams()});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    auto ws = Workspace::Create("ctl-ws", {.connection = {.endpoint = server_->endpoint(),
+                                                          .token = server_->admin_token()}});
+    ASSERT_TRUE(ws.ok()) << ws.status();
+    ws_.emplace(*ws);
+    // One agent of 4 vCPUs and 14 GB.
+    auto aks = AksCompute::Create(*ws_, "ctl-aks", {.agent_count = 1, .cluster_purpose = "DevTest"});
+    ASSERT_TRUE(aks.ok()) << aks.status();
+    AMLCORE_ASSERT_OK((*aks)->WaitForCompletion());
+    aks_ = *aks;
+    source_ = (fs::path(home_->path()) / "src").string();
+    fs::create_directories(source_);
+    std::ofstream(fs::path(source_) / "score.py") << "def init():\n    pass\ndef run(raw):\n    return raw\n";
+  }
+  void TearDown() override {
+    server_.reset();
+    home_.reset();
+  }
+
+  absl::StatusOr<std::shared_ptr<AksWebservice>> Deploy(const std::string& name, double cpu,
+                                                        std::optional<Environment> environment = std::nullopt) {
+    InferenceConfig inference{.entry_script = "score.py", .source_directory = source_};
+    if (environment) inference.environment = *environment;
+    AksServiceDeploymentConfiguration config;
+    config.num_replicas = 1;
+    config.cpu_cores = cpu;
+    return AksWebservice::Deploy(*ws_, name, {}, inference, config, *aks_);
+  }
+  // Polls the service until it is in `state`.
+  bool Reaches(Webservice& service, const std::string& state) {
+    return Eventually([&] { return service.UpdateDeploymentState().ok() && service.state() == state; });
+  }
+
+  FakeBackend fake_;
+  std::unique_ptr<testing::TempHome> home_;
+  std::unique_ptr<server::WorkspaceServer> server_;
+  std::optional<Workspace> ws_;
+  std::shared_ptr<AksCompute> aks_;
+  std::string source_;
+};
+
+TEST_F(ControllerTest, ADeploymentGoesThroughItsPhasesAndGivesTheBackendItsWorkloadAndRoute) {
+  auto service = Deploy("first-svc", 0.5);
+  ASSERT_TRUE(service.ok()) << service.status();
+  std::string output;
+  AMLCORE_ASSERT_OK((*service)->WaitForDeployment({.on_progress = [&](absl::string_view t) { absl::StrAppend(&output, t); }}));
+  EXPECT_EQ((*service)->state(), "Healthy");
+  for (const char* line : {"Validating: no models, entry script score.py, target ctl-aks", "Building environment",
+                           "Scheduling 0.5 CPU and 0.5 GB on cluster", "Starting 1 replica of revision 1",
+                           "1/1 replicas ready; a probe through the front end succeeded"}) {
+    EXPECT_THAT(output, HasSubstr(line));
+  }
+  auto workloads = fake_.workloads();
+  ASSERT_EQ(workloads.size(), 1u);
+  const domain::WorkloadSpec& w = workloads.begin()->second;
+  EXPECT_EQ(w.key.endpoint, "first-svc");
+  EXPECT_EQ(w.revision, 1);
+  EXPECT_EQ(w.replicas, 1);
+  EXPECT_EQ(w.resources.cpu, 0.5);
+  EXPECT_EQ(w.artifacts.entry_script, "score.py");
+  EXPECT_EQ(w.bundle_ref, absl::StrCat("bundle:", w.key.Name(), ":r1"));
+  EXPECT_EQ(w.environment_ref.rfind("python-", 0), 0u);
+  auto routes = fake_.routes();
+  ASSERT_EQ(routes.endpoints.size(), 1u);
+  EXPECT_EQ(routes.endpoints[0].name, "first-svc");
+  EXPECT_EQ(routes.endpoints[0].auth.mode, "key");
+  EXPECT_EQ(routes.endpoints[0].auth.keys.size(), 2u);
+  ASSERT_EQ(routes.endpoints[0].versions.size(), 1u);
+  EXPECT_EQ(routes.endpoints[0].versions[0].workload, w.key.Name());
+  EXPECT_EQ((*service)->scoring_uri(), absl::StrCat(aks_->scoring_endpoint(), "/api/v1/service/first-svc/score"));
+}
+
+TEST_F(ControllerTest, AFatalReplicaReasonFailsTheDeploymentInItsPhase) {
+  fake_.SetBehaviour("init-fails", {.ready = false, .fail_reason = "UserScriptInitFailed"});
+  auto service = Deploy("init-fails", 0.5);
+  ASSERT_TRUE(service.ok());
+  absl::Status failed = (*service)->WaitForDeployment();
+  EXPECT_EQ(failed.code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(std::string(failed.message()), HasSubstr("Phase Initializing failed: Replica init-fails."));
+  EXPECT_EQ((*service)->state(), "Failed");
+  EXPECT_EQ((*service)->reason(), "UserScriptInitFailed");
+}
+
+TEST_F(ControllerTest, AFailedUpdateGoesBackToTheRevisionThatRan) {
+  auto service = Deploy("rolls-back", 0.5);
+  ASSERT_TRUE(service.ok());
+  AMLCORE_ASSERT_OK((*service)->WaitForDeployment());
+  fake_.SetBehaviour("rolls-back", {.ready = false, .fail_reason = "UserScriptImportFailed", .from_revision = 2});
+  AksServiceUpdate update;
+  update.config.num_replicas = 2;
+  AMLCORE_ASSERT_OK((*service)->Update(update));
+  absl::Status failed = (*service)->WaitForDeployment();
+  EXPECT_THAT(std::string(failed.message()), HasSubstr("UserScriptImportFailed"));
+  EXPECT_EQ((*service)->state(), "Healthy");
+  auto workloads = fake_.workloads();
+  ASSERT_EQ(workloads.size(), 1u);
+  EXPECT_EQ(workloads.begin()->second.revision, 1);
+  EXPECT_EQ(workloads.begin()->second.replicas, 1);
+}
+
+TEST_F(ControllerTest, ABuildingEnvironmentHoldsNoWorker) {
+  Environment slow;
+  slow.name = "slow-env";
+  slow.python.conda_dependencies = CondaDependencies::Create({"some-package"});
+  fake_.HoldEnvironment(domain::EnvironmentHash(slow));
+  auto building = Deploy("slow-build", 0.5, slow);
+  ASSERT_TRUE(building.ok());
+  ASSERT_TRUE(Eventually([&] { return (*building)->UpdateDeploymentState().ok() &&
+                                      (*building)->phase() == "BuildingEnvironment"; }));
+  // With the only worker free, another deployment completes meanwhile.
+  auto other = Deploy("quick-svc", 0.5);
+  ASSERT_TRUE(other.ok());
+  AMLCORE_ASSERT_OK((*other)->WaitForDeployment({.timeout = 20s}));
+  // Deleting the one still building cancels its deployment and completes.
+  auto observer = Webservice::Get(*ws_, "slow-build");
+  ASSERT_TRUE(observer.ok());
+  AMLCORE_ASSERT_OK((*building)->Delete());
+  EXPECT_EQ(GetErrorInfo((*observer)->WaitForDeployment({.timeout = 20s})).operation_state, "Cancelled");
+  EXPECT_EQ(Webservice::Get(*ws_, "slow-build").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ControllerTest, WaitingVersionsAreScheduledInOrderWhenCapacityFreesUp) {
+  auto big = Deploy("big-svc", 3.5);
+  ASSERT_TRUE(big.ok());
+  AMLCORE_ASSERT_OK((*big)->WaitForDeployment());
+  std::vector<std::shared_ptr<AksWebservice>> waiting;
+  for (auto [name, cpu] : std::vector<std::pair<std::string, double>>{{"wait-a", 2}, {"wait-b", 2}, {"wait-c", 1}}) {
+    auto s = Deploy(name, cpu);
+    ASSERT_TRUE(s.ok()) << s.status();
+    ASSERT_TRUE(Reaches(**s, "Unschedulable")) << name;
+    waiting.push_back(*s);
+  }
+  AMLCORE_ASSERT_OK((*big)->Delete());
+  // 4 CPU free: wait-a (2) and wait-b (2) asked first and fit; wait-c (1) keeps waiting.
+  AMLCORE_ASSERT_OK(waiting[0]->WaitForDeployment({.timeout = 20s}));
+  AMLCORE_ASSERT_OK(waiting[1]->WaitForDeployment({.timeout = 20s}));
+  ASSERT_TRUE(waiting[2]->UpdateDeploymentState().ok());
+  EXPECT_EQ(waiting[2]->state(), "Unschedulable");
+  EXPECT_THAT(waiting[2]->error(), HasSubstr("has 0 CPU and"));
+  // Deleting wait-a gives wait-c its turn.
+  AMLCORE_ASSERT_OK(waiting[0]->Delete());
+  AMLCORE_ASSERT_OK(waiting[2]->WaitForDeployment({.timeout = 20s}));
+}
+
+TEST_F(ControllerTest, TheClusterControllerAppliesWhatTheBackendLostAndRemovesWhatNobodyWants) {
+  auto service = Deploy("kept-svc", 0.5);
+  ASSERT_TRUE(service.ok());
+  AMLCORE_ASSERT_OK((*service)->WaitForDeployment());
+  std::string name = fake_.workloads().begin()->first;
+  domain::WorkloadKey stray{"gone-svc", "gone-svc", "0000"};
+  fake_.AddStray(stray);
+  fake_.LoseState();
+  fake_.AddStray(stray);
+  ASSERT_TRUE(Eventually([&] {
+    auto w = fake_.workloads();
+    return w.size() == 1 && w.count(name) && w.at(name).revision == 1 && !fake_.routes().endpoints.empty();
+  }));
+  EXPECT_THAT(fake_.deleted(), ElementsAre(stray.Name()));
+  EXPECT_EQ(fake_.routes().endpoints[0].name, "kept-svc");
+}
+
+TEST_F(ControllerTest, DeletingAgainAnswersWithTheDeletionUnderWay) {
+  auto service = Deploy("twice-svc", 0.5);
+  ASSERT_TRUE(service.ok());
+  AMLCORE_ASSERT_OK((*service)->WaitForDeployment());
+  auto again = Webservice::Get(*ws_, "twice-svc");
+  ASSERT_TRUE(again.ok());
+  AMLCORE_ASSERT_OK((*service)->Delete());
+  // The service is gone: a second deletion finds nothing to delete.
+  EXPECT_EQ((*again)->Delete().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace amlcore
