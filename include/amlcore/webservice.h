@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -47,6 +48,16 @@ struct ServicePhase {
   static constexpr char kInitializing[] = "Initializing";
   static constexpr char kReady[] = "Ready";
 };
+
+// One setting of AksServiceDeploymentConfiguration, for code that handles settings by name (bindings, tools).
+struct DeploySettingInfo {
+  std::string name;  // azureml's keyword argument, e.g. "cpu_cores"
+  std::string kind;  // "bool", "int", "number", "str" or "dict"
+  bool updatable = true;  // also a parameter of AksWebservice.update
+};
+// A setting's value; std::monostate when it is not set.
+using DeploySettingValue =
+    std::variant<std::monostate, bool, int64_t, double, std::string, std::map<std::string, std::string>>;
 
 // AksWebservice.deploy_configuration: every parameter optional; the server applies the defaults.
 struct AksServiceDeploymentConfiguration {
@@ -84,6 +95,14 @@ struct AksServiceDeploymentConfiguration {
 
   // Every violated rule, one "Invalid configuration, ..." line each, in one kInvalidArgument.
   absl::Status Validate() const;
+
+  // Every setting, in azureml's parameter order.
+  static std::vector<DeploySettingInfo> Settings();
+  // The setting `name` (std::monostate when unset or unknown).
+  DeploySettingValue Get(absl::string_view name) const;
+  // Sets `name` (std::monostate unsets it); kInvalidArgument naming the setting and the type it takes. Integers
+  // are accepted for numbers.
+  absl::Status Set(absl::string_view name, const DeploySettingValue& value);
 };
 
 struct WebserviceListOptions {

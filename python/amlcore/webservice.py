@@ -1,5 +1,6 @@
 """Web services, as in ``azureml.core.webservice``: Webservice and AksWebservice."""
 
+import inspect
 import json
 import numbers
 
@@ -9,20 +10,17 @@ from amlcore.exceptions import WebserviceException
 
 __all__ = ["Webservice", "AksWebservice", "AksServiceDeploymentConfiguration"]
 
-# azureml 1.50's AksWebservice.deploy_configuration parameters, in order.
-_DEPLOY_PARAMETERS = (
-    "autoscale_enabled", "autoscale_min_replicas", "autoscale_max_replicas", "autoscale_refresh_seconds",
-    "autoscale_target_utilization", "collect_model_data", "auth_enabled", "cpu_cores", "memory_gb",
-    "enable_app_insights", "scoring_timeout_ms", "replica_max_concurrent_requests", "max_request_wait_time",
-    "num_replicas", "primary_key", "secondary_key", "tags", "properties", "description", "gpu_cores",
-    "period_seconds", "initial_delay_seconds", "timeout_seconds", "success_threshold", "failure_threshold",
-    "namespace", "token_auth_enabled", "compute_target_name", "cpu_cores_limit", "memory_gb_limit",
-    "blobfuse_enabled")
-_BOOLS = {"autoscale_enabled", "collect_model_data", "auth_enabled", "enable_app_insights", "token_auth_enabled",
-          "blobfuse_enabled"}
-_NUMBERS = {"cpu_cores", "memory_gb", "cpu_cores_limit", "memory_gb_limit"}
-_STRINGS = {"primary_key", "secondary_key", "description", "namespace", "compute_target_name"}
-_MAPS = {"tags", "properties"}
+# The settings of AksWebservice.deploy_configuration, from the core's table: (name, kind, updatable), in azureml's
+# parameter order.
+_SETTINGS = _core.AksServiceDeploymentConfiguration.settings()
+_DEPLOY_PARAMETERS = tuple(name for name, _, _ in _SETTINGS)
+_KINDS = {name: kind for name, kind, _ in _SETTINGS}
+
+
+def _signature(names, first=()):
+    """A signature of keyword parameters that default to None, after `first` (already made Parameters)."""
+    return inspect.Signature(list(first) + [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
+                                            for n in names])
 
 
 def _core_config(values, error_prefix="Invalid configuration, "):
@@ -31,17 +29,18 @@ def _core_config(values, error_prefix="Invalid configuration, "):
     for name, value in values.items():
         if value is None:
             continue
-        if name in _BOOLS:
+        kind = _KINDS[name]
+        if kind == "bool":
             if not isinstance(value, bool):
                 raise WebserviceException("{}{} must be True or False, not {!r}.".format(error_prefix, name, value))
-        elif name in _NUMBERS:
+        elif kind == "number":
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise WebserviceException("{}{} must be a number, not {!r}.".format(error_prefix, name, value))
             value = float(value)
-        elif name in _STRINGS:
+        elif kind == "str":
             if not isinstance(value, str):
                 raise WebserviceException("{}{} must be a string, not {!r}.".format(error_prefix, name, value))
-        elif name in _MAPS:
+        elif kind == "dict":
             if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                       for k, v in value.items()):
                 raise WebserviceException("{}{} must be a dict of strings to strings.".format(error_prefix, name))
@@ -49,7 +48,10 @@ def _core_config(values, error_prefix="Invalid configuration, "):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):
                 raise WebserviceException("{}{} must be an integer, not {!r}.".format(error_prefix, name, value))
             value = int(value)
-        setattr(core, name, value)
+            if not -2**63 <= value < 2**63:
+                raise WebserviceException("{}{} must be an integer of at most 64 bits, not {!r}.".format(
+                    error_prefix, name, value))
+        core.set(name, value)
     return core
 
 
@@ -57,9 +59,11 @@ class AksServiceDeploymentConfiguration:
     """The configuration of an AKS web service, from ``AksWebservice.deploy_configuration()``. Unset values take
     the server's defaults (autoscale 1-10 replicas, 0.1 CPU, 0.5 GB, key auth, 60 s scoring timeout)."""
 
-    def __init__(self, *args):
-        for name, value in zip(_DEPLOY_PARAMETERS, args):
-            setattr(self, name, value)
+    def __init__(self, **values):
+        for name in _DEPLOY_PARAMETERS:
+            setattr(self, name, values.pop(name, None))
+        if values:
+            raise WebserviceException("Invalid configuration, unknown setting {}.".format(", ".join(sorted(values))))
         self.validate_configuration()
 
     def validate_configuration(self):
@@ -229,53 +233,23 @@ class AksWebservice(Webservice):
     _webservice_type = "AKS"
 
     @staticmethod
-    def deploy_configuration(autoscale_enabled=None, autoscale_min_replicas=None, autoscale_max_replicas=None,
-                             autoscale_refresh_seconds=None, autoscale_target_utilization=None,
-                             collect_model_data=None, auth_enabled=None, cpu_cores=None, memory_gb=None,
-                             enable_app_insights=None, scoring_timeout_ms=None, replica_max_concurrent_requests=None,
-                             max_request_wait_time=None, num_replicas=None, primary_key=None, secondary_key=None,
-                             tags=None, properties=None, description=None, gpu_cores=None, period_seconds=None,
-                             initial_delay_seconds=None, timeout_seconds=None, success_threshold=None,
-                             failure_threshold=None, namespace=None, token_auth_enabled=None,
-                             compute_target_name=None, cpu_cores_limit=None, memory_gb_limit=None,
-                             blobfuse_enabled=None):
+    def deploy_configuration(*args, **kwargs):
         """The configuration of an AKS web service; every violated rule is reported at once."""
-        return AksServiceDeploymentConfiguration(
-            autoscale_enabled, autoscale_min_replicas, autoscale_max_replicas, autoscale_refresh_seconds,
-            autoscale_target_utilization, collect_model_data, auth_enabled, cpu_cores, memory_gb, enable_app_insights,
-            scoring_timeout_ms, replica_max_concurrent_requests, max_request_wait_time, num_replicas, primary_key,
-            secondary_key, tags, properties, description, gpu_cores, period_seconds, initial_delay_seconds,
-            timeout_seconds, success_threshold, failure_threshold, namespace, token_auth_enabled, compute_target_name,
-            cpu_cores_limit, memory_gb_limit, blobfuse_enabled)
+        return AksServiceDeploymentConfiguration(**_DEPLOY_SIGNATURE.bind(*args, **kwargs).arguments)
 
-    def update(self, image=None, autoscale_enabled=None, autoscale_min_replicas=None, autoscale_max_replicas=None,
-               autoscale_refresh_seconds=None, autoscale_target_utilization=None, collect_model_data=None,
-               auth_enabled=None, cpu_cores=None, memory_gb=None, enable_app_insights=None, scoring_timeout_ms=None,
-               replica_max_concurrent_requests=None, max_request_wait_time=None, num_replicas=None, tags=None,
-               properties=None, description=None, models=None, inference_config=None, gpu_cores=None,
-               period_seconds=None, initial_delay_seconds=None, timeout_seconds=None, success_threshold=None,
-               failure_threshold=None, namespace=None, token_auth_enabled=None, cpu_cores_limit=None,
-               memory_gb_limit=None, **kwargs):
+    def update(self, *args, **kwargs):
         """Start a rolling update (new replicas ready before old ones stop); then ``wait_for_deployment()``."""
-        if image is not None:
+        bound = _UPDATE_SIGNATURE.bind(self, *args, **kwargs).arguments
+        extra = bound.pop("kwargs", {})
+        if extra:
+            raise WebserviceException("Error, unknown parameter{} for update: {}.".format(
+                "s" if len(extra) > 1 else "", ", ".join(sorted(extra))))
+        if bound.get("image") is not None:
             raise WebserviceException("Error, images are not used by amlcore; pass models and inference_config.")
-        values = dict(autoscale_enabled=autoscale_enabled, autoscale_min_replicas=autoscale_min_replicas,
-                      autoscale_max_replicas=autoscale_max_replicas,
-                      autoscale_refresh_seconds=autoscale_refresh_seconds,
-                      autoscale_target_utilization=autoscale_target_utilization,
-                      collect_model_data=collect_model_data, auth_enabled=auth_enabled, cpu_cores=cpu_cores,
-                      memory_gb=memory_gb, enable_app_insights=enable_app_insights,
-                      scoring_timeout_ms=scoring_timeout_ms,
-                      replica_max_concurrent_requests=replica_max_concurrent_requests,
-                      max_request_wait_time=max_request_wait_time, num_replicas=num_replicas, tags=tags,
-                      properties=properties, description=description, gpu_cores=gpu_cores,
-                      period_seconds=period_seconds, initial_delay_seconds=initial_delay_seconds,
-                      timeout_seconds=timeout_seconds, success_threshold=success_threshold,
-                      failure_threshold=failure_threshold, namespace=namespace,
-                      token_auth_enabled=token_auth_enabled, cpu_cores_limit=cpu_cores_limit,
-                      memory_gb_limit=memory_gb_limit)
+        models = bound.get("models")
+        inference_config = bound.get("inference_config")
         update = _core.AksServiceUpdate()
-        update.config = _core_config(values, error_prefix="Error, ")
+        update.config = _core_config({n: bound.get(n) for n in _UPDATABLE}, error_prefix="Error, ")
         if models is not None:
             from amlcore.model import Model
             if not all(isinstance(m, Model) for m in models):
@@ -289,3 +263,18 @@ class AksWebservice(Webservice):
     autoscale_enabled = core_property("autoscale_enabled")
     cpu_cores = core_property("cpu_cores")
     memory_gb = core_property("memory_gb")
+
+
+# deploy_configuration and update take azureml's parameters, from the settings table: update's are the updatable
+# settings, with models and inference_config after description as in azureml.
+_DEPLOY_SIGNATURE = _signature(_DEPLOY_PARAMETERS)
+AksWebservice.deploy_configuration.__signature__ = _DEPLOY_SIGNATURE
+_UPDATABLE = tuple(name for name, _, updatable in _SETTINGS if updatable)
+_UPDATE_SIGNATURE = inspect.Signature(
+    [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+     inspect.Parameter("image", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)]
+    + [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
+       for n in _UPDATABLE[:_UPDATABLE.index("description") + 1] + ("models", "inference_config")
+       + _UPDATABLE[_UPDATABLE.index("description") + 1:]]
+    + [inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)])
+AksWebservice.update.__signature__ = _UPDATE_SIGNATURE

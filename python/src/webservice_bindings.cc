@@ -15,38 +15,21 @@ void DefineWebservice(py::module_& m) {
   py::class_<Webservice, std::shared_ptr<Webservice>> service(m, "Webservice");
   py::class_<AksWebservice, Webservice, std::shared_ptr<AksWebservice>> aks(m, "AksWebservice");
 
+  // Settings by name: the table in src/domain/deploy_settings.cc decides which there are and their types.
   config.def(py::init<>())
-      .def_readwrite("autoscale_enabled", &Config::autoscale_enabled)
-      .def_readwrite("autoscale_min_replicas", &Config::autoscale_min_replicas)
-      .def_readwrite("autoscale_max_replicas", &Config::autoscale_max_replicas)
-      .def_readwrite("autoscale_refresh_seconds", &Config::autoscale_refresh_seconds)
-      .def_readwrite("autoscale_target_utilization", &Config::autoscale_target_utilization)
-      .def_readwrite("collect_model_data", &Config::collect_model_data)
-      .def_readwrite("auth_enabled", &Config::auth_enabled)
-      .def_readwrite("cpu_cores", &Config::cpu_cores)
-      .def_readwrite("memory_gb", &Config::memory_gb)
-      .def_readwrite("enable_app_insights", &Config::enable_app_insights)
-      .def_readwrite("scoring_timeout_ms", &Config::scoring_timeout_ms)
-      .def_readwrite("replica_max_concurrent_requests", &Config::replica_max_concurrent_requests)
-      .def_readwrite("max_request_wait_time", &Config::max_request_wait_time)
-      .def_readwrite("num_replicas", &Config::num_replicas)
-      .def_readwrite("primary_key", &Config::primary_key)
-      .def_readwrite("secondary_key", &Config::secondary_key)
-      .def_readwrite("tags", &Config::tags)
-      .def_readwrite("properties", &Config::properties)
-      .def_readwrite("description", &Config::description)
-      .def_readwrite("gpu_cores", &Config::gpu_cores)
-      .def_readwrite("period_seconds", &Config::period_seconds)
-      .def_readwrite("initial_delay_seconds", &Config::initial_delay_seconds)
-      .def_readwrite("timeout_seconds", &Config::timeout_seconds)
-      .def_readwrite("success_threshold", &Config::success_threshold)
-      .def_readwrite("failure_threshold", &Config::failure_threshold)
-      .def_readwrite("namespace", &Config::namespace_)
-      .def_readwrite("token_auth_enabled", &Config::token_auth_enabled)
-      .def_readwrite("compute_target_name", &Config::compute_target_name)
-      .def_readwrite("cpu_cores_limit", &Config::cpu_cores_limit)
-      .def_readwrite("memory_gb_limit", &Config::memory_gb_limit)
-      .def_readwrite("blobfuse_enabled", &Config::blobfuse_enabled)
+      .def_static("settings",
+                  [] {
+                    std::vector<std::tuple<std::string, std::string, bool>> out;
+                    for (const auto& s : Config::Settings()) out.emplace_back(s.name, s.kind, s.updatable);
+                    return out;
+                  })
+      .def("get", [](const Config& self, const std::string& name) { return self.Get(name); }, py::arg("name"))
+      .def(
+          "set",
+          [](Config& self, const std::string& name, const DeploySettingValue& value) {
+            ThrowIfError(self.Set(name, value));
+          },
+          py::arg("name"), py::arg("value"))
       .def("validate", [](const Config& self) { ThrowIfError(self.Validate()); });
 
   update.def(py::init<>())

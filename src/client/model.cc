@@ -48,23 +48,9 @@ class ModelCodec {
   static absl::StatusOr<Model> FromBody(const Workspace& ws, const std::string& body) {
     auto object = json::ParseObject(body, "Model reply");
     if (!object.ok()) return object.status();
-    domain::ModelDocument d;
-    d.name = json::GetString(*object, "name");
-    d.version = json::GetInt(*object, "version");
-    d.description = json::GetString(*object, "description");
-    d.framework = json::GetString(*object, "framework");
-    d.framework_version = json::GetString(*object, "frameworkVersion");
-    d.created_time = json::GetString(*object, "createdTime");
-    (void)domain::ReadStringMap(object->if_contains("kvTags"), "kvTags", &d.tags);
-    (void)domain::ReadStringMap(object->if_contains("properties"), "properties", &d.properties);
-    if (const bj::value* files = object->if_contains("files"); files && files->is_array()) {
-      for (const auto& f : files->as_array()) {
-        if (!f.is_object()) continue;
-        d.files.push_back({json::GetString(f.as_object(), "path"), json::GetString(f.as_object(), "sha256"),
-                           json::GetInt(f.as_object(), "size")});
-      }
-    }
-    return FromDocument(ws, d);
+    auto d = domain::ModelFromJson(*object);
+    if (!d.ok()) return d.status();
+    return FromDocument(ws, *d);
   }
 };
 

@@ -12,6 +12,9 @@
 #include "common/errors.h"
 #include "common/http_client.h"
 #include "common/json.h"
+#include "common/json_fields.h"
+#include "domain/deploy_settings.h"
+#include "domain/operation_wire.h"
 #include "domain/service_rules.h"
 #include "domain/service_wire.h"
 
@@ -75,48 +78,34 @@ class WebserviceCodec {
   static absl::Status Fill(Webservice& s, const std::string& body) {
     auto object = json::ParseObject(body, "Service reply");
     if (!object.ok()) return object.status();
-    const bj::object& o = *object;
+    auto d = domain::ServiceDocumentFromJson(*object);
+    if (!d.ok()) return d.status();
     s.document_ = body;
-    s.name_ = json::GetString(o, "name");
-    s.compute_type_ = json::GetString(o, "computeType");
-    s.compute_name_ = json::GetString(o, "computeName");
-    s.state_ = json::GetString(o, "state");
-    s.phase_ = json::GetString(o, "phase");
-    s.reason_ = json::GetString(o, "reason");
-    const bj::value* error = o.if_contains("error");
-    s.error_ = error && error->is_object() ? json::Serialize(*error) : "";
-    s.scoring_uri_ = json::GetString(o, "scoringUri");
-    s.swagger_uri_ = json::GetString(o, "swaggerUri");
-    s.auth_enabled_ = json::GetBool(o, "authEnabled");
-    s.token_auth_enabled_ = json::GetBool(o, "aadAuthEnabled");
-    s.tags_.clear();
-    s.properties_.clear();
-    (void)domain::ReadStringMap(o.if_contains("kvTags"), "kvTags", &s.tags_);
-    (void)domain::ReadStringMap(o.if_contains("properties"), "properties", &s.properties_);
-    s.description_ = json::GetString(o, "description");
-    s.created_time_ = json::GetString(o, "createdTime");
-    s.updated_time_ = json::GetString(o, "updatedTime");
+    s.name_ = d->name;
+    s.compute_type_ = d->compute_type;
+    s.compute_name_ = d->compute_name;
+    s.state_ = d->state;
+    s.phase_ = d->phase;
+    s.reason_ = d->reason;
+    s.error_ = d->error ? json::Serialize(bj::object{{"code", d->error->code}, {"message", d->error->message}}) : "";
+    s.scoring_uri_ = d->scoring_uri;
+    s.swagger_uri_ = d->swagger_uri;
+    s.tags_ = d->tags;
+    s.properties_ = d->properties;
+    s.description_ = d->description;
+    s.created_time_ = d->created_time;
+    s.updated_time_ = d->updated_time;
     s.model_ids_.clear();
-    if (const bj::value* models = o.if_contains("models"); models && models->is_array()) {
-      for (const auto& m : models->as_array()) {
-        if (m.is_object()) s.model_ids_.push_back(json::GetString(m.as_object(), "id"));
-      }
-    }
-    std::string operation = json::GetString(o, "operationId");
-    if (!operation.empty()) s.operation_id_ = operation;
+    for (const auto& m : d->models) s.model_ids_.push_back(m.id);
+    if (!d->operation_id.empty()) s.operation_id_ = d->operation_id;
+    domain::ResolvedDeployConfig config = d->config.value_or(domain::ResolvedDeployConfig{});
+    s.auth_enabled_ = d->config && config.auth_enabled;
+    s.token_auth_enabled_ = d->config && config.token_auth_enabled;
     if (auto* aks = dynamic_cast<AksWebservice*>(&s)) {
-      const bj::value* replicas = o.if_contains("numReplicas");
-      aks->num_replicas_ = replicas && replicas->is_number() ? std::optional<int64_t>(json::GetInt(o, "numReplicas"))
-                                                             : std::nullopt;
-      if (const bj::object* scaler = json::GetObject(o, "autoScaler")) {
-        aks->autoscale_enabled_ = json::GetBool(*scaler, "autoscaleEnabled");
-      }
-      if (const bj::object* resources = json::GetObject(o, "containerResourceRequirements")) {
-        const bj::value* cpu = resources->if_contains("cpu");
-        const bj::value* memory = resources->if_contains("memoryInGB");
-        aks->cpu_cores_ = cpu && cpu->is_number() ? cpu->to_number<double>() : 0;
-        aks->memory_gb_ = memory && memory->is_number() ? memory->to_number<double>() : 0;
-      }
+      aks->num_replicas_ = config.num_replicas_given ? std::optional<int64_t>(config.num_replicas) : std::nullopt;
+      aks->autoscale_enabled_ = d->config && config.autoscale_enabled;
+      aks->cpu_cores_ = d->config ? config.cpu_cores : 0;
+      aks->memory_gb_ = d->config ? config.memory_gb : 0;
     }
     return absl::OkStatus();
   }
@@ -139,6 +128,84 @@ absl::Status Webservice::ValidateName(absl::string_view name) { return domain::V
 absl::Status AksServiceDeploymentConfiguration::Validate() const {
   auto s = domain::ValidateDeployConfiguration(*this);
   return s.ok() ? s : Invalid(s.message());
+}
+
+std::vector<DeploySettingInfo> AksServiceDeploymentConfiguration::Settings() {
+  std::vector<DeploySettingInfo> out;
+  for (const auto& s : domain::DeploySettings()) out.push_back({s.name, s.kind(), s.updatable});
+  return out;
+}
+
+namespace {
+const domain::DeploySetting* FindSetting(absl::string_view name) {
+  for (const auto& s : domain::DeploySettings()) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+}  // namespace
+
+DeploySettingValue AksServiceDeploymentConfiguration::Get(absl::string_view name) const {
+  const domain::DeploySetting* s = FindSetting(name);
+  if (s == nullptr || !s->IsSet(*this)) return std::monostate{};
+  return std::visit(
+      Overloaded{[&](const domain::FlagSetting& f) -> DeploySettingValue { return *(this->*f.request); },
+                 [&](const domain::CountSetting& f) -> DeploySettingValue { return *(this->*f.request); },
+                 [&](const domain::AmountSetting& f) -> DeploySettingValue { return *(this->*f.request); },
+                 [&](const domain::TextSetting& f) -> DeploySettingValue { return this->*f.request; },
+                 [&](const domain::MapSetting& f) -> DeploySettingValue { return this->*f.request; }},
+      s->field);
+}
+
+absl::Status AksServiceDeploymentConfiguration::Set(absl::string_view name, const DeploySettingValue& value) {
+  const domain::DeploySetting* s = FindSetting(name);
+  if (s == nullptr) return Invalid(absl::StrCat("Invalid configuration, unknown setting '", name, "'."));
+  bool unset = std::holds_alternative<std::monostate>(value);
+  bool ok = std::visit(
+      Overloaded{[&](const domain::FlagSetting& f) {
+                   if (unset) return (this->*f.request).reset(), true;
+                   if (!std::holds_alternative<bool>(value)) return false;
+                   return this->*f.request = std::get<bool>(value), true;
+                 },
+                 [&](const domain::CountSetting& f) {
+                   if (unset) return (this->*f.request).reset(), true;
+                   if (!std::holds_alternative<int64_t>(value)) return false;
+                   return this->*f.request = std::get<int64_t>(value), true;
+                 },
+                 [&](const domain::AmountSetting& f) {
+                   if (unset) return (this->*f.request).reset(), true;
+                   if (std::holds_alternative<int64_t>(value)) {
+                     return this->*f.request = static_cast<double>(std::get<int64_t>(value)), true;
+                   }
+                   if (!std::holds_alternative<double>(value)) return false;
+                   return this->*f.request = std::get<double>(value), true;
+                 },
+                 [&](const domain::TextSetting& f) {
+                   if (unset) return (this->*f.request).clear(), true;
+                   if (!std::holds_alternative<std::string>(value)) return false;
+                   return this->*f.request = std::get<std::string>(value), true;
+                 },
+                 [&](const domain::MapSetting& f) {
+                   if (unset) return (this->*f.request).clear(), true;
+                   if (!std::holds_alternative<std::map<std::string, std::string>>(value)) return false;
+                   return this->*f.request = std::get<std::map<std::string, std::string>>(value), true;
+                 }},
+      s->field);
+  if (ok) return absl::OkStatus();
+  const char* kind = s->kind();
+  std::string expected = std::string(kind) == "bool"     ? "True or False"
+                         : std::string(kind) == "int"    ? "an integer"
+                         : std::string(kind) == "number" ? "a number"
+                         : std::string(kind) == "str"    ? "a string"
+                                                         : "a dict of strings to strings";
+  return Invalid(absl::StrCat("Invalid configuration, ", name, " must be ", expected, "."));
 }
 
 absl::StatusOr<std::shared_ptr<Webservice>> Webservice::Get(const Workspace& ws, absl::string_view name) {
@@ -193,25 +260,20 @@ absl::Status Webservice::WaitForDeployment(const PollOptions& options) {
   auto done = internal::LongPoll(
       *workspace_.connection(), url, options,
       [&](const std::string& body) -> absl::StatusOr<internal::PollSnapshot> {
-        auto object = json::ParseObject(body, "Operation");
-        if (!object.ok()) return object.status();
+        auto op = json::DecodeText<domain::ModelManagementOperation>(body, "Operation");
+        if (!op.ok()) return op.status();
         internal::PollSnapshot snapshot;
-        snapshot.state = json::GetString(*object, "state");
-        snapshot.terminal = snapshot.state == "Succeeded" || snapshot.state == "Failed" ||
-                            snapshot.state == "Cancelled" || snapshot.state == "TimedOut";
-        snapshot.version = json::GetInt(*object, "version");
-        if (const bj::value* log = object->if_contains("operationLog"); log && log->is_array()) {
-          const auto& lines = log->as_array();
-          for (size_t i = printed; i < lines.size(); ++i) {
-            if (!lines[i].is_object()) continue;
-            snapshot.new_lines.push_back(absl::StrCat(LocalTime(json::GetString(lines[i].as_object(), "time")), " ",
-                                                      json::GetString(lines[i].as_object(), "message")));
-          }
-          printed = lines.size();
+        snapshot.state = op->state;
+        snapshot.terminal = op->terminal();
+        snapshot.version = op->version;
+        for (size_t i = printed; i < op->operation_log.size(); ++i) {
+          snapshot.new_lines.push_back(
+              absl::StrCat(LocalTime(op->operation_log[i].time), " ", op->operation_log[i].message));
         }
-        if (const bj::object* error = json::GetObject(*object, "error")) {
-          error_code = json::GetString(*error, "code");
-          error_message = json::GetString(*error, "message");
+        printed = std::max(printed, op->operation_log.size());
+        if (op->error) {
+          error_code = op->error->code;
+          error_message = op->error->message;
         }
         return snapshot;
       },
@@ -239,17 +301,17 @@ absl::StatusOr<std::string> Webservice::GetLogs(int64_t num_lines, bool init) {
   auto reply = workspace_.connection()->Call(
       "GET", absl::StrCat(ServicePath(workspace_, name_), "/logs?tail=", num_lines, "&init=", init ? "true" : "false"));
   if (!reply.ok()) return ServiceError(name_, reply.status());
-  auto object = json::ParseObject(reply->body, "Logs");
-  if (!object.ok()) return object.status();
-  return json::GetString(*object, "content");
+  auto logs = json::DecodeText<domain::ServiceLogs>(reply->body, "Logs");
+  if (!logs.ok()) return logs.status();
+  return std::move(logs->content);
 }
 
 absl::StatusOr<std::pair<std::string, std::string>> Webservice::GetKeys() {
   auto reply = workspace_.connection()->Call("POST", absl::StrCat(ServicePath(workspace_, name_), "/listkeys"), "");
   if (!reply.ok()) return ServiceError(name_, reply.status());
-  auto object = json::ParseObject(reply->body, "Keys");
-  if (!object.ok()) return object.status();
-  return std::make_pair(json::GetString(*object, "primaryKey"), json::GetString(*object, "secondaryKey"));
+  auto keys = json::DecodeText<domain::ServiceKeys>(reply->body, "Keys");
+  if (!keys.ok()) return keys.status();
+  return std::make_pair(std::move(keys->primary_key), std::move(keys->secondary_key));
 }
 
 absl::Status Webservice::RegenKey(absl::string_view key_type, absl::string_view set_key) {
@@ -315,11 +377,9 @@ absl::Status Webservice::Delete() {
   auto done = internal::LongPoll(
       *workspace_.connection(), url, {},
       [](const std::string& body) -> absl::StatusOr<internal::PollSnapshot> {
-        auto object = json::ParseObject(body, "Operation");
-        if (!object.ok()) return object.status();
-        std::string state = json::GetString(*object, "state");
-        return internal::PollSnapshot{state, state != "Running" && state != "NotStarted",
-                                      json::GetInt(*object, "version"), {}};
+        auto op = json::DecodeText<domain::ModelManagementOperation>(body, "Operation");
+        if (!op.ok()) return op.status();
+        return internal::PollSnapshot{op->state, op->terminal(), op->version, {}};
       },
       [](const std::string& state) { return absl::StrCat("Deleting timed out in state ", state); });
   if (!done.ok()) return AsWebserviceError(done.status());
@@ -363,15 +423,9 @@ absl::StatusOr<std::shared_ptr<AksWebservice>> AksWebservice::Deploy(
 
 absl::Status AksWebservice::Update(const AksServiceUpdate& update) {
   const AksServiceDeploymentConfiguration& c = update.config;
-  bool any = c.autoscale_enabled || c.autoscale_min_replicas || c.autoscale_max_replicas ||
-             c.autoscale_refresh_seconds || c.autoscale_target_utilization || c.collect_model_data ||
-             c.auth_enabled || c.cpu_cores || c.memory_gb || c.enable_app_insights || c.scoring_timeout_ms ||
-             c.replica_max_concurrent_requests || c.max_request_wait_time || c.num_replicas || c.gpu_cores ||
-             c.period_seconds || c.initial_delay_seconds || c.timeout_seconds || c.success_threshold ||
-             c.failure_threshold || c.token_auth_enabled || c.cpu_cores_limit || c.memory_gb_limit ||
-             !c.namespace_.empty() || !c.description.empty() || !c.tags.empty() || !c.properties.empty() ||
-             update.models || update.inference_config;
-  if (!any) return Invalid("No parameters provided to update.");
+  if (!domain::AnySet(c) && !update.models && !update.inference_config) {
+    return Invalid("No parameters provided to update.");
+  }
   if (auto s = domain::ValidateDeployConfiguration(c); !s.ok()) {
     // azureml words update errors "Error, ..." rather than "Invalid configuration, ...".
     return Invalid(absl::StrReplaceAll(s.message(), {{"Invalid configuration, ", "Error, "}}));

@@ -8,6 +8,8 @@
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/json.h"
+#include "common/json_fields.h"
+#include "domain/workspace_wire.h"
 #include "domain/names.h"
 
 namespace amlcore {
@@ -37,21 +39,17 @@ std::string Or(const std::string& value, const char* fallback) { return value.em
 class WorkspaceCodec {
  public:
   static absl::StatusOr<Workspace> FromJson(std::shared_ptr<internal::Connection> connection, const bj::object& o) {
+    domain::WorkspaceDocument d;
+    if (auto s = json::Decode(bj::value(o), &d, "workspace"); !s.ok()) return s;
     Workspace ws;
     ws.connection_ = std::move(connection);
-    ws.name_ = json::GetString(o, "name");
-    ws.location_ = json::GetString(o, "location");
-    if (const bj::object* tags = json::GetObject(o, "tags")) {
-      for (const auto& [k, v] : *tags) {
-        if (v.is_string()) ws.tags_[std::string(json::Sv(k))] = std::string(json::Sv(v.as_string()));
-      }
-    }
-    if (const bj::object* props = json::GetObject(o, "properties")) {
-      ws.friendly_name_ = json::GetString(*props, "friendlyName");
-      ws.description_ = json::GetString(*props, "description");
-      ws.subscription_id_ = json::GetString(*props, "subscriptionId");
-      ws.resource_group_ = json::GetString(*props, "resourceGroup");
-    }
+    ws.name_ = d.name;
+    ws.location_ = d.location;
+    ws.tags_ = d.tags;
+    ws.friendly_name_ = d.properties.friendly_name;
+    ws.description_ = d.properties.description;
+    ws.subscription_id_ = d.properties.subscription_id;
+    ws.resource_group_ = d.properties.resource_group;
     if (ws.name_.empty() || ws.subscription_id_.empty()) {
       return absl::InternalError(absl::StrCat("Unexpected workspace document: ", json::Serialize(o)));
     }

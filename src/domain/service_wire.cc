@@ -18,10 +18,6 @@ absl::Status ReadStringList(const bj::value* raw, absl::string_view field, std::
   return absl::OkStatus();
 }
 
-template <class T>
-void Put(bj::object& o, const char* key, const std::optional<T>& value) {
-  if (value) o[key] = *value;
-}
 }  // namespace
 
 json::bj::object TagsToJson(const std::map<std::string, std::string>& tags) {
@@ -62,8 +58,10 @@ json::bj::object ModelToJson(const ModelDocument& m) {
 absl::StatusOr<ModelDocument> ModelFromJson(const json::bj::object& object) {
   ModelDocument m;
   json::ObjectReader reader(&object, "");
-  for (auto key : {"id", "version", "createdTime"}) reader.Ignore(key);
+  reader.Ignore("id");
   m.name = reader.String("name").value_or("");
+  m.version = reader.Int("version").value_or(0);
+  m.created_time = reader.String("createdTime").value_or("");
   m.description = reader.String("description").value_or("");
   m.framework = reader.String("framework").value_or("");
   m.framework_version = reader.String("frameworkVersion").value_or("");
@@ -169,123 +167,6 @@ std::string EnvironmentHash(const Environment& e) {
   return Sha256Hex(json::Serialize(identity));
 }
 
-json::bj::object DeployConfigToJson(const AksServiceDeploymentConfiguration& c) {
-  bj::object scaler;
-  Put(scaler, "autoscaleEnabled", c.autoscale_enabled);
-  Put(scaler, "minReplicas", c.autoscale_min_replicas);
-  Put(scaler, "maxReplicas", c.autoscale_max_replicas);
-  Put(scaler, "refreshPeriodInSeconds", c.autoscale_refresh_seconds);
-  Put(scaler, "targetUtilization", c.autoscale_target_utilization);
-  bj::object resources;
-  Put(resources, "cpu", c.cpu_cores);
-  Put(resources, "memoryInGB", c.memory_gb);
-  Put(resources, "gpu", c.gpu_cores);
-  Put(resources, "cpuLimit", c.cpu_cores_limit);
-  Put(resources, "memoryInGBLimit", c.memory_gb_limit);
-  bj::object liveness;
-  Put(liveness, "periodSeconds", c.period_seconds);
-  Put(liveness, "initialDelaySeconds", c.initial_delay_seconds);
-  Put(liveness, "timeoutSeconds", c.timeout_seconds);
-  Put(liveness, "successThreshold", c.success_threshold);
-  Put(liveness, "failureThreshold", c.failure_threshold);
-  bj::object out{{"autoScaler", std::move(scaler)},
-                 {"containerResourceRequirements", std::move(resources)},
-                 {"livenessProbeRequirements", std::move(liveness)}};
-  Put(out, "numReplicas", c.num_replicas);
-  Put(out, "authEnabled", c.auth_enabled);
-  Put(out, "aadAuthEnabled", c.token_auth_enabled);
-  Put(out, "appInsightsEnabled", c.enable_app_insights);
-  Put(out, "scoringTimeoutMs", c.scoring_timeout_ms);
-  Put(out, "maxConcurrentRequestsPerContainer", c.replica_max_concurrent_requests);
-  Put(out, "maxQueueWaitMs", c.max_request_wait_time);
-  Put(out, "blobfuseEnabled", c.blobfuse_enabled);
-  if (c.collect_model_data) out["dataCollection"] = bj::object{{"storageEnabled", *c.collect_model_data}};
-  if (!c.primary_key.empty() || !c.secondary_key.empty()) {
-    out["keys"] = bj::object{{"primaryKey", c.primary_key}, {"secondaryKey", c.secondary_key}};
-  }
-  if (!c.namespace_.empty()) out["namespace"] = c.namespace_;
-  if (!c.compute_target_name.empty()) out["computeName"] = c.compute_target_name;
-  if (!c.description.empty()) out["description"] = c.description;
-  if (!c.tags.empty()) out["kvTags"] = TagsToJson(c.tags);
-  if (!c.properties.empty()) out["properties"] = TagsToJson(c.properties);
-  return out;
-}
-
-absl::StatusOr<AksServiceDeploymentConfiguration> DeployConfigFromJson(const json::bj::object& object) {
-  AksServiceDeploymentConfiguration c;
-  json::ObjectReader r(&object, "deploymentConfig");
-  json::ObjectReader scaler = r.Object("autoScaler");
-  c.autoscale_enabled = scaler.Bool("autoscaleEnabled");
-  c.autoscale_min_replicas = scaler.Int("minReplicas");
-  c.autoscale_max_replicas = scaler.Int("maxReplicas");
-  c.autoscale_refresh_seconds = scaler.Int("refreshPeriodInSeconds");
-  c.autoscale_target_utilization = scaler.Int("targetUtilization");
-  json::ObjectReader resources = r.Object("containerResourceRequirements");
-  c.cpu_cores = resources.Number("cpu");
-  c.memory_gb = resources.Number("memoryInGB");
-  c.gpu_cores = resources.Int("gpu");
-  c.cpu_cores_limit = resources.Number("cpuLimit");
-  c.memory_gb_limit = resources.Number("memoryInGBLimit");
-  json::ObjectReader liveness = r.Object("livenessProbeRequirements");
-  c.period_seconds = liveness.Int("periodSeconds");
-  c.initial_delay_seconds = liveness.Int("initialDelaySeconds");
-  c.timeout_seconds = liveness.Int("timeoutSeconds");
-  c.success_threshold = liveness.Int("successThreshold");
-  c.failure_threshold = liveness.Int("failureThreshold");
-  c.num_replicas = r.Int("numReplicas");
-  c.auth_enabled = r.Bool("authEnabled");
-  c.token_auth_enabled = r.Bool("aadAuthEnabled");
-  c.enable_app_insights = r.Bool("appInsightsEnabled");
-  c.scoring_timeout_ms = r.Int("scoringTimeoutMs");
-  c.replica_max_concurrent_requests = r.Int("maxConcurrentRequestsPerContainer");
-  c.max_request_wait_time = r.Int("maxQueueWaitMs");
-  c.blobfuse_enabled = r.Bool("blobfuseEnabled");
-  json::ObjectReader collection = r.Object("dataCollection");
-  c.collect_model_data = collection.Bool("storageEnabled");
-  json::ObjectReader keys = r.Object("keys");
-  c.primary_key = keys.String("primaryKey").value_or("");
-  c.secondary_key = keys.String("secondaryKey").value_or("");
-  c.namespace_ = r.String("namespace").value_or("");
-  c.compute_target_name = r.String("computeName").value_or("");
-  c.description = r.String("description").value_or("");
-  if (auto s = ReadStringMap(r.Raw("kvTags"), "kvTags", &c.tags); !s.ok()) return s;
-  if (auto s = ReadStringMap(r.Raw("properties"), "properties", &c.properties); !s.ok()) return s;
-  for (json::ObjectReader* reader : {&scaler, &resources, &liveness, &collection, &keys, &r}) {
-    if (auto s = reader->Finish(); !s.ok()) return s;
-  }
-  return c;
-}
-
-json::bj::object ResolvedToJson(const ResolvedDeployConfig& c) {
-  return bj::object{
-      {"numReplicas", c.num_replicas_given ? bj::value(c.num_replicas) : bj::value(nullptr)},
-      {"autoScaler", bj::object{{"autoscaleEnabled", c.autoscale_enabled},
-                                {"minReplicas", c.autoscale_min_replicas},
-                                {"maxReplicas", c.autoscale_max_replicas},
-                                {"refreshPeriodInSeconds", c.autoscale_refresh_seconds},
-                                {"targetUtilization", c.autoscale_target_utilization}}},
-      {"containerResourceRequirements",
-       bj::object{{"cpu", c.cpu_cores},
-                  {"memoryInGB", c.memory_gb},
-                  {"gpu", c.gpu_cores},
-                  {"cpuLimit", c.cpu_cores_limit > 0 ? bj::value(c.cpu_cores_limit) : bj::value(nullptr)},
-                  {"memoryInGBLimit", c.memory_gb_limit}}},
-      {"livenessProbeRequirements", bj::object{{"periodSeconds", c.period_seconds},
-                                               {"initialDelaySeconds", c.initial_delay_seconds},
-                                               {"timeoutSeconds", c.timeout_seconds},
-                                               {"successThreshold", c.success_threshold},
-                                               {"failureThreshold", c.failure_threshold}}},
-      {"authEnabled", c.auth_enabled},
-      {"aadAuthEnabled", c.token_auth_enabled},
-      {"appInsightsEnabled", c.enable_app_insights},
-      {"dataCollection", bj::object{{"storageEnabled", c.collect_model_data}}},
-      {"scoringTimeoutMs", c.scoring_timeout_ms},
-      {"maxConcurrentRequestsPerContainer", c.replica_max_concurrent_requests},
-      {"maxQueueWaitMs", c.max_request_wait_time},
-      {"namespace", c.namespace_.empty() ? bj::value(nullptr) : bj::value(c.namespace_)},
-      {"blobfuseEnabled", c.blobfuse_enabled}};
-}
-
 std::string ServiceRequestToJson(const ServiceRequest& r) {
   bj::object o{{"name", r.name},
                {"computeType", r.compute_type},
@@ -330,6 +211,78 @@ absl::StatusOr<ServiceRequest> ServiceRequestFromJson(absl::string_view body) {
     r.config = std::move(*c);
   }
   return r;
+}
+
+json::bj::object ServiceDocumentToJson(const ServiceDocument& d) {
+  auto text_or_null = [](const std::string& text) { return text.empty() ? bj::value(nullptr) : bj::value(json::Bj(text)); };
+  bj::object out{{"id", d.name},
+                 {"name", d.name},
+                 {"description", d.description},
+                 {"kvTags", TagsToJson(d.tags)},
+                 {"properties", TagsToJson(d.properties)},
+                 {"computeType", d.compute_type},
+                 {"computeName", d.compute_name},
+                 {"state", d.state},
+                 {"phase", d.phase},
+                 {"reason", d.reason},
+                 {"createdTime", d.created_time},
+                 {"updatedTime", d.updated_time},
+                 {"scoringUri", text_or_null(d.scoring_uri)},
+                 {"swaggerUri", text_or_null(d.swagger_uri)},
+                 {"error", d.error ? bj::value(bj::object{{"code", d.error->code}, {"message", d.error->message}})
+                                   : bj::value(nullptr)},
+                 {"operationId", text_or_null(d.operation_id)}};
+  bj::array models;
+  for (const auto& m : d.models) models.push_back(bj::object{{"id", m.id}, {"name", m.name}, {"version", m.version}});
+  out["models"] = std::move(models);
+  out["entryScript"] = d.entry_script;
+  out["sourceDirectory"] = d.source_directory;
+  if (d.environment) out["environment"] = EnvironmentToJson(*d.environment);
+  if (d.config) {
+    for (auto& [k, v] : ResolvedToJson(*d.config)) out[k] = v;
+  }
+  return out;
+}
+
+absl::StatusOr<ServiceDocument> ServiceDocumentFromJson(const json::bj::object& o) {
+  ServiceDocument d;
+  d.name = json::GetString(o, "name");
+  d.description = json::GetString(o, "description");
+  if (auto s = ReadStringMap(o.if_contains("kvTags"), "kvTags", &d.tags); !s.ok()) return s;
+  if (auto s = ReadStringMap(o.if_contains("properties"), "properties", &d.properties); !s.ok()) return s;
+  d.compute_type = json::GetString(o, "computeType");
+  d.compute_name = json::GetString(o, "computeName");
+  d.state = json::GetString(o, "state");
+  d.phase = json::GetString(o, "phase");
+  d.reason = json::GetString(o, "reason");
+  d.created_time = json::GetString(o, "createdTime");
+  d.updated_time = json::GetString(o, "updatedTime");
+  d.scoring_uri = json::GetString(o, "scoringUri");
+  d.swagger_uri = json::GetString(o, "swaggerUri");
+  d.operation_id = json::GetString(o, "operationId");
+  if (const bj::object* error = json::GetObject(o, "error")) {
+    d.error = ServiceDocument::Error{json::GetString(*error, "code"), json::GetString(*error, "message")};
+  }
+  if (const bj::value* models = o.if_contains("models"); models && models->is_array()) {
+    for (const auto& m : models->as_array()) {
+      if (!m.is_object()) return absl::InvalidArgumentError("Service document: every model must be an object.");
+      d.models.push_back({json::GetString(m.as_object(), "id"), json::GetString(m.as_object(), "name"),
+                          json::GetInt(m.as_object(), "version")});
+    }
+  }
+  d.entry_script = json::GetString(o, "entryScript");
+  d.source_directory = json::GetString(o, "sourceDirectory");
+  if (const bj::object* environment = json::GetObject(o, "environment")) {
+    auto e = EnvironmentFromJson(*environment);
+    if (!e.ok()) return e.status();
+    d.environment = std::move(*e);
+  }
+  if (o.contains("autoScaler")) {
+    auto config = ResolvedFromJson(o);
+    if (!config.ok()) return config.status();
+    d.config = *config;
+  }
+  return d;
 }
 
 }  // namespace amlcore::domain

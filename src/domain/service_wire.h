@@ -4,6 +4,7 @@
 #define AMLCORE_DOMAIN_SERVICE_WIRE_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,8 @@
 #include "amlcore/model.h"
 #include "amlcore/webservice.h"
 #include "common/json.h"
+#include "common/json_fields.h"
+#include "domain/deploy_settings.h"
 #include "domain/service_rules.h"
 
 namespace amlcore::domain {
@@ -32,18 +35,14 @@ struct ModelDocument {
   std::string created_time;
 };
 json::bj::object ModelToJson(const ModelDocument& model);
-// Strict: the body of POST /models (name, files, ...).
+// Strict (wrong types and unknown fields are errors): a model document, or the body of POST /models, where the
+// server assigns the version and creation time.
 absl::StatusOr<ModelDocument> ModelFromJson(const json::bj::object& object);
 
 // Environments, in azureml's JSON shape.
 json::bj::object EnvironmentToJson(const Environment& environment);
 absl::StatusOr<Environment> EnvironmentFromJson(const json::bj::object& object);
 std::string EnvironmentHash(const Environment& environment);
-
-// Deployment configurations: azureml's AKS payload fields.
-json::bj::object DeployConfigToJson(const AksServiceDeploymentConfiguration& config);
-absl::StatusOr<AksServiceDeploymentConfiguration> DeployConfigFromJson(const json::bj::object& object);
-json::bj::object ResolvedToJson(const ResolvedDeployConfig& config);
 
 // POST /services and PATCH-style updates.
 struct ServiceRequest {
@@ -61,6 +60,58 @@ struct ServiceRequest {
 };
 std::string ServiceRequestToJson(const ServiceRequest& request);
 absl::StatusOr<ServiceRequest> ServiceRequestFromJson(absl::string_view body);
+
+// POST /services/{name}/listkeys and regenerateKeys.
+struct ServiceKeys {
+  std::string primary_key;
+  std::string secondary_key;
+};
+constexpr auto JsonFields(const ServiceKeys*) {
+  return json::Fields(json::Field("primaryKey", &ServiceKeys::primary_key),
+                      json::Field("secondaryKey", &ServiceKeys::secondary_key));
+}
+
+// GET /services/{name}/logs
+struct ServiceLogs {
+  std::string content;
+};
+constexpr auto JsonFields(const ServiceLogs*) { return json::Fields(json::Field("content", &ServiceLogs::content)); }
+
+// GET /services/{name}: a web service as the server describes it. The deployment configuration's settings sit
+// at the top level, resolved, as in azureml's service documents.
+struct ServiceDocument {
+  struct Error {
+    std::string code;
+    std::string message;
+  };
+  struct ModelReference {
+    std::string id;  // "name:version"
+    std::string name;
+    int64_t version = 0;
+  };
+  std::string name;
+  std::string description;
+  std::map<std::string, std::string> tags;
+  std::map<std::string, std::string> properties;
+  std::string compute_type = "AKS";
+  std::string compute_name;
+  std::string state;
+  std::string phase;
+  std::string reason;
+  std::string created_time;
+  std::string updated_time;
+  std::string scoring_uri;  // "" until the cluster's router runs
+  std::string swagger_uri;
+  std::optional<Error> error;
+  std::vector<ModelReference> models;
+  std::string entry_script;
+  std::string source_directory;
+  std::optional<Environment> environment;
+  std::optional<ResolvedDeployConfig> config;
+  std::string operation_id;  // the operation running on the service, if any
+};
+json::bj::object ServiceDocumentToJson(const ServiceDocument& document);
+absl::StatusOr<ServiceDocument> ServiceDocumentFromJson(const json::bj::object& object);
 
 }  // namespace amlcore::domain
 

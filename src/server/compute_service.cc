@@ -489,16 +489,6 @@ absl::StatusOr<json::bj::object> ComputeService::ListKeys(const WorkspaceKey& ke
                     {"scoringEndpoint", resource->resource.scoring_endpoint}};
 }
 
-domain::AsyncOperationStatus ComputeService::ToAsyncStatus(const OperationRecord& op) {
-  domain::AsyncOperationStatus s;
-  s.status = op.status;
-  s.provisioning_state = op.done() ? op.status : op.phase;
-  s.error_code = op.error_code;
-  s.error_message = op.error_message;
-  s.log_version = op.version;
-  return s;
-}
-
 StepResult ComputeService::Fail(const std::string& operation_id, const absl::Status& error) {
   absl::Status failure = ErrorCodeOf(error).empty() ? WithErrorCode(error, "ProvisioningFailed") : error;
   (void)operations_->Commit(operation_id, [&](Tx& tx, OperationRecord& op) -> absl::Status {

@@ -49,8 +49,6 @@ class ComputeService {
                                   const std::string& action);
   absl::StatusOr<json::bj::object> ListKeys(const WorkspaceKey& workspace, const std::string& name);
 
-  static domain::AsyncOperationStatus ToAsyncStatus(const OperationRecord& operation);
-
   // Removes every compute target of a workspace that is being deleted (inside the caller's transaction): created
   // clusters are marked for deletion (their controller takes them down), attached ones detached. Refused while
   // an operation runs or another workspace uses a created cluster. Returns the clusters marked.

@@ -35,6 +35,30 @@ absl::StatusOr<OperationRecord> Operations::Get(const std::string& id) {
   return std::move(*found);
 }
 
+absl::StatusOr<domain::OperationView> Operations::View(const std::string& id, bool with_log) {
+  domain::OperationView view;
+  bool found = false;
+  auto status = store_->db().Read([&](Tx& tx) -> absl::Status {
+    auto op = store_->GetOperation(tx, id);
+    if (!op.ok()) return op.status();
+    if (!op->has_value()) return absl::OkStatus();
+    found = true;
+    const OperationRecord& o = **op;
+    view = domain::OperationView{o.id,         o.type,          o.status,        o.phase,  o.created, o.ended,
+                                 o.error_code, o.error_message, o.resource_name, o.version, {}};
+    if (!with_log) return absl::OkStatus();
+    auto lines = store_->OperationLog(tx, id);
+    if (!lines.ok()) return lines.status();
+    for (const auto& l : *lines) view.log.push_back({l.time, l.message});
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  if (!found) {
+    return MakeError(absl::StatusCode::kNotFound, "OperationNotFound", absl::StrCat("No operation with id ", id, "."));
+  }
+  return view;
+}
+
 absl::Status Operations::Commit(const std::string& operation_id, const Change& change) {
   auto status = store_->db().Transaction([&](Tx& tx) -> absl::Status {
     auto op = store_->GetOperation(tx, operation_id);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "domain/operation_wire.h"
 #include "server/change_notifier.h"
 #include "server/controller_queue.h"
 #include "server/store.h"
@@ -37,6 +38,8 @@ class Operations {
   }
 
   absl::StatusOr<OperationRecord> Get(const std::string& operation_id);
+  // The operation as the REST API shows it, with its log when `with_log`.
+  absl::StatusOr<domain::OperationView> View(const std::string& operation_id, bool with_log);
   // Applies `change` to the operation in one transaction, then wakes its watchers.
   absl::Status Commit(const std::string& operation_id, const Change& change);
   // Appends a log line (and wakes watchers).

@@ -12,6 +12,8 @@
 #include "common/crypto.h"
 #include "common/errors.h"
 #include "common/json.h"
+#include "common/json_fields.h"
+#include "domain/operation_wire.h"
 
 namespace amlcore::server {
 namespace {
@@ -265,14 +267,12 @@ void RestApi::OperationStatus(const http::Request& request, const std::string& o
     }
   }
   if (auto v = request.QueryParam("version")) (void)absl::SimpleAtoi(*v, &seen_version);
-  WebserviceService* webservices = webservices_;
-  auto respond = [webservices, model_management](const OperationRecord& record, http::Responder r) {
-    if (!model_management) {
-      return std::move(r)(
-          JsonResponse(200, domain::AsyncOperationStatusToJson(ComputeService::ToAsyncStatus(record))));
-    }
-    auto document = webservices->OperationDocument(record);
-    std::move(r)(document.ok() ? JsonResponse(200, *document) : ErrorResponse(document.status()));
+  Operations* ops = operations_;
+  auto respond = [ops, model_management](const OperationRecord& record, http::Responder r) {
+    auto view = ops->View(record.id, /*with_log=*/model_management);
+    if (!view.ok()) return std::move(r)(ErrorResponse(view.status()));
+    std::move(r)(JsonResponse(200, model_management ? json::Encode(domain::ToModelManagement(*view))
+                                                    : domain::AsyncOperationStatusToJson(domain::ToAsyncStatus(*view))));
   };
   if (wait_seconds == 0 || op->done() || op->version != seen_version) return respond(*op, std::move(reply));
 
@@ -439,7 +439,7 @@ void RestApi::ModelManagement(const http::Request& request, const WorkspaceKey& 
       }
       bool init = request.QueryParam("init").value_or("") == "true";
       auto logs = webservices_->Logs(key, name, tail, init);
-      return logs.ok() ? send(JsonResponse(200, bj::object{{"content", *logs}})) : fail(logs.status());
+      return logs.ok() ? send(JsonResponse(200, json::Encode(domain::ServiceLogs{*logs}))) : fail(logs.status());
     }
     if (rest.size() == 3 && is(2, "token")) {
       if (method != "POST") return send(MethodNotAllowed(request, "POST"));

@@ -116,51 +116,42 @@ absl::StatusOr<json::bj::object> WebserviceService::Describe(Tx& tx, const Servi
   if (!versions.ok()) return versions.status();
   auto cluster = store_->GetCluster(tx, s.cluster_id);
   if (!cluster.ok()) return cluster.status();
-  std::string base = cluster->has_value() && !(*cluster)->scoring_endpoint.empty()
-                         ? absl::StrCat((*cluster)->scoring_endpoint, "/api/v1/service/", s.name)
-                         : "";
-  bj::object out{{"id", s.name},
-                 {"name", s.name},
-                 {"description", s.description},
-                 {"kvTags", domain::TagsToJson(s.tags)},
-                 {"properties", domain::TagsToJson(s.properties)},
-                 {"computeType", "AKS"},
-                 {"computeName", s.compute_name},
-                 {"state", s.state},
-                 {"phase", s.phase},
-                 {"reason", s.reason},
-                 {"createdTime", s.created},
-                 {"updatedTime", s.updated},
-                 {"scoringUri", base.empty() ? bj::value(nullptr) : bj::value(absl::StrCat(base, "/score"))},
-                 {"swaggerUri", base.empty() ? bj::value(nullptr) : bj::value(absl::StrCat(base, "/swagger.json"))}};
-  if (auto error = json::Parse(s.error); !s.error.empty() && error.ok()) {
-    out["error"] = *error;
-  } else {
-    out["error"] = nullptr;
+  domain::ServiceDocument d;
+  d.name = s.name;
+  d.description = s.description;
+  d.tags = s.tags;
+  d.properties = s.properties;
+  d.compute_name = s.compute_name;
+  d.state = s.state;
+  d.phase = s.phase;
+  d.reason = s.reason;
+  d.created_time = s.created;
+  d.updated_time = s.updated;
+  if (cluster->has_value() && !(*cluster)->scoring_endpoint.empty()) {
+    std::string base = absl::StrCat((*cluster)->scoring_endpoint, "/api/v1/service/", s.name);
+    d.scoring_uri = absl::StrCat(base, "/score");
+    d.swagger_uri = absl::StrCat(base, "/swagger.json");
+  }
+  if (auto error = json::ParseObject(s.error, "error"); !s.error.empty() && error.ok()) {
+    d.error = domain::ServiceDocument::Error{json::GetString(*error, "code"), json::GetString(*error, "message")};
   }
   if (!versions->empty()) {
-    auto spec = DeploymentSpecFromJson(versions->front().spec);
-    if (spec.ok()) {
+    if (auto spec = DeploymentSpecFromJson(versions->front().spec); spec.ok()) {
       const auto& r = spec->request;
-      bj::array models;
       for (const auto& id : r.model_ids) {
         auto parsed = ParseModelId(id);
-        models.push_back(bj::object{{"id", id},
-                                    {"name", parsed.ok() ? parsed->first : id},
-                                    {"version", parsed.ok() ? parsed->second : 0}});
+        d.models.push_back({id, parsed.ok() ? parsed->first : id, parsed.ok() ? parsed->second : 0});
       }
-      out["models"] = std::move(models);
-      out["entryScript"] = r.entry_script;
-      out["sourceDirectory"] = r.source_directory;
-      if (r.has_environment) out["environment"] = domain::EnvironmentToJson(r.environment);
-      auto resolved = domain::ResolvedToJson(domain::Resolve(r.config));
-      for (auto& [k, v] : resolved) out[k] = v;
+      d.entry_script = r.entry_script;
+      d.source_directory = r.source_directory;
+      if (r.has_environment) d.environment = r.environment;
+      d.config = domain::Resolve(r.config);
     }
   }
   auto running = store_->RunningOperationOn(tx, ResourceKind::kService, s.id);
   if (!running.ok()) return running.status();
-  out["operationId"] = running->has_value() ? bj::value((*running)->id) : bj::value(nullptr);
-  return out;
+  if (running->has_value()) d.operation_id = (*running)->id;
+  return domain::ServiceDocumentToJson(d);
 }
 
 absl::StatusOr<WebserviceService::Accepted> WebserviceService::Create(const WorkspaceKey& key, absl::string_view body) {
@@ -435,7 +426,7 @@ absl::StatusOr<json::bj::object> WebserviceService::ListKeys(const WorkspaceKey&
   auto status = store_->db().Read([&](Tx& tx) -> absl::Status {
     auto found = RequireService(tx, key, name);
     if (!found.ok()) return found.status();
-    out = bj::object{{"primaryKey", found->primary_key}, {"secondaryKey", found->secondary_key}};
+    out = json::Encode(domain::ServiceKeys{found->primary_key, found->secondary_key}).as_object();
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -464,7 +455,7 @@ absl::StatusOr<json::bj::object> WebserviceService::RegenerateKey(const Workspac
     ServiceRecord service = std::move(*found);
     (type == "Primary" ? service.primary_key : service.secondary_key) = value.empty() ? RandomHex(16) : value;
     cluster_id = service.cluster_id;
-    out = bj::object{{"primaryKey", service.primary_key}, {"secondaryKey", service.secondary_key}};
+    out = json::Encode(domain::ServiceKeys{service.primary_key, service.secondary_key}).as_object();
     return store_->UpdateService(tx, service);
   });
   if (!status.ok()) return status;
@@ -515,37 +506,6 @@ absl::StatusOr<std::string> WebserviceService::Logs(const WorkspaceKey& key, con
   }
   if (replica.replica.empty()) return absl::StrCat("No replica of service ", service.name, " has started yet.\n");
   return replica.text;
-}
-
-absl::StatusOr<json::bj::object> WebserviceService::OperationDocument(const OperationRecord& op) {
-  std::vector<Store::LogLine> lines;
-  auto status = store_->db().Read([&](Tx& tx) -> absl::Status {
-    auto log = store_->OperationLog(tx, op.id);
-    if (!log.ok()) return log.status();
-    lines = std::move(*log);
-    return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
-  std::string state = op.status == OperationStatus::kInProgress ? "Running"
-                      : op.status == OperationStatus::kCanceled ? "Cancelled"
-                                                                : op.status;
-  bj::array log;
-  for (const auto& l : lines) log.push_back(bj::object{{"time", l.time}, {"message", l.message}});
-  bj::object out{{"id", op.id},
-                 {"operationType", op.type},
-                 {"state", state},
-                 {"createdTime", op.created},
-                 {"endTime", op.ended.empty() ? bj::value(nullptr) : bj::value(op.ended)},
-                 {"operationDetails", bj::object{{"subOperationType", op.phase}, {"subOperationState", state}}},
-                 {"resourceLocation", absl::StrCat("/services/", op.resource_name)},
-                 {"version", op.version},
-                 {"operationLog", std::move(log)}};
-  if (!op.error_code.empty() || !op.error_message.empty()) {
-    out["error"] = bj::object{{"code", op.error_code}, {"message", op.error_message}};
-  } else {
-    out["error"] = nullptr;
-  }
-  return out;
 }
 
 absl::StatusOr<std::vector<std::string>> WebserviceService::ServicesUsingModel(Tx& tx, int64_t workspace_id,

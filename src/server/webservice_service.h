@@ -49,8 +49,6 @@ class WebserviceService {
   absl::StatusOr<json::bj::object> RegenerateKey(const WorkspaceKey& workspace, const std::string& name,
                                                  absl::string_view body);
   absl::StatusOr<std::string> Logs(const WorkspaceKey& workspace, const std::string& name, int64_t tail, bool init);
-  // MMS shape of an operation, with its log.
-  absl::StatusOr<json::bj::object> OperationDocument(const OperationRecord& operation);
 
   // Services of a workspace deploying a model id (inside the caller's transaction).
   absl::StatusOr<std::vector<std::string>> ServicesUsingModel(Tx& tx, int64_t workspace_id,

@@ -4,6 +4,7 @@
 #include "absl/strings/str_join.h"
 #include "common/errors.h"
 #include "domain/names.h"
+#include "domain/workspace_wire.h"
 
 namespace amlcore::server {
 namespace {
@@ -29,21 +30,18 @@ absl::Status ReadTags(json::ObjectReader& reader, std::map<std::string, std::str
 }  // namespace
 
 json::bj::object WorkspaceToJson(const WorkspaceRecord& w) {
-  bj::object tags;
-  for (const auto& [k, v] : w.tags) tags[k] = v;
-  return bj::object{
-      {"id", absl::StrCat("/subscriptions/", w.subscription_id, "/resourceGroups/", w.resource_group,
-                          "/providers/Microsoft.MachineLearningServices/workspaces/", w.name)},
-      {"name", w.name},
-      {"type", "Microsoft.MachineLearningServices/workspaces"},
-      {"location", w.location},
-      {"tags", std::move(tags)},
-      {"properties", bj::object{{"friendlyName", w.friendly_name},
-                                {"description", w.description},
-                                {"creationTime", w.created},
-                                {"provisioningState", "Succeeded"},
-                                {"subscriptionId", w.subscription_id},
-                                {"resourceGroup", w.resource_group}}}};
+  domain::WorkspaceDocument d;
+  d.id = absl::StrCat("/subscriptions/", w.subscription_id, "/resourceGroups/", w.resource_group,
+                      "/providers/Microsoft.MachineLearningServices/workspaces/", w.name);
+  d.name = w.name;
+  d.location = w.location;
+  d.tags = w.tags;
+  d.properties = {.friendly_name = w.friendly_name,
+                  .description = w.description,
+                  .creation_time = w.created,
+                  .subscription_id = w.subscription_id,
+                  .resource_group = w.resource_group};
+  return json::Encode(d).as_object();
 }
 
 absl::Status WorkspaceService::PutResourceGroup(const std::string& subscription, const std::string& name,

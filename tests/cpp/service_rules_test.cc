@@ -138,3 +138,105 @@ TEST(EnvironmentTest, HashIgnoresNameAndVersionButNotPackages) {
 
 }  // namespace
 }  // namespace amlcore
+
+namespace amlcore {
+namespace {
+
+TEST(DeploySettingsTest, TheTableListsAzuremlsParametersInOrder) {
+  std::vector<std::string> names;
+  for (const auto& s : AksServiceDeploymentConfiguration::Settings()) names.push_back(s.name);
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "autoscale_enabled", "autoscale_min_replicas", "autoscale_max_replicas",
+                       "autoscale_refresh_seconds", "autoscale_target_utilization", "collect_model_data",
+                       "auth_enabled", "cpu_cores", "memory_gb", "enable_app_insights", "scoring_timeout_ms",
+                       "replica_max_concurrent_requests", "max_request_wait_time", "num_replicas", "primary_key",
+                       "secondary_key", "tags", "properties", "description", "gpu_cores", "period_seconds",
+                       "initial_delay_seconds", "timeout_seconds", "success_threshold", "failure_threshold",
+                       "namespace", "token_auth_enabled", "compute_target_name", "cpu_cores_limit",
+                       "memory_gb_limit", "blobfuse_enabled"}));
+}
+
+TEST(DeploySettingsTest, NumbersAreBoundedNotTruncated) {
+  AksServiceDeploymentConfiguration config;
+  config.num_replicas = (int64_t{1} << 32) + 1;
+  config.scoring_timeout_ms = int64_t{1} << 31;
+  config.cpu_cores = 5000;
+  EXPECT_THAT(Lines(config.Validate()),
+              ElementsAre("Invalid configuration, cpu_cores must be at most 1024.",
+                          "Invalid configuration, scoring_timeout_ms must be at most 3600000.",
+                          "Invalid configuration, num_replicas must be at most 100."));
+  AksServiceDeploymentConfiguration autoscaled;
+  autoscaled.autoscale_enabled = true;
+  autoscaled.autoscale_max_replicas = 1000;
+  autoscaled.autoscale_target_utilization = 101;
+  EXPECT_THAT(Lines(autoscaled.Validate()),
+              ElementsAre("Invalid configuration, autoscale_max_replicas must be at most 100.",
+                          "Invalid configuration, autoscale_target_utilization must be at most 100."));
+  AksServiceDeploymentConfiguration keys;
+  keys.primary_key = "a";
+  EXPECT_THAT(Lines(keys.Validate()),
+              ElementsAre("Invalid configuration, primary_key must be 8 to 256 characters long."));
+}
+
+TEST(DeploySettingsTest, WireDocumentFollowsTheTableAndNamesBadFields) {
+  AksServiceDeploymentConfiguration config;
+  config.autoscale_enabled = true;
+  config.autoscale_max_replicas = 4;
+  config.memory_gb_limit = 2;
+  config.primary_key = "primary-key";
+  auto json = domain::DeployConfigToJson(config);
+  EXPECT_EQ(json::Serialize(json),
+            R"({"autoScaler":{"autoscaleEnabled":true,"maxReplicas":4},"keys":{"primaryKey":"primary-key"},)"
+            R"("containerResourceRequirements":{"memoryInGBLimit":2E0}})");
+  auto back = domain::DeployConfigFromJson(json);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->autoscale_max_replicas, 4);
+  EXPECT_EQ(back->memory_gb_limit, 2);
+
+  auto wrong = json::ParseObject(R"({"autoScaler": {"minReplicas": "two"}})", "x");
+  EXPECT_EQ(domain::DeployConfigFromJson(*wrong).status().message(),
+            "Field 'deploymentConfig.autoScaler.minReplicas' must be an integer.");
+  auto unknown = json::ParseObject(R"({"containerResourceRequirements": {"cpus": 1}})", "x");
+  EXPECT_THAT(std::string(domain::DeployConfigFromJson(*unknown).status().message()),
+              HasSubstr("Unknown field 'deploymentConfig.containerResourceRequirements.cpus'"));
+  auto huge = json::ParseObject(R"({"numReplicas": 18446744073709551615})", "x");
+  EXPECT_EQ(domain::DeployConfigFromJson(*huge).status().message(),
+            "Field 'deploymentConfig.numReplicas' must be an integer.");
+}
+
+TEST(DeploySettingsTest, ResolvedDocumentRoundTrips) {
+  AksServiceDeploymentConfiguration config;
+  config.num_replicas = 3;
+  config.cpu_cores = 0.25;
+  config.namespace_ = "team-a";
+  domain::ResolvedDeployConfig resolved = domain::Resolve(config);
+  auto back = domain::ResolvedFromJson(domain::ResolvedToJson(resolved));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->num_replicas, 3);
+  EXPECT_TRUE(back->num_replicas_given);
+  EXPECT_FALSE(back->autoscale_enabled);
+  EXPECT_EQ(back->cpu_cores, 0.25);
+  EXPECT_EQ(back->memory_gb_limit, 0.5);
+  EXPECT_EQ(back->namespace_, "team-a");
+  domain::ResolvedDeployConfig defaults = domain::Resolve({});
+  auto autoscaled = domain::ResolvedFromJson(domain::ResolvedToJson(defaults));
+  ASSERT_TRUE(autoscaled.ok());
+  EXPECT_FALSE(autoscaled->num_replicas_given);
+  EXPECT_TRUE(autoscaled->autoscale_enabled);
+}
+
+TEST(DeploySettingsTest, SettingsByNameCheckTheirType) {
+  AksServiceDeploymentConfiguration config;
+  EXPECT_TRUE(config.Set("cpu_cores", int64_t{2}).ok());
+  EXPECT_EQ(config.cpu_cores, 2.0);
+  EXPECT_TRUE(std::holds_alternative<double>(config.Get("cpu_cores")));
+  EXPECT_TRUE(config.Set("tags", std::map<std::string, std::string>{{"a", "b"}}).ok());
+  EXPECT_EQ(config.tags.at("a"), "b");
+  EXPECT_EQ(config.Set("num_replicas", 1.5).message(), "Invalid configuration, num_replicas must be an integer.");
+  EXPECT_EQ(config.Set("bogus", true).message(), "Invalid configuration, unknown setting 'bogus'.");
+  EXPECT_TRUE(config.Set("cpu_cores", std::monostate{}).ok());
+  EXPECT_FALSE(config.cpu_cores.has_value());
+}
+
+}  // namespace
+}  // namespace amlcore

@@ -660,3 +660,21 @@ def test_killed_and_stuck_replicas_are_replaced(aks, tmp_path, home):
             break
         time.sleep(0.2)
     assert service.state == "Healthy"
+
+
+def test_deploy_configuration_and_update_take_azuremls_parameters():
+    import inspect
+    deploy = list(inspect.signature(AksWebservice.deploy_configuration).parameters)
+    assert deploy[:3] == ["autoscale_enabled", "autoscale_min_replicas", "autoscale_max_replicas"]
+    assert deploy[-3:] == ["cpu_cores_limit", "memory_gb_limit", "blobfuse_enabled"] and len(deploy) == 31
+    update = list(inspect.signature(AksWebservice.update).parameters)
+    assert update[:2] == ["self", "image"]
+    assert update[update.index("description") + 1:update.index("description") + 3] == ["models", "inference_config"]
+    assert "primary_key" not in update and "blobfuse_enabled" not in update and update[-1] == "kwargs"
+    # Positional arguments land where azureml puts them.
+    config = AksWebservice.deploy_configuration(None, None, None, None, None, None, None, 0.5)
+    assert config.cpu_cores == 0.5
+    with pytest.raises(WebserviceException, match="num_replicas must be at most 100"):
+        AksWebservice.deploy_configuration(num_replicas=2**32 + 1)
+    with pytest.raises(WebserviceException, match="primary_key must be 8 to 256 characters long"):
+        AksWebservice.deploy_configuration(primary_key="a")
