@@ -5,10 +5,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/crypto.h"
 #include "common/errors.h"
 #include "common/json.h"
@@ -18,9 +17,18 @@
 namespace amlcore::server {
 namespace {
 namespace bj = json::bj;
-using Segments = std::vector<std::string>;
+using http::PathParams;
+using http::Request;
+using http::Responder;
 
+// Path prefixes of the two API families.
+constexpr char kWorkspace[] =
+    "subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}";
+constexpr char kModelManagement[] =
+    "modelmanagement/{api}/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/"
+    "workspaces/{ws}";
 constexpr char kProvider[] = "Microsoft.MachineLearningServices";
+constexpr char kAdmin[] = "admin";
 
 absl::string_view DefaultErrorCode(absl::StatusCode code) {
   switch (code) {
@@ -37,36 +45,49 @@ absl::string_view DefaultErrorCode(absl::StatusCode code) {
   }
 }
 
-// Matches `segments` against `pattern`, where "*" captures; literals compare case-insensitively.
-bool Match(const Segments& segments, std::initializer_list<absl::string_view> pattern, Segments* captures) {
-  if (segments.size() != pattern.size()) return false;
-  Segments out;
-  size_t i = 0;
-  for (absl::string_view p : pattern) {
-    if (p == "*") {
-      out.push_back(segments[i]);
-    } else if (!absl::EqualsIgnoreCase(p, segments[i])) {
-      return false;
-    }
-    ++i;
-  }
-  *captures = std::move(out);
-  return true;
-}
-
 http::Response JsonResponse(int status, const bj::value& body) {
   return http::Response::Json(status, json::Serialize(body));
 }
 
-http::Response MethodNotAllowed(const http::Request& request, absl::string_view allowed) {
-  http::Response r = http::JsonErrorResponse(
-      405, "MethodNotAllowed", absl::StrCat(request.method, " is not allowed on ", request.path(), "; use ", allowed, "."));
-  r.headers.Set("Allow", allowed);
-  return r;
-}
-
 bj::object ListOf(bj::array items) { return bj::object{{"value", std::move(items)}, {"nextLink", nullptr}}; }
 
+WorkspaceKey KeyOf(const PathParams& p) { return WorkspaceKey{p["sub"], p["rg"], p["ws"]}; }
+
+std::vector<std::string> SplitList(const std::optional<std::string>& value) {
+  std::vector<std::string> out;
+  if (!value) return out;
+  for (absl::string_view part : absl::StrSplit(*value, ',', absl::SkipEmpty())) out.emplace_back(part);
+  return out;
+}
+
+// The base URL clients reached this server at, for the operation URLs it hands out.
+std::string BaseUrl(const Request& request) {
+  return absl::StrCat("http://", request.headers.Get("Host").value_or("127.0.0.1"));
+}
+
+// Sends `value`'s JSON with `status`, or the error of a failed call.
+template <class T>
+void Reply(Responder reply, const absl::StatusOr<T>& value, int status = 200) {
+  std::move(reply)(value.ok() ? JsonResponse(status, bj::value(*value)) : ErrorResponse(value.status()));
+}
+void Reply(Responder reply, const absl::Status& status) {
+  std::move(reply)(status.ok() ? JsonResponse(200, bj::object{}) : ErrorResponse(status));
+}
+
+// Adds the request id to whatever reply the handler sends.
+class TaggingSink : public http::ResponseSink {
+ public:
+  TaggingSink(Responder inner, std::string request_id)
+      : inner_(std::move(inner)), request_id_(std::move(request_id)) {}
+  void Send(http::Response response) override {
+    response.headers.Set("x-ms-request-id", request_id_);
+    std::move(inner_)(std::move(response));
+  }
+
+ private:
+  Responder inner_;
+  std::string request_id_;
+};
 }  // namespace
 
 http::Response ErrorResponse(const absl::Status& status) {
@@ -75,187 +96,248 @@ http::Response ErrorResponse(const absl::Status& status) {
   return http::JsonErrorResponse(HttpStatusFromCode(status.code()), code, status.message());
 }
 
-namespace {
-// Adds the request id to whatever reply the handler sends.
-class TaggingSink : public http::ResponseSink {
- public:
-  TaggingSink(http::Responder inner, std::string request_id)
-      : inner_(std::move(inner)), request_id_(std::move(request_id)) {}
-  void Send(http::Response response) override {
-    response.headers.Set("x-ms-request-id", request_id_);
-    std::move(inner_)(std::move(response));
-  }
-
- private:
-  http::Responder inner_;
-  std::string request_id_;
-};
-}  // namespace
-
-void RestApi::Handle(http::Request request, http::Responder reply) {
-  http::Responder tagged(std::make_shared<TaggingSink>(std::move(reply), RequestId()));
-  auto header = request.headers.Get("Authorization");
-  absl::string_view credential = header.value_or("");
-  if (!absl::ConsumePrefix(&credential, "Bearer ") || !ConstantTimeEquals(credential, admin_token_)) {
-    return std::move(tagged)(http::JsonErrorResponse(
+RestApi::RestApi(std::string admin_token, Services services)
+    : admin_token_(std::move(admin_token)),
+      workspaces_(services.workspaces),
+      computes_(services.computes),
+      models_(services.models),
+      webservices_(services.webservices),
+      operations_(services.operations),
+      blobs_(services.blobs) {
+  router_.SetErrorResponse([](int status, std::string code, std::string message) {
+    return http::JsonErrorResponse(status, code, message);
+  });
+  // Every call needs the admin token, whether or not it names a resource.
+  router_.AddPolicy(kAdmin, [this](const Request& request) -> std::optional<http::Response> {
+    if (IsAdmin(request)) return std::nullopt;
+    return http::JsonErrorResponse(
         401, "Unauthorized",
         "Missing or wrong admin token. Send 'Authorization: Bearer <token>'; amlcored writes its token to "
-        "server.json in its home directory."));
-  }
-  std::string base_url = absl::StrCat("http://", request.headers.Get("Host").value_or("127.0.0.1"));
-  Route(request, base_url, std::move(tagged));
+        "server.json in its home directory.");
+  });
+  router_.SetUnmatchedPolicy(kAdmin);
+  AddRoutes();
 }
 
-void RestApi::Route(const http::Request& request, const std::string& base_url, http::Responder reply) {
-  Segments segments;
-  for (absl::string_view part : absl::StrSplit(request.path(), '/', absl::SkipEmpty())) {
-    segments.push_back(http::UrlDecode(part));
+bool RestApi::IsAdmin(const Request& request) const {
+  absl::string_view credential = request.headers.Get("Authorization").value_or("");
+  size_t space = credential.find(' ');
+  if (space == absl::string_view::npos || !absl::EqualsIgnoreCase(credential.substr(0, space), "Bearer")) {
+    return false;
   }
-  const std::string& method = request.method;
-  Segments c;
-  auto send = [&](http::Response r) { std::move(reply)(std::move(r)); };
-  auto fail = [&](const absl::Status& s) { send(ErrorResponse(s)); };
-  bool create_only = request.headers.Get("If-None-Match").value_or("") == "*";
+  return ConstantTimeEquals(absl::StripLeadingAsciiWhitespace(credential.substr(space + 1)), admin_token_);
+}
 
-  if (Match(segments, {"health"}, &c)) {
-    if (method != "GET") return send(MethodNotAllowed(request, "GET"));
-    return send(JsonResponse(200, bj::object{{"status", "Healthy"}}));
-  }
+void RestApi::Handle(Request request, Responder reply) {
+  router_.Dispatch(request, Responder(std::make_shared<TaggingSink>(std::move(reply), RequestId())));
+}
 
-  // Resource groups.
-  if (Match(segments, {"subscriptions", "*", "resourceGroups", "*"}, &c)) {
-    if (method == "PUT") {
-      if (auto s = workspaces_->PutResourceGroup(c[0], c[1], request.body); !s.ok()) return fail(s);
-      auto group = workspaces_->GetResourceGroup(c[0], c[1]);
-      return group.ok() ? send(JsonResponse(200, *group)) : fail(group.status());
+void RestApi::AddRoutes() {
+  auto route = [this](const char* method, std::string pattern,
+                      std::function<void(const Request&, const PathParams&, Responder)> handler) {
+    router_.Add(method, pattern, kAdmin, std::move(handler));
+  };
+  std::string ws = kWorkspace;
+  std::string mms = kModelManagement;
+
+  route("GET", "health", [](const Request&, const PathParams&, Responder reply) {
+    std::move(reply)(JsonResponse(200, bj::object{{"status", "Healthy"}}));
+  });
+
+  // Resource groups and workspaces (ARM).
+  route("PUT", "subscriptions/{sub}/resourceGroups/{rg}", [this](const Request& r, const PathParams& p, Responder reply) {
+    if (auto s = workspaces_->PutResourceGroup(p["sub"], p["rg"], r.body); !s.ok()) {
+      return std::move(reply)(ErrorResponse(s));
     }
-    if (method == "GET") {
-      auto group = workspaces_->GetResourceGroup(c[0], c[1]);
-      return group.ok() ? send(JsonResponse(200, *group)) : fail(group.status());
-    }
-    return send(MethodNotAllowed(request, "GET, PUT"));
-  }
-
-  // Workspace lists: in a resource group, in a subscription, or by name anywhere.
-  bool list_in_group =
-      Match(segments, {"subscriptions", "*", "resourceGroups", "*", "providers", kProvider, "workspaces"}, &c);
-  if (list_in_group || Match(segments, {"subscriptions", "*", "providers", kProvider, "workspaces"}, &c) ||
-      Match(segments, {"providers", kProvider, "workspaces"}, &c)) {
-    if (method != "GET") return send(MethodNotAllowed(request, "GET"));
-    std::string subscription = c.size() > 0 ? c[0] : "";
-    std::string group = c.size() > 1 ? c[1] : "";
-    auto list = workspaces_->List(subscription, group, request.QueryParam("name").value_or(""));
-    if (!list.ok()) return fail(list.status());
+    Reply(std::move(reply), workspaces_->GetResourceGroup(p["sub"], p["rg"]));
+  });
+  route("GET", "subscriptions/{sub}/resourceGroups/{rg}", [this](const Request&, const PathParams& p, Responder reply) {
+    Reply(std::move(reply), workspaces_->GetResourceGroup(p["sub"], p["rg"]));
+  });
+  auto list_workspaces = [this](const Request& r, const PathParams& p, Responder reply) {
+    auto list = workspaces_->List(p["sub"], p["rg"], r.QueryParam("name").value_or(""));
+    if (!list.ok()) return std::move(reply)(ErrorResponse(list.status()));
     bj::array items;
     for (const auto& w : *list) items.push_back(WorkspaceToJson(w));
-    return send(JsonResponse(200, ListOf(std::move(items))));
-  }
+    std::move(reply)(JsonResponse(200, ListOf(std::move(items))));
+  };
+  route("GET", absl::StrCat("subscriptions/{sub}/resourceGroups/{rg}/providers/", kProvider, "/workspaces"),
+        list_workspaces);
+  route("GET", absl::StrCat("subscriptions/{sub}/providers/", kProvider, "/workspaces"), list_workspaces);
+  route("GET", absl::StrCat("providers/", kProvider, "/workspaces"), list_workspaces);
+  route("PUT", ws, [this](const Request& r, const PathParams& p, Responder reply) {
+    auto result = workspaces_->Put(KeyOf(p), r.body, r.headers.Get("If-None-Match").value_or("") == "*");
+    if (!result.ok()) return std::move(reply)(ErrorResponse(result.status()));
+    std::move(reply)(JsonResponse(result->created ? 201 : 200, WorkspaceToJson(result->workspace)));
+  });
+  route("GET", ws, [this](const Request&, const PathParams& p, Responder reply) {
+    auto found = workspaces_->Get(KeyOf(p));
+    std::move(reply)(found.ok() ? JsonResponse(200, WorkspaceToJson(*found)) : ErrorResponse(found.status()));
+  });
+  route("DELETE", ws, [this](const Request&, const PathParams& p, Responder reply) {
+    Reply(std::move(reply), workspaces_->Delete(KeyOf(p)));
+  });
 
-  // Compute operation status (Azure-AsyncOperation).
-  if (Match(segments, {"subscriptions", "*", "providers", kProvider, "locations", "*", "computeOperationsStatus", "*"},
-            &c)) {
-    if (method != "GET") return send(MethodNotAllowed(request, "GET"));
-    return OperationStatus(request, c[2], /*model_management=*/false, std::move(reply));
-  }
-
-  // Content-addressed uploads.
-  if (Match(segments, {"blobs", "*"}, &c)) return Blobs(request, c[0], std::move(reply));
-
-  // Model management (MMS-shaped): models, environments, services and their operations.
-  if (segments.size() >= 10 && absl::EqualsIgnoreCase(segments[0], "modelmanagement") &&
-      Match(Segments(segments.begin() + 2, segments.begin() + 10),
-            {"subscriptions", "*", "resourceGroups", "*", "providers", kProvider, "workspaces", "*"}, &c)) {
-    WorkspaceKey key{c[0], c[1], c[2]};
-    Segments rest(segments.begin() + 10, segments.end());
-    std::string base = absl::StrCat(base_url, "/", absl::StrJoin(Segments(segments.begin(), segments.begin() + 10), "/"));
-    return ModelManagement(request, key, base, rest, std::move(reply));
-  }
-
-  // Everything below is inside a workspace.
-  static constexpr size_t kWorkspaceDepth = 8;
-  if (segments.size() < kWorkspaceDepth ||
-      !Match(Segments(segments.begin(), segments.begin() + kWorkspaceDepth),
-             {"subscriptions", "*", "resourceGroups", "*", "providers", kProvider, "workspaces", "*"}, &c)) {
-    return send(http::JsonErrorResponse(404, "NoRoute", absl::StrCat("No resource at ", request.path(), ".")));
-  }
-  WorkspaceKey key{c[0], c[1], c[2]};
-  Segments rest(segments.begin() + kWorkspaceDepth, segments.end());
-
-  if (rest.empty()) {
-    if (method == "PUT") {
-      auto result = workspaces_->Put(key, request.body, create_only);
-      if (!result.ok()) return fail(result.status());
-      return send(JsonResponse(result->created ? 201 : 200, WorkspaceToJson(result->workspace)));
-    }
-    if (method == "GET") {
-      auto ws = workspaces_->Get(key);
-      return ws.ok() ? send(JsonResponse(200, WorkspaceToJson(*ws))) : fail(ws.status());
-    }
-    if (method == "DELETE") {
-      auto s = workspaces_->Delete(key);
-      return s.ok() ? send(JsonResponse(200, bj::object{})) : fail(s);
-    }
-    return send(MethodNotAllowed(request, "GET, PUT, DELETE"));
-  }
-
-  if (rest.size() == 1 && absl::EqualsIgnoreCase(rest[0], "computes")) {
-    if (method != "GET") return send(MethodNotAllowed(request, "GET"));
-    auto list = computes_->List(key);
-    if (!list.ok()) return fail(list.status());
+  // Compute targets (ARM), and their operations' status (Azure-AsyncOperation).
+  route("GET", ws + "/computes", [this](const Request&, const PathParams& p, Responder reply) {
+    auto list = computes_->List(KeyOf(p));
+    if (!list.ok()) return std::move(reply)(ErrorResponse(list.status()));
     bj::array items;
     for (const auto& r : *list) items.push_back(domain::ComputeResourceToJson(r));
-    return send(JsonResponse(200, ListOf(std::move(items))));
+    std::move(reply)(JsonResponse(200, ListOf(std::move(items))));
+  });
+  route("PUT", ws + "/computes/{name}", [this](const Request& r, const PathParams& p, Responder reply) {
+    auto accepted = computes_->Put(KeyOf(p), p["name"], r.body, r.headers.Get("If-None-Match").value_or("") == "*");
+    if (!accepted.ok()) return std::move(reply)(ErrorResponse(accepted.status()));
+    http::Response response =
+        JsonResponse(accepted->created ? 201 : 200, domain::ComputeResourceToJson(accepted->resource));
+    response.headers.Set("Azure-AsyncOperation", AsyncOperationUrl(r, p["sub"], *accepted));
+    std::move(reply)(std::move(response));
+  });
+  route("GET", ws + "/computes/{name}", [this](const Request& r, const PathParams& p, Responder reply) {
+    auto found = computes_->Get(KeyOf(p), p["name"]);
+    if (!found.ok()) return std::move(reply)(ErrorResponse(found.status()));
+    http::Response response = JsonResponse(200, domain::ComputeResourceToJson(found->resource));
+    // Lets a client that only looked the target up wait for the operation in progress.
+    if (!found->operation_id.empty()) {
+      response.headers.Set("Azure-AsyncOperation", AsyncOperationUrl(r, p["sub"], *found));
+    }
+    std::move(reply)(std::move(response));
+  });
+  route("DELETE", ws + "/computes/{name}", [this](const Request& r, const PathParams& p, Responder reply) {
+    auto action = r.QueryParam("underlyingResourceAction");
+    if (!action) {
+      return std::move(reply)(ErrorResponse(
+          MakeError(absl::StatusCode::kInvalidArgument, "ValidationError",
+                    "The query parameter underlyingResourceAction is required: \"delete\" or \"detach\".")));
+    }
+    auto accepted = computes_->Delete(KeyOf(p), p["name"], *action);
+    if (!accepted.ok()) return std::move(reply)(ErrorResponse(accepted.status()));
+    http::Response response = JsonResponse(202, domain::ComputeResourceToJson(accepted->resource));
+    response.headers.Set("Azure-AsyncOperation", AsyncOperationUrl(r, p["sub"], *accepted));
+    std::move(reply)(std::move(response));
+  });
+  route("POST", ws + "/computes/{name}/listKeys", [this](const Request&, const PathParams& p, Responder reply) {
+    Reply(std::move(reply), computes_->ListKeys(KeyOf(p), p["name"]));
+  });
+  route("GET", absl::StrCat("subscriptions/{sub}/providers/", kProvider, "/locations/{location}/computeOperationsStatus/{id}"),
+        [this](const Request& r, const PathParams& p, Responder reply) {
+          OperationStatus(r, p["id"], /*model_management=*/false, std::move(reply));
+        });
+
+  // Content-addressed uploads.
+  for (const char* method : {"PUT", "GET", "HEAD"}) {
+    route(method, "blobs/{sha256}", [this](const Request& r, const PathParams& p, Responder reply) {
+      Blob(r, p["sha256"], std::move(reply));
+    });
   }
 
-  if (rest.size() >= 2 && rest.size() <= 3 && absl::EqualsIgnoreCase(rest[0], "computes")) {
-    const std::string& name = rest[1];
-    if (rest.size() == 3) {
-      if (!absl::EqualsIgnoreCase(rest[2], "listKeys")) {
-        return send(http::JsonErrorResponse(404, "NoRoute", absl::StrCat("No resource at ", request.path(), ".")));
-      }
-      if (method != "POST") return send(MethodNotAllowed(request, "POST"));
-      auto keys = computes_->ListKeys(key, name);
-      return keys.ok() ? send(JsonResponse(200, *keys)) : fail(keys.status());
+  // Model management: models, environments, services and their operations.
+  route("POST", mms + "/models", [this](const Request& r, const PathParams& p, Responder reply) {
+    auto model = models_->Register(KeyOf(p), r.body);
+    std::move(reply)(model.ok() ? JsonResponse(200, domain::ModelToJson(*model)) : ErrorResponse(model.status()));
+  });
+  route("GET", mms + "/models", [this](const Request& r, const PathParams& p, Responder reply) {
+    ModelQuery query{r.QueryParam("name").value_or(""), SplitList(r.QueryParam("tags")),
+                     SplitList(r.QueryParam("properties")), r.QueryParam("latestVersionOnly").value_or("") == "true"};
+    auto models = models_->List(KeyOf(p), query);
+    if (!models.ok()) return std::move(reply)(ErrorResponse(models.status()));
+    bj::array items;
+    for (const auto& m : *models) items.push_back(domain::ModelToJson(m));
+    std::move(reply)(JsonResponse(200, ListOf(std::move(items))));
+  });
+  route("GET", mms + "/models/{id}", [this](const Request&, const PathParams& p, Responder reply) {
+    auto model = models_->Get(KeyOf(p), p["id"]);
+    std::move(reply)(model.ok() ? JsonResponse(200, domain::ModelToJson(*model)) : ErrorResponse(model.status()));
+  });
+  route("DELETE", mms + "/models/{id}", [this](const Request&, const PathParams& p, Responder reply) {
+    Reply(std::move(reply), models_->Delete(KeyOf(p), p["id"]));
+  });
+  route("POST", mms + "/environments", [this](const Request& r, const PathParams& p, Responder reply) {
+    Reply(std::move(reply), models_->RegisterEnvironment(KeyOf(p), r.body));
+  });
+  route("GET", mms + "/environments", [this](const Request&, const PathParams& p, Responder reply) {
+    auto all = models_->ListEnvironments(KeyOf(p));
+    std::move(reply)(all.ok() ? JsonResponse(200, ListOf(std::move(*all))) : ErrorResponse(all.status()));
+  });
+  route("GET", mms + "/environments/{name}", [this](const Request& r, const PathParams& p, Responder reply) {
+    int64_t version = 0;
+    if (auto v = r.QueryParam("version"); v && !absl::SimpleAtoi(*v, &version)) {
+      return std::move(reply)(ErrorResponse(
+          MakeError(absl::StatusCode::kInvalidArgument, "ValidationError", "version must be a number.")));
     }
-    auto async_url = [&](const ComputeService::Accepted& a) {
-      return absl::StrCat(base_url, "/subscriptions/", key.subscription_id, "/providers/", kProvider, "/locations/",
-                          a.location, "/computeOperationsStatus/", a.operation_id);
-    };
-    if (method == "PUT") {
-      auto accepted = computes_->Put(key, name, request.body, create_only);
-      if (!accepted.ok()) return fail(accepted.status());
-      http::Response r = JsonResponse(accepted->created ? 201 : 200, domain::ComputeResourceToJson(accepted->resource));
-      r.headers.Set("Azure-AsyncOperation", async_url(*accepted));
-      return send(std::move(r));
+    Reply(std::move(reply), models_->GetEnvironment(KeyOf(p), p["name"], version));
+  });
+  route("GET", mms + "/operations/{id}", [this](const Request& r, const PathParams& p, Responder reply) {
+    OperationStatus(r, p["id"], /*model_management=*/true, std::move(reply));
+  });
+  route("POST", mms + "/services", [this](const Request& r, const PathParams& p, Responder reply) {
+    auto created = webservices_->Create(KeyOf(p), r.body);
+    if (!created.ok()) return std::move(reply)(ErrorResponse(created.status()));
+    std::move(reply)(ServiceAccepted(r, p, *created));
+  });
+  route("GET", mms + "/services", [this](const Request& r, const PathParams& p, Responder reply) {
+    ServiceQuery query{r.QueryParam("computeType").value_or(""), r.QueryParam("modelName").value_or(""),
+                       SplitList(r.QueryParam("tags")), SplitList(r.QueryParam("properties"))};
+    auto all = webservices_->List(KeyOf(p), query);
+    std::move(reply)(all.ok() ? JsonResponse(200, ListOf(std::move(*all))) : ErrorResponse(all.status()));
+  });
+  route("GET", mms + "/services/{name}", [this](const Request&, const PathParams& p, Responder reply) {
+    Reply(std::move(reply), webservices_->Get(KeyOf(p), p["name"]));
+  });
+  route("PATCH", mms + "/services/{name}", [this](const Request& r, const PathParams& p, Responder reply) {
+    auto updated = webservices_->Update(KeyOf(p), p["name"], r.body);
+    if (!updated.ok()) return std::move(reply)(ErrorResponse(updated.status()));
+    std::move(reply)(ServiceAccepted(r, p, *updated));
+  });
+  route("DELETE", mms + "/services/{name}", [this](const Request& r, const PathParams& p, Responder reply) {
+    auto deleted = webservices_->Delete(KeyOf(p), p["name"]);
+    if (!deleted.ok()) return std::move(reply)(ErrorResponse(deleted.status()));
+    std::move(reply)(ServiceAccepted(r, p, *deleted));
+  });
+  route("POST", mms + "/services/{name}/listkeys", [this](const Request&, const PathParams& p, Responder reply) {
+    Reply(std::move(reply), webservices_->ListKeys(KeyOf(p), p["name"]));
+  });
+  route("POST", mms + "/services/{name}/regenerateKeys", [this](const Request& r, const PathParams& p, Responder reply) {
+    Reply(std::move(reply), webservices_->RegenerateKey(KeyOf(p), p["name"], r.body));
+  });
+  route("GET", mms + "/services/{name}/logs", [this](const Request& r, const PathParams& p, Responder reply) {
+    int64_t tail = 5000;
+    if (auto t = r.QueryParam("tail"); t && (!absl::SimpleAtoi(*t, &tail) || tail <= 0)) {
+      return std::move(reply)(ErrorResponse(
+          MakeError(absl::StatusCode::kInvalidArgument, "ValidationError", "tail must be a positive number of lines.")));
     }
-    if (method == "GET") {
-      auto found = computes_->Get(key, name);
-      if (!found.ok()) return fail(found.status());
-      http::Response r = JsonResponse(200, domain::ComputeResourceToJson(found->resource));
-      // Lets a client that only looked the target up wait for the operation in progress.
-      if (!found->operation_id.empty()) r.headers.Set("Azure-AsyncOperation", async_url(*found));
-      return send(std::move(r));
-    }
-    if (method == "DELETE") {
-      auto action = request.QueryParam("underlyingResourceAction");
-      if (!action) {
-        return fail(MakeError(absl::StatusCode::kInvalidArgument, "ValidationError",
-                              "The query parameter underlyingResourceAction is required: \"delete\" or \"detach\"."));
-      }
-      auto accepted = computes_->Delete(key, name, *action);
-      if (!accepted.ok()) return fail(accepted.status());
-      http::Response r = JsonResponse(202, domain::ComputeResourceToJson(accepted->resource));
-      r.headers.Set("Azure-AsyncOperation", async_url(*accepted));
-      return send(std::move(r));
-    }
-    return send(MethodNotAllowed(request, "GET, PUT, DELETE"));
-  }
-
-  return send(http::JsonErrorResponse(404, "NoRoute", absl::StrCat("No resource at ", request.path(), ".")));
+    auto logs = webservices_->Logs(KeyOf(p), p["name"], tail, r.QueryParam("init").value_or("") == "true");
+    std::move(reply)(logs.ok() ? JsonResponse(200, json::Encode(domain::ServiceLogs{*logs}))
+                               : ErrorResponse(logs.status()));
+  });
+  route("POST", mms + "/services/{name}/token", [this](const Request&, const PathParams& p, Responder reply) {
+    auto service = webservices_->Get(KeyOf(p), p["name"]);
+    if (!service.ok()) return std::move(reply)(ErrorResponse(service.status()));
+    std::move(reply)(ErrorResponse(MakeError(absl::StatusCode::kFailedPrecondition, "TokenAuthNotEnabled",
+                                             absl::StrCat("Token authentication is not enabled for service ",
+                                                          p["name"], "."))));
+  });
 }
 
-void RestApi::OperationStatus(const http::Request& request, const std::string& operation_id, bool model_management,
-                              http::Responder reply) {
+std::string RestApi::AsyncOperationUrl(const Request& request, const std::string& subscription,
+                                       const ComputeService::Accepted& accepted) const {
+  return absl::StrCat(BaseUrl(request), "/subscriptions/", subscription, "/providers/", kProvider, "/locations/",
+                      accepted.location, "/computeOperationsStatus/", accepted.operation_id);
+}
+
+http::Response RestApi::ServiceAccepted(const Request& request, const PathParams& p,
+                                        const WebserviceService::Accepted& accepted) const {
+  http::Response response = JsonResponse(202, accepted.resource);
+  response.headers.Set("Operation-Location",
+                       absl::StrCat(BaseUrl(request), "/modelmanagement/", p["api"], "/subscriptions/", p["sub"],
+                                    "/resourceGroups/", p["rg"], "/providers/", kProvider, "/workspaces/", p["ws"],
+                                    "/operations/", accepted.operation_id));
+  return response;
+}
+
+void RestApi::OperationStatus(const Request& request, const std::string& operation_id, bool model_management,
+                              Responder reply) {
   auto op = operations_->Get(operation_id);
   if (!op.ok()) return std::move(reply)(ErrorResponse(op.status()));
   int64_t wait_seconds = 0;
@@ -268,7 +350,7 @@ void RestApi::OperationStatus(const http::Request& request, const std::string& o
   }
   if (auto v = request.QueryParam("version")) (void)absl::SimpleAtoi(*v, &seen_version);
   Operations* ops = operations_;
-  auto respond = [ops, model_management](const OperationRecord& record, http::Responder r) {
+  auto respond = [ops, model_management](const OperationRecord& record, Responder r) {
     auto view = ops->View(record.id, /*with_log=*/model_management);
     if (!view.ok()) return std::move(r)(ErrorResponse(view.status()));
     std::move(r)(JsonResponse(200, model_management ? json::Encode(domain::ToModelManagement(*view))
@@ -277,19 +359,18 @@ void RestApi::OperationStatus(const http::Request& request, const std::string& o
   if (wait_seconds == 0 || op->done() || op->version != seen_version) return respond(*op, std::move(reply));
 
   // Long poll: answer when the operation changes or the wait ends, whichever is first.
-  auto shared = std::make_shared<http::Responder>(std::move(reply));
-  Operations* operations = operations_;
+  auto shared = std::make_shared<Responder>(std::move(reply));
   operations_->notifier().Wait(operation_id, ChangeNotifier::Clock::now() + std::chrono::seconds(wait_seconds),
-                  [operations, operation_id, shared, respond] {
-                    auto latest = operations->Get(operation_id);
-                    if (!latest.ok()) return std::move(*shared)(ErrorResponse(latest.status()));
-                    respond(*latest, std::move(*shared));
-                  });
+                               [ops, operation_id, shared, respond] {
+                                 auto latest = ops->Get(operation_id);
+                                 if (!latest.ok()) return std::move(*shared)(ErrorResponse(latest.status()));
+                                 respond(*latest, std::move(*shared));
+                               });
   auto again = operations_->Get(operation_id);
   if (!again.ok() || again->version != seen_version) operations_->notifier().Notify(operation_id);
 }
 
-void RestApi::Blobs(const http::Request& request, const std::string& sha256, http::Responder reply) {
+void RestApi::Blob(const Request& request, const std::string& sha256, Responder reply) {
   if (!BlobStore::IsSha256(sha256)) {
     return std::move(reply)(ErrorResponse(MakeError(absl::StatusCode::kInvalidArgument, "ValidationError",
                                                     absl::StrCat("'", sha256, "' is not a SHA-256 (64 lowercase hex digits)."))));
@@ -304,152 +385,12 @@ void RestApi::Blobs(const http::Request& request, const std::string& sha256, htt
     r.status = blobs_->Exists(sha256) ? 200 : 404;
     return std::move(reply)(std::move(r));
   }
-  if (request.method == "GET") {
-    auto data = blobs_->Read(sha256);
-    if (!data.ok()) return std::move(reply)(ErrorResponse(data.status()));
-    http::Response r;
-    r.headers.Set("Content-Type", "application/octet-stream");
-    r.body = std::move(*data);
-    return std::move(reply)(std::move(r));
-  }
-  std::move(reply)(MethodNotAllowed(request, "GET, HEAD, PUT"));
-}
-
-namespace {
-std::vector<std::string> SplitList(const std::optional<std::string>& value) {
-  std::vector<std::string> out;
-  if (!value) return out;
-  for (absl::string_view part : absl::StrSplit(*value, ',', absl::SkipEmpty())) out.emplace_back(part);
-  return out;
-}
-}  // namespace
-
-void RestApi::ModelManagement(const http::Request& request, const WorkspaceKey& key, const std::string& base,
-                              const std::vector<std::string>& rest, http::Responder reply) {
-  const std::string& method = request.method;
-  auto send = [&](http::Response r) { std::move(reply)(std::move(r)); };
-  auto fail = [&](const absl::Status& s) { send(ErrorResponse(s)); };
-  auto accepted = [&](const WebserviceService::Accepted& a, int status) {
-    http::Response r = JsonResponse(status, a.resource);
-    r.headers.Set("Operation-Location", absl::StrCat(base, "/operations/", a.operation_id));
-    send(std::move(r));
-  };
-  auto is = [&](size_t i, absl::string_view word) { return rest.size() > i && absl::EqualsIgnoreCase(rest[i], word); };
-  if (rest.empty()) return send(http::JsonErrorResponse(404, "NoRoute", absl::StrCat("No resource at ", request.path(), ".")));
-
-  if (is(0, "models")) {
-    if (rest.size() == 1) {
-      if (method == "POST") {
-        auto model = models_->Register(key, request.body);
-        return model.ok() ? send(JsonResponse(200, domain::ModelToJson(*model))) : fail(model.status());
-      }
-      if (method != "GET") return send(MethodNotAllowed(request, "GET, POST"));
-      ModelQuery query{request.QueryParam("name").value_or(""), SplitList(request.QueryParam("tags")),
-                       SplitList(request.QueryParam("properties")),
-                       request.QueryParam("latestVersionOnly").value_or("") == "true"};
-      auto models = models_->List(key, query);
-      if (!models.ok()) return fail(models.status());
-      bj::array items;
-      for (const auto& m : *models) items.push_back(domain::ModelToJson(m));
-      return send(JsonResponse(200, ListOf(std::move(items))));
-    }
-    if (rest.size() == 2) {
-      if (method == "GET") {
-        auto model = models_->Get(key, rest[1]);
-        return model.ok() ? send(JsonResponse(200, domain::ModelToJson(*model))) : fail(model.status());
-      }
-      if (method == "DELETE") {
-        auto s = models_->Delete(key, rest[1]);
-        return s.ok() ? send(JsonResponse(200, bj::object{})) : fail(s);
-      }
-      return send(MethodNotAllowed(request, "GET, DELETE"));
-    }
-  }
-
-  if (is(0, "environments")) {
-    if (rest.size() == 1) {
-      if (method == "POST") {
-        auto env = models_->RegisterEnvironment(key, request.body);
-        return env.ok() ? send(JsonResponse(200, *env)) : fail(env.status());
-      }
-      if (method != "GET") return send(MethodNotAllowed(request, "GET, POST"));
-      auto all = models_->ListEnvironments(key);
-      return all.ok() ? send(JsonResponse(200, ListOf(std::move(*all)))) : fail(all.status());
-    }
-    if (rest.size() == 2) {
-      if (method != "GET") return send(MethodNotAllowed(request, "GET"));
-      int64_t version = 0;
-      if (auto v = request.QueryParam("version"); v && !absl::SimpleAtoi(*v, &version)) {
-        return fail(MakeError(absl::StatusCode::kInvalidArgument, "ValidationError", "version must be a number."));
-      }
-      auto env = models_->GetEnvironment(key, rest[1], version);
-      return env.ok() ? send(JsonResponse(200, *env)) : fail(env.status());
-    }
-  }
-
-  if (is(0, "operations") && rest.size() == 2) {
-    if (method != "GET") return send(MethodNotAllowed(request, "GET"));
-    return OperationStatus(request, rest[1], /*model_management=*/true, std::move(reply));
-  }
-
-  if (is(0, "services")) {
-    if (rest.size() == 1) {
-      if (method == "POST") {
-        auto created = webservices_->Create(key, request.body);
-        return created.ok() ? accepted(*created, 202) : fail(created.status());
-      }
-      if (method != "GET") return send(MethodNotAllowed(request, "GET, POST"));
-      ServiceQuery query{request.QueryParam("computeType").value_or(""), request.QueryParam("modelName").value_or(""),
-                         SplitList(request.QueryParam("tags")), SplitList(request.QueryParam("properties"))};
-      auto all = webservices_->List(key, query);
-      return all.ok() ? send(JsonResponse(200, ListOf(std::move(*all)))) : fail(all.status());
-    }
-    const std::string& name = rest[1];
-    if (rest.size() == 2) {
-      if (method == "GET") {
-        auto service = webservices_->Get(key, name);
-        return service.ok() ? send(JsonResponse(200, *service)) : fail(service.status());
-      }
-      if (method == "PATCH") {
-        auto updated = webservices_->Update(key, name, request.body);
-        return updated.ok() ? accepted(*updated, 202) : fail(updated.status());
-      }
-      if (method == "DELETE") {
-        auto deleted = webservices_->Delete(key, name);
-        return deleted.ok() ? accepted(*deleted, 202) : fail(deleted.status());
-      }
-      return send(MethodNotAllowed(request, "GET, PATCH, DELETE"));
-    }
-    if (rest.size() == 3 && is(2, "listkeys")) {
-      if (method != "POST") return send(MethodNotAllowed(request, "POST"));
-      auto keys = webservices_->ListKeys(key, name);
-      return keys.ok() ? send(JsonResponse(200, *keys)) : fail(keys.status());
-    }
-    if (rest.size() == 3 && is(2, "regenerateKeys")) {
-      if (method != "POST") return send(MethodNotAllowed(request, "POST"));
-      auto keys = webservices_->RegenerateKey(key, name, request.body);
-      return keys.ok() ? send(JsonResponse(200, *keys)) : fail(keys.status());
-    }
-    if (rest.size() == 3 && is(2, "logs")) {
-      if (method != "GET") return send(MethodNotAllowed(request, "GET"));
-      int64_t tail = 5000;
-      if (auto t = request.QueryParam("tail"); t && (!absl::SimpleAtoi(*t, &tail) || tail <= 0)) {
-        return fail(MakeError(absl::StatusCode::kInvalidArgument, "ValidationError",
-                              "tail must be a positive number of lines."));
-      }
-      bool init = request.QueryParam("init").value_or("") == "true";
-      auto logs = webservices_->Logs(key, name, tail, init);
-      return logs.ok() ? send(JsonResponse(200, json::Encode(domain::ServiceLogs{*logs}))) : fail(logs.status());
-    }
-    if (rest.size() == 3 && is(2, "token")) {
-      if (method != "POST") return send(MethodNotAllowed(request, "POST"));
-      auto service = webservices_->Get(key, name);
-      if (!service.ok()) return fail(service.status());
-      return fail(MakeError(absl::StatusCode::kFailedPrecondition, "TokenAuthNotEnabled",
-                            absl::StrCat("Token authentication is not enabled for service ", name, ".")));
-    }
-  }
-  send(http::JsonErrorResponse(404, "NoRoute", absl::StrCat("No resource at ", request.path(), ".")));
+  auto data = blobs_->Read(sha256);
+  if (!data.ok()) return std::move(reply)(ErrorResponse(data.status()));
+  http::Response r;
+  r.headers.Set("Content-Type", "application/octet-stream");
+  r.body = std::move(*data);
+  std::move(reply)(std::move(r));
 }
 
 }  // namespace amlcore::server

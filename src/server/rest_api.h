@@ -1,10 +1,12 @@
-// The REST API of amlcored: authentication, routing, and JSON in and out. Business rules live in the
-// services; this layer maps paths to calls and Status values to HTTP errors.
+// The REST API of amlcored: one table of routes (method, path pattern, auth policy, handler), and JSON in and
+// out. Business rules live in the services; this layer maps paths to calls and Status values to HTTP errors.
 #ifndef AMLCORE_SERVER_REST_API_H_
 #define AMLCORE_SERVER_REST_API_H_
 
+#include <optional>
 #include <string>
 
+#include "common/http_router.h"
 #include "common/http_server.h"
 #include "common/blob_store.h"
 #include "server/compute_service.h"
@@ -25,25 +27,25 @@ class RestApi {
     Operations* operations;
     BlobStore* blobs;
   };
-  RestApi(std::string admin_token, Services services)
-      : admin_token_(std::move(admin_token)),
-        workspaces_(services.workspaces),
-        computes_(services.computes),
-        models_(services.models),
-        webservices_(services.webservices),
-        operations_(services.operations),
-        blobs_(services.blobs) {}
+  RestApi(std::string admin_token, Services services);
 
   void Handle(http::Request request, http::Responder reply);
+  // The answer of the route's policy to a request whose body has not been read (nothing: admitted).
+  std::optional<http::Response> Admit(const http::Request& head) const { return router_.Admit(head); }
 
  private:
-  void Route(const http::Request& request, const std::string& base_url, http::Responder reply);
+  // Every route: method, path pattern, policy and handler, in one table.
+  void AddRoutes();
+  bool IsAdmin(const http::Request& request) const;
   // Answers with the operation, long polling when asked (?waitSeconds=N&version=V).
   void OperationStatus(const http::Request& request, const std::string& operation_id, bool model_management,
                        http::Responder reply);
-  void ModelManagement(const http::Request& request, const WorkspaceKey& workspace, const std::string& base_url,
-                       const std::vector<std::string>& rest, http::Responder reply);
-  void Blobs(const http::Request& request, const std::string& sha256, http::Responder reply);
+  void Blob(const http::Request& request, const std::string& sha256, http::Responder reply);
+  std::string AsyncOperationUrl(const http::Request& request, const std::string& subscription,
+                                const ComputeService::Accepted& accepted) const;
+  // 202 with the service and the Operation-Location of what the request started.
+  http::Response ServiceAccepted(const http::Request& request, const http::PathParams& params,
+                                 const WebserviceService::Accepted& accepted) const;
 
   std::string admin_token_;
   WorkspaceService* workspaces_;
@@ -52,6 +54,7 @@ class RestApi {
   WebserviceService* webservices_;
   Operations* operations_;
   BlobStore* blobs_;
+  http::Router router_;
 };
 
 // The reply for a failed call: {"error": {code, message}} with the status mapped from the code.

@@ -2,6 +2,7 @@
 #include <thread>
 
 #include "common/http_client.h"
+#include "common/http_router.h"
 #include "common/http_server.h"
 #include "common/http_types.h"
 #include "gmock/gmock.h"
@@ -98,6 +99,55 @@ TEST(HttpClientTest, ConnectFailureIsUnavailable) {
   auto response = client.Send({.method = "GET", .target = "/"}, {.timeout = 2s});
   EXPECT_EQ(response.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(response.status().message()), HasSubstr("Cannot connect to 127.0.0.1:1"));
+}
+
+}  // namespace
+}  // namespace amlcore::http
+
+namespace amlcore::http {
+namespace {
+
+// A reply sink that keeps what it was sent.
+class Captured : public ResponseSink {
+ public:
+  void Send(Response response) override { response_ = std::move(response); }
+  Response response_;
+};
+
+Response Call(const Router& router, const std::string& method, const std::string& target,
+              const std::string& auth = "") {
+  auto sink = std::make_shared<Captured>();
+  Request request{.method = method, .target = target};
+  if (!auth.empty()) request.headers.Set("Authorization", auth);
+  router.Dispatch(request, Responder(sink));
+  return sink->response_;
+}
+
+TEST(RouterTest, PatternsCapturePoliciesAdmitAndMismatchesAnswer404Or405) {
+  Router router;
+  router.SetErrorResponse([](int status, std::string code, std::string message) {
+    return JsonErrorResponse(status, code, message);
+  });
+  router.AddPolicy("key", [](const Request& r) -> std::optional<Response> {
+    if (r.headers.Get("Authorization").value_or("") == "Bearer k") return std::nullopt;
+    return Response::Text(401, "no");
+  });
+  router.SetUnmatchedPolicy("key");
+  router.Add("GET", "workspaces/{ws}/computes/{name}", "key", [](const Request&, const PathParams& p, Responder reply) {
+    std::move(reply)(Response::Text(200, p["ws"] + "|" + p["name"]));
+  });
+  router.Add("DELETE", "workspaces/{ws}/computes/{name}", "key", [](const Request&, const PathParams&, Responder reply) {
+    std::move(reply)(Response::Text(202, ""));
+  });
+  EXPECT_EQ(Call(router, "GET", "/Workspaces/w%201/COMPUTES/c?x=1", "Bearer k").body, "w 1|c");
+  EXPECT_EQ(Call(router, "GET", "/workspaces/w/computes/c").status, 401);
+  // Unknown paths are refused by the policy too, before anyone learns they do not exist.
+  EXPECT_EQ(Call(router, "GET", "/nowhere").status, 401);
+  EXPECT_EQ(Call(router, "GET", "/nowhere", "Bearer k").status, 404);
+  Response wrong = Call(router, "PUT", "/workspaces/w/computes/c", "Bearer k");
+  EXPECT_EQ(wrong.status, 405);
+  EXPECT_EQ(wrong.headers.Get("Allow"), "GET, DELETE");
+  EXPECT_EQ(router.Admit(Request{.method = "DELETE", .target = "/workspaces/w/computes/c"})->status, 401);
 }
 
 }  // namespace
