@@ -12,11 +12,12 @@ server (``amlcored``) instead of Azure::
     aks.wait_for_completion(show_output=True)
 """
 
+from amlcore import _core
 from amlcore.workspace import Workspace
 from amlcore.compute import ComputeTarget
 from amlcore.environment import Environment
 from amlcore.model import InferenceConfig, Model
 from amlcore.webservice import Webservice
 
-__version__ = "0.1.0"
+__version__ = _core.__version__
 __all__ = ["Workspace", "ComputeTarget", "Environment", "Model", "InferenceConfig", "Webservice", "__version__"]

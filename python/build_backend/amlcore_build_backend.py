@@ -16,8 +16,10 @@ import tarfile
 import zipfile
 
 NAME = "amlcore"
-VERSION = "0.1.0"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The one place the version is written; CMake reads it too.
+with open(os.path.join(ROOT, "VERSION")) as _f:
+    VERSION = _f.read().strip()
 SUMMARY = "Azure Machine Learning's azureml.core deployment API, run locally"
 
 

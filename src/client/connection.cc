@@ -7,7 +7,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "amlcore/version.h"
 #include "common/crypto.h"
+#include "common/environment_config.h"
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/json.h"
@@ -17,11 +19,6 @@ namespace amlcore::internal {
 namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-std::string EnvOr(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
-}
 
 struct ServerFile {
   std::string endpoint;
@@ -64,7 +61,7 @@ bool Healthy(const ServerFile& f) {
 }  // namespace
 
 std::string FindServerProgram() {
-  if (const char* env = std::getenv("AMLCORE_SERVER_PROGRAM"); env != nullptr && *env != '\0') return env;
+  if (std::string configured = EnvironmentConfig::Load().server_program; !configured.empty()) return configured;
   std::string here = DirectoryContaining(reinterpret_cast<const void*>(&FindServerProgram));
   for (const char* relative : {"/amlcored", "/bin/amlcored", "/../bin/amlcored", "/../libexec/amlcore/amlcored"}) {
     std::string candidate = absl::StrCat(here, relative);
@@ -74,12 +71,12 @@ std::string FindServerProgram() {
 }
 
 absl::StatusOr<std::shared_ptr<Connection>> Connection::Open(const ConnectionOptions& options) {
-  std::string endpoint = options.endpoint.empty() ? EnvOr("AMLCORE_ENDPOINT", "") : options.endpoint;
-  std::string token = options.token.empty() ? EnvOr("AMLCORE_TOKEN", "") : options.token;
+  EnvironmentConfig config = EnvironmentConfig::Load();
+  std::string endpoint = options.endpoint.empty() ? config.endpoint : options.endpoint;
+  std::string token = options.token.empty() ? config.token : options.token;
   std::string home;
   if (endpoint.empty()) {
-    home = options.home.empty() ? EnvOr("AMLCORE_HOME", absl::StrCat(UserHomeDirectory(), "/.amlcore"))
-                                : options.home;
+    home = options.home.empty() ? config.home : options.home;
     home = std::filesystem::absolute(home).lexically_normal().string();
   } else {
     if (auto url = ParseEndpoint(endpoint); !url.ok()) return url.status();
@@ -182,7 +179,7 @@ absl::StatusOr<Reply> Connection::Call(absl::string_view method, absl::string_vi
     }
     request.headers.Set("Content-Type", "application/json");
     request.headers.Set("Accept", "application/json");
-    request.headers.Set("User-Agent", "amlcore-sdk/0.1");
+    request.headers.Set("User-Agent", absl::StrCat("amlcore-sdk/", kVersion));
     request.headers.Set("x-ms-client-request-id", Uuid4());
     for (const auto& [name, value] : options.headers) request.headers.Set(name, value);
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());

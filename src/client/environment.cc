@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "client/model_management.h"
+#include "common/environment_config.h"
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/json.h"
@@ -243,8 +244,7 @@ absl::Status InferenceConfig::Validate() const {
     }
   }
   // The script must at least parse; the check runs in the Python replicas will use.
-  const char* python = std::getenv("AMLCORE_RUNTIME_PYTHON");
-  auto parsed = RunCommand({python != nullptr && *python != '\0' ? python : "/usr/bin/python3", "-c",
+  auto parsed = RunCommand({EnvironmentConfig::Load().runtime_python, "-c",
                             "import ast, sys\n"
                             "path = sys.argv[1]\n"
                             "try:\n"

@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "backend/local/local_backend.h"
+#include "common/environment_config.h"
 #include "server/workspace_server.h"
 
 namespace {
@@ -72,14 +73,12 @@ int main(int argc, char** argv) {
     std::cout << "amlcored: " << *stopped << std::endl;
     return 0;
   }
-  if (const char* delay = std::getenv("AMLCORE_SIMULATED_PROVISIONING_SECONDS")) {
-    double seconds;
-    if (!absl::SimpleAtod(delay, &seconds) || seconds < 0) {
-      std::cerr << "amlcored: AMLCORE_SIMULATED_PROVISIONING_SECONDS must be a non-negative number\n";
-      return 2;
-    }
-    options.simulated_provisioning = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+  auto environment = amlcore::EnvironmentConfig::LoadChecked();
+  if (!environment.ok()) {
+    std::cerr << "amlcored: " << environment.status().message() << "\n";
+    return 2;
   }
+  options.simulated_provisioning = environment->simulated_provisioning;
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);

@@ -13,6 +13,7 @@
 #include "backend/local/local_backend.h"
 #include "common/blob_store.h"
 #include "common/crypto.h"
+#include "common/environment_config.h"
 #include "common/files.h"
 #include "common/http_server.h"
 #include "common/json.h"
@@ -33,10 +34,7 @@
 
 namespace amlcore::server {
 
-std::string DefaultHome() {
-  if (const char* home = std::getenv("AMLCORE_HOME"); home != nullptr && *home != '\0') return home;
-  return absl::StrCat(UserHomeDirectory(), "/.amlcore");
-}
+std::string DefaultHome() { return EnvironmentConfig::Load().home; }
 
 struct WorkspaceServer::Impl {
   WorkspaceServerOptions options;
@@ -105,10 +103,10 @@ struct WorkspaceServer::Impl {
 };
 
 namespace {
-// A program that ships next to amlcored: `configured`, else $<env>, else found beside the running executable.
-std::string FindProgram(const std::string& configured, const char* env, const char* name) {
+// A program that ships next to amlcored: `configured` (by option, else by environment), else found beside the
+// running executable.
+std::string FindProgram(const std::string& configured, const char* name) {
   if (!configured.empty()) return configured;
-  if (const char* value = std::getenv(env); value != nullptr && *value != '\0') return value;
   for (const std::string& dir : {SelfExecutableDirectory(), DirectoryContaining(reinterpret_cast<void*>(&DefaultHome))}) {
     std::string candidate = absl::StrCat(dir, "/", name);
     if (std::filesystem::exists(candidate)) return candidate;
@@ -119,7 +117,7 @@ std::string FindProgram(const std::string& configured, const char* env, const ch
 // The amlcore package scoring replicas may import: in a wheel amlcored lives in amlcore/bin, in the build tree
 // the package is assembled in <build>/python/amlcore.
 std::string FindPythonPackage() {
-  if (const char* value = std::getenv("AMLCORE_PYTHON_PACKAGE"); value != nullptr && *value != '\0') return value;
+  if (std::string configured = EnvironmentConfig::Load().python_package; !configured.empty()) return configured;
   namespace fs = std::filesystem;
   for (const std::string& dir : {SelfExecutableDirectory(), DirectoryContaining(reinterpret_cast<void*>(&DefaultHome))}) {
     for (const fs::path& candidate : {fs::path(dir).parent_path(), fs::path(dir).parent_path() / "python" / "amlcore"}) {
@@ -183,12 +181,14 @@ absl::StatusOr<std::unique_ptr<WorkspaceServer>> WorkspaceServer::Start(Workspac
   auto impl = std::make_unique<Impl>();
   if (options.home.empty()) options.home = DefaultHome();
   options.home = std::filesystem::absolute(options.home).lexically_normal().string();
-  options.frontend_program = FindProgram(options.frontend_program, "AMLCORE_FE_PROGRAM", "amlcore-fe");
-  options.scoring_program = FindProgram(options.scoring_program, "AMLCORE_SCORE_PROGRAM", "amlcore-score");
-  if (options.runtime_python.empty()) {
-    const char* python = std::getenv("AMLCORE_RUNTIME_PYTHON");
-    options.runtime_python = python != nullptr && *python != '\0' ? python : "/usr/bin/python3";
-  }
+  EnvironmentConfig environment = EnvironmentConfig::Load();
+  options.frontend_program =
+      FindProgram(options.frontend_program.empty() ? environment.frontend_program : options.frontend_program,
+                  "amlcore-fe");
+  options.scoring_program =
+      FindProgram(options.scoring_program.empty() ? environment.scoring_program : options.scoring_program,
+                  "amlcore-score");
+  if (options.runtime_python.empty()) options.runtime_python = environment.runtime_python;
   impl->options = options;
   const std::string& home = impl->options.home;
   if (auto s = MakeDirectories(home, 0700); !s.ok()) return s;
