@@ -320,6 +320,8 @@ std::string ClusterRecord::resource_id() const {
   return domain::FormatClusterResourceId({subscription_id, resource_group, name});
 }
 
+const std::vector<std::string>& StoreMigrations() { return kMigrations; }
+
 absl::Status Store::Initialize() { return db_->Migrate(kMigrations); }
 
 absl::StatusOr<bool> Store::ResourceGroupExists(Tx& tx, const std::string& subscription, const std::string& name) {

@@ -163,6 +163,9 @@ struct ServiceVersionRecord {
 
 std::string NowTimestamp();
 
+// The schema, one migration per release that changed it, oldest first (never edited once released).
+const std::vector<std::string>& StoreMigrations();
+
 class Store {
  public:
   explicit Store(Database* db) : db_(db) {}
