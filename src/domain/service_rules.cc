@@ -4,7 +4,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 
 namespace amlcore::domain {
 namespace {
@@ -28,6 +30,17 @@ absl::Status ValidateVersionName(absl::string_view name) {
       "Error, version name '", name,
       "' is invalid. It must only consist of lowercase letters, numbers, or dashes, start with a letter, end with "
       "a letter or number, and be between 3 and 32 characters long."));
+}
+
+absl::Status ValidateSnapshotPath(absl::string_view field, absl::string_view path) {
+  bool ok = path.size() <= 1024 && !absl::StartsWith(path, "/") && path.find('\0') == absl::string_view::npos &&
+            path.find('\\') == absl::string_view::npos;
+  for (absl::string_view segment : absl::StrSplit(path, '/')) ok = ok && segment != "..";
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, " '", path,
+      "' must be a relative path inside the uploaded source directory: no leading '/', no '..' segments, no "
+      "backslashes, at most 1024 characters."));
 }
 
 absl::Status ValidateModelName(absl::string_view name) {

@@ -12,6 +12,10 @@ namespace amlcore::domain {
 
 absl::Status ValidateServiceName(absl::string_view name);
 absl::Status ValidateModelName(absl::string_view name);
+// A path inside a deployment's uploaded snapshot (its sourceDirectory or entryScript): relative, and never
+// leaving it ("a/b.py" and "./b.py" are fine; "/etc/x", "../x" and "a/../../x" are not). `field` names it in
+// the message.
+absl::Status ValidateSnapshotPath(absl::string_view field, absl::string_view path);
 // Endpoint version names follow the service-name rule.
 absl::Status ValidateVersionName(absl::string_view name);
 

@@ -33,6 +33,13 @@ absl::Status CheckRequest(const domain::ServiceRequest& r) {
   }
   if (r.compute_name.empty()) return Invalid("A deployment needs a deployment_target (an AKS compute target).");
   if (r.entry_script.empty()) return Invalid("A deployment needs an entry script.");
+  if (auto s = domain::ValidateSnapshotPath("entryScript", r.entry_script); !s.ok()) return Invalid(s.message());
+  if (auto s = domain::ValidateSnapshotPath("sourceDirectory", r.source_directory); !s.ok()) {
+    return Invalid(s.message());
+  }
+  if (!r.snapshot.empty() && !BlobStore::IsSha256(r.snapshot)) {
+    return Invalid(absl::StrCat("snapshot '", r.snapshot, "' is not a SHA-256 (64 lowercase hex digits)."));
+  }
   if (auto s = domain::ValidateDeployConfiguration(r.config); !s.ok()) return Invalid(s.message());
   if (r.config.token_auth_enabled.value_or(false)) {
     return Invalid(

@@ -1,6 +1,7 @@
 #include "absl/strings/str_cat.h"
 #include "cpp/test_support.h"
 #include "common/json.h"
+#include "domain/service_rules.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -105,6 +106,44 @@ TEST_F(RestApiTest, CreateAnswersWithAsyncOperationAndLongPollEndsEarly) {
   http::Response bad_wait = Rest("GET", absl::StrCat(path, "?waitSeconds=600"));
   EXPECT_EQ(bad_wait.status, 400);
   EXPECT_THAT(bad_wait.body, HasSubstr("waitSeconds must be an integer from 0 to 60"));
+}
+
+}  // namespace
+}  // namespace amlcore
+
+namespace amlcore {
+namespace {
+
+class ServicePathsTest : public testing::ServerFixture {};
+
+TEST_F(ServicePathsTest, PathsOutsideTheSnapshotAreRefused) {
+  // A compute target, so that only the paths are wrong.
+  Workspace ws = MakeWorkspace("ws-paths");
+  auto aks = AksCompute::Create(ws, "aks-paths", {.agent_count = 1, .cluster_purpose = "DevTest"});
+  ASSERT_TRUE(aks.ok());
+  AMLCORE_ASSERT_OK((*aks)->WaitForCompletion());
+  std::string services = absl::StrCat(
+      "/modelmanagement/v1.0/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/default/providers/"
+      "Microsoft.MachineLearningServices/workspaces/ws-paths/services");
+  auto body = [](const std::string& source, const std::string& script) {
+    return absl::StrCat(R"({"name": "paths-svc", "computeName": "aks-paths", "entryScript": ")", script,
+                        R"(", "sourceDirectory": ")", source, R"("})");
+  };
+  for (const auto& [source, script, field] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"../../outside", "score.py", "sourceDirectory '../../outside'"},
+           {"src", "/etc/passwd", "entryScript '/etc/passwd'"},
+           {"src", "a/../../score.py", "entryScript 'a/../../score.py'"},
+           {"src\\\\..\\\\x", "score.py", "sourceDirectory 'src\\\\..\\\\x'"}}) {
+    http::Response r = Rest("POST", services, body(source, script));
+    EXPECT_EQ(r.status, 400) << source << " " << script;
+    EXPECT_THAT(r.body, HasSubstr(field));
+    EXPECT_THAT(r.body, HasSubstr("must be a relative path inside the uploaded source directory"));
+  }
+  // Nothing was created by the refused calls.
+  EXPECT_EQ(Webservice::Get(ws, "paths-svc").status().code(), absl::StatusCode::kNotFound);
+  // weights..bin-like names that only contain dots are fine.
+  EXPECT_TRUE(domain::ValidateSnapshotPath("entryScript", "my..script.py").ok());
+  EXPECT_TRUE(domain::ValidateSnapshotPath("entryScript", "./score.py").ok());
 }
 
 }  // namespace
