@@ -43,8 +43,12 @@ absl::Status BlobStore::Put(absl::string_view sha256, absl::string_view data) {
     return MakeError(absl::StatusCode::kInvalidArgument, "HashMismatch",
                      absl::StrCat("The uploaded content has SHA-256 ", actual, ", not ", sha256, "."));
   }
-  // Reuse only a blob that still holds what its name says.
-  if (Read(sha256).ok()) return absl::OkStatus();
+  // Reuse only a blob that still holds what its name says, and mark it fresh for the garbage collector.
+  if (Read(sha256).ok()) {
+    std::error_code ec;
+    std::filesystem::last_write_time(PathOf(sha256), std::filesystem::file_time_type::clock::now(), ec);
+    return absl::OkStatus();
+  }
   std::string path = PathOf(sha256);
   if (auto s = MakeDirectories(std::filesystem::path(path).parent_path().string()); !s.ok()) return s;
   return WriteFileAtomic(path, data, 0400);
@@ -65,6 +69,28 @@ absl::Status BlobStore::CopyTo(absl::string_view sha256, const std::string& path
   if (!data.ok()) return data.status();
   if (auto s = MakeDirectories(std::filesystem::path(path).parent_path().string()); !s.ok()) return s;
   return WriteFileAtomic(path, *data, mode);
+}
+
+BlobStore::Collected BlobStore::CollectGarbage(const std::set<std::string>& referenced,
+                                               std::chrono::seconds grace) const {
+  namespace fs = std::filesystem;
+  Collected collected;
+  auto cutoff = fs::file_time_type::clock::now() - grace;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(directory_, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (!it->is_regular_file()) continue;
+    std::string name = it->path().filename().string();
+    if (!IsSha256(name) || referenced.contains(name)) continue;
+    std::error_code inner;
+    if (fs::last_write_time(it->path(), inner) > cutoff || inner) continue;
+    auto size = fs::file_size(it->path(), inner);
+    if (fs::remove(it->path(), inner)) {
+      ++collected.blobs;
+      collected.bytes += static_cast<int64_t>(size);
+    }
+  }
+  return collected;
 }
 
 }  // namespace amlcore

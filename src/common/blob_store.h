@@ -4,6 +4,9 @@
 #ifndef AMLCORE_COMMON_BLOB_STORE_H_
 #define AMLCORE_COMMON_BLOB_STORE_H_
 
+#include <chrono>
+#include <cstdint>
+#include <set>
 #include <string>
 
 #include "absl/status/status.h"
@@ -25,6 +28,14 @@ class BlobStore {
   absl::StatusOr<std::string> Read(absl::string_view sha256) const;
   // Writes a copy of the blob to `path` (mode `mode`), checked against its hash on the way.
   absl::Status CopyTo(absl::string_view sha256, const std::string& path, int mode) const;
+
+  struct Collected {
+    int64_t blobs = 0;
+    int64_t bytes = 0;
+  };
+  // Removes every blob that is not in `referenced` and was not stored (or uploaded again) within `grace`, so an
+  // upload that a request is about to reference is never taken away.
+  Collected CollectGarbage(const std::set<std::string>& referenced, std::chrono::seconds grace) const;
 
  private:
   std::string PathOf(absl::string_view sha256) const;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -261,6 +262,10 @@ class Store {
                                                                                               int64_t cluster_id);
   // The next number in the order of waiting versions.
   absl::StatusOr<int64_t> NextScheduleSeq(Tx& tx);
+
+  // Every blob the state refers to: model files, source snapshots of service versions (asked for or running),
+  // and those of what running updates would go back to.
+  absl::StatusOr<std::set<std::string>> ReferencedBlobs(Tx& tx);
 
   // Names of the workspaces and compute targets attached to a cluster ("ws/compute").
   absl::StatusOr<std::vector<std::string>> DescribeAttachments(Tx& tx, int64_t cluster_id);

@@ -285,6 +285,36 @@ absl::StatusOr<std::vector<std::pair<ServiceRecord, ServiceVersionRecord>>> Stor
   return out;
 }
 
+absl::StatusOr<std::set<std::string>> Store::ReferencedBlobs(Tx& tx) {
+  std::set<std::string> out;
+  auto models = tx.Query("SELECT files FROM models", {}, [&](const Row& r) {
+    for (const auto& f : FilesFromText(r.Text(0))) out.insert(f.sha256);
+  });
+  if (!models.ok()) return models;
+  // Snapshots sit in the JSON of deployment specs, under request.snapshot; running updates keep the spec they
+  // would go back to in their payload.
+  auto snapshot_of = [&](const std::string& text) {
+    auto parsed = json::ParseObject(text, "spec");
+    if (!parsed.ok()) return;
+    if (const bj::object* request = json::GetObject(*parsed, "request")) {
+      std::string sha = json::GetString(*request, "snapshot");
+      if (!sha.empty()) out.insert(sha);
+    }
+  };
+  auto versions = tx.Query("SELECT spec, live_spec FROM service_versions", {}, [&](const Row& r) {
+    snapshot_of(r.Text(0));
+    snapshot_of(r.Text(1));
+  });
+  if (!versions.ok()) return versions;
+  auto operations = tx.Query("SELECT payload FROM operations WHERE status = ?",
+                             {std::string(OperationStatus::kInProgress)}, [&](const Row& r) {
+                               auto payload = json::ParseObject(r.Text(0), "payload");
+                               if (payload.ok()) snapshot_of(json::GetString(*payload, "previousLiveSpec"));
+                             });
+  if (!operations.ok()) return operations;
+  return out;
+}
+
 absl::StatusOr<int64_t> Store::NextScheduleSeq(Tx& tx) {
   int64_t next = 1;
   auto s = tx.Query("SELECT COALESCE(MAX(schedule_seq), 0) + 1 FROM service_versions", {},

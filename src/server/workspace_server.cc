@@ -80,14 +80,37 @@ struct WorkspaceServer::Impl {
     for (const auto& key : keys) controllers->Enqueue(key);
   }
 
+  // Removes the blobs nothing refers to any more (models and services deleted).
+  void CollectBlobs() {
+    std::set<std::string> referenced;
+    auto read = store->db().Read([&](Tx& tx) -> absl::Status {
+      auto found = store->ReferencedBlobs(tx);
+      if (!found.ok()) return found.status();
+      referenced = std::move(*found);
+      return absl::OkStatus();
+    });
+    if (!read.ok()) return;
+    BlobStore::Collected collected = blobs->CollectGarbage(referenced, options.blob_grace);
+    if (collected.blobs > 0) {
+      std::fprintf(stderr, "amlcored: removed %lld unused blobs (%lld bytes)\n",
+                   static_cast<long long>(collected.blobs), static_cast<long long>(collected.bytes));
+    }
+  }
+
   // Clusters are reconciled periodically: that is how a front end that died is restarted, and how services
-  // learn that their replicas crashed.
+  // learn that their replicas crashed. Unused blobs are collected less often.
   void ResyncLoop() {
     std::unique_lock lock(mu);
+    auto next_collection = std::chrono::steady_clock::now() + options.blob_collection_interval;
     while (!stopping) {
-      cv.wait_for(lock, options.reconcile_interval, [&] { return stopping; });
+      cv.wait_for(lock, std::min(options.reconcile_interval, options.blob_collection_interval),
+                  [&] { return stopping; });
       if (stopping) break;
       lock.unlock();
+      if (std::chrono::steady_clock::now() >= next_collection) {
+        CollectBlobs();
+        next_collection = std::chrono::steady_clock::now() + options.blob_collection_interval;
+      }
       std::vector<int64_t> ids;
       (void)store->db().Read([&](Tx& tx) -> absl::Status {
         auto clusters = store->ListClusters(tx);

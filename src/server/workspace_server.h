@@ -32,6 +32,9 @@ struct WorkspaceServerOptions {
   std::chrono::milliseconds reconcile_interval{2000};
   // How long a deployment's replicas may take to become ready.
   std::chrono::milliseconds initialize_timeout{std::chrono::minutes(10)};
+  // Blobs nothing refers to are removed once they are this old, every `blob_collection_interval`.
+  std::chrono::seconds blob_grace{600};
+  std::chrono::milliseconds blob_collection_interval{std::chrono::minutes(10)};
   int http_threads = 4;
   // Workers of the controllers; they never wait, so two serve any number of operations.
   int operation_threads = 2;

@@ -2,6 +2,7 @@
 // process started. One controller worker, so that a step that waited would block everything else.
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "amlcore/amlcore.h"
@@ -200,6 +201,68 @@ TEST_F(ControllerTest, DeletingAgainAnswersWithTheDeletionUnderWay) {
   AMLCORE_ASSERT_OK((*service)->Delete());
   // The service is gone: a second deletion finds nothing to delete.
   EXPECT_EQ((*again)->Delete().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace amlcore
+
+namespace amlcore {
+namespace {
+
+// The SHA-256 names of the blobs stored under a home.
+std::set<std::string> StoredBlobs(const std::string& home) {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(fs::path(home) / "blobs", ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file()) out.insert(it->path().filename().string());
+  }
+  return out;
+}
+
+TEST(BlobCollectionTest, BlobsNothingRefersToAreRemoved) {
+  testing::TempHome home;
+  FakeBackend fake;
+  auto server = server::WorkspaceServer::Start({.home = home.path(),
+                                                .reconcile_interval = 50ms,
+                                                .blob_grace = 0s,
+                                                .blob_collection_interval = 50ms,
+                                                .write_server_file = false,
+                                                .backend = fake.seams()});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto ws = Workspace::Create("blob-ws", {.connection = {.endpoint = (*server)->endpoint(),
+                                                         .token = (*server)->admin_token()}});
+  ASSERT_TRUE(ws.ok());
+  auto aks = AksCompute::Create(*ws, "blob-aks", {.agent_count = 1, .cluster_purpose = "DevTest"});
+  ASSERT_TRUE(aks.ok());
+  AMLCORE_ASSERT_OK((*aks)->WaitForCompletion());
+  fs::path dir = fs::path(home.path()) / "src";
+  fs::create_directories(dir);
+  std::ofstream(dir / "score.py") << "def init():\n    pass\ndef run(raw):\n    return raw\n";
+  std::ofstream(dir / "weights.json") << "[1, 2, 3]";
+
+  auto kept = Model::Register(*ws, (dir / "weights.json").string(), "kept");
+  ASSERT_TRUE(kept.ok());
+  std::ofstream(dir / "other.json") << "[4]";
+  auto dropped = Model::Register(*ws, (dir / "other.json").string(), "dropped");
+  ASSERT_TRUE(dropped.ok());
+  std::string dropped_sha = dropped->files().front().sha256;
+  std::string kept_sha = kept->files().front().sha256;
+  AksServiceDeploymentConfiguration config;
+  config.num_replicas = 1;
+  auto service = AksWebservice::Deploy(*ws, "blob-svc", {*kept}, {.entry_script = "score.py",
+                                                                   .source_directory = dir.string()},
+                                       config, **aks);
+  ASSERT_TRUE(service.ok()) << service.status();
+  AMLCORE_ASSERT_OK((*service)->WaitForDeployment());
+  ASSERT_EQ(StoredBlobs(home.path()).size(), 3u);  // two model files and the source snapshot
+
+  AMLCORE_ASSERT_OK(dropped->Delete());
+  EXPECT_TRUE(Eventually([&] { return !StoredBlobs(home.path()).contains(dropped_sha); }));
+  EXPECT_TRUE(StoredBlobs(home.path()).contains(kept_sha));
+  // Once the service is gone, its snapshot goes too; the registered model stays.
+  AMLCORE_ASSERT_OK((*service)->Delete());
+  EXPECT_TRUE(Eventually([&] { return StoredBlobs(home.path()) == std::set<std::string>{kept_sha}; }));
 }
 
 }  // namespace
