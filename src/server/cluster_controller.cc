@@ -78,6 +78,8 @@ StepResult ClusterController::Reconcile(int64_t cluster_id) {
     if (service.state == ServiceState::kDeleting || version.live_spec.empty()) continue;
     domain::WorkloadKey key = WorkloadKeyOf(service, version);
     wanted.insert(key.Name());
+    // A version being deployed is the service controller's to apply (it may be rolling back right now).
+    if (!version.phase.empty()) continue;
     bool running = false;
     for (const auto& v : *observed) running |= v.key == key && v.revision == version.live_revision && v.desired > 0;
     if (running) continue;
