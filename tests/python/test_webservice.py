@@ -678,3 +678,55 @@ def test_deploy_configuration_and_update_take_azuremls_parameters():
         AksWebservice.deploy_configuration(num_replicas=2**32 + 1)
     with pytest.raises(WebserviceException, match="primary_key must be 8 to 256 characters long"):
         AksWebservice.deploy_configuration(primary_key="a")
+
+
+# init() of a hostile script: it tries to rewrite its model file, first as it is (read-only), then after making
+# its copy writable.
+DAMAGING = """
+    import os, stat
+    def init():
+        path = os.path.join(os.getenv("AZUREML_MODEL_DIR"), "weights.txt")
+        try:
+            with open(path, "w") as f:
+                f.write("damaged")
+            print("wrote without chmod")
+        except OSError as e:
+            print("refused:", e)
+        try:
+            os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+            with open(path, "w") as f:
+                f.write("damaged")
+        except OSError as e:
+            print("refused again:", e)
+    def run(raw):
+        return "ok"
+"""
+
+READER = """
+    import os
+    def init():
+        pass
+    def run(raw):
+        with open(os.path.join(os.getenv("AZUREML_MODEL_DIR"), "weights.txt")) as f:
+            return f.read()
+"""
+
+
+def test_a_replica_cannot_change_a_registered_model(aks, tmp_path):
+    ws, target = aks
+    weights = tmp_path / "weights.txt"
+    weights.write_text("original")
+    model = Model.register(ws, model_path=str(weights), model_name="shared-weights")
+    damaging = deploy(ws, target, script_dir(tmp_path, DAMAGING, "damaging"), name="damaging-svc", models=[model])
+    damaging.wait_for_deployment()
+    # Its model file is read-only (root, as in CI, may still write it: then only its own copy changes).
+    assert "refused:" in damaging.get_logs() or os.geteuid() == 0
+    reader = deploy(ws, target, script_dir(tmp_path, READER, "reader"), name="reader-svc", models=[model])
+    reader.wait_for_deployment()
+    assert reader.run("{}") == "original"
+    # The registered model is intact, and registering the same bytes again reuses it.
+    download = tmp_path / "download"
+    model.download(target_dir=str(download))
+    assert (download / "weights.txt").read_text() == "original"
+    again = Model.register(ws, model_path=str(weights), model_name="shared-weights")
+    assert again.version == 2
