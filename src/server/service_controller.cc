@@ -20,7 +20,7 @@ namespace bj = json::bj;
 using namespace std::chrono_literals;
 
 constexpr auto kSoon = 0ms;
-constexpr auto kBuildPoll = 250ms;
+constexpr auto kBuildPoll = 100ms;
 constexpr auto kReplicaPoll = 100ms;
 constexpr auto kRetry = 1s;
 // A version waiting for capacity is woken when capacity frees up; this only bounds how long a missed wake-up

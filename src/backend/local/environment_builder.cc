@@ -81,8 +81,9 @@ EnvironmentBuilder::EnvironmentBuilder(std::string home, std::string runtime_pyt
   if (version.ok() && version->exit_code == 0) runtime_version_ = std::string(absl::StripAsciiWhitespace(version->output));
 }
 
-absl::StatusOr<BuiltEnvironment> EnvironmentBuilder::Build(const Environment& env, const std::string& hash,
-                                                           const Log& log) {
+std::optional<absl::StatusOr<BuiltEnvironment>> EnvironmentBuilder::FromCache(const Environment& env,
+                                                                             const std::string& hash,
+                                                                             const Log& log) {
   std::string short_hash = hash.substr(0, 12);
   if (env.python.user_managed_dependencies) {
     std::string python = env.python.interpreter_path;
@@ -94,20 +95,21 @@ absl::StatusOr<BuiltEnvironment> EnvironmentBuilder::Build(const Environment& en
     log(absl::StrCat("Environment ", short_hash, ": user-managed dependencies, using ", python, " as it is"));
     return BuiltEnvironment{python, false};
   }
+  auto marker = ReadFile(absl::StrCat(EnvironmentsDirectory(home_), "/", hash, "/", kMarker));
+  if (!marker.ok()) return std::nullopt;
+  auto object = json::ParseObject(*marker, kMarker);
+  if (!object.ok()) return std::nullopt;
+  std::string python = json::GetString(*object, "python");
+  if (!fs::exists(python)) return std::nullopt;
+  log(absl::StrCat("Environment ", short_hash, ": cache hit (machine-wide), using ", python));
+  return BuiltEnvironment{python, false};
+}
 
+absl::StatusOr<BuiltEnvironment> EnvironmentBuilder::Build(const Environment& env, const std::string& hash,
+                                                           const Log& log) {
+  if (auto cached = FromCache(env, hash, log)) return *cached;
+  std::string short_hash = hash.substr(0, 12);
   std::string directory = absl::StrCat(EnvironmentsDirectory(home_), "/", hash);
-  auto cached = [&]() -> std::optional<std::string> {
-    auto marker = ReadFile(absl::StrCat(directory, "/", kMarker));
-    if (!marker.ok()) return std::nullopt;
-    auto object = json::ParseObject(*marker, kMarker);
-    if (!object.ok()) return std::nullopt;
-    std::string python = json::GetString(*object, "python");
-    return fs::exists(python) ? std::optional<std::string>(python) : std::nullopt;
-  };
-  if (auto python = cached()) {
-    log(absl::StrCat("Environment ", short_hash, ": cache hit (machine-wide), using ", *python));
-    return BuiltEnvironment{*python, false};
-  }
   if (auto s = MakeDirectories(EnvironmentsDirectory(home_)); !s.ok()) return s;
 
   std::vector<std::string> requirements;

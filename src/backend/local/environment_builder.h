@@ -8,6 +8,7 @@
 #define AMLCORE_BACKEND_LOCAL_ENVIRONMENT_BUILDER_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -26,6 +27,10 @@ class EnvironmentBuilder {
 
   EnvironmentBuilder(std::string home, std::string runtime_python);
 
+  // The environment when it needs no build (user-managed, or built before); nothing when it must be built.
+  // Quick: reads a marker file.
+  std::optional<absl::StatusOr<BuiltEnvironment>> FromCache(const Environment& environment, const std::string& hash,
+                                                            const Log& log);
   // Blocks while it builds (minutes for pip installs): run it off the threads that serve or reconcile.
   absl::StatusOr<BuiltEnvironment> Build(const Environment& environment, const std::string& hash, const Log& log);
   const std::string& runtime_python() const { return runtime_python_; }

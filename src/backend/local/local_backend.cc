@@ -427,6 +427,20 @@ EnvironmentBuild LocalBackend::EnsureEnvironment(const Environment& environment,
     if (copy.state == EnvironmentBuild::State::kFailed) builds->by_hash.erase(found);
     return copy;
   }
+  // What needs no build is answered at once.
+  EnvironmentBuild quick;
+  auto cached = builds->builder->FromCache(environment, hash, [&](const std::string& line) { quick.log.push_back(line); });
+  if (cached) {
+    if (cached->ok()) {
+      quick.state = EnvironmentBuild::State::kReady;
+      quick.ref = (*cached)->python;
+      builds->by_hash[hash] = quick;
+    } else {
+      quick.state = EnvironmentBuild::State::kFailed;
+      quick.error = cached->status();
+    }
+    return quick;
+  }
   builds->by_hash[hash] = EnvironmentBuild{};
   std::thread([builds, environment, hash] {
     auto log = [&](const std::string& line) {
