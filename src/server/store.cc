@@ -164,6 +164,21 @@ ALTER TABLE service_versions ADD COLUMN schedule_seq INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE service_versions ADD COLUMN reserved_cpu REAL NOT NULL DEFAULT -1;
 ALTER TABLE service_versions ADD COLUMN reserved_memory_gb REAL NOT NULL DEFAULT -1;
 )sql",
+    // Versions route and report on their own, for endpoints with several.
+    R"sql(
+ALTER TABLE service_versions ADD COLUMN traffic_percentile INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE service_versions ADD COLUMN is_default INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE service_versions ADD COLUMN version_type TEXT NOT NULL DEFAULT '';
+ALTER TABLE service_versions ADD COLUMN state TEXT NOT NULL DEFAULT '';
+ALTER TABLE service_versions ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE service_versions ADD COLUMN error TEXT NOT NULL DEFAULT '';
+ALTER TABLE service_versions ADD COLUMN created TEXT NOT NULL DEFAULT '';
+UPDATE service_versions SET
+  state = (SELECT state FROM services WHERE services.id = service_versions.service_id),
+  reason = (SELECT reason FROM services WHERE services.id = service_versions.service_id),
+  error = (SELECT error FROM services WHERE services.id = service_versions.service_id),
+  created = (SELECT created FROM services WHERE services.id = service_versions.service_id);
+)sql",
 };
 
 SqlValue SslToValue(const std::optional<SslConfiguration>& ssl) {

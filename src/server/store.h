@@ -160,6 +160,15 @@ struct ServiceVersionRecord {
   // Capacity the version holds on its cluster (what its scheduled revision asks for).
   double reserved_cpu = 0;
   double reserved_memory_gb = 0;
+  // How requests reach it among the endpoint's versions.
+  int64_t traffic_percentile = 0;
+  bool is_default = true;
+  std::string version_type;  // "" (a web service's only version), Control or Treatment
+  // The version's own state (a web service's state is its version's).
+  std::string state;
+  std::string reason;
+  std::string error;  // JSON {"code", "message"} or ""
+  std::string created;
 };
 
 std::string NowTimestamp();

@@ -79,13 +79,14 @@ ServiceRecord ServiceFromRow(const Row& r) {
 
 constexpr char kVersionColumns[] =
     "id, service_id, name, spec, revision, live_spec, live_revision, uid, phase, phase_started, schedule_seq, "
-    "reserved_cpu, reserved_memory_gb";
+    "reserved_cpu, reserved_memory_gb, traffic_percentile, is_default, version_type, state, reason, error, created";
 
 // A version's columns starting at column `o` of the row.
 ServiceVersionRecord VersionFromRowAt(const Row& r, int o) {
-  return ServiceVersionRecord{r.Int(o),      r.Int(o + 1),  r.Text(o + 2),  r.Text(o + 3),  r.Int(o + 4),
-                              r.Text(o + 5), r.Int(o + 6),  r.Text(o + 7),  r.Text(o + 8),  r.Text(o + 9),
-                              r.Int(o + 10), r.Real(o + 11), r.Real(o + 12)};
+  return ServiceVersionRecord{r.Int(o),       r.Int(o + 1),       r.Text(o + 2),  r.Text(o + 3),  r.Int(o + 4),
+                              r.Text(o + 5),  r.Int(o + 6),       r.Text(o + 7),  r.Text(o + 8),  r.Text(o + 9),
+                              r.Int(o + 10),  r.Real(o + 11),     r.Real(o + 12), r.Int(o + 13),  r.Int(o + 14) != 0,
+                              r.Text(o + 15), r.Text(o + 16),     r.Text(o + 17), r.Text(o + 18), r.Text(o + 19)};
 }
 
 ServiceVersionRecord VersionFromRow(const Row& r) { return VersionFromRowAt(r, 0); }
@@ -257,9 +258,11 @@ absl::StatusOr<std::vector<ServiceVersionRecord>> Store::ServiceVersions(Tx& tx,
 absl::StatusOr<int64_t> Store::InsertServiceVersion(Tx& tx, const ServiceVersionRecord& v) {
   auto changed = tx.Execute(
       "INSERT INTO service_versions (service_id, name, spec, revision, live_spec, live_revision, uid, phase, "
-      "phase_started, schedule_seq, reserved_cpu, reserved_memory_gb) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "phase_started, schedule_seq, reserved_cpu, reserved_memory_gb, traffic_percentile, is_default, version_type, "
+      "state, reason, error, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       {v.service_id, v.name, v.spec, v.revision, v.live_spec, v.live_revision, v.uid, v.phase, v.phase_started,
-       v.schedule_seq, v.reserved_cpu, v.reserved_memory_gb});
+       v.schedule_seq, v.reserved_cpu, v.reserved_memory_gb, v.traffic_percentile, int64_t{v.is_default},
+       v.version_type, v.state, v.reason, v.error, v.created.empty() ? NowTimestamp() : v.created});
   if (!changed.ok()) return changed.status();
   return tx.LastInsertId();
 }
@@ -267,10 +270,12 @@ absl::StatusOr<int64_t> Store::InsertServiceVersion(Tx& tx, const ServiceVersion
 absl::Status Store::UpdateServiceVersion(Tx& tx, const ServiceVersionRecord& v) {
   return tx
       .Execute("UPDATE service_versions SET name = ?, spec = ?, revision = ?, live_spec = ?, live_revision = ?, "
-               "uid = ?, phase = ?, phase_started = ?, schedule_seq = ?, reserved_cpu = ?, reserved_memory_gb = ? "
+               "uid = ?, phase = ?, phase_started = ?, schedule_seq = ?, reserved_cpu = ?, reserved_memory_gb = ?, "
+               "traffic_percentile = ?, is_default = ?, version_type = ?, state = ?, reason = ?, error = ? "
                "WHERE id = ?",
                {v.name, v.spec, v.revision, v.live_spec, v.live_revision, v.uid, v.phase, v.phase_started,
-                v.schedule_seq, v.reserved_cpu, v.reserved_memory_gb, v.id})
+                v.schedule_seq, v.reserved_cpu, v.reserved_memory_gb, v.traffic_percentile, int64_t{v.is_default},
+                v.version_type, v.state, v.reason, v.error, v.id})
       .status();
 }
 
