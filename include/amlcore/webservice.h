@@ -49,17 +49,26 @@ struct ServicePhase {
   static constexpr char kReady[] = "Ready";
 };
 
+// Which of azureml's calls take a setting as a keyword argument.
+struct DeploySettingScope {
+  static constexpr unsigned kWebservice = 1;     // AksWebservice.deploy_configuration
+  static constexpr unsigned kEndpoint = 2;       // AksEndpoint.deploy_configuration
+  static constexpr unsigned kServiceUpdate = 4;  // AksWebservice.update
+  static constexpr unsigned kVersion = 8;        // AksEndpoint.create_version and update_version
+};
+
 // One setting of AksServiceDeploymentConfiguration, for code that handles settings by name (bindings, tools).
 struct DeploySettingInfo {
   std::string name;  // azureml's keyword argument, e.g. "cpu_cores"
   std::string kind;  // "bool", "int", "number", "str" or "dict"
-  bool updatable = true;  // also a parameter of AksWebservice.update
+  unsigned scopes = 0;  // DeploySettingScope bits
 };
 // A setting's value; std::monostate when it is not set.
 using DeploySettingValue =
     std::variant<std::monostate, bool, int64_t, double, std::string, std::map<std::string, std::string>>;
 
-// AksWebservice.deploy_configuration: every parameter optional; the server applies the defaults.
+// AksWebservice.deploy_configuration and AksEndpoint.deploy_configuration: every parameter optional; the server
+// applies the defaults. version_name and traffic_percentile are an endpoint's (its first version's).
 struct AksServiceDeploymentConfiguration {
   std::optional<bool> autoscale_enabled;
   std::optional<int64_t> autoscale_min_replicas;
@@ -88,6 +97,8 @@ struct AksServiceDeploymentConfiguration {
   std::optional<int64_t> failure_threshold;
   std::string namespace_;
   std::optional<bool> token_auth_enabled;
+  std::string version_name;
+  std::optional<int64_t> traffic_percentile;
   std::string compute_target_name;
   std::optional<double> cpu_cores_limit;
   std::optional<double> memory_gb_limit;

@@ -10,11 +10,18 @@ from amlcore.exceptions import WebserviceException
 
 __all__ = ["Webservice", "AksWebservice", "AksServiceDeploymentConfiguration"]
 
-# The settings of AksWebservice.deploy_configuration, from the core's table: (name, kind, updatable), in azureml's
-# parameter order.
+# The deployment settings, from the core's table: (name, kind, scopes), in azureml's parameter order. The scopes
+# say which calls take a setting (DeploySettingScope in amlcore/webservice.h).
 _SETTINGS = _core.AksServiceDeploymentConfiguration.settings()
-_DEPLOY_PARAMETERS = tuple(name for name, _, _ in _SETTINGS)
+_WEBSERVICE, _ENDPOINT, _SERVICE_UPDATE, _VERSION = 1, 2, 4, 8
 _KINDS = {name: kind for name, kind, _ in _SETTINGS}
+
+
+def _names(scope):
+    return tuple(name for name, _, scopes in _SETTINGS if scopes & scope)
+
+
+_DEPLOY_PARAMETERS = _names(_WEBSERVICE)
 
 
 def _signature(names, first=()):
@@ -269,7 +276,7 @@ class AksWebservice(Webservice):
 # settings, with models and inference_config after description as in azureml.
 _DEPLOY_SIGNATURE = _signature(_DEPLOY_PARAMETERS)
 AksWebservice.deploy_configuration.__signature__ = _DEPLOY_SIGNATURE
-_UPDATABLE = tuple(name for name, _, updatable in _SETTINGS if updatable)
+_UPDATABLE = _names(_SERVICE_UPDATE)
 _UPDATE_SIGNATURE = inspect.Signature(
     [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
      inspect.Parameter("image", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)]

@@ -19,8 +19,8 @@ void DefineWebservice(py::module_& m) {
   config.def(py::init<>())
       .def_static("settings",
                   [] {
-                    std::vector<std::tuple<std::string, std::string, bool>> out;
-                    for (const auto& s : Config::Settings()) out.emplace_back(s.name, s.kind, s.updatable);
+                    std::vector<std::tuple<std::string, std::string, unsigned>> out;
+                    for (const auto& s : Config::Settings()) out.emplace_back(s.name, s.kind, s.scopes);
                     return out;
                   })
       .def("get", [](const Config& self, const std::string& name) { return self.Get(name); }, py::arg("name"))

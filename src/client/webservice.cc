@@ -132,7 +132,7 @@ absl::Status AksServiceDeploymentConfiguration::Validate() const {
 
 std::vector<DeploySettingInfo> AksServiceDeploymentConfiguration::Settings() {
   std::vector<DeploySettingInfo> out;
-  for (const auto& s : domain::DeploySettings()) out.push_back({s.name, s.kind(), s.updatable});
+  for (const auto& s : domain::DeploySettings()) out.push_back({s.name, s.kind(), s.scopes});
   return out;
 }
 

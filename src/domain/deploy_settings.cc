@@ -23,54 +23,71 @@ constexpr int64_t kMaxThreshold = 1000;
 constexpr double kMaxCpu = 1024;
 constexpr double kMaxMemoryGb = 4096;
 
+// Scopes: which of azureml's calls take the setting.
+constexpr unsigned kWs = DeploySettingScope::kWebservice;
+constexpr unsigned kEp = DeploySettingScope::kEndpoint;
+constexpr unsigned kUp = DeploySettingScope::kServiceUpdate;
+constexpr unsigned kVer = DeploySettingScope::kVersion;
+constexpr unsigned kAll = kWs | kEp | kUp | kVer;
+
+// In azureml's parameter order (that of deploy_configuration); each call takes the settings of its scope in
+// this order.
 const std::vector<DeploySetting> kSettings = {
-    {"autoscale_enabled", "autoScaler.autoscaleEnabled", FlagSetting{&C::autoscale_enabled, &R::autoscale_enabled}},
+    {"autoscale_enabled", "autoScaler.autoscaleEnabled", FlagSetting{&C::autoscale_enabled, &R::autoscale_enabled},
+     kAll},
     {"autoscale_min_replicas", "autoScaler.minReplicas",
-     CountSetting{&C::autoscale_min_replicas, &R::autoscale_min_replicas, 1, kMaxReplicas}},
+     CountSetting{&C::autoscale_min_replicas, &R::autoscale_min_replicas, 1, kMaxReplicas}, kAll},
     {"autoscale_max_replicas", "autoScaler.maxReplicas",
-     CountSetting{&C::autoscale_max_replicas, &R::autoscale_max_replicas, 1, kMaxReplicas}},
+     CountSetting{&C::autoscale_max_replicas, &R::autoscale_max_replicas, 1, kMaxReplicas}, kAll},
     {"autoscale_refresh_seconds", "autoScaler.refreshPeriodInSeconds",
-     CountSetting{&C::autoscale_refresh_seconds, &R::autoscale_refresh_seconds, 1, 3600}},
+     CountSetting{&C::autoscale_refresh_seconds, &R::autoscale_refresh_seconds, 1, 3600}, kAll},
     {"autoscale_target_utilization", "autoScaler.targetUtilization",
-     CountSetting{&C::autoscale_target_utilization, &R::autoscale_target_utilization, 1, 100}},
+     CountSetting{&C::autoscale_target_utilization, &R::autoscale_target_utilization, 1, 100}, kAll},
     {"collect_model_data", "dataCollection.storageEnabled",
-     FlagSetting{&C::collect_model_data, &R::collect_model_data}},
-    {"auth_enabled", "authEnabled", FlagSetting{&C::auth_enabled, &R::auth_enabled}},
-    {"cpu_cores", "containerResourceRequirements.cpu", AmountSetting{&C::cpu_cores, &R::cpu_cores, kMaxCpu}},
+     FlagSetting{&C::collect_model_data, &R::collect_model_data}, kAll},
+    {"auth_enabled", "authEnabled", FlagSetting{&C::auth_enabled, &R::auth_enabled}, kWs | kEp | kUp},
+    {"cpu_cores", "containerResourceRequirements.cpu", AmountSetting{&C::cpu_cores, &R::cpu_cores, kMaxCpu}, kAll},
     {"memory_gb", "containerResourceRequirements.memoryInGB",
-     AmountSetting{&C::memory_gb, &R::memory_gb, kMaxMemoryGb}},
-    {"enable_app_insights", "appInsightsEnabled", FlagSetting{&C::enable_app_insights, &R::enable_app_insights}},
+     AmountSetting{&C::memory_gb, &R::memory_gb, kMaxMemoryGb}, kAll},
+    {"enable_app_insights", "appInsightsEnabled", FlagSetting{&C::enable_app_insights, &R::enable_app_insights},
+     kWs | kEp | kUp},
     {"scoring_timeout_ms", "scoringTimeoutMs",
-     CountSetting{&C::scoring_timeout_ms, &R::scoring_timeout_ms, 1, kMaxMilliseconds}},
+     CountSetting{&C::scoring_timeout_ms, &R::scoring_timeout_ms, 1, kMaxMilliseconds}, kAll},
     {"replica_max_concurrent_requests", "maxConcurrentRequestsPerContainer",
-     CountSetting{&C::replica_max_concurrent_requests, &R::replica_max_concurrent_requests, 1, 1000}},
+     CountSetting{&C::replica_max_concurrent_requests, &R::replica_max_concurrent_requests, 1, 1000}, kAll},
     {"max_request_wait_time", "maxQueueWaitMs",
-     CountSetting{&C::max_request_wait_time, &R::max_request_wait_time, 1, kMaxMilliseconds}},
-    {"num_replicas", "numReplicas", CountSetting{&C::num_replicas, &R::num_replicas, 1, kMaxReplicas}},
-    {"primary_key", "keys.primaryKey", TextSetting{&C::primary_key, nullptr}, false},
-    {"secondary_key", "keys.secondaryKey", TextSetting{&C::secondary_key, nullptr}, false},
-    {"tags", "kvTags", MapSetting{&C::tags}},
-    {"properties", "properties", MapSetting{&C::properties}},
-    {"description", "description", TextSetting{&C::description, nullptr}},
-    {"gpu_cores", "containerResourceRequirements.gpu", CountSetting{&C::gpu_cores, &R::gpu_cores, 0, 64}},
+     CountSetting{&C::max_request_wait_time, &R::max_request_wait_time, 1, kMaxMilliseconds}, kAll},
+    {"num_replicas", "numReplicas", CountSetting{&C::num_replicas, &R::num_replicas, 1, kMaxReplicas}, kAll},
+    {"primary_key", "keys.primaryKey", TextSetting{&C::primary_key, nullptr}, kWs | kEp},
+    {"secondary_key", "keys.secondaryKey", TextSetting{&C::secondary_key, nullptr}, kWs | kEp},
+    {"tags", "kvTags", MapSetting{&C::tags}, kAll},
+    {"properties", "properties", MapSetting{&C::properties}, kAll},
+    {"description", "description", TextSetting{&C::description, nullptr}, kAll},
+    {"gpu_cores", "containerResourceRequirements.gpu", CountSetting{&C::gpu_cores, &R::gpu_cores, 0, 64}, kAll},
     {"period_seconds", "livenessProbeRequirements.periodSeconds",
-     CountSetting{&C::period_seconds, &R::period_seconds, 1, kMaxProbeSeconds}},
+     CountSetting{&C::period_seconds, &R::period_seconds, 1, kMaxProbeSeconds}, kAll},
     {"initial_delay_seconds", "livenessProbeRequirements.initialDelaySeconds",
-     CountSetting{&C::initial_delay_seconds, &R::initial_delay_seconds, 1, kMaxProbeSeconds}},
+     CountSetting{&C::initial_delay_seconds, &R::initial_delay_seconds, 1, kMaxProbeSeconds}, kAll},
     {"timeout_seconds", "livenessProbeRequirements.timeoutSeconds",
-     CountSetting{&C::timeout_seconds, &R::timeout_seconds, 1, kMaxProbeSeconds}},
+     CountSetting{&C::timeout_seconds, &R::timeout_seconds, 1, kMaxProbeSeconds}, kAll},
     {"success_threshold", "livenessProbeRequirements.successThreshold",
-     CountSetting{&C::success_threshold, &R::success_threshold, 1, kMaxThreshold}},
+     CountSetting{&C::success_threshold, &R::success_threshold, 1, kMaxThreshold}, kAll},
     {"failure_threshold", "livenessProbeRequirements.failureThreshold",
-     CountSetting{&C::failure_threshold, &R::failure_threshold, 1, kMaxThreshold}},
-    {"namespace", "namespace", TextSetting{&C::namespace_, &R::namespace_}},
-    {"token_auth_enabled", "aadAuthEnabled", FlagSetting{&C::token_auth_enabled, &R::token_auth_enabled}},
-    {"compute_target_name", "computeName", TextSetting{&C::compute_target_name, nullptr}, false},
+     CountSetting{&C::failure_threshold, &R::failure_threshold, 1, kMaxThreshold}, kAll},
+    {"namespace", "namespace", TextSetting{&C::namespace_, &R::namespace_}, kWs | kEp | kUp},
+    {"token_auth_enabled", "aadAuthEnabled", FlagSetting{&C::token_auth_enabled, &R::token_auth_enabled},
+     kWs | kEp | kUp},
+    {"version_name", "versionName", TextSetting{&C::version_name, nullptr}, kEp},
+    {"traffic_percentile", "trafficPercentile",
+     CountSetting{&C::traffic_percentile, &R::traffic_percentile, 0, 100,
+                  "Invalid configuration, traffic_percentile cannot be negative or greater than 100."},
+     kEp | kVer},
+    {"compute_target_name", "computeName", TextSetting{&C::compute_target_name, nullptr}, kWs | kEp},
     {"cpu_cores_limit", "containerResourceRequirements.cpuLimit",
-     AmountSetting{&C::cpu_cores_limit, &R::cpu_cores_limit, kMaxCpu}},
+     AmountSetting{&C::cpu_cores_limit, &R::cpu_cores_limit, kMaxCpu}, kAll},
     {"memory_gb_limit", "containerResourceRequirements.memoryInGBLimit",
-     AmountSetting{&C::memory_gb_limit, &R::memory_gb_limit, kMaxMemoryGb}},
-    {"blobfuse_enabled", "blobfuseEnabled", FlagSetting{&C::blobfuse_enabled, &R::blobfuse_enabled}, false},
+     AmountSetting{&C::memory_gb_limit, &R::memory_gb_limit, kMaxMemoryGb}, kAll},
+    {"blobfuse_enabled", "blobfuseEnabled", FlagSetting{&C::blobfuse_enabled, &R::blobfuse_enabled}, kWs},
 };
 
 template <class... Ts>
@@ -90,6 +107,7 @@ std::optional<std::string> RangeError(const DeploySetting& s, const C& config) {
           [&](const CountSetting& f) -> std::optional<std::string> {
             const auto& value = config.*f.request;
             if (!value) return std::nullopt;
+            if (f.out_of_range != nullptr && (*value < f.min || *value > f.max)) return std::string(f.out_of_range);
             if (*value < f.min) {
               return absl::StrCat("Invalid configuration, ", s.name, " must be greater than ",
                                   f.min == 0 ? "or equal to " : "", "zero.");

@@ -45,6 +45,7 @@ struct ResolvedDeployConfig {
   int64_t failure_threshold = 3;
   std::string namespace_;
   bool token_auth_enabled = false;
+  int64_t traffic_percentile = 0;
   double cpu_cores_limit = 0;    // 0: none
   double memory_gb_limit = 0.5;  // defaults to memory_gb
   bool blobfuse_enabled = false;
@@ -61,6 +62,7 @@ struct CountSetting {
   int64_t ResolvedDeployConfig::*resolved;
   int64_t min;  // 1: "must be greater than zero"; 0: "must be greater than or equal to zero"
   int64_t max;
+  const char* out_of_range = nullptr;  // azureml's own wording of the range rule, when it has one
 };
 struct AmountSetting {  // a positive number
   std::optional<double> DeployConfig::*request;
@@ -79,7 +81,7 @@ struct DeploySetting {
   const char* name;  // azureml's keyword argument
   const char* wire;  // path in deploymentConfig: "containerResourceRequirements.cpu"
   std::variant<FlagSetting, CountSetting, AmountSetting, TextSetting, MapSetting> field;
-  bool updatable = true;  // a parameter of AksWebservice.update
+  unsigned scopes = 0;  // DeploySettingScope bits: the calls that take it
   // "bool", "int", "number", "str" or "dict", for the bindings.
   const char* kind() const;
   // Whether `config` sets it.

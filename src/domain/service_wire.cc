@@ -213,6 +213,53 @@ absl::StatusOr<ServiceRequest> ServiceRequestFromJson(absl::string_view body) {
   return r;
 }
 
+json::bj::object VersionPatchToJson(const VersionPatch& p) {
+  bj::object o;
+  if (p.model_ids) o["models"] = json::StringArray(*p.model_ids);
+  if (p.entry_script) o["entryScript"] = *p.entry_script;
+  if (p.source_directory) o["sourceDirectory"] = *p.source_directory;
+  if (p.snapshot) o["snapshot"] = *p.snapshot;
+  if (p.environment) o["environment"] = EnvironmentToJson(*p.environment);
+  if (AnySet(p.config)) o["deploymentConfig"] = DeployConfigToJson(p.config);
+  if (p.is_default) o["isDefault"] = *p.is_default;
+  if (p.is_control) o["isControlVersion"] = *p.is_control;
+  return o;
+}
+
+absl::StatusOr<VersionPatch> VersionPatchFromJson(const json::bj::value& value) {
+  if (!value.is_object()) return absl::InvalidArgumentError("A version must be an object.");
+  VersionPatch p;
+  json::ObjectReader reader(&value.as_object(), "version");
+  if (const bj::value* models = reader.Raw("models")) {
+    std::vector<std::string> ids;
+    if (auto s = ReadStringList(models, "version.models", &ids); !s.ok()) return s;
+    p.model_ids = std::move(ids);
+  }
+  p.entry_script = reader.String("entryScript");
+  p.source_directory = reader.String("sourceDirectory");
+  p.snapshot = reader.String("snapshot");
+  p.is_default = reader.Bool("isDefault");
+  p.is_control = reader.Bool("isControlVersion");
+  const bj::value* environment = reader.Raw("environment");
+  const bj::value* config = reader.Raw("deploymentConfig");
+  if (auto s = reader.Finish(); !s.ok()) return s;
+  if (environment != nullptr) {
+    if (!environment->is_object()) return absl::InvalidArgumentError("Field 'version.environment' must be an object.");
+    auto e = EnvironmentFromJson(environment->as_object());
+    if (!e.ok()) return e.status();
+    p.environment = std::move(*e);
+  }
+  if (config != nullptr) {
+    if (!config->is_object()) {
+      return absl::InvalidArgumentError("Field 'version.deploymentConfig' must be an object.");
+    }
+    auto c = DeployConfigFromJson(config->as_object());
+    if (!c.ok()) return c.status();
+    p.config = std::move(*c);
+  }
+  return p;
+}
+
 json::bj::object ServiceDocumentToJson(const ServiceDocument& d) {
   auto text_or_null = [](const std::string& text) { return text.empty() ? bj::value(nullptr) : bj::value(json::Bj(text)); };
   bj::object out{{"id", d.name},

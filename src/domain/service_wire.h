@@ -61,6 +61,21 @@ struct ServiceRequest {
 std::string ServiceRequestToJson(const ServiceRequest& request);
 absl::StatusOr<ServiceRequest> ServiceRequestFromJson(absl::string_view body);
 
+// The value of an "add" or "replace" of /versions/{name} in a PATCH of an AksEndpoint: a new version, or the
+// changes to one (fields left out stay as they are).
+struct VersionPatch {
+  std::optional<std::vector<std::string>> model_ids;
+  std::optional<std::string> entry_script;
+  std::optional<std::string> source_directory;
+  std::optional<std::string> snapshot;
+  std::optional<Environment> environment;
+  AksServiceDeploymentConfiguration config;  // the settings it sets
+  std::optional<bool> is_default;
+  std::optional<bool> is_control;  // true: the control version; false: a treatment
+};
+json::bj::object VersionPatchToJson(const VersionPatch& patch);
+absl::StatusOr<VersionPatch> VersionPatchFromJson(const json::bj::value& value);
+
 // POST /services/{name}/listkeys and regenerateKeys.
 struct ServiceKeys {
   std::string primary_key;

@@ -173,6 +173,7 @@ ALTER TABLE service_versions ADD COLUMN state TEXT NOT NULL DEFAULT '';
 ALTER TABLE service_versions ADD COLUMN reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE service_versions ADD COLUMN error TEXT NOT NULL DEFAULT '';
 ALTER TABLE service_versions ADD COLUMN created TEXT NOT NULL DEFAULT '';
+ALTER TABLE services ADD COLUMN endpoint_config TEXT NOT NULL DEFAULT '{}';
 UPDATE service_versions SET
   state = (SELECT state FROM services WHERE services.id = service_versions.service_id),
   reason = (SELECT reason FROM services WHERE services.id = service_versions.service_id),

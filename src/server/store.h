@@ -123,11 +123,17 @@ struct EnvironmentRecord {
 };
 
 // A web service (an AksWebservice, or later an AksEndpoint with several versions).
+// Kinds of services.
+struct ServiceKind {
+  static constexpr char kWebservice[] = "AksWebservice";
+  static constexpr char kEndpoint[] = "AksEndpoint";
+};
+
 struct ServiceRecord {
   int64_t id = 0;
   int64_t workspace_id = 0;
   std::string name;
-  std::string kind = "AksWebservice";
+  std::string kind = ServiceKind::kWebservice;
   std::string compute_name;
   int64_t cluster_id = 0;
   std::string state;
@@ -141,6 +147,9 @@ struct ServiceRecord {
   std::map<std::string, std::string> properties;
   std::string created;
   std::string updated;
+  // An endpoint's own settings (auth, token auth, app insights) as deploymentConfig JSON; a web service's are
+  // those of its version.
+  std::string endpoint_config = "{}";
 };
 
 // One version of a service: what its replicas run. An AksWebservice has one, named like the service.

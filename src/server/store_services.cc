@@ -53,7 +53,7 @@ EnvironmentRecord EnvironmentFromRow(const Row& r) {
 
 constexpr char kServiceColumns[] =
     "id, workspace_id, name, kind, compute_name, cluster_id, state, phase, reason, error, primary_key, "
-    "secondary_key, description, tags, properties, created, updated";
+    "secondary_key, description, tags, properties, created, updated, endpoint_config";
 
 ServiceRecord ServiceFromRow(const Row& r) {
   ServiceRecord s;
@@ -74,6 +74,7 @@ ServiceRecord ServiceFromRow(const Row& r) {
   s.properties = MapFromText(r.Text(14));
   s.created = r.Text(15);
   s.updated = r.Text(16);
+  s.endpoint_config = r.Text(17);
   return s;
 }
 
@@ -224,11 +225,11 @@ absl::StatusOr<std::vector<ServiceRecord>> Store::ServicesOnCluster(Tx& tx, int6
 absl::StatusOr<int64_t> Store::InsertService(Tx& tx, const ServiceRecord& s) {
   auto changed = tx.Execute(
       "INSERT INTO services (workspace_id, name, kind, compute_name, cluster_id, state, phase, reason, error, "
-      "primary_key, secondary_key, description, tags, properties, created, updated) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "primary_key, secondary_key, description, tags, properties, created, updated, endpoint_config) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       {s.workspace_id, s.name, s.kind, s.compute_name, s.cluster_id, s.state, s.phase, s.reason, s.error,
        s.primary_key, s.secondary_key, s.description, MapToText(s.tags), MapToText(s.properties), s.created,
-       s.updated});
+       s.updated, s.endpoint_config});
   if (!changed.ok()) return changed.status();
   return tx.LastInsertId();
 }
@@ -237,10 +238,11 @@ absl::Status Store::UpdateService(Tx& tx, const ServiceRecord& s) {
   return tx
       .Execute(
           "UPDATE services SET kind = ?, compute_name = ?, cluster_id = ?, state = ?, phase = ?, reason = ?, "
-          "error = ?, primary_key = ?, secondary_key = ?, description = ?, tags = ?, properties = ?, updated = ? "
-          "WHERE id = ?",
+          "error = ?, primary_key = ?, secondary_key = ?, description = ?, tags = ?, properties = ?, updated = ?, "
+          "endpoint_config = ? WHERE id = ?",
           {s.kind, s.compute_name, s.cluster_id, s.state, s.phase, s.reason, s.error, s.primary_key,
-           s.secondary_key, s.description, MapToText(s.tags), MapToText(s.properties), NowTimestamp(), s.id})
+           s.secondary_key, s.description, MapToText(s.tags), MapToText(s.properties), NowTimestamp(),
+           s.endpoint_config, s.id})
       .status();
 }
 
@@ -285,7 +287,7 @@ absl::StatusOr<std::vector<std::pair<ServiceRecord, ServiceVersionRecord>>> Stor
   auto s = tx.Query(absl::StrCat("SELECT ", ServiceColumns("s"), ", ", VersionColumns("v"),
                                  " FROM services s JOIN service_versions v ON v.service_id = s.id"
                                  " WHERE s.cluster_id = ? ORDER BY s.name, v.id"),
-                    {cluster_id}, [&](const Row& r) { out.emplace_back(ServiceFromRow(r), VersionFromRowAt(r, 17)); });
+                    {cluster_id}, [&](const Row& r) { out.emplace_back(ServiceFromRow(r), VersionFromRowAt(r, 18)); });
   if (!s.ok()) return s;
   return out;
 }

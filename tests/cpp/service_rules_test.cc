@@ -142,10 +142,16 @@ TEST(EnvironmentTest, HashIgnoresNameAndVersionButNotPackages) {
 namespace amlcore {
 namespace {
 
-TEST(DeploySettingsTest, TheTableListsAzuremlsParametersInOrder) {
+std::vector<std::string> SettingsOf(unsigned scope) {
   std::vector<std::string> names;
-  for (const auto& s : AksServiceDeploymentConfiguration::Settings()) names.push_back(s.name);
-  EXPECT_EQ(names, (std::vector<std::string>{
+  for (const auto& s : AksServiceDeploymentConfiguration::Settings()) {
+    if (s.scopes & scope) names.push_back(s.name);
+  }
+  return names;
+}
+
+TEST(DeploySettingsTest, TheTableListsAzuremlsParametersInOrder) {
+  EXPECT_EQ(SettingsOf(DeploySettingScope::kWebservice), (std::vector<std::string>{
                        "autoscale_enabled", "autoscale_min_replicas", "autoscale_max_replicas",
                        "autoscale_refresh_seconds", "autoscale_target_utilization", "collect_model_data",
                        "auth_enabled", "cpu_cores", "memory_gb", "enable_app_insights", "scoring_timeout_ms",
@@ -154,6 +160,20 @@ TEST(DeploySettingsTest, TheTableListsAzuremlsParametersInOrder) {
                        "initial_delay_seconds", "timeout_seconds", "success_threshold", "failure_threshold",
                        "namespace", "token_auth_enabled", "compute_target_name", "cpu_cores_limit",
                        "memory_gb_limit", "blobfuse_enabled"}));
+  // AksEndpoint.deploy_configuration: no blobfuse_enabled; version_name and traffic_percentile before
+  // compute_target_name.
+  std::vector<std::string> endpoint = SettingsOf(DeploySettingScope::kEndpoint);
+  EXPECT_EQ(std::vector<std::string>(endpoint.end() - 6, endpoint.end()),
+            (std::vector<std::string>{"token_auth_enabled", "version_name", "traffic_percentile", "compute_target_name",
+                                      "cpu_cores_limit", "memory_gb_limit"}));
+  // create_version and update_version.
+  EXPECT_EQ(SettingsOf(DeploySettingScope::kVersion),
+            (std::vector<std::string>{
+                "autoscale_enabled", "autoscale_min_replicas", "autoscale_max_replicas", "autoscale_refresh_seconds",
+                "autoscale_target_utilization", "collect_model_data", "cpu_cores", "memory_gb", "scoring_timeout_ms",
+                "replica_max_concurrent_requests", "max_request_wait_time", "num_replicas", "tags", "properties",
+                "description", "gpu_cores", "period_seconds", "initial_delay_seconds", "timeout_seconds",
+                "success_threshold", "failure_threshold", "traffic_percentile", "cpu_cores_limit", "memory_gb_limit"}));
 }
 
 TEST(DeploySettingsTest, NumbersAreBoundedNotTruncated) {
