@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/json.h"
 #include "domain/service_rules.h"
 
 namespace amlcore::domain {
@@ -117,6 +118,53 @@ std::vector<double> EffectiveShares(const std::vector<VersionRouting>& versions,
   // With the default not ready, what is left is shared in proportion.
   for (double& s : shares) s = s * 100 / total;
   return shares;
+}
+
+bool InProgress(absl::string_view state) {
+  return state == "Transitioning" || state == "Unschedulable" || state == "Deleting";
+}
+
+VersionCondition ServiceCondition(const std::vector<VersionCondition>& versions) {
+  VersionCondition out{"", "Healthy", "Ready", "", ""};
+  if (versions.empty()) return out;
+  bool several = versions.size() > 1;
+  auto speak = [&](const VersionCondition& v, const std::string& state) {
+    VersionCondition c{"", state, v.phase, v.reason, v.error_json};
+    if (several && !v.error_json.empty()) {
+      // The message says which version it is about.
+      auto parsed = json::ParseObject(v.error_json, "error");
+      if (parsed.ok()) {
+        std::string message = json::GetString(*parsed, "message");
+        (*parsed)["message"] = json::Bj(absl::StrCat("Version ", v.name, ": ", message));
+        c.error_json = json::Serialize(*parsed);
+      }
+    }
+    return c;
+  };
+  for (const auto& v : versions) {
+    if (InProgress(v.state) && v.state != "Deleting") return speak(v, v.state);
+  }
+  int failed = 0;
+  const VersionCondition* first_bad = nullptr;
+  const VersionCondition* first_note = nullptr;
+  for (const auto& v : versions) {
+    if (v.state == "Failed") ++failed;
+    if ((v.state == "Failed" || v.state == "Unhealthy") && first_bad == nullptr) first_bad = &v;
+    if (!v.error_json.empty() && first_note == nullptr) first_note = &v;
+  }
+  if (failed == static_cast<int>(versions.size())) return speak(*first_bad, "Failed");
+  if (first_bad != nullptr) {
+    VersionCondition c = speak(*first_bad, "Unhealthy");
+    c.phase = "Ready";
+    return c;
+  }
+  // Healthy; an update that failed and was rolled back still says why.
+  if (first_note != nullptr) {
+    VersionCondition c = speak(*first_note, "Healthy");
+    c.phase = "Ready";
+    return c;
+  }
+  return out;
 }
 
 }  // namespace amlcore::domain

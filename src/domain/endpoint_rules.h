@@ -48,6 +48,23 @@ void MakeControl(absl::string_view name, std::vector<VersionRouting>& versions);
 // percentile). All zero when none is ready.
 std::vector<double> EffectiveShares(const std::vector<VersionRouting>& versions, const std::vector<bool>& ready);
 
+// Where one version of a service is.
+struct VersionCondition {
+  std::string name;
+  std::string state;  // Transitioning, Unschedulable, Healthy, Unhealthy, Failed, Deleting
+  std::string phase;
+  std::string reason;
+  std::string error_json;  // {"code", "message"} or ""
+};
+
+// A service's condition from its versions': the version being deployed or deleted, if any, speaks for it;
+// otherwise Failed when every version failed, Unhealthy when some failed or lack replicas, else Healthy. With
+// several versions, the error names the version it comes from.
+VersionCondition ServiceCondition(const std::vector<VersionCondition>& versions);
+
+// Whether a version's state says a deployment or deletion of it is under way.
+bool InProgress(absl::string_view state);
+
 }  // namespace amlcore::domain
 
 #endif  // AMLCORE_DOMAIN_ENDPOINT_RULES_H_

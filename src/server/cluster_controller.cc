@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "domain/endpoint_rules.h"
 #include "server/deployment_spec.h"
 
 namespace amlcore::server {
@@ -75,11 +76,13 @@ StepResult ClusterController::Reconcile(int64_t cluster_id) {
   // Workloads the backend should run: the live revision of every version of a service that is not deleted.
   std::set<std::string> wanted;
   for (const auto& [service, version] : versions) {
-    if (service.state == ServiceState::kDeleting || version.live_spec.empty()) continue;
+    if (service.state == ServiceState::kDeleting || version.state == kVersionDeleting || version.live_spec.empty()) {
+      continue;
+    }
     domain::WorkloadKey key = WorkloadKeyOf(service, version);
     wanted.insert(key.Name());
     // A version being deployed is the service controller's to apply (it may be rolling back right now).
-    if (!version.phase.empty()) continue;
+    if (domain::InProgress(version.state)) continue;
     bool running = false;
     for (const auto& v : *observed) running |= v.key == key && v.revision == version.live_revision && v.desired > 0;
     if (running) continue;

@@ -73,8 +73,9 @@ domain::VersionRoute RouteOf(const ServiceRecord& service, const ServiceVersionR
   domain::VersionRoute route;
   route.name = version.name;
   route.workload = WorkloadKeyOf(service, version).Name();
-  route.traffic_percentile = 100;
-  route.is_default = true;
+  route.traffic_percentile = version.traffic_percentile;
+  route.is_default = version.is_default;
+  route.is_control = version.version_type == "Control";
   route.max_concurrent_requests_per_replica = c.replica_max_concurrent_requests;
   route.max_queue_wait_ms = c.max_request_wait_time;
   route.scoring_timeout_ms = c.scoring_timeout_ms;

@@ -3,6 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "domain/service_rules.h"
 #include "server/deployment_spec.h"
+#include "server/service_controller.h"
+#include "common/json.h"
 
 namespace amlcore::server {
 
@@ -29,11 +31,20 @@ absl::Status RoutePublisher::Publish(int64_t cluster_id) {
     auto versions = store_->VersionsOnCluster(tx, cluster_id);
     if (!versions.ok()) return versions.status();
     for (const auto& [service, version] : *versions) {
-      if (service.state == ServiceState::kDeleting || version.live_spec.empty()) continue;
+      if (service.state == ServiceState::kDeleting || version.state == kVersionDeleting || version.live_spec.empty()) {
+        continue;
+      }
       auto spec = DeploymentSpecFromJson(version.live_spec);
       if (!spec.ok()) continue;
       if (table.endpoints.empty() || table.endpoints.back().name != service.name) {
-        auto c = domain::Resolve(spec->request.config);
+        // An endpoint's auth is its own; a web service's is its version's.
+        AksServiceDeploymentConfiguration own = spec->request.config;
+        if (service.kind == ServiceKind::kEndpoint) {
+          auto parsed = json::ParseObject(service.endpoint_config, "endpoint_config");
+          auto config = parsed.ok() ? domain::DeployConfigFromJson(*parsed) : parsed.status();
+          own = config.ok() ? *config : AksServiceDeploymentConfiguration{};
+        }
+        auto c = domain::Resolve(own);
         domain::EndpointRoute endpoint;
         endpoint.name = service.name;
         endpoint.auth.mode = c.auth_enabled         ? domain::AuthMode::kKey

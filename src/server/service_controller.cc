@@ -9,6 +9,7 @@
 #include "amlcore/webservice.h"
 #include "common/errors.h"
 #include "common/json.h"
+#include "domain/endpoint_rules.h"
 #include "domain/scheduler.h"
 #include "domain/service_rules.h"
 #include "domain/vm_sizes.h"
@@ -81,7 +82,15 @@ absl::StatusOr<std::optional<ServiceController::Loaded>> ServiceController::Load
     if (versions->empty()) return absl::InternalError(absl::StrCat("Service ", (*service)->name, " has no version."));
     Loaded l;
     l.service = **service;
-    l.version = versions->front();
+    l.versions = std::move(*versions);
+    // The version the operation changes: the first one in progress (an operation changes one at a time).
+    l.version = l.versions.front();
+    for (const auto& v : l.versions) {
+      if (domain::InProgress(v.state)) {
+        l.version = v;
+        break;
+      }
+    }
     auto spec = DeploymentSpecFromJson(l.version.spec);
     if (!spec.ok()) return spec.status();
     l.spec = std::move(*spec);
@@ -98,44 +107,39 @@ absl::StatusOr<std::optional<ServiceController::Loaded>> ServiceController::Load
   return out;
 }
 
+void ServiceController::Summarize(ServiceRecord& service, const std::vector<ServiceVersionRecord>& versions) {
+  std::vector<domain::VersionCondition> conditions;
+  for (const auto& v : versions) conditions.push_back({v.name, v.state, v.phase, v.reason, v.error});
+  domain::VersionCondition c = domain::ServiceCondition(conditions);
+  service.state = c.state;
+  service.phase = c.phase;
+  service.reason = c.reason;
+  service.error = c.error_json;
+}
+
 absl::Status ServiceController::Advance(const Loaded& l, const Change& change) {
   auto status = store_->db().Transaction([&](Tx& tx) -> absl::Status {
     auto service = store_->GetService(tx, l.service.id);
     if (!service.ok()) return service.status();
-    if (!service->has_value() || (*service)->state == ServiceState::kDeleting) return Superseded();
+    if (!service->has_value() || (*service)->state == ServiceState::kDeleting) return absl::AbortedError("superseded");
     auto op = store_->GetOperation(tx, l.operation->id);
     if (!op.ok()) return op.status();
-    if (!op->has_value() || (*op)->done()) return Superseded();
+    if (!op->has_value() || (*op)->done()) return absl::AbortedError("superseded");
     auto versions = store_->ServiceVersions(tx, l.service.id);
     if (!versions.ok()) return versions.status();
-    if (versions->empty()) return absl::InternalError("service without versions");
+    auto version = std::find_if(versions->begin(), versions->end(),
+                                [&](const ServiceVersionRecord& v) { return v.id == l.version.id; });
+    if (version == versions->end()) return absl::AbortedError("superseded");
     ServiceRecord s = **service;
-    ServiceVersionRecord v = versions->front();
     OperationRecord o = **op;
-    if (auto st = change(tx, s, v, o); !st.ok()) return st;
+    if (auto st = change(tx, s, *version, o); !st.ok()) return st;
+    if (auto st = store_->UpdateServiceVersion(tx, *version); !st.ok()) return st;
+    Summarize(s, *versions);
     if (auto st = store_->UpdateService(tx, s); !st.ok()) return st;
-    if (auto st = store_->UpdateServiceVersion(tx, v); !st.ok()) return st;
     return store_->UpdateOperation(tx, o);
   });
   operations_->Notify(l.operation->id);
   return status;
-}
-
-absl::Status ServiceController::EnterPhase(const Loaded& l, const char* phase, const std::string& line,
-                                           const std::function<void(ServiceVersionRecord&)>& more) {
-  return Advance(l, [&](Tx& tx, ServiceRecord& s, ServiceVersionRecord& v, OperationRecord& o) -> absl::Status {
-    v.phase = phase;
-    v.phase_started = NowTimestamp();
-    if (more) more(v);
-    if (s.state != ServiceState::kUnschedulable || std::string(phase) != ServicePhase::kScheduling) {
-      s.state = ServiceState::kTransitioning;
-      s.reason.clear();
-      s.error.clear();
-    }
-    s.phase = phase;
-    o.phase = phase;
-    return store_->AppendOperationLog(tx, o.id, line);
-  });
 }
 
 StepResult ServiceController::Reconcile(int64_t service_id) {
@@ -147,8 +151,10 @@ StepResult ServiceController::Reconcile(int64_t service_id) {
   }
   if (!loaded->has_value()) return StepResult::Done();
   Loaded& l = **loaded;
-  if (l.service.state == ServiceState::kDeleting) return Delete(l);
+  if (l.service.state == ServiceState::kDeleting) return DeleteService(l);
   if (!l.operation) return StepResult::Done();
+  if (!domain::InProgress(l.version.state)) return Complete(l);
+  if (l.version.state == kVersionDeleting) return RemoveVersion(l);
   const std::string& phase = l.version.phase;
   if (phase.empty() || phase == ServicePhase::kValidating) return Validate(l);
   if (phase == ServicePhase::kBuildingEnvironment) return BuildEnvironment(l);
@@ -182,16 +188,17 @@ StepResult ServiceController::Validate(Loaded& l) {
   Environment environment = request.has_environment ? request.environment : Environment{};
   l.spec.environment_hash = domain::EnvironmentHash(environment);
   std::string spec = DeploymentSpecToJson(l.spec);
-  auto s = Advance(l, [&](Tx& tx, ServiceRecord& svc, ServiceVersionRecord& v, OperationRecord& o) -> absl::Status {
+  auto s = Advance(l, [&](Tx& tx, ServiceRecord&, ServiceVersionRecord& v, OperationRecord& o) -> absl::Status {
     v.spec = spec;
     v.phase = ServicePhase::kBuildingEnvironment;
     v.phase_started = NowTimestamp();
-    svc.state = ServiceState::kTransitioning;
-    svc.phase = ServicePhase::kBuildingEnvironment;
+    v.state = ServiceState::kTransitioning;
     o.phase = ServicePhase::kBuildingEnvironment;
     if (auto st = store_->AppendOperationLog(
             tx, o.id,
-            absl::StrCat("Validating: ", request.model_ids.empty() ? "no models" : absl::StrJoin(request.model_ids, ", "),
+            absl::StrCat("Validating", l.service.kind == ServiceKind::kEndpoint
+                                           ? absl::StrCat(" version ", l.version.name) : "",
+                         ": ", request.model_ids.empty() ? "no models" : absl::StrJoin(request.model_ids, ", "),
                          ", entry script ", request.entry_script, ", target ", l.service.compute_name));
         !st.ok()) {
       return st;
@@ -239,7 +246,7 @@ StepResult ServiceController::BuildEnvironment(Loaded& l) {
   std::string spec = DeploymentSpecToJson(l.spec);
   domain::Demand want = DemandOf(request);
   int64_t seq = 0;
-  auto s = Advance(l, [&](Tx& tx, ServiceRecord& svc, ServiceVersionRecord& v, OperationRecord& o) -> absl::Status {
+  auto s = Advance(l, [&](Tx& tx, ServiceRecord&, ServiceVersionRecord& v, OperationRecord& o) -> absl::Status {
     auto next = store_->NextScheduleSeq(tx);
     if (!next.ok()) return next.status();
     seq = *next;
@@ -247,7 +254,6 @@ StepResult ServiceController::BuildEnvironment(Loaded& l) {
     v.phase = ServicePhase::kScheduling;
     v.phase_started = NowTimestamp();
     v.schedule_seq = seq;
-    svc.phase = ServicePhase::kScheduling;
     o.phase = ServicePhase::kScheduling;
     return store_->AppendOperationLog(tx, o.id,
                                       absl::StrCat("Scheduling ", want.cpu, " CPU and ", want.memory_gb,
@@ -266,16 +272,16 @@ StepResult ServiceController::Schedule(Loaded& l) {
   domain::Demand want = DemandOf(l.spec.request);
   bool placed = false;
   domain::Demand free_for_us;
-  auto s = Advance(l, [&](Tx& tx, ServiceRecord& svc, ServiceVersionRecord& v, OperationRecord& o) -> absl::Status {
+  auto s = Advance(l, [&](Tx& tx, ServiceRecord&, ServiceVersionRecord& v, OperationRecord& o) -> absl::Status {
     auto versions = store_->VersionsOnCluster(tx, l.cluster->id);
     if (!versions.ok()) return versions.status();
     domain::Demand held;
     std::vector<domain::WaitingVersion> waiting;
     for (const auto& [service, version] : *versions) {
-      if (service.state == ServiceState::kDeleting) continue;
+      if (service.state == ServiceState::kDeleting || version.state == kVersionDeleting) continue;
       domain::Demand reserved{std::max(0.0, version.reserved_cpu), std::max(0.0, version.reserved_memory_gb)};
       held += reserved;
-      if (version.phase != ServicePhase::kScheduling) continue;
+      if (version.phase != ServicePhase::kScheduling || !domain::InProgress(version.state)) continue;
       auto spec = DeploymentSpecFromJson(version.spec);
       if (!spec.ok()) continue;
       waiting.push_back({version.id, DemandOf(spec->request), reserved});
@@ -298,10 +304,9 @@ StepResult ServiceController::Schedule(Loaded& l) {
       v.reserved_memory_gb = want.memory_gb;
       v.phase = ServicePhase::kStartingReplicas;
       v.phase_started = NowTimestamp();
-      svc.state = ServiceState::kTransitioning;
-      svc.phase = ServicePhase::kStartingReplicas;
-      svc.reason.clear();
-      svc.error.clear();
+      v.state = ServiceState::kTransitioning;
+      v.reason.clear();
+      v.error.clear();
       o.phase = ServicePhase::kStartingReplicas;
       auto c = domain::Resolve(l.spec.request.config);
       return store_->AppendOperationLog(
@@ -310,11 +315,10 @@ StepResult ServiceController::Schedule(Loaded& l) {
     std::string message = domain::InsufficientCapacityMessage(want, l.cluster->name, free_for_us, capacity);
     std::string error = ErrorJson("InsufficientCapacity", message);
     // Said once, and again only when the numbers change.
-    if (svc.state == ServiceState::kUnschedulable && svc.error == error) return absl::OkStatus();
-    svc.state = ServiceState::kUnschedulable;
-    svc.phase = ServicePhase::kScheduling;
-    svc.reason = "InsufficientCapacity";
-    svc.error = error;
+    if (v.state == ServiceState::kUnschedulable && v.error == error) return absl::OkStatus();
+    v.state = ServiceState::kUnschedulable;
+    v.reason = "InsufficientCapacity";
+    v.error = error;
     return store_->AppendOperationLog(tx, o.id, message);
   });
   if (!s.ok()) return absl::IsAborted(s) ? StepResult::Done() : StepResult::RequeueAfter(kRetry);
@@ -334,7 +338,7 @@ StepResult ServiceController::StartReplicas(Loaded& l) {
   }
   l.spec.bundle_ref = *bundle;
   std::string spec = DeploymentSpecToJson(l.spec);
-  auto s = Advance(l, [&](Tx& tx, ServiceRecord& svc, ServiceVersionRecord& v, OperationRecord& o) -> absl::Status {
+  auto s = Advance(l, [&](Tx&, ServiceRecord&, ServiceVersionRecord& v, OperationRecord&) -> absl::Status {
     v.spec = spec;
     v.live_spec = spec;
     v.live_revision = v.revision;
@@ -378,8 +382,8 @@ StepResult ServiceController::AwaitReplicas(Loaded& l) {
       seen = r.state;
       if (r.state == domain::ReplicaState::kInitializing && !reported.initializing) {
         reported.initializing = true;
-        (void)Advance(l, [&](Tx& tx, ServiceRecord& svc, ServiceVersionRecord&, OperationRecord& o) -> absl::Status {
-          svc.phase = ServicePhase::kInitializing;
+        (void)Advance(l, [&](Tx& tx, ServiceRecord&, ServiceVersionRecord& v, OperationRecord& o) -> absl::Status {
+          v.phase = ServicePhase::kInitializing;
           o.phase = ServicePhase::kInitializing;
           return store_->AppendOperationLog(tx, o.id, absl::StrCat("Replica ", r.id, " is running init()"));
         });
@@ -413,12 +417,11 @@ StepResult ServiceController::AwaitReplicas(Loaded& l) {
 }
 
 StepResult ServiceController::Succeed(Loaded& l, const std::string& summary) {
-  auto s = Advance(l, [&](Tx& tx, ServiceRecord& svc, ServiceVersionRecord& v, OperationRecord& o) -> absl::Status {
-    v.phase.clear();
-    svc.state = ServiceState::kHealthy;
-    svc.phase = ServicePhase::kReady;
-    svc.reason.clear();
-    svc.error.clear();
+  auto s = Advance(l, [&](Tx& tx, ServiceRecord&, ServiceVersionRecord& v, OperationRecord& o) -> absl::Status {
+    v.phase = ServicePhase::kReady;
+    v.state = ServiceState::kHealthy;
+    v.reason.clear();
+    v.error.clear();
     return operations_->Finish(tx, o, OperationStatus::kSucceeded, summary);
   });
   if (!s.ok()) return absl::IsAborted(s) ? StepResult::Done() : StepResult::RequeueAfter(kRetry);
@@ -433,9 +436,11 @@ StepResult ServiceController::Fail(Loaded& l, const char* failed_phase, const st
                                    const std::string& message) {
   std::string full = absl::StrCat("Phase ", failed_phase, " failed: ", message);
   std::string error = ErrorJson(reason, full);
+  // What ran before the update of this version (updates record it when they start).
   auto payload = json::ParseObject(l.operation->payload, "payload");
-  std::string previous_spec = payload.ok() ? json::GetString(*payload, "previousLiveSpec") : "";
-  int64_t previous_revision = payload.ok() ? json::GetInt(*payload, "previousLiveRevision") : 0;
+  bool this_version = payload.ok() && json::GetString(*payload, "version", l.version.name) == l.version.name;
+  std::string previous_spec = this_version ? json::GetString(*payload, "previousLiveSpec") : "";
+  int64_t previous_revision = this_version ? json::GetInt(*payload, "previousLiveRevision") : 0;
   std::optional<DeploymentSpec> previous;
   if (!previous_spec.empty()) {
     if (auto parsed = DeploymentSpecFromJson(previous_spec); parsed.ok()) previous = std::move(*parsed);
@@ -447,22 +452,21 @@ StepResult ServiceController::Fail(Loaded& l, const char* failed_phase, const st
     (void)backend_.workloads->ApplyVersion(l.cluster_ref(),
                                            WorkloadOf(l.service, l.version, *previous, previous_revision));
   }
-  auto s = Advance(l, [&](Tx& tx, ServiceRecord& svc, ServiceVersionRecord& v, OperationRecord& o) -> absl::Status {
-    v.phase.clear();
+  auto s = Advance(l, [&](Tx& tx, ServiceRecord&, ServiceVersionRecord& v, OperationRecord& o) -> absl::Status {
     if (previous) {
       v.live_spec = previous_spec;
       v.live_revision = previous_revision;
       domain::Demand held = DemandOf(previous->request);
       v.reserved_cpu = held.cpu;
       v.reserved_memory_gb = held.memory_gb;
-      svc.state = ServiceState::kHealthy;
-      svc.phase = ServicePhase::kReady;
+      v.state = ServiceState::kHealthy;
+      v.phase = ServicePhase::kReady;
     } else {
-      svc.state = ServiceState::kFailed;
-      svc.phase = failed_phase;
+      v.state = ServiceState::kFailed;
+      v.phase = failed_phase;
     }
-    svc.reason = reason;
-    svc.error = error;
+    v.reason = reason;
+    v.error = error;
     return operations_->Finish(
         tx, o, OperationStatus::kFailed,
         absl::StrCat("Failed in phase ", failed_phase, ": ", reason,
@@ -476,31 +480,107 @@ StepResult ServiceController::Fail(Loaded& l, const char* failed_phase, const st
   return StepResult::Done();
 }
 
-StepResult ServiceController::Delete(Loaded& l) {
+StepResult ServiceController::Complete(Loaded& l) {
+  // Routes are published as the database now has them: a change of traffic takes effect here.
+  if (l.cluster && l.cluster->state == ProvisioningState::kSucceeded) {
+    if (auto published = routes_->Publish(l.cluster->id); !published.ok()) return StepResult::RequeueAfter(kRetry);
+  }
+  std::vector<std::string> shares;
+  for (const auto& v : l.versions) {
+    shares.push_back(absl::StrCat(v.name, " ", v.traffic_percentile, "%", v.is_default ? " (default)" : "",
+                                  v.version_type == domain::VersionType::kControl ? " (control)" : ""));
+  }
+  auto s = store_->db().Transaction([&](Tx& tx) -> absl::Status {
+    auto op = store_->GetOperation(tx, l.operation->id);
+    if (!op.ok() || !op->has_value() || (*op)->done()) return op.status();
+    OperationRecord o = **op;
+    std::string line = l.service.kind == ServiceKind::kEndpoint
+                           ? absl::StrCat("Routes of endpoint ", l.service.name, ": ", absl::StrJoin(shares, ", "))
+                           : "Updated";
+    if (auto st = operations_->Finish(tx, o, OperationStatus::kSucceeded, line); !st.ok()) return st;
+    return store_->UpdateOperation(tx, o);
+  });
+  operations_->Notify(l.operation->id);
+  if (!s.ok()) return StepResult::RequeueAfter(kRetry);
+  Forget(l.operation->id);
+  return StepResult::Done();
+}
+
+StepResult ServiceController::RemoveVersion(Loaded& l) {
   domain::WorkloadKey key = WorkloadKeyOf(l.service, l.version);
+  if (l.cluster && l.cluster->state == ProvisioningState::kSucceeded) {
+    backend::ClusterRef ref = l.cluster_ref();
+    // Out of the routes first (its share goes to the others), then its replicas drain.
+    if (auto published = routes_->Publish(l.cluster->id); !published.ok()) return StepResult::RequeueAfter(kRetry);
+    if (auto s = backend_.workloads->DeleteVersion(ref, key); s.ok()) {
+      bool draining = false;
+      if (auto observed = backend_.workloads->ObserveVersions(ref); observed.ok()) {
+        for (const auto& v : *observed) draining |= v.key == key;
+      }
+      bool patient = absl::ToChronoMilliseconds(Since(l.operation->created)) < options_.drain_timeout;
+      if (draining && patient) return StepResult::RequeueAfter(kReplicaPoll);
+    }
+  }
+  backend_.artifacts->ReleaseBundles(key, {});
+  auto s = store_->db().Transaction([&](Tx& tx) -> absl::Status {
+    auto op = store_->GetOperation(tx, l.operation->id);
+    if (!op.ok() || !op->has_value() || (*op)->done()) return op.status();
+    if (auto st = tx.Execute("DELETE FROM service_versions WHERE id = ?", {l.version.id}); !st.ok()) {
+      return st.status();
+    }
+    auto service = store_->GetService(tx, l.service.id);
+    auto versions = store_->ServiceVersions(tx, l.service.id);
+    if (!service.ok() || !service->has_value() || !versions.ok()) return absl::InternalError("service gone");
+    ServiceRecord svc = **service;
+    Summarize(svc, *versions);
+    if (auto st = store_->UpdateService(tx, svc); !st.ok()) return st;
+    OperationRecord o = **op;
+    if (auto st = operations_->Finish(tx, o, OperationStatus::kSucceeded,
+                                      absl::StrCat("Version ", l.version.name, " deleted"));
+        !st.ok()) {
+      return st;
+    }
+    return store_->UpdateOperation(tx, o);
+  });
+  operations_->Notify(l.operation->id);
+  if (!s.ok()) return StepResult::RequeueAfter(kRetry);
+  Forget(l.operation->id);
+  WakeWaiting(l.service.cluster_id);
+  return StepResult::Done();
+}
+
+StepResult ServiceController::DeleteService(Loaded& l) {
   std::string operation_id = l.operation ? l.operation->id : "";
   if (l.cluster && l.cluster->state == ProvisioningState::kSucceeded) {
     backend::ClusterRef ref = l.cluster_ref();
     (void)routes_->Publish(l.cluster->id);
-    if (auto s = backend_.workloads->DeleteVersion(ref, key); s.ok()) {
+    bool deleted = true;
+    for (const auto& v : l.versions) deleted &= backend_.workloads->DeleteVersion(ref, WorkloadKeyOf(l.service, v)).ok();
+    if (deleted) {
       // Wait (by coming back) until its replicas have stopped, so that nothing of the service is left when the
       // deletion ends; a cluster that cannot tell is cleaned up by its own controller later.
       bool draining = false;
       if (auto observed = backend_.workloads->ObserveVersions(ref); observed.ok()) {
-        for (const auto& v : *observed) draining |= v.key == key;
+        for (const auto& o : *observed) {
+          for (const auto& v : l.versions) draining |= o.key == WorkloadKeyOf(l.service, v);
+        }
       }
       bool patient = !l.operation || absl::ToChronoMilliseconds(Since(l.operation->created)) < options_.drain_timeout;
       if (draining && patient) return StepResult::RequeueAfter(kReplicaPoll);
     }
   }
-  backend_.artifacts->ReleaseBundles(key, {});
+  for (const auto& v : l.versions) backend_.artifacts->ReleaseBundles(WorkloadKeyOf(l.service, v), {});
   auto s = store_->db().Transaction([&](Tx& tx) -> absl::Status {
     if (auto st = store_->DeleteService(tx, l.service.id); !st.ok()) return st;
     if (operation_id.empty()) return absl::OkStatus();
     auto op = store_->GetOperation(tx, operation_id);
     if (!op.ok() || !op->has_value()) return op.status();
     OperationRecord o = **op;
-    if (auto st = operations_->Finish(tx, o, OperationStatus::kSucceeded, "Service deleted"); !st.ok()) return st;
+    if (auto st = operations_->Finish(tx, o, OperationStatus::kSucceeded,
+                                      l.service.kind == ServiceKind::kEndpoint ? "Endpoint deleted" : "Service deleted");
+        !st.ok()) {
+      return st;
+    }
     return store_->UpdateOperation(tx, o);
   });
   if (!operation_id.empty()) operations_->Notify(operation_id);
@@ -515,7 +595,8 @@ void ServiceController::WakeWaiting(int64_t cluster_id) {
     auto versions = store_->VersionsOnCluster(tx, cluster_id);
     if (!versions.ok()) return versions.status();
     for (const auto& [service, version] : *versions) {
-      if (version.phase == ServicePhase::kScheduling && service.state != ServiceState::kDeleting) {
+      if (version.phase == ServicePhase::kScheduling && domain::InProgress(version.state) &&
+          service.state != ServiceState::kDeleting) {
         waiting.emplace_back(version.schedule_seq, service.id);
       }
     }
@@ -528,36 +609,44 @@ void ServiceController::WakeWaiting(int64_t cluster_id) {
 bool ServiceController::UpdateHealth(int64_t cluster_id, const std::vector<domain::VersionObservation>& observed) {
   bool unhealthy = false;
   (void)store_->db().Transaction([&](Tx& tx) -> absl::Status {
-    auto versions = store_->VersionsOnCluster(tx, cluster_id);
-    if (!versions.ok()) return versions.status();
-    for (const auto& [service, version] : *versions) {
-      if (service.state != ServiceState::kHealthy && service.state != ServiceState::kUnhealthy) continue;
-      if (!version.phase.empty() || version.live_spec.empty()) continue;
+    auto on_cluster = store_->ServicesOnCluster(tx, cluster_id);
+    if (!on_cluster.ok()) return on_cluster.status();
+    for (ServiceRecord service : *on_cluster) {
+      if (service.state == ServiceState::kDeleting) continue;
       auto running = store_->RunningOperationOn(tx, ResourceKind::kService, service.id);
       if (!running.ok() || running->has_value()) continue;
-      domain::WorkloadKey key = WorkloadKeyOf(service, version);
-      for (const auto& v : observed) {
-        // A backend still catching up with the revision that should run says nothing of its health yet.
-        if (!(v.key == key) || v.revision != version.live_revision) continue;
-        std::string reason;
-        for (const auto& r : v.replicas) {
-          if (!r.last_reason.empty() && r.state != domain::ReplicaState::kReady) reason = r.last_reason;
+      auto versions = store_->ServiceVersions(tx, service.id);
+      if (!versions.ok()) return versions.status();
+      bool changed = false;
+      for (ServiceVersionRecord& version : *versions) {
+        if (version.state != ServiceState::kHealthy && version.state != ServiceState::kUnhealthy) continue;
+        if (version.live_spec.empty()) continue;
+        domain::WorkloadKey key = WorkloadKeyOf(service, version);
+        for (const auto& v : observed) {
+          // A backend still catching up with the revision that should run says nothing of its health yet.
+          if (!(v.key == key) || v.revision != version.live_revision) continue;
+          std::string reason;
+          for (const auto& r : v.replicas) {
+            if (!r.last_reason.empty() && r.state != domain::ReplicaState::kReady) reason = r.last_reason;
+          }
+          bool healthy = v.ready >= v.desired;
+          unhealthy |= !healthy;
+          if (healthy && version.state == ServiceState::kUnhealthy) {
+            version.state = ServiceState::kHealthy;
+            version.reason.clear();
+          } else if (!healthy && version.state == ServiceState::kHealthy) {
+            version.state = ServiceState::kUnhealthy;
+            version.reason = reason == "Error" ? "CrashLoopBackOff" : reason;
+          } else {
+            continue;
+          }
+          changed = true;
+          if (auto st = store_->UpdateServiceVersion(tx, version); !st.ok()) return st;
         }
-        bool healthy = v.ready >= v.desired;
-        unhealthy |= !healthy;
-        ServiceRecord s = service;
-        if (healthy && s.state == ServiceState::kUnhealthy) {
-          s.state = ServiceState::kHealthy;
-          s.reason.clear();
-        } else if (!healthy && s.state == ServiceState::kHealthy) {
-          s.state = ServiceState::kUnhealthy;
-          s.reason = reason == "Error" ? "CrashLoopBackOff" : reason;
-        } else {
-          continue;
-        }
-        s.phase = ServicePhase::kReady;
-        if (auto st = store_->UpdateService(tx, s); !st.ok()) return st;
       }
+      if (!changed) continue;
+      Summarize(service, *versions);
+      if (auto st = store_->UpdateService(tx, service); !st.ok()) return st;
     }
     return absl::OkStatus();
   });

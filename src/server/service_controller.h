@@ -1,8 +1,9 @@
-// The controller of web services: takes a service's running operation one step further each time it is called
-// and says when to come back, never waiting itself. A deployment goes through the phases Validating,
-// BuildingEnvironment, Scheduling, StartingReplicas and Initializing, each persisted on the version, so a restart
-// resumes where it was. A service waiting for capacity holds nothing: it is woken when capacity frees up.
-// Deleting a service cancels whatever runs on it and always completes.
+// The controller of web services and endpoints: takes a service's running operation one step further each time
+// it is called and says when to come back, never waiting itself. A version's deployment goes through the phases
+// Validating, BuildingEnvironment, Scheduling, StartingReplicas and Initializing, each persisted on the version,
+// so a restart resumes where it was; a version being removed drains first. A version waiting for capacity holds
+// nothing: it is woken when capacity frees up. Deleting a service cancels whatever runs on it and always
+// completes. An operation changes one version at a time; the service's state follows its versions'.
 #ifndef AMLCORE_SERVER_SERVICE_CONTROLLER_H_
 #define AMLCORE_SERVER_SERVICE_CONTROLLER_H_
 
@@ -29,6 +30,9 @@ struct ServiceOperation {
   static constexpr char kDelete[] = "ServiceDelete";
 };
 
+// A version's state while it is removed from its endpoint.
+inline constexpr char kVersionDeleting[] = "Deleting";
+
 class ServiceController {
  public:
   struct Options {
@@ -43,17 +47,21 @@ class ServiceController {
   StepResult Reconcile(int64_t service_id);
   // Wakes the services of a cluster that wait for capacity (in the order they asked).
   void WakeWaiting(int64_t cluster_id);
-  // Moves steady services of a cluster between Healthy and Unhealthy from one observation of its versions.
-  // Returns whether any of them is not Healthy (the cluster is then watched more closely).
+  // Moves steady versions of a cluster between Healthy and Unhealthy from one observation of them. Returns
+  // whether any of them is not Healthy (the cluster is then watched more closely).
   bool UpdateHealth(int64_t cluster_id, const std::vector<domain::VersionObservation>& observed);
   // Sets the capacity held by versions that stores of earlier releases did not record.
   absl::Status RecordMissingReservations();
 
+  // Sets a service's state, phase, reason and error from its versions' (inside the caller's transaction).
+  static void Summarize(ServiceRecord& service, const std::vector<ServiceVersionRecord>& versions);
+
  private:
   struct Loaded {
     ServiceRecord service;
-    ServiceVersionRecord version;
-    DeploymentSpec spec;
+    std::vector<ServiceVersionRecord> versions;
+    ServiceVersionRecord version;  // the one the operation changes now
+    DeploymentSpec spec;           // its spec
     std::optional<OperationRecord> operation;
     std::optional<ClusterRecord> cluster;
     backend::ClusterRef cluster_ref() const;
@@ -69,21 +77,23 @@ class ServiceController {
   using Change = std::function<absl::Status(Tx&, ServiceRecord&, ServiceVersionRecord&, OperationRecord&)>;
 
   absl::StatusOr<std::optional<Loaded>> Load(int64_t service_id);
-  // Applies `change` in one transaction if the loaded operation still runs and the service is not being
+  // Applies `change` to the service, the loaded version and the operation in one transaction (then sums the
+  // service's condition up from its versions) if the operation still runs and the service is not being
   // deleted; kAborted otherwise (a deletion took over, and will reconcile next).
   absl::Status Advance(const Loaded& l, const Change& change);
-  // Moves the version to `phase`, with a log line.
-  absl::Status EnterPhase(const Loaded& l, const char* phase, const std::string& line,
-                          const std::function<void(ServiceVersionRecord&)>& more = {});
 
   StepResult Validate(Loaded& l);
   StepResult BuildEnvironment(Loaded& l);
   StepResult Schedule(Loaded& l);
   StepResult StartReplicas(Loaded& l);
   StepResult AwaitReplicas(Loaded& l);
-  StepResult Delete(Loaded& l);
+  // Removes one version of an endpoint: out of the routes, its replicas drained, its row gone.
+  StepResult RemoveVersion(Loaded& l);
+  // An operation with no version left to change (a change of routes only, or the last step of one that did).
+  StepResult Complete(Loaded& l);
+  StepResult DeleteService(Loaded& l);
   StepResult Succeed(Loaded& l, const std::string& summary);
-  // Ends the operation Failed: a new service is Failed; an updated one goes back to what it ran before.
+  // Ends the version's deployment Failed: a new version is Failed; an updated one goes back to what it ran.
   StepResult Fail(Loaded& l, const char* phase, const std::string& reason, const std::string& message);
   Reported& ReportedFor(const std::string& operation_id);
   void Forget(const std::string& operation_id);

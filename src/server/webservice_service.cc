@@ -88,6 +88,9 @@ absl::StatusOr<int64_t> WebserviceService::NextRevision(Tx& tx, ServiceRecord& s
   ++version.revision;
   version.phase = ServicePhase::kValidating;
   version.phase_started = NowTimestamp();
+  version.state = ServiceState::kTransitioning;
+  version.reason.clear();
+  version.error.clear();
   if (auto s = store_->UpdateServiceVersion(tx, version); !s.ok()) return s;
   service.state = ServiceState::kTransitioning;
   service.phase = ServicePhase::kValidating;
@@ -263,6 +266,7 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Create(const Work
     version.uid = RandomHex(4);
     version.phase = ServicePhase::kValidating;
     version.phase_started = NowTimestamp();
+    version.state = ServiceState::kTransitioning;
     if (auto v = store_->InsertServiceVersion(tx, version); !v.ok()) return v.status();
     op.type = kCreate;
     op.payload = json::Serialize(bj::object{{"revision", 1}});

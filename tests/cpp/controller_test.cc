@@ -118,13 +118,13 @@ TEST_F(ControllerTest, AFailedUpdateGoesBackToTheRevisionThatRan) {
   auto service = Deploy("rolls-back", 0.5);
   ASSERT_TRUE(service.ok());
   AMLCORE_ASSERT_OK((*service)->WaitForDeployment());
-  fake_.SetBehaviour("rolls-back", {.ready = false, .fail_reason = "UserScriptImportFailed", .from_revision = 2});
+  fake_.SetBehaviour("rolls-back", {.ready = true, .fail_reason = "UserScriptImportFailed", .from_revision = 2});
   AksServiceUpdate update;
   update.config.num_replicas = 2;
   AMLCORE_ASSERT_OK((*service)->Update(update));
   absl::Status failed = (*service)->WaitForDeployment();
   EXPECT_THAT(std::string(failed.message()), HasSubstr("UserScriptImportFailed"));
-  EXPECT_EQ((*service)->state(), "Healthy");
+  EXPECT_EQ((*service)->state(), "Healthy") << (*service)->document();
   auto workloads = fake_.workloads();
   ASSERT_EQ(workloads.size(), 1u);
   EXPECT_EQ(workloads.begin()->second.revision, 1);
