@@ -172,6 +172,12 @@ class Webservice {
   const std::string& operation_id() const { return operation_id_; }
   // The whole server document of the service (JSON).
   const std::string& document() const { return document_; }
+  // As a version of an AksEndpoint: the endpoint's name (empty for a web service of its own), its traffic
+  // percentile, whether it is the default, and its type (AksEndpoint::VersionType).
+  const std::string& endpoint_name() const { return endpoint_name_; }
+  int64_t traffic_percentile() const { return traffic_percentile_; }
+  bool is_default() const { return is_default_; }
+  const std::string& version_type() const { return version_type_; }
 
  protected:
   explicit Webservice(Workspace workspace) : workspace_(std::move(workspace)) {}
@@ -198,6 +204,10 @@ class Webservice {
   std::string operation_id_;
   std::string document_;
   std::string key_;  // cached for Run()
+  std::string endpoint_name_;
+  int64_t traffic_percentile_ = 0;
+  bool is_default_ = false;
+  std::string version_type_;
 };
 
 // The changes AksWebservice.update accepts; unset fields keep their value.
@@ -226,7 +236,7 @@ class AksWebservice : public Webservice {
   double cpu_cores() const { return cpu_cores_; }
   double memory_gb() const { return memory_gb_; }
 
- private:
+ protected:
   friend class WebserviceCodec;
   explicit AksWebservice(Workspace workspace) : Webservice(std::move(workspace)) {}
 
@@ -234,6 +244,70 @@ class AksWebservice : public Webservice {
   bool autoscale_enabled_ = false;
   double cpu_cores_ = 0;
   double memory_gb_ = 0;
+};
+
+// A version of an AksEndpoint as create_version and update_version take it; unset fields keep their value.
+struct AksEndpointVersion {
+  AksServiceDeploymentConfiguration config;  // the deployment settings of the version (DeploySettingScope::kVersion)
+  std::optional<std::vector<Model>> models;
+  std::optional<InferenceConfig> inference_config;
+  std::optional<bool> is_default;               // true: this version takes the traffic others leave
+  std::optional<bool> is_control_version_type;  // true: the control version; false: a treatment
+};
+
+// The changes AksEndpoint.update accepts (the endpoint's own settings); unset fields keep their value.
+struct AksEndpointUpdate {
+  std::optional<bool> auth_enabled;
+  std::optional<bool> token_auth_enabled;
+  std::optional<bool> enable_app_insights;
+  std::optional<std::string> description;
+  std::optional<std::map<std::string, std::string>> tags;
+  std::optional<std::map<std::string, std::string>> properties;
+};
+
+// Controlled rollout: one scoring URI, up to six versions behind it, each with a share of the traffic; the
+// default version takes what no percentile claims; one control and any number of treatments.
+//
+//   AksServiceDeploymentConfiguration config;
+//   config.version_name = "versiona";
+//   config.traffic_percentile = 20;
+//   auto endpoint = AksEndpoint::Deploy(ws, "my-endpoint", {model}, inference, config, *aks);
+//   (*endpoint)->CreateVersion("versionb", {.config = {.traffic_percentile = 10}, .inference_config = inference});
+class AksEndpoint : public AksWebservice {
+ public:
+  static constexpr char kComputeType[] = "AKSENDPOINT";
+  struct VersionType {
+    static constexpr char kControl[] = "Control";
+    static constexpr char kTreatment[] = "Treatment";
+  };
+
+  // Starts deploying the endpoint with its first version (config.version_name, else the endpoint's name), which
+  // is its default; returns at once (then WaitForDeployment).
+  static absl::StatusOr<std::shared_ptr<AksEndpoint>> Deploy(const Workspace& workspace, absl::string_view name,
+                                                             const std::vector<Model>& models,
+                                                             const InferenceConfig& inference_config,
+                                                             const AksServiceDeploymentConfiguration& config,
+                                                             const AksCompute& target);
+
+  // Each starts one operation (then WaitForDeployment); a change the endpoint rules refuse changes nothing.
+  absl::Status CreateVersion(absl::string_view version_name, const AksEndpointVersion& version);
+  absl::Status UpdateVersion(absl::string_view version_name, const AksEndpointVersion& changes);
+  // The default passes to the control version, else to the oldest remaining one; the last version cannot go.
+  absl::Status DeleteVersion(absl::string_view version_name);
+  absl::Status UpdateEndpoint(const AksEndpointUpdate& update);
+
+  // The versions, oldest first, by name.
+  const std::map<std::string, std::shared_ptr<AksWebservice>>& versions() const { return versions_; }
+  const std::vector<std::string>& version_order() const { return version_order_; }
+
+ private:
+  friend class WebserviceCodec;
+  explicit AksEndpoint(Workspace workspace) : AksWebservice(std::move(workspace)) {}
+  // Sends a JSON patch of the endpoint and follows the operation it starts.
+  absl::Status Patch(const std::string& patch);
+
+  std::map<std::string, std::shared_ptr<AksWebservice>> versions_;
+  std::vector<std::string> version_order_;
 };
 
 }  // namespace amlcore

@@ -80,6 +80,24 @@ class WebserviceCodec {
     if (!object.ok()) return object.status();
     auto d = domain::ServiceDocumentFromJson(*object);
     if (!d.ok()) return d.status();
+    FillFrom(s, *d, body);
+    if (auto* endpoint = dynamic_cast<AksEndpoint*>(&s)) {
+      endpoint->versions_.clear();
+      endpoint->version_order_.clear();
+      for (const auto& v : d->versions) {
+        std::shared_ptr<AksWebservice> version(new AksWebservice(s.workspace_));
+        FillFrom(*version, v, json::Serialize(domain::ServiceDocumentToJson(v)));
+        version->endpoint_name_ = s.name_;
+        endpoint->versions_[v.name] = version;
+        endpoint->version_order_.push_back(v.name);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // A web service, an endpoint, or a version of one, from its document.
+  static void FillFrom(Webservice& s, const domain::ServiceDocument& doc, const std::string& body) {
+    const domain::ServiceDocument* d = &doc;
     s.document_ = body;
     s.name_ = d->name;
     s.compute_type_ = d->compute_type;
@@ -99,19 +117,29 @@ class WebserviceCodec {
     for (const auto& m : d->models) s.model_ids_.push_back(m.id);
     if (!d->operation_id.empty()) s.operation_id_ = d->operation_id;
     domain::ResolvedDeployConfig config = d->config.value_or(domain::ResolvedDeployConfig{});
-    s.auth_enabled_ = d->config && config.auth_enabled;
-    s.token_auth_enabled_ = d->config && config.token_auth_enabled;
+    s.auth_enabled_ = d->auth_enabled.value_or(d->config && config.auth_enabled);
+    s.token_auth_enabled_ = d->token_auth_enabled.value_or(d->config && config.token_auth_enabled);
+    s.traffic_percentile_ = d->traffic_percentile.value_or(0);
+    s.is_default_ = d->is_default.value_or(false);
+    s.version_type_ = d->version_type;
     if (auto* aks = dynamic_cast<AksWebservice*>(&s)) {
       aks->num_replicas_ = config.num_replicas_given ? std::optional<int64_t>(config.num_replicas) : std::nullopt;
       aks->autoscale_enabled_ = d->config && config.autoscale_enabled;
       aks->cpu_cores_ = d->config ? config.cpu_cores : 0;
       aks->memory_gb_ = d->config ? config.memory_gb : 0;
     }
-    return absl::OkStatus();
   }
 
+  // An AksWebservice, or an AksEndpoint for an endpoint's document.
   static absl::StatusOr<std::shared_ptr<AksWebservice>> Make(const Workspace& ws, const std::string& body) {
-    std::shared_ptr<AksWebservice> s(new AksWebservice(ws));
+    auto object = json::ParseObject(body, "Service reply");
+    if (!object.ok()) return object.status();
+    std::shared_ptr<AksWebservice> s;
+    if (json::GetString(*object, "computeType") == AksEndpoint::kComputeType) {
+      s.reset(new AksEndpoint(ws));
+    } else {
+      s.reset(new AksWebservice(ws));
+    }
     if (auto status = Fill(*s, body); !status.ok()) return status;
     return s;
   }
@@ -240,9 +268,23 @@ absl::StatusOr<std::vector<std::shared_ptr<Webservice>>> Webservice::List(const 
 }
 
 absl::Status Webservice::UpdateDeploymentState() {
-  auto reply = workspace_.connection()->Call("GET", ServicePath(workspace_, name_));
-  if (!reply.ok()) return ServiceError(name_, reply.status());
-  return WebserviceCodec::Fill(*this, reply->body);
+  const std::string& name = endpoint_name_.empty() ? name_ : endpoint_name_;
+  auto reply = workspace_.connection()->Call("GET", ServicePath(workspace_, name));
+  if (!reply.ok()) return ServiceError(name, reply.status());
+  if (endpoint_name_.empty()) return WebserviceCodec::Fill(*this, reply->body);
+  // A version: its part of the endpoint's document.
+  auto object = json::ParseObject(reply->body, "Service reply");
+  if (!object.ok()) return object.status();
+  auto d = domain::ServiceDocumentFromJson(*object);
+  if (!d.ok()) return d.status();
+  for (const auto& v : d->versions) {
+    if (v.name == name_) {
+      WebserviceCodec::FillFrom(*this, v, json::Serialize(domain::ServiceDocumentToJson(v)));
+      return absl::OkStatus();
+    }
+  }
+  return ServiceError(name_, MakeError(absl::StatusCode::kNotFound, "VersionNotFound",
+                                       absl::StrCat("Endpoint ", endpoint_name_, " has no version ", name_, " any more.")));
 }
 
 absl::Status Webservice::WaitForDeployment(const PollOptions& options) {
@@ -298,17 +340,21 @@ absl::Status Webservice::WaitForDeployment(const PollOptions& options) {
 
 absl::StatusOr<std::string> Webservice::GetLogs(int64_t num_lines, bool init) {
   if (num_lines <= 0) return Invalid("Error, num_lines must be a positive number of lines.");
+  // A version's logs are its endpoint's, for that version.
+  const std::string& name = endpoint_name_.empty() ? name_ : endpoint_name_;
   auto reply = workspace_.connection()->Call(
-      "GET", absl::StrCat(ServicePath(workspace_, name_), "/logs?tail=", num_lines, "&init=", init ? "true" : "false"));
-  if (!reply.ok()) return ServiceError(name_, reply.status());
+      "GET", absl::StrCat(ServicePath(workspace_, name), "/logs?tail=", num_lines, "&init=", init ? "true" : "false",
+                          endpoint_name_.empty() ? "" : absl::StrCat("&version=", http::UrlEncode(name_))));
+  if (!reply.ok()) return ServiceError(name, reply.status());
   auto logs = json::DecodeText<domain::ServiceLogs>(reply->body, "Logs");
   if (!logs.ok()) return logs.status();
   return std::move(logs->content);
 }
 
 absl::StatusOr<std::pair<std::string, std::string>> Webservice::GetKeys() {
-  auto reply = workspace_.connection()->Call("POST", absl::StrCat(ServicePath(workspace_, name_), "/listkeys"), "");
-  if (!reply.ok()) return ServiceError(name_, reply.status());
+  const std::string& name = endpoint_name_.empty() ? name_ : endpoint_name_;
+  auto reply = workspace_.connection()->Call("POST", absl::StrCat(ServicePath(workspace_, name), "/listkeys"), "");
+  if (!reply.ok()) return ServiceError(name, reply.status());
   auto keys = json::DecodeText<domain::ServiceKeys>(reply->body, "Keys");
   if (!keys.ok()) return keys.status();
   return std::make_pair(std::move(keys->primary_key), std::move(keys->secondary_key));
@@ -320,9 +366,10 @@ absl::Status Webservice::RegenKey(absl::string_view key_type, absl::string_view 
   }
   bj::object body{{"keyType", json::Bj(key_type)}};
   if (!set_key.empty()) body["keyValue"] = json::Bj(set_key);
+  const std::string& name = endpoint_name_.empty() ? name_ : endpoint_name_;
   auto reply = workspace_.connection()->Call(
-      "POST", absl::StrCat(ServicePath(workspace_, name_), "/regenerateKeys"), json::Serialize(body));
-  if (!reply.ok()) return ServiceError(name_, reply.status());
+      "POST", absl::StrCat(ServicePath(workspace_, name), "/regenerateKeys"), json::Serialize(body));
+  if (!reply.ok()) return ServiceError(name, reply.status());
   key_.clear();
   return absl::OkStatus();
 }
@@ -347,6 +394,8 @@ absl::StatusOr<std::string> Webservice::Run(absl::string_view input_data) {
     http::Request request{.method = "POST", .target = absl::StrCat(url->path, ""), .body = std::string(input_data)};
     request.headers.Set("Content-Type", "application/json");
     if (auth_enabled_) request.headers.Set("Authorization", absl::StrCat("Bearer ", key_));
+    // A version of an endpoint answers for itself.
+    if (!endpoint_name_.empty()) request.headers.Set("azureml-model-deployment", name_);
     auto response = client.Send(std::move(request), {.timeout = std::chrono::minutes(5)});
     if (!response.ok()) return AsWebserviceError(response.status());
     if (response->status == 401 && attempt == 0) {
@@ -368,6 +417,10 @@ absl::StatusOr<std::string> Webservice::Run(absl::string_view input_data) {
 }
 
 absl::Status Webservice::Delete() {
+  if (!endpoint_name_.empty()) {
+    return Invalid(absl::StrCat("Error, ", name_, " is a version of endpoint ", endpoint_name_,
+                                "; delete it with the endpoint's delete_version."));
+  }
   auto reply = workspace_.connection()->Call("DELETE", ServicePath(workspace_, name_), "", {.idempotent = false});
   if (!reply.ok()) return ServiceError(name_, reply.status());
   WebserviceCodec::SetOperation(*this, reply->headers.Get("Operation-Location").value_or(""));
@@ -391,16 +444,21 @@ absl::Status Webservice::Delete() {
 
 std::string Webservice::Serialize() const { return document_; }
 
-absl::StatusOr<std::shared_ptr<AksWebservice>> AksWebservice::Deploy(
-    const Workspace& ws, absl::string_view name, const std::vector<Model>& models,
-    const InferenceConfig& inference_config, const AksServiceDeploymentConfiguration& config,
-    const AksCompute& target, bool overwrite) {
-  if (auto s = ValidateName(name); !s.ok()) return Invalid(s.message());
+namespace {
+// POST /services: a web service (AKS) or an endpoint (AKSENDPOINT) with its first version.
+absl::StatusOr<std::shared_ptr<AksWebservice>> StartDeployment(const Workspace& ws, absl::string_view name,
+                                                               const std::vector<Model>& models,
+                                                               const InferenceConfig& inference_config,
+                                                               const AksServiceDeploymentConfiguration& config,
+                                                               const AksCompute& target, bool overwrite,
+                                                               absl::string_view compute_type) {
+  if (auto s = Webservice::ValidateName(name); !s.ok()) return Invalid(s.message());
   if (auto s = config.Validate(); !s.ok()) return s;
   auto packed = PackInference(ws, inference_config);
   if (!packed.ok()) return packed.status();
   domain::ServiceRequest request;
   request.name = std::string(name);
+  request.compute_type = std::string(compute_type);
   request.compute_name = target.name();
   for (const auto& m : models) request.model_ids.push_back(m.id());
   request.entry_script = packed->entry_script;
@@ -420,8 +478,139 @@ absl::StatusOr<std::shared_ptr<AksWebservice>> AksWebservice::Deploy(
   WebserviceCodec::SetOperation(**service, reply->headers.Get("Operation-Location").value_or(""));
   return service;
 }
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<AksWebservice>> AksWebservice::Deploy(
+    const Workspace& ws, absl::string_view name, const std::vector<Model>& models,
+    const InferenceConfig& inference_config, const AksServiceDeploymentConfiguration& config,
+    const AksCompute& target, bool overwrite) {
+  if (!config.version_name.empty() || config.traffic_percentile) {
+    return Invalid("Error, version_name and traffic_percentile are settings of AksEndpoint.deploy_configuration.");
+  }
+  return StartDeployment(ws, name, models, inference_config, config, target, overwrite, kComputeType);
+}
+
+absl::StatusOr<std::shared_ptr<AksEndpoint>> AksEndpoint::Deploy(const Workspace& ws, absl::string_view name,
+                                                                 const std::vector<Model>& models,
+                                                                 const InferenceConfig& inference_config,
+                                                                 const AksServiceDeploymentConfiguration& config,
+                                                                 const AksCompute& target) {
+  if (config.blobfuse_enabled) return Invalid("Error, blobfuse_enabled is a setting of AksWebservice only.");
+  if (!config.version_name.empty()) {
+    if (auto s = domain::ValidateVersionName(config.version_name); !s.ok()) return Invalid(s.message());
+  }
+  auto service = StartDeployment(ws, name, models, inference_config, config, target, false, kComputeType);
+  if (!service.ok()) return service.status();
+  auto endpoint = std::dynamic_pointer_cast<AksEndpoint>(*service);
+  if (!endpoint) return absl::InternalError("The server answered an endpoint's deployment with a web service.");
+  return endpoint;
+}
+
+absl::Status AksEndpoint::Patch(const std::string& patch) {
+  internal::CallOptions call;
+  call.idempotent = false;
+  call.headers = {{"Content-Type", "application/json-patch+json"}};
+  auto reply = workspace_.connection()->Call("PATCH", ServicePath(workspace_, name_), patch, call);
+  if (!reply.ok()) return ServiceError(name_, reply.status());
+  if (auto s = WebserviceCodec::Fill(*this, reply->body); !s.ok()) return s;
+  WebserviceCodec::SetOperation(*this, reply->headers.Get("Operation-Location").value_or(""));
+  return absl::OkStatus();
+}
+
+namespace {
+// The JSON of a version as create_version and update_version send it; settings that are the endpoint's are
+// refused here, with azureml's wording.
+absl::StatusOr<bj::object> VersionValue(const Workspace& ws, const AksEndpointVersion& version) {
+  for (const auto& info : AksServiceDeploymentConfiguration::Settings()) {
+    if (!(info.scopes & DeploySettingScope::kVersion) &&
+        !std::holds_alternative<std::monostate>(version.config.Get(info.name))) {
+      return Invalid(absl::StrCat("Error, ", info.name, " is not a setting of a version; ",
+                                  info.scopes & DeploySettingScope::kServiceUpdate
+                                      ? "change it for the whole endpoint with update()."
+                                      : "set it when the endpoint is deployed."));
+    }
+  }
+  if (auto s = version.config.Validate(); !s.ok()) return s;
+  domain::VersionPatch patch;
+  patch.config = version.config;
+  patch.is_default = version.is_default;
+  patch.is_control = version.is_control_version_type;
+  if (version.models) {
+    patch.model_ids.emplace();
+    for (const auto& m : *version.models) patch.model_ids->push_back(m.id());
+  }
+  if (version.inference_config) {
+    auto packed = PackInference(ws, *version.inference_config);
+    if (!packed.ok()) return packed.status();
+    patch.entry_script = packed->entry_script;
+    patch.source_directory = packed->source_directory;
+    patch.snapshot = packed->snapshot;
+    patch.environment = std::move(packed->environment);
+  }
+  return domain::VersionPatchToJson(patch);
+}
+
+std::string PatchOf(const char* op, absl::string_view path, std::optional<bj::value> value) {
+  bj::object item{{"op", op}, {"path", json::Bj(path)}};
+  if (value) item["value"] = std::move(*value);
+  return json::Serialize(bj::array{std::move(item)});
+}
+}  // namespace
+
+absl::Status AksEndpoint::CreateVersion(absl::string_view version_name, const AksEndpointVersion& version) {
+  if (version_name.empty()) {
+    return Invalid(absl::StrCat("No name is provided to create a version in an Endpoint ", name_));
+  }
+  if (auto s = domain::ValidateVersionName(version_name); !s.ok()) return Invalid(s.message());
+  if (!version.inference_config) {
+    return Invalid(absl::StrCat("Error, version ", version_name, " needs an inference_config with its entry script."));
+  }
+  auto value = VersionValue(workspace_, version);
+  if (!value.ok()) return value.status();
+  return Patch(PatchOf("add", absl::StrCat("/versions/", version_name), bj::value(std::move(*value))));
+}
+
+absl::Status AksEndpoint::UpdateVersion(absl::string_view version_name, const AksEndpointVersion& changes) {
+  if (version_name.empty()) return Invalid("No name is provided to update a version.");
+  if (!domain::AnySet(changes.config) && !changes.models && !changes.inference_config && !changes.is_default &&
+      !changes.is_control_version_type) {
+    return Invalid("No parameters provided to update a version.");
+  }
+  auto value = VersionValue(workspace_, changes);
+  if (!value.ok()) return value.status();
+  return Patch(PatchOf("replace", absl::StrCat("/versions/", version_name), bj::value(std::move(*value))));
+}
+
+absl::Status AksEndpoint::DeleteVersion(absl::string_view version_name) {
+  if (version_name.empty()) {
+    return Invalid(absl::StrCat("No name is provided to delete a version in an Endpoint ", name_));
+  }
+  return Patch(PatchOf("remove", absl::StrCat("/versions/", version_name), std::nullopt));
+}
+
+absl::Status AksEndpoint::UpdateEndpoint(const AksEndpointUpdate& update) {
+  bj::array patch;
+  auto replace = [&](const char* path, bj::value value) {
+    patch.push_back(bj::object{{"op", "replace"}, {"path", path}, {"value", std::move(value)}});
+  };
+  if (update.auth_enabled) replace("/authEnabled", *update.auth_enabled);
+  if (update.token_auth_enabled) replace("/aadAuthEnabled", *update.token_auth_enabled);
+  if (update.enable_app_insights) replace("/appInsightsEnabled", *update.enable_app_insights);
+  if (update.description) replace("/description", json::Bj(*update.description));
+  if (update.tags) replace("/kvTags", domain::TagsToJson(*update.tags));
+  if (update.properties) replace("/properties", domain::TagsToJson(*update.properties));
+  if (patch.empty()) return Invalid("No parameters provided to update.");
+  if (update.auth_enabled.value_or(false) && update.token_auth_enabled.value_or(false)) {
+    return Invalid("Error, cannot set both token_auth_enabled and auth_enabled.");
+  }
+  return Patch(json::Serialize(patch));
+}
 
 absl::Status AksWebservice::Update(const AksServiceUpdate& update) {
+  if (!endpoint_name_.empty()) {
+    return Invalid(absl::StrCat("Error, ", name_, " is a version of endpoint ", endpoint_name_,
+                                "; change it with the endpoint's update_version."));
+  }
   const AksServiceDeploymentConfiguration& c = update.config;
   if (!domain::AnySet(c) && !update.models && !update.inference_config) {
     return Invalid("No parameters provided to update.");

@@ -339,6 +339,8 @@ absl::StatusOr<DeployConfig> DeployConfigFromJson(const json::bj::object& object
 json::bj::object ResolvedToJson(const ResolvedDeployConfig& r) {
   bj::object out;
   for (const auto& s : kSettings) {
+    // An endpoint's version settings are not part of a deployment's own configuration.
+    if (!(s.scopes & (DeploySettingScope::kWebservice | DeploySettingScope::kServiceUpdate))) continue;
     std::visit(Overloaded{[&](const FlagSetting& f) {
                             auto [parent, key] = Parent(out, s.wire);
                             (*parent)[key] = r.*f.resolved;

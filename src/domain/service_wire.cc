@@ -288,6 +288,17 @@ json::bj::object ServiceDocumentToJson(const ServiceDocument& d) {
   if (d.config) {
     for (auto& [k, v] : ResolvedToJson(*d.config)) out[k] = v;
   }
+  if (d.auth_enabled) out["authEnabled"] = *d.auth_enabled;
+  if (d.token_auth_enabled) out["aadAuthEnabled"] = *d.token_auth_enabled;
+  if (d.app_insights_enabled) out["appInsightsEnabled"] = *d.app_insights_enabled;
+  if (d.traffic_percentile) out["trafficPercentile"] = *d.traffic_percentile;
+  if (d.is_default) out["isDefault"] = *d.is_default;
+  if (!d.version_type.empty()) out["type"] = d.version_type;
+  if (d.compute_type == "AKSENDPOINT") {
+    bj::object versions;
+    for (const auto& v : d.versions) versions[v.name] = ServiceDocumentToJson(v);
+    out["versions"] = std::move(versions);
+  }
   return out;
 }
 
@@ -328,6 +339,24 @@ absl::StatusOr<ServiceDocument> ServiceDocumentFromJson(const json::bj::object& 
     auto config = ResolvedFromJson(o);
     if (!config.ok()) return config.status();
     d.config = *config;
+  }
+  if (const bj::value* v = o.if_contains("authEnabled"); v && v->is_bool()) d.auth_enabled = v->as_bool();
+  if (const bj::value* v = o.if_contains("aadAuthEnabled"); v && v->is_bool()) d.token_auth_enabled = v->as_bool();
+  if (const bj::value* v = o.if_contains("appInsightsEnabled"); v && v->is_bool()) {
+    d.app_insights_enabled = v->as_bool();
+  }
+  if (const bj::value* v = o.if_contains("trafficPercentile"); v && v->is_number()) {
+    d.traffic_percentile = json::GetInt(o, "trafficPercentile");
+  }
+  if (const bj::value* v = o.if_contains("isDefault"); v && v->is_bool()) d.is_default = v->as_bool();
+  d.version_type = json::GetString(o, "type");
+  if (const bj::object* versions = json::GetObject(o, "versions")) {
+    for (const auto& [name, v] : *versions) {
+      if (!v.is_object()) return absl::InvalidArgumentError("Service document: every version must be an object.");
+      auto version = ServiceDocumentFromJson(v.as_object());
+      if (!version.ok()) return version.status();
+      d.versions.push_back(std::move(*version));
+    }
   }
   return d;
 }

@@ -124,6 +124,16 @@ struct ServiceDocument {
   std::optional<Environment> environment;
   std::optional<ResolvedDeployConfig> config;
   std::string operation_id;  // the operation running on the service, if any
+  // An endpoint's own settings (a web service's are in `config`).
+  std::optional<bool> auth_enabled;
+  std::optional<bool> token_auth_enabled;
+  std::optional<bool> app_insights_enabled;
+  // An endpoint's versions, oldest first; each a document of its own with computeType "AKS".
+  std::vector<ServiceDocument> versions;
+  // A version's place in its endpoint.
+  std::optional<int64_t> traffic_percentile;
+  std::optional<bool> is_default;
+  std::string version_type;  // Control or Treatment
 };
 json::bj::object ServiceDocumentToJson(const ServiceDocument& document);
 absl::StatusOr<ServiceDocument> ServiceDocumentFromJson(const json::bj::object& object);

@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "backend/local/layout.h"
 #include "backend/local/local_workload.h"
@@ -22,6 +23,7 @@
 #include "common/json.h"
 #include "common/process.h"
 #include "common/json_fields.h"
+#include "domain/endpoint_rules.h"
 #include "domain/workload.h"
 #include "frontend/dispatcher.h"
 #include "frontend/supervisor.h"
@@ -156,41 +158,42 @@ struct FrontEnd::Impl {
     supervisor->Remove(name);
   }
 
-  // Weighted choice among versions with ready replicas; the default version takes what others leave.
-  std::shared_ptr<VersionDispatcher> ChooseVersion(const ServiceEntry& entry, const http::Request& request) {
+  // Weighted choice among versions by their effective shares: a version's percentile when it has ready
+  // replicas, the default what the others leave (see domain::EffectiveShares). Null when none is ready.
+  std::shared_ptr<VersionDispatcher> ChooseVersion(const ServiceEntry& entry) {
     const auto& versions = entry.route.versions;
-    if (auto pinned = request.headers.Get("azureml-model-deployment")) {
-      for (size_t i = 0; i < versions.size(); ++i) {
-        if (versions[i].name == *pinned) return entry.dispatchers[i];
-      }
-    }
     if (versions.empty()) return nullptr;
     if (versions.size() == 1) return entry.dispatchers[0];
-    int64_t claimed = 0;
-    for (const auto& v : versions) {
-      if (!v.is_default) claimed += v.traffic_percentile;
-    }
-    std::vector<int64_t> weights;
-    int64_t total = 0;
+    std::vector<domain::VersionRouting> routing;
+    std::vector<bool> ready;
     for (size_t i = 0; i < versions.size(); ++i) {
-      int64_t w = versions[i].is_default ? std::max<int64_t>(0, 100 - claimed) : versions[i].traffic_percentile;
-      if (entry.dispatchers[i]->ReadyBackends() == 0) w = 0;
-      weights.push_back(w);
-      total += w;
+      routing.push_back({versions[i].name, versions[i].traffic_percentile, versions[i].is_default, ""});
+      ready.push_back(entry.dispatchers[i]->ReadyBackends() > 0);
     }
-    if (total == 0) {
-      for (size_t i = 0; i < versions.size(); ++i) {
-        if (versions[i].is_default) return entry.dispatchers[i];
-      }
-      return entry.dispatchers[0];
+    std::vector<double> shares = domain::EffectiveShares(routing, ready);
+    thread_local std::mt19937_64 random(std::random_device{}());
+    double pick = std::uniform_real_distribution<double>(0, 100)(random);
+    for (size_t i = 0; i < shares.size(); ++i) {
+      if (shares[i] <= 0) continue;
+      if (pick < shares[i]) return entry.dispatchers[i];
+      pick -= shares[i];
     }
-    thread_local std::mt19937 random(std::random_device{}());
-    int64_t pick = std::uniform_int_distribution<int64_t>(0, total - 1)(random);
-    for (size_t i = 0; i < weights.size(); ++i) {
-      if (pick < weights[i]) return entry.dispatchers[i];
-      pick -= weights[i];
+    // Rounding left a sliver, or nothing is ready: the default answers (with 503 when it has no replica).
+    for (size_t i = shares.size(); i-- > 0;) {
+      if (shares[i] > 0) return entry.dispatchers[i];
     }
-    return entry.dispatchers.back();
+    for (size_t i = 0; i < versions.size(); ++i) {
+      if (versions[i].is_default) return entry.dispatchers[i];
+    }
+    return entry.dispatchers[0];
+  }
+
+  // The version a request pins with azureml-model-deployment, if it names one; null if it names none.
+  std::shared_ptr<VersionDispatcher> PinnedVersion(const ServiceEntry& entry, absl::string_view pinned) {
+    for (size_t i = 0; i < entry.route.versions.size(); ++i) {
+      if (entry.route.versions[i].name == pinned) return entry.dispatchers[i];
+    }
+    return nullptr;
   }
 
   bool Authorized(const ServiceEntry& entry, const http::Request& request) const {
@@ -227,7 +230,19 @@ struct FrontEnd::Impl {
     std::string query(request.query());
     request.target = absl::StrCat(action, query.empty() ? "" : "?", query);
     if (!request.headers.Get("x-request-id")) request.headers.Set("x-request-id", RequestId());
-    auto dispatcher = ChooseVersion(*entry, request);
+    std::shared_ptr<VersionDispatcher> dispatcher;
+    if (auto pinned = request.headers.Get("azureml-model-deployment")) {
+      dispatcher = PinnedVersion(*entry, *pinned);
+      if (!dispatcher) {
+        std::vector<std::string> names;
+        for (const auto& v : entry->route.versions) names.push_back(v.name);
+        return std::move(reply)(FrontEndMessage(
+            404, absl::StrCat("Service ", name, " has no version ", *pinned, " (azureml-model-deployment); its ",
+                              "versions are ", absl::StrJoin(names, ", "), ".")));
+      }
+    } else {
+      dispatcher = ChooseVersion(*entry);
+    }
     if (!dispatcher) {
       return std::move(reply)(FrontEndMessage(503, absl::StrCat("No ready replicas for service ", name)));
     }

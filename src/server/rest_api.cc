@@ -307,7 +307,8 @@ void RestApi::AddRoutes() {
       return std::move(reply)(ErrorResponse(
           MakeError(absl::StatusCode::kInvalidArgument, "ValidationError", "tail must be a positive number of lines.")));
     }
-    auto logs = webservices_->Logs(KeyOf(p), p["name"], tail, r.QueryParam("init").value_or("") == "true");
+    auto logs = webservices_->Logs(KeyOf(p), p["name"], tail, r.QueryParam("init").value_or("") == "true",
+                                   r.QueryParam("version").value_or(""));
     std::move(reply)(logs.ok() ? JsonResponse(200, json::Encode(domain::ServiceLogs{*logs}))
                                : ErrorResponse(logs.status()));
   });

@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "common/crypto.h"
 #include "common/errors.h"
+#include "domain/endpoint_rules.h"
 #include "domain/service_rules.h"
 #include "domain/vm_sizes.h"
 #include "server/model_service.h"
@@ -25,11 +26,27 @@ absl::Status ServiceNotFound(const std::string& name) {
                    absl::StrCat("WebserviceNotFound: Webservice with name ", name, " not found in provided workspace"));
 }
 
+constexpr char kAks[] = "AKS";
+constexpr char kAksEndpoint[] = "AKSENDPOINT";
+
 // Checks the request's own rules; state-dependent ones come later.
 absl::Status CheckRequest(const domain::ServiceRequest& r) {
   if (auto s = domain::ValidateServiceName(r.name); !s.ok()) return Invalid(s.message());
-  if (r.compute_type != "AKS") {
-    return Invalid(absl::StrCat("computeType '", r.compute_type, "' is not supported; amlcore deploys to AKS targets."));
+  if (r.compute_type != kAks && r.compute_type != kAksEndpoint) {
+    return Invalid(absl::StrCat("computeType '", r.compute_type,
+                                "' is not supported; amlcore deploys web services (AKS) and endpoints (AKSENDPOINT)."));
+  }
+  if (r.compute_type == kAks && (!r.config.version_name.empty() || r.config.traffic_percentile)) {
+    return Invalid("Error, version_name and traffic_percentile are settings of AksEndpoint.deploy_configuration.");
+  }
+  if (r.compute_type == kAksEndpoint) {
+    if (!r.config.version_name.empty()) {
+      if (auto s = domain::ValidateVersionName(r.config.version_name); !s.ok()) return Invalid(s.message());
+    }
+    if (r.overwrite) {
+      return Invalid("Error, overwrite=True replaces web services only; change an endpoint's versions with "
+                     "create_version, update_version and delete_version, or delete it first.");
+    }
   }
   if (r.compute_name.empty()) return Invalid("A deployment needs a deployment_target (an AKS compute target).");
   if (r.entry_script.empty()) return Invalid("A deployment needs an entry script.");
@@ -121,13 +138,38 @@ absl::StatusOr<ServiceRecord> WebserviceService::RequireIdleService(Tx& tx, cons
   return found;
 }
 
+namespace {
+std::optional<domain::ServiceDocument::Error> ErrorOf(const std::string& error_json) {
+  auto error = json::ParseObject(error_json, "error");
+  if (error_json.empty() || !error.ok()) return std::nullopt;
+  return domain::ServiceDocument::Error{json::GetString(*error, "code"), json::GetString(*error, "message")};
+}
+
+// What a version runs: models, script, environment and settings, into `d`.
+void DescribeDeployment(const ServiceVersionRecord& version, domain::ServiceDocument& d) {
+  auto spec = DeploymentSpecFromJson(version.spec);
+  if (!spec.ok()) return;
+  const auto& r = spec->request;
+  for (const auto& id : r.model_ids) {
+    auto parsed = ParseModelId(id);
+    d.models.push_back({id, parsed.ok() ? parsed->first : id, parsed.ok() ? parsed->second : 0});
+  }
+  d.entry_script = r.entry_script;
+  d.source_directory = r.source_directory;
+  if (r.has_environment) d.environment = r.environment;
+  d.config = domain::Resolve(r.config);
+}
+}  // namespace
+
 absl::StatusOr<json::bj::object> WebserviceService::Describe(Tx& tx, const ServiceRecord& s) {
   auto versions = store_->ServiceVersions(tx, s.id);
   if (!versions.ok()) return versions.status();
   auto cluster = store_->GetCluster(tx, s.cluster_id);
   if (!cluster.ok()) return cluster.status();
+  bool endpoint = s.kind == ServiceKind::kEndpoint;
   domain::ServiceDocument d;
   d.name = s.name;
+  d.compute_type = endpoint ? "AKSENDPOINT" : "AKS";
   d.description = s.description;
   d.tags = s.tags;
   d.properties = s.properties;
@@ -142,20 +184,43 @@ absl::StatusOr<json::bj::object> WebserviceService::Describe(Tx& tx, const Servi
     d.scoring_uri = absl::StrCat(base, "/score");
     d.swagger_uri = absl::StrCat(base, "/swagger.json");
   }
-  if (auto error = json::ParseObject(s.error, "error"); !s.error.empty() && error.ok()) {
-    d.error = domain::ServiceDocument::Error{json::GetString(*error, "code"), json::GetString(*error, "message")};
-  }
-  if (!versions->empty()) {
-    if (auto spec = DeploymentSpecFromJson(versions->front().spec); spec.ok()) {
-      const auto& r = spec->request;
-      for (const auto& id : r.model_ids) {
-        auto parsed = ParseModelId(id);
-        d.models.push_back({id, parsed.ok() ? parsed->first : id, parsed.ok() ? parsed->second : 0});
+  d.error = ErrorOf(s.error);
+  if (!endpoint) {
+    if (!versions->empty()) DescribeDeployment(versions->front(), d);
+  } else {
+    auto parsed = json::ParseObject(s.endpoint_config, "endpoint settings");
+    auto own = parsed.ok() ? domain::DeployConfigFromJson(*parsed) : parsed.status();
+    domain::ResolvedDeployConfig settings = domain::Resolve(own.ok() ? *own : AksServiceDeploymentConfiguration{});
+    d.auth_enabled = settings.auth_enabled;
+    d.token_auth_enabled = settings.token_auth_enabled;
+    d.app_insights_enabled = settings.enable_app_insights;
+    for (const auto& v : *versions) {
+      domain::ServiceDocument vd;
+      vd.name = v.name;
+      vd.compute_name = s.compute_name;
+      vd.state = v.state;
+      vd.phase = v.phase;
+      vd.reason = v.reason;
+      vd.error = ErrorOf(v.error);
+      vd.created_time = v.created;
+      vd.updated_time = s.updated;
+      vd.scoring_uri = d.scoring_uri;
+      vd.swagger_uri = d.swagger_uri;
+      vd.traffic_percentile = v.traffic_percentile;
+      vd.is_default = v.is_default;
+      vd.version_type = v.version_type;
+      DescribeDeployment(v, vd);
+      if (auto spec = DeploymentSpecFromJson(v.spec); spec.ok()) {
+        vd.description = spec->request.config.description;
+        vd.tags = spec->request.config.tags;
+        vd.properties = spec->request.config.properties;
       }
-      d.entry_script = r.entry_script;
-      d.source_directory = r.source_directory;
-      if (r.has_environment) d.environment = r.environment;
-      d.config = domain::Resolve(r.config);
+      // A version's auth is its endpoint's.
+      if (vd.config) {
+        vd.config->auth_enabled = settings.auth_enabled;
+        vd.config->token_auth_enabled = settings.token_auth_enabled;
+      }
+      d.versions.push_back(std::move(vd));
     }
   }
   auto running = store_->RunningOperationOn(tx, ResourceKind::kService, s.id);
@@ -188,14 +253,7 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Create(const Work
     }
     auto cluster = store_->GetCluster(tx, (*compute)->cluster_id);
     if (!cluster.ok() || !cluster->has_value()) return absl::InternalError("compute target without cluster");
-    auto size = domain::FindVmSize((*cluster)->vm_size);
-    if (!size.ok()) return size.status();
-    auto resolved = domain::Resolve(request->config);
-    if (resolved.cpu_cores > size->vcpus || resolved.memory_gb > size->memory_gib) {
-      return Invalid(absl::StrCat("Invalid configuration, one replica asks for ", resolved.cpu_cores, " CPU and ",
-                                  resolved.memory_gb, " GB but one agent of cluster ", (*cluster)->name, " (",
-                                  size->name, ") has ", size->vcpus, " vCPUs and ", size->memory_gib, " GB."));
-    }
+    if (auto s = CheckReplicaFits(request->config, **cluster); !s.ok()) return s;
     if (auto s = RequireModels(*store_, tx, ws->id, request->model_ids); !s.ok()) return s;
     // The front end routes by name, so a name is taken on its cluster, whichever workspace uses it.
     auto on_cluster = store_->ServicesOnCluster(tx, (*cluster)->id);
@@ -212,7 +270,7 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Create(const Work
     DeploymentSpec spec{.request = *request};
     if (existing->has_value()) {
       ServiceRecord service = **existing;
-      if (!request->overwrite) {
+      if (!request->overwrite || service.kind != ServiceKind::kWebservice) {
         return MakeError(absl::StatusCode::kAlreadyExists, "ServiceAlreadyExists",
                          absl::StrCat("Error, there is already a service with name ", request->name,
                                       " found in workspace ", ws->name,
@@ -242,9 +300,12 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Create(const Work
       op.payload = json::Serialize(*before);
       return Begin(tx, op, service, absl::StrCat("Replacing service ", request->name, " (overwrite)"), accepted);
     }
+    bool endpoint = request->compute_type == kAksEndpoint;
     ServiceRecord service;
     service.workspace_id = ws->id;
     service.name = request->name;
+    service.kind = endpoint ? ServiceKind::kEndpoint : ServiceKind::kWebservice;
+    if (endpoint) service.endpoint_config = json::Serialize(EndpointSettings(request->config));
     service.compute_name = request->compute_name;
     service.cluster_id = (*cluster)->id;
     service.state = ServiceState::kTransitioning;
@@ -260,9 +321,13 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Create(const Work
     service.id = *id;
     ServiceVersionRecord version;
     version.service_id = service.id;
-    version.name = service.name;
+    version.name = endpoint && !request->config.version_name.empty() ? request->config.version_name : service.name;
     version.spec = DeploymentSpecToJson(spec);
     version.revision = 1;
+    // An endpoint's first version is its default; a version is a treatment until it is made the control.
+    version.is_default = true;
+    version.traffic_percentile = endpoint ? request->config.traffic_percentile.value_or(0) : 0;
+    version.version_type = endpoint ? domain::VersionType::kTreatment : "";
     version.uid = RandomHex(4);
     version.phase = ServicePhase::kValidating;
     version.phase_started = NowTimestamp();
@@ -271,8 +336,11 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Create(const Work
     op.type = kCreate;
     op.payload = json::Serialize(bj::object{{"revision", 1}});
     return Begin(tx, op, service,
-                 absl::StrCat("Deploying service ", service.name, " with ", request->model_ids.size(), " model",
-                              request->model_ids.size() == 1 ? "" : "s", " to ", service.compute_name), accepted);
+                 absl::StrCat("Deploying ", endpoint ? "endpoint " : "service ", service.name,
+                              endpoint ? absl::StrCat(" (version ", version.name, ")") : "", " with ",
+                              request->model_ids.size(), " model", request->model_ids.size() == 1 ? "" : "s", " to ",
+                              service.compute_name),
+                 accepted);
   });
 }
 
@@ -285,6 +353,7 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Update(const Work
     auto found = RequireIdleService(tx, key, name);
     if (!found.ok()) return found.status();
     ServiceRecord service = std::move(*found);
+    if (service.kind == ServiceKind::kEndpoint) return UpdateEndpoint(tx, service, patch->as_array(), accepted);
     auto versions = store_->ServiceVersions(tx, service.id);
     if (!versions.ok() || versions->empty()) return absl::InternalError("service without versions");
     ServiceVersionRecord version = versions->front();
@@ -413,7 +482,8 @@ absl::StatusOr<json::bj::array> WebserviceService::List(const WorkspaceKey& key,
     auto all = store_->ListServices(tx, ws->id);
     if (!all.ok()) return all.status();
     for (const auto& s : *all) {
-      if (!query.compute_type.empty() && !absl::EqualsIgnoreCase(query.compute_type, "AKS")) continue;
+      std::string type = s.kind == ServiceKind::kEndpoint ? kAksEndpoint : kAks;
+      if (!query.compute_type.empty() && !absl::EqualsIgnoreCase(query.compute_type, type)) continue;
       if (!MatchesFilters(s.tags, query.tags) || !MatchesFilters(s.properties, query.properties)) continue;
       auto described = Describe(tx, s);
       if (!described.ok()) return described.status();
@@ -475,7 +545,7 @@ absl::StatusOr<json::bj::object> WebserviceService::RegenerateKey(const Workspac
 }
 
 absl::StatusOr<std::string> WebserviceService::Logs(const WorkspaceKey& key, const std::string& name, int64_t tail,
-                                                    bool init) {
+                                                    bool init, const std::string& version_name) {
   ServiceRecord service;
   ServiceVersionRecord version;
   std::optional<ClusterRecord> cluster;
@@ -487,7 +557,22 @@ absl::StatusOr<std::string> WebserviceService::Logs(const WorkspaceKey& key, con
     auto versions = store_->ServiceVersions(tx, service.id);
     if (!versions.ok()) return versions.status();
     if (versions->empty()) return absl::InternalError("service without versions");
+    // An endpoint's logs are its default version's unless a version is named.
     version = versions->front();
+    std::vector<std::string> names;
+    bool known = version_name.empty();
+    for (const auto& v : *versions) {
+      names.push_back(v.name);
+      if (version_name.empty() ? v.is_default : v.name == version_name) {
+        version = v;
+        known = true;
+      }
+    }
+    if (!known) {
+      return MakeError(absl::StatusCode::kNotFound, "VersionNotFound",
+                       absl::StrCat("Error, ", service.name, " has no version ", version_name, "; its versions are ",
+                                    absl::StrJoin(names, ", "), "."));
+    }
     auto c = store_->GetCluster(tx, service.cluster_id);
     if (!c.ok()) return c.status();
     cluster = std::move(*c);

@@ -26,6 +26,10 @@ struct ServiceQuery {
   std::vector<std::string> properties;
 };
 
+// An endpoint's own settings (auth, token auth, app insights) out of a deployment configuration, as
+// deploymentConfig JSON.
+json::bj::object EndpointSettings(const AksServiceDeploymentConfiguration& config);
+
 class WebserviceService {
  public:
   WebserviceService(Store* store, BlobStore* blobs, backend::Backend backend, Operations* operations,
@@ -48,7 +52,9 @@ class WebserviceService {
   absl::StatusOr<json::bj::object> ListKeys(const WorkspaceKey& workspace, const std::string& name);
   absl::StatusOr<json::bj::object> RegenerateKey(const WorkspaceKey& workspace, const std::string& name,
                                                  absl::string_view body);
-  absl::StatusOr<std::string> Logs(const WorkspaceKey& workspace, const std::string& name, int64_t tail, bool init);
+  // The logs of a service, or of one version of an endpoint (its default version when `version` is empty).
+  absl::StatusOr<std::string> Logs(const WorkspaceKey& workspace, const std::string& name, int64_t tail, bool init,
+                                   const std::string& version = "");
 
   // Services of a workspace deploying a model id (inside the caller's transaction).
   absl::StatusOr<std::vector<std::string>> ServicesUsingModel(Tx& tx, int64_t workspace_id,
@@ -67,6 +73,14 @@ class WebserviceService {
   absl::StatusOr<ServiceRecord> RequireService(Tx& tx, const WorkspaceKey& key, const std::string& name);
   // The named service, when no operation is running on it.
   absl::StatusOr<ServiceRecord> RequireIdleService(Tx& tx, const WorkspaceKey& key, const std::string& name);
+  // A PATCH of an endpoint (endpoint_updates.cc): its versions (add, replace, remove /versions/{name}) and its
+  // own settings, checked against the endpoint rules as a whole.
+  absl::Status UpdateEndpoint(Tx& tx, ServiceRecord& service, const json::bj::array& patch, Accepted& accepted);
+  // The checks of one version's deployment request that depend on the state (models, snapshot, cluster).
+  absl::Status CheckVersionRequest(Tx& tx, const ServiceRecord& service, const ClusterRecord& cluster,
+                                   const domain::ServiceRequest& request);
+  // One replica fits on one agent of the cluster.
+  absl::Status CheckReplicaFits(const AksServiceDeploymentConfiguration& config, const ClusterRecord& cluster);
 
   Store* store_;
   BlobStore* blobs_;
