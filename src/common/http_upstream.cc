@@ -1,5 +1,8 @@
 #include "common/http_upstream.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -24,11 +27,28 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
+using Clock = std::chrono::steady_clock;
+
+// How long a connection may wait in the pool. Shorter than the idle timeout of amlcore's servers (60 s), so a
+// pooled connection is not closed by its server in the instant between the check below and our write.
+constexpr auto kMaxPooledIdle = std::chrono::seconds(20);
+
 struct Connection {
   explicit Connection(asio::any_io_executor executor) : stream(executor) {}
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
+  Clock::time_point pooled_at;
 };
+
+// Whether a pooled connection can carry a request: its server has not closed it (no end of stream waiting to
+// be read) and sent nothing unasked. Checked before writing, because once a byte is written the request may
+// have been acted on and must not be sent again.
+bool StillOpen(Connection& c) {
+  if (Clock::now() - c.pooled_at > kMaxPooledIdle || c.buffer.size() != 0) return false;
+  char byte;
+  ssize_t n = recv(c.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
 }  // namespace
 
 struct UpstreamClient::Impl {
@@ -51,12 +71,15 @@ struct UpstreamClient::Impl {
   }
 
   void GiveBack(uint16_t port, std::shared_ptr<Connection> c) {
+    c->pooled_at = Clock::now();
     std::lock_guard lock(mu);
     auto& list = idle[port];
     if (list.size() < 64) list.push_back(std::move(c));
   }
 
-  // One attempt over `c` (fresh or reused). `retry` says whether a stale reused connection may be replaced.
+  // One request: over a pooled connection that is still open, else a fresh one. It is sent again only when
+  // not a byte of it was written (a pooled connection that broke on the first write); once bytes are out,
+  // the server may be acting on them, so a failure is reported, never retried.
   struct Exchange : std::enable_shared_from_this<Exchange> {
     Impl* impl;
     uint16_t port;
@@ -68,7 +91,10 @@ struct UpstreamClient::Impl {
     Callback done;
 
     void Start() {
-      connection = impl->TakeIdle(port);
+      while ((connection = impl->TakeIdle(port)) && !StillOpen(*connection)) {
+        beast::error_code ignored;
+        connection->stream.socket().close(ignored);
+      }
       reused = connection != nullptr;
       if (!connection) return Connect();
       // On a loop thread (a front end's handler) the write starts right here, without a hand-off.
@@ -91,8 +117,8 @@ struct UpstreamClient::Impl {
     void Write() {
       connection->stream.expires_at(deadline);
       auto self = shared_from_this();
-      bhttp::async_write(connection->stream, request, [self](beast::error_code ec, size_t) {
-        if (ec) return self->Finish(ec, false);
+      bhttp::async_write(connection->stream, request, [self](beast::error_code ec, size_t written) {
+        if (ec) return self->Finish(ec, written > 0);
         self->parser.emplace();
         self->parser->body_limit(std::numeric_limits<std::uint64_t>::max());
         bhttp::async_read(self->connection->stream, self->connection->buffer, *self->parser,
@@ -100,6 +126,7 @@ struct UpstreamClient::Impl {
       });
     }
 
+    // `wrote`: some of the request was written, so the server may have acted on it.
     void Finish(beast::error_code ec, bool wrote) {
       if (!ec) {
         auto res = parser->release();
@@ -112,19 +139,16 @@ struct UpstreamClient::Impl {
       }
       beast::error_code ignored;
       connection->stream.socket().close(ignored);
-      bool stale = ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset ||
-                   ec == asio::error::broken_pipe || ec == asio::error::eof;
-      if (reused && stale && !(parser && parser->got_some()) &&
-          std::chrono::steady_clock::now() < deadline) {
-        // The server had closed this idle connection before our request reached it: try a fresh one.
-        reused = false;
-        return Connect();
-      }
       if (ec == beast::error::timeout) {
         return done(absl::DeadlineExceededError(absl::StrCat("No answer from 127.0.0.1:", port, " in time")));
       }
       if (wrote) {
         return done(absl::AbortedError(absl::StrCat("Connection to 127.0.0.1:", port, " failed: ", ec.message())));
+      }
+      if (reused && std::chrono::steady_clock::now() < deadline) {
+        // The pooled connection broke before any of the request left: a fresh one may still deliver it.
+        reused = false;
+        return Connect();
       }
       done(absl::UnavailableError(absl::StrCat("Cannot reach 127.0.0.1:", port, ": ", ec.message())));
     }

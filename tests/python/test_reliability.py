@@ -17,7 +17,7 @@ import pytest
 
 from amlcore import Webservice
 from amlcore.exceptions import WebserviceException
-from services import ECHO, Traffic, deploy, script_dir
+from services import ECHO, Traffic, deploy, post, script_dir
 
 
 def wait_until(predicate, timeout, message):
@@ -258,3 +258,41 @@ def replica_port(home, pid):
         with open(os.path.join(os.path.dirname(info), "status.json")) as f:
             return json.load(f)["port"]
     raise AssertionError("no status file for replica {}".format(pid))
+
+
+# --- hostile score.py ------------------------------------------------------------------------------------
+# Scripts that attack the process running them; each test checks that the damage stays inside that one replica.
+
+EXITS = """
+    import json, os
+    def init():
+        pass
+    def run(raw):
+        if json.loads(raw).get("exit"):
+            os._exit(1)
+        return {"pid": os.getpid()}
+"""
+
+
+def test_a_request_that_kills_its_replica_is_not_sent_to_another(aks, tmp_path, home):
+    ws, target = aks
+    service = deploy(ws, target, script_dir(tmp_path, EXITS), name="exit-svc", num_replicas=3,
+                     period_seconds=1, initial_delay_seconds=1)
+    service.wait_for_deployment()
+    key = service.get_keys()[0]
+    # Every replica answers first, so the front end holds a kept-alive connection to each: the fatal request
+    # goes over a reused connection, the case that was taken for a stale one.
+    answered_by = set()
+    for _ in range(30):
+        status, body, _ = post(service.scoring_uri, "{}", key)
+        assert status == 200, body
+        answered_by.add(json.loads(body)["pid"])
+    before = set(home.replica_pids())
+    assert answered_by == before and len(before) == 3
+
+    status, body, _ = post(service.scoring_uri, '{"exit": true}', key)
+    assert status == 502, body
+    wait_until(lambda: len(home.replica_pids()) == 3 and set(home.replica_pids()) != before, 30,
+               "the replica that exited was not restarted")
+    assert len(before & set(home.replica_pids())) == 2, "the request was sent on to other replicas"
+    assert post(service.scoring_uri, "{}", key)[0] == 200
