@@ -34,7 +34,13 @@ class UpstreamClient {
   // connection), so it is safe to send elsewhere; kAborted when the connection broke after any of it was
   // written (the server may be acting on it: it must not be sent again). A pooled connection is checked
   // before writing, and one its server has closed is replaced transparently.
-  void Send(uint16_t port, const Request& request, std::chrono::milliseconds timeout, Callback done);
+  //
+  // Without `settled`, a timeout closes the connection. With it, the connection stays open after the timeout
+  // until the server answers (the late answer is dropped) or closes it, and `settled` runs once then: it
+  // tells when the server is really done with the request. It runs exactly once, right after `done` when
+  // there was no timeout.
+  void Send(uint16_t port, const Request& request, std::chrono::milliseconds timeout, Callback done,
+            std::function<void()> settled = nullptr);
   // Drops the idle connections to `port` (its server went away).
   void Forget(uint16_t port);
 

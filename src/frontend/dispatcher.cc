@@ -188,8 +188,10 @@ void VersionDispatcher::Forward(std::shared_ptr<Backend> backend, Pending pendin
                     }
                     Answer(held->reply, std::move(out), held->arrived,
                            std::string(held->request.headers.Get("x-request-id").value_or("")));
-                    Done(backend);
-                  });
+                  },
+                  // The replica's slot frees only when it is done: after a timeout its run() still works
+                  // until it answers or its connection closes, and new requests must not queue behind it.
+                  [this, backend] { Done(backend); });
 }
 
 // Long enough that a dead replica costs one failed connect per second, short enough that a live one that
@@ -207,8 +209,8 @@ void VersionDispatcher::Redirect(const std::shared_ptr<Backend>& backend, Pendin
   std::shared_ptr<Backend> chosen;
   bool queued = false;
   {
+    // Its slot is freed by Done when the upstream settles the attempt.
     std::lock_guard lock(mu_);
-    --backend->inflight;
     backend->unreachable_until = Clock::now() + kLeaveOut;
     if ((chosen = PickLocked())) {
       ++chosen->inflight;

@@ -129,7 +129,7 @@ struct Job {
   unsigned long python_thread = 0;  // the thread running it, for the watchdog's interruption
   bool timed_out = false;
 
-  // Answers once; later answers (a result after a timeout) are dropped.
+  // Answers once; later answers are dropped.
   void Answer(http::Response response) {
     std::optional<http::Responder> r;
     {
@@ -341,19 +341,23 @@ void Runtime::RunJobs() {
       failed = true;
       std::string trace = Describe(error);
       py::module_::import("sys").attr("stderr").attr("write")(absl::StrCat("Exception in run():\n", trace));
-      if (error.matches(PyExc_TimeoutError) && job->timed_out) {
-        response = Message(500, absl::StrCat("Scoring timeout after ", timeout_.count(), " ms"));
-      } else {
-        response = Message(500, "An unexpected error occurred in scoring script. Check the logs for more info.");
-      }
+      response = Message(500, "An unexpected error occurred in scoring script. Check the logs for more info.");
     }
     glue_["request_id"] = py::none();
+    bool timed_out;
     {
       // The watchdog interrupts only the current job; once it is over, nothing may hit the next one.
       std::lock_guard lock(mu_);
       current_.reset();
+      timed_out = job->timed_out;
     }
     PyThreadState_SetAsyncExc(thread, nullptr);
+    if (timed_out) {
+      // Answered only now that run() has stopped, so that whoever waits for this reply (the front end) knows
+      // the replica is free again; whatever run() produced after its timeout is dropped.
+      failed = true;
+      response = Message(500, absl::StrCat("Scoring timeout after ", timeout_.count(), " ms"));
+    }
     double elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - job->started).count();
     response.headers.Set("x-ms-run-function-failed", failed ? "True" : "False");
     response.headers.Set("x-ms-run-fn-exec-ms", absl::StrFormat("%.3f", elapsed_ms));
@@ -397,9 +401,10 @@ void Runtime::WatchdogLoop() {
       watch_cv_.wait_until(lock, deadline);
       continue;
     }
+    // Interrupted, not answered: the reply goes out when run() stops, or the connection closes when the
+    // process exits after the grace period, so the replica is not taken for free while run() still works.
     job->timed_out = true;
     lock.unlock();
-    job->Answer(Message(500, absl::StrCat("Scoring timeout after ", timeout_.count(), " ms")));
     {
       py::gil_scoped_acquire gil;
       lock.lock();

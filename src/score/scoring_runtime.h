@@ -5,6 +5,10 @@
 // AZUREML_MODEL_DIR, AZUREML_SOURCE_DIRECTORY, SCORING_TIMEOUT_MS; plus AMLCORE_PYTHON (the interpreter whose
 // environment to use, e.g. a venv's bin/python), AMLCORE_PYTHONPATH (extra import paths) and
 // AMLCORE_SERVICE_NAME. Progress is published in a status file the supervisor reads.
+//
+// A run() still going after SCORING_TIMEOUT_MS is interrupted with TimeoutError; its request is answered
+// 500 "Scoring timeout after N ms" once run() has stopped, so the reply also says the replica is free. A
+// run() that ignores the interruption for a grace period ends the process (kExitStuck) without a reply.
 #ifndef AMLCORE_SCORE_SCORING_RUNTIME_H_
 #define AMLCORE_SCORE_SCORING_RUNTIME_H_
 

@@ -167,6 +167,25 @@ TEST_F(ScoringRuntimeTest, AnswersProbesWhileRunIsBusyAndQueuesConcurrentRequest
   for (int i = 0; i < 4; ++i) EXPECT_EQ(bodies[i], absl::StrCat(R"({"you_sent": {"sleep": 0.5, "i": )", i, "}}"));
 }
 
+TEST_F(ScoringRuntimeTest, ATimedOutRunIsAnsweredOnlyOnceItHasStopped) {
+  // run() leaves a mark when it stops (the timeout's interruption lands as it wakes up).
+  std::string mark = home_.path() + "/run-stopped";
+  uint16_t port = Start(absl::StrCat("import time\n"
+                                     "def init():\n  pass\n"
+                                     "def run(raw):\n"
+                                     "  try:\n    time.sleep(1.5)\n"
+                                     "  finally:\n    open('", mark, "', 'w').close()\n"),
+                        "500");
+  ASSERT_NE(port, 0) << Log();
+  http::Client client("127.0.0.1", port);
+  auto reply = client.Send({.method = "POST", .target = "/score", .body = "{}"}, {.timeout = 10s});
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->status, 500);
+  EXPECT_EQ(reply->body, R"({"message":"Scoring timeout after 500 ms"})");
+  // Whoever waits for the reply (the front end) takes it to mean the replica is free again.
+  EXPECT_TRUE(fs::exists(mark)) << "the timeout was answered while run() was still running";
+}
+
 TEST_F(ScoringRuntimeTest, ReportsImportAndInitFailures) {
   EXPECT_EQ(Start("def init(:\n  pass\n"), 0);
   EXPECT_EQ(json::GetString(Status(), "reason"), "UserScriptImportFailed");
