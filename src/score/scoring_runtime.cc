@@ -152,6 +152,7 @@ class Runtime {
 
  private:
   int Fail(absl::string_view reason, const std::string& message, int exit_code) {
+    exit_code_ = exit_code;
     std::cerr << "amlcore-score: " << reason << ": " << message << std::endl;
     status_.Write("Failed", 0, reason, message.size() > 8000 ? message.substr(message.size() - 8000) : message);
     return exit_code;
@@ -186,6 +187,7 @@ class Runtime {
   bool python_busy_ = false;    // an I/O thread is in RunJobs
   bool watchdog_idle_ = false;  // waiting for a job to start: RunJobs wakes it
   bool stopping_ = false;
+  int exit_code_ = 0;  // what Run returns, for the shutdown deadline
 };
 
 std::string Runtime::BuildSwagger() const {
@@ -435,6 +437,26 @@ int Runtime::Run() {
   std::string python = Env("AMLCORE_PYTHON", "/usr/bin/python3");
   PyConfig_SetBytesString(&config, &config.program_name, python.c_str());
   py::scoped_interpreter interpreter(&config, 0, nullptr, false);
+  // Declared after the interpreter, so that it runs first on every way out of Run (a failed import or init
+  // included): the Python objects the runtime holds must go while the interpreter still runs, and with the
+  // GIL, which this thread holds outside the serving block. Dropped after finalization they crash the process.
+  // Finalizing waits for the threads the script started; one that never ends must not keep a failed
+  // replica from exiting, so finalization gets a deadline.
+  struct ReleaseBeforeFinalizing {
+    Runtime* runtime;
+    ~ReleaseBeforeFinalizing() {
+      runtime->run_ = py::object();
+      runtime->dumps_ = py::object();
+      runtime->glue_ = py::object();
+      std::thread([code = runtime->exit_code_] {
+        std::this_thread::sleep_for(std::chrono::seconds(3));
+        std::cerr << "amlcore-score: Python did not finish within 3 s of shutting down (a thread the script "
+                     "started is still running); exiting anyway"
+                  << std::endl;
+        std::_Exit(code);
+      }).detach();
+    }
+  } release_before_finalizing{this};
   try {
     py::dict glue;
     py::exec(kGlue, glue);
@@ -507,9 +529,6 @@ int Runtime::Run() {
     watchdog.join();
     loop_->Stop();  // a run() in progress finishes first
   }
-  run_ = py::object();
-  dumps_ = py::object();
-  glue_ = py::object();
   return 0;
 }
 
