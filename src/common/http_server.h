@@ -6,6 +6,13 @@
 //   auto server = http::Server::Start({.port = 0}, [](http::Request req, http::Responder reply) {
 //     std::move(reply)(http::Response::Text(200, "Healthy"));
 //   });
+//
+// Limits, so that no client can exhaust the process (defaults in ServerOptions):
+// - check_head sees each request's head before its body is read; authentication belongs there, so that an
+//   unauthenticated client never makes the server buffer a body.
+// - At most max_connections connections are open; one more is answered 503 and closed.
+// - Request bodies being received or served hold at most max_buffered_body_bytes together; a request that
+//   would go beyond is answered 503 without its body being read.
 #ifndef AMLCORE_COMMON_HTTP_SERVER_H_
 #define AMLCORE_COMMON_HTTP_SERVER_H_
 
@@ -57,10 +64,18 @@ struct ServerOptions {
   int threads = 2;
   size_t max_body_bytes = 100u * 1024 * 1024;
   size_t max_header_bytes = 64u * 1024;
+  size_t max_connections = 1000;
+  size_t max_buffered_body_bytes = 256u * 1024 * 1024;
   std::chrono::seconds idle_timeout{300};
   std::optional<TlsConfig> tls;
-  // Builds the reply for requests refused before the handler sees them (oversized body, bad framing).
+  // Builds the reply for requests refused before the handler sees them (oversized body, bad framing,
+  // limits reached).
   std::function<Response(int status, std::string message)> make_error;
+  // Called with each request's head (method, target, headers, remote address; the body is empty) once its
+  // header is parsed and before its body is read. A response refuses the request: it is sent with
+  // "Connection: close" and the connection closes without the body being read (what the client still sends
+  // is discarded, up to max_body_bytes, so that it can read the reply). nullopt lets the request through.
+  std::function<std::optional<Response>(const Request& head)> check_head;
   // Runs on this loop (shared with the clients the handler calls) instead of `threads` threads of its own.
   // Its owner stops it after Stop() and before destroying the server: connections live as long as the loop.
   EventLoop* loop = nullptr;

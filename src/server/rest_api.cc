@@ -90,16 +90,24 @@ class TaggingSink : public http::ResponseSink {
 };
 }  // namespace
 
+std::optional<http::Response> RestApi::RefuseWithoutAdminToken(const http::Request& head,
+                                                                absl::string_view admin_token) {
+  auto header = head.headers.Get("Authorization");
+  absl::string_view credential = header.value_or("");
+  if (absl::ConsumePrefix(&credential, "Bearer ") && ConstantTimeEquals(credential, admin_token)) {
+    return std::nullopt;
+  }
+  http::Response refusal = http::JsonErrorResponse(
+      401, "Unauthorized",
+      "Missing or wrong admin token. Send 'Authorization: Bearer <token>'; amlcored writes its token to "
+      "server.json in its home directory.");
+  refusal.headers.Set("x-ms-request-id", RequestId());
+  return refusal;
+}
+
 void RestApi::Handle(http::Request request, http::Responder reply) {
   http::Responder tagged(std::make_shared<TaggingSink>(std::move(reply), RequestId()));
-  auto header = request.headers.Get("Authorization");
-  absl::string_view credential = header.value_or("");
-  if (!absl::ConsumePrefix(&credential, "Bearer ") || !ConstantTimeEquals(credential, admin_token_)) {
-    return std::move(tagged)(http::JsonErrorResponse(
-        401, "Unauthorized",
-        "Missing or wrong admin token. Send 'Authorization: Bearer <token>'; amlcored writes its token to "
-        "server.json in its home directory."));
-  }
+  if (auto refusal = RefuseWithoutAdminToken(request, admin_token_)) return std::move(tagged)(std::move(*refusal));
   std::string base_url = absl::StrCat("http://", request.headers.Get("Host").value_or("127.0.0.1"));
   Route(request, base_url, std::move(tagged));
 }

@@ -3,6 +3,7 @@
 #ifndef AMLCORE_SERVER_REST_API_H_
 #define AMLCORE_SERVER_REST_API_H_
 
+#include <optional>
 #include <string>
 
 #include "common/http_server.h"
@@ -35,6 +36,10 @@ class RestApi {
         blobs_(services.blobs) {}
 
   void Handle(http::Request request, http::Responder reply);
+  // The 401 for a request whose head lacks the admin token, nullopt when it has it. amlcored's HTTP server
+  // calls it before reading a body, so that nobody without the token makes it buffer anything.
+  static std::optional<http::Response> RefuseWithoutAdminToken(const http::Request& head,
+                                                                absl::string_view admin_token);
 
  private:
   void Route(const http::Request& request, const std::string& base_url, http::Responder reply);

@@ -217,7 +217,12 @@ absl::StatusOr<std::unique_ptr<WorkspaceServer>> WorkspaceServer::Start(Workspac
 
   RestApi* api = impl->api.get();
   auto http = http::Server::Start(
-      http::ServerOptions{.host = impl->options.host, .port = impl->options.port, .threads = impl->options.http_threads},
+      http::ServerOptions{.host = impl->options.host,
+                          .port = impl->options.port,
+                          .threads = impl->options.http_threads,
+                          .check_head = [token = impl->admin_token](const http::Request& head) {
+                            return RestApi::RefuseWithoutAdminToken(head, token);
+                          }},
       [api](http::Request request, http::Responder reply) { api->Handle(std::move(request), std::move(reply)); });
   if (!http.ok()) return http.status();
   impl->http = std::move(*http);

@@ -21,7 +21,7 @@ from amlcore.exceptions import (ModelNotFoundException, UserErrorException, Webs
                                 WebserviceTimeoutException)
 from amlcore.model import InferenceConfig
 from amlcore.webservice import AksWebservice
-from services import ECHO, Traffic, deploy, post, script_dir
+from services import ECHO, Traffic, deploy, head_only, post, script_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DIABETES_SOURCE = os.path.join(ROOT, "examples", "python", "diabetes")
@@ -212,6 +212,22 @@ def test_run_errors_timeouts_and_limits(aks, tmp_path):
     status, body, headers = post(uri, json.dumps({"sleep": 3}), key, {"x-request-id": "slow-1"})
     assert status == 504 and b"did not answer within 1000 ms" in body
     assert headers["x-request-id"] == "slow-1"
+
+
+def test_credentials_are_checked_before_a_body_is_read(aks, tmp_path):
+    ws, target = aks
+    service = deploy(ws, target, script_dir(tmp_path, ECHO), name="guarded-svc")
+    service.wait_for_deployment()
+    key = service.get_keys()[0]
+    uri = service.scoring_uri
+    # Each refusal comes while the announced 90 MB are still unsent: the front end never buffers them.
+    assert head_only(uri, 90 << 20) == "HTTP/1.1 401 Unauthorized"
+    assert head_only(uri, 90 << 20, {"Authorization": "Bearer not-a-key"}) == "HTTP/1.1 401 Unauthorized"
+    assert head_only(uri.replace("/guarded-svc/", "/no-such-svc/"), 90 << 20) == "HTTP/1.1 404 Not Found"
+    assert head_only(target.scoring_endpoint + "/admin/routes", 90 << 20) == "HTTP/1.1 401 Unauthorized"
+    status, body, _ = post(uri, b"x" * (1 << 20), "not-a-key")
+    assert status == 401 and b"expects 'Authorization: Bearer <credential>' with one of its keys" in body
+    assert post(uri, "{}", key)[0] == 200
 
 
 def test_auth_disabled_and_own_keys(aks, tmp_path):
