@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstdio>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -9,6 +10,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
@@ -80,6 +82,11 @@ struct ServerState {
     return true;
   }
   void ReleaseBody(size_t bytes) { buffered_body_bytes.fetch_sub(bytes); }
+
+  void Log(const std::string& message) const {
+    if (options.log) return options.log(message);
+    std::fprintf(stderr, "%s\n", message.c_str());
+  }
 };
 
 // One connection. Stream is beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>.
@@ -144,7 +151,21 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
     parser_.emplace();
     parser_->body_limit(options().max_body_bytes);
     parser_->header_limit(static_cast<uint32_t>(options().max_header_bytes));
-    ReadHeader();
+    if (first_request_ || buffer_.size() > 0) {
+      // The first request's header clock starts with the connection; a pipelined one is already here.
+      first_request_ = false;
+      header_deadline_ = std::chrono::steady_clock::now() + options().header_timeout;
+      return ReadHeader();
+    }
+    // A kept-alive connection waits for its next request; the header clock starts at its first byte.
+    beast::get_lowest_layer(stream_).expires_after(options().idle_timeout);
+    stream_.async_read_some(buffer_.prepare(kReadSize),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->Close();
+                              self->buffer_.commit(n);
+                              self->header_deadline_ = std::chrono::steady_clock::now() + self->options().header_timeout;
+                              self->ReadHeader();
+                            });
   }
 
   // Feeds buffered bytes to the parser; false (and the error handled) when the request is broken.
@@ -169,7 +190,7 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
     head_checked_ = false;
     if (!ParseBuffered()) return;
     if (parser_->is_header_done()) return OnHeader();
-    beast::get_lowest_layer(stream_).expires_after(options().idle_timeout);
+    beast::get_lowest_layer(stream_).expires_at(header_deadline_);
     bhttp::async_read_header(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->OnReadError(ec);
       self->OnHeader();
@@ -192,7 +213,7 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
     if (!parser_->is_done() && version_ == 11 &&
         absl::EqualsIgnoreCase(AsAbsl(header[bhttp::field::expect]), "100-continue")) {
       // The client waits for this before sending its body.
-      beast::get_lowest_layer(stream_).expires_after(options().idle_timeout);
+      beast::get_lowest_layer(stream_).expires_after(options().body_read_timeout);
       static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
       asio::async_write(stream_, asio::buffer(kContinue, sizeof(kContinue) - 1),
                         [self = this->shared_from_this()](beast::error_code ec, size_t) {
@@ -207,7 +228,7 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
   void ReadBody() {
     if (!ParseBuffered()) return;
     if (parser_->is_done()) return OnRequest();
-    beast::get_lowest_layer(stream_).expires_after(options().idle_timeout);
+    beast::get_lowest_layer(stream_).expires_after(options().body_read_timeout);
     bhttp::async_read_some(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->OnReadError(ec);
       if (!self->GrowBodyReservation()) return;
@@ -324,14 +345,18 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
     }
   }
 
+  static constexpr size_t kReadSize = 16 * 1024;
+
   Stream stream_;
   ServerState& server_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::response<bhttp::string_body> response_;
   std::string remote_;  // the peer's address
+  std::chrono::steady_clock::time_point header_deadline_;
   unsigned version_ = 11;
   bool keep_alive_ = true;
+  bool first_request_ = true;
   bool head_checked_ = false;
   size_t reserved_ = 0;  // of the server's body budget, for the current request
   bool linger_ = false;
@@ -339,6 +364,12 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
   uint64_t lingered_ = 0;
   std::array<char, 16 * 1024> scratch_;
 };
+
+// Errors of accept() that mean the process or system is out of something; retrying at once would spin.
+bool OutOfResources(const beast::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
+         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+}
 
 }  // namespace
 
@@ -348,13 +379,33 @@ struct Server::Impl {
   EventLoop* loop = nullptr;
   std::optional<asio::ssl::context> tls;
   std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::steady_timer> accept_pause;
+  uint64_t accept_failures = 0;  // in a row; touched by accept handlers only, which never overlap
   std::once_flag stopped;
   uint16_t port = 0;
 
   void Accept() {
     acceptor->async_accept(asio::make_strand(loop->impl().ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+      if (ec && OutOfResources(ec)) {
+        // The pending connection stays in the backlog and the listener stays readable: trying again at once
+        // would spin. Pause, and let descriptors free up (connections close, idle ones time out).
+        if (accept_failures++ == 0) {
+          state.Log(absl::StrCat("Cannot accept connections on port ", port, ": ", ec.message(),
+                                 "; trying again every 100 ms"));
+        }
+        accept_pause->expires_after(std::chrono::milliseconds(100));
+        accept_pause->async_wait([this](beast::error_code timer_ec) {
+          if (!timer_ec && acceptor->is_open()) Accept();
+        });
+        return;
+      }
       if (!ec) {
+        if (accept_failures > 0) {
+          state.Log(absl::StrCat("Accepting connections on port ", port, " again after ", accept_failures,
+                                 " failed attempts"));
+          accept_failures = 0;
+        }
         bool over_limit = state.connections.load() >= state.options.max_connections;
         socket.set_option(tcp::no_delay(true), ec);
         beast::tcp_stream stream(std::move(socket));
@@ -416,6 +467,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options, Han
     impl->loop = impl->own_loop.get();
   }
   impl->acceptor.emplace(impl->loop->impl().ioc);
+  impl->accept_pause.emplace(impl->loop->impl().ioc);
   auto& acceptor = *impl->acceptor;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
@@ -449,6 +501,7 @@ void Server::Stop() {
     asio::post(ioc, [this, &closed] {
       beast::error_code ignored;
       impl_->acceptor->close(ignored);
+      impl_->accept_pause->cancel();
       closed.set_value();
     });
     closed.get_future().wait();

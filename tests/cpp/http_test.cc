@@ -1,5 +1,8 @@
+#include <dirent.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -8,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 #include "common/http_client.h"
@@ -261,6 +265,119 @@ TEST(HttpServerTest, CapsOpenConnections) {
     next.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     return absl::StartsWith(next.ReceiveHead(), "HTTP/1.1 200 OK");
   }));
+}
+
+TEST(HttpServerTest, SlowHeadersTimeOutLongBeforeIdleConnections) {
+  auto server = Server::Start({.port = 0, .header_timeout = 1s, .idle_timeout = 60s},
+                              [](Request, Responder reply) { std::move(reply)(Response::Text(200, "ok")); });
+  ASSERT_TRUE(server.ok()) << server.status();
+  RawConnection kept((*server)->port());
+  ASSERT_TRUE(kept.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_THAT(kept.ReceiveHead(), StartsWith("HTTP/1.1 200 OK"));
+  // A header that never ends, and a connection that never says anything: both hold a connection for
+  // nothing, and are closed after the header timeout.
+  RawConnection slow((*server)->port());
+  ASSERT_TRUE(slow.Send("GET / HTTP/1.1\r\nHost: x\r\n"));
+  RawConnection silent((*server)->port());
+  bool closed = false;
+  slow.Receive(20s, &closed);
+  EXPECT_TRUE(closed) << "a header that never completes must not hold a connection";
+  closed = false;
+  silent.Receive(20s, &closed);
+  EXPECT_TRUE(closed) << "a connection that sends nothing must not be kept";
+  // Meanwhile the kept-alive connection, idle but well within its idle timeout, still serves.
+  ASSERT_TRUE(kept.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_THAT(kept.ReceiveHead(), StartsWith("HTTP/1.1 200 OK"));
+}
+
+TEST(HttpServerTest, IdleKeptAliveConnectionsClose) {
+  auto server = Server::Start({.port = 0, .idle_timeout = 1s},
+                              [](Request, Responder reply) { std::move(reply)(Response::Text(200, "ok")); });
+  ASSERT_TRUE(server.ok()) << server.status();
+  RawConnection idle((*server)->port());
+  ASSERT_TRUE(idle.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_THAT(idle.ReceiveHead(), StartsWith("HTTP/1.1 200 OK"));
+  bool closed = false;
+  idle.Receive(20s, &closed);
+  EXPECT_TRUE(closed);
+}
+
+// The highest file descriptor this process has open.
+int HighestOpenDescriptor() {
+  int highest = 0;
+  DIR* dir = opendir("/proc/self/fd");
+  while (dirent* entry = readdir(dir)) {
+    int fd = 0;
+    if (absl::SimpleAtoi(entry->d_name, &fd)) highest = std::max(highest, fd);
+  }
+  closedir(dir);
+  return highest;
+}
+
+TEST(HttpServerTest, BacksOffWhileOutOfFileDescriptors) {
+  std::mutex mu;
+  std::vector<std::string> logged;
+  auto log_has = [&](absl::string_view text) {
+    std::lock_guard lock(mu);
+    for (const auto& line : logged) {
+      if (absl::StrContains(line, text)) return line;
+    }
+    return std::string();
+  };
+  auto server = Server::Start({.port = 0,
+                               .log =
+                                   [&](absl::string_view message) {
+                                     std::lock_guard lock(mu);
+                                     logged.emplace_back(message);
+                                   }},
+                              [](Request, Responder reply) { std::move(reply)(Response::Text(200, "ok")); });
+  ASSERT_TRUE(server.ok()) << server.status();
+  // Client sockets are made while descriptors remain and connected once they are gone: only the server's
+  // accept() runs out.
+  std::vector<int> clients;
+  for (int i = 0; i < 4; ++i) clients.push_back(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  rlimit original;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &original), 0);
+  rlimit lowered = original;
+  lowered.rlim_cur = HighestOpenDescriptor() + 16;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lowered), 0);
+  std::vector<int> filler;
+  for (int fd; (fd = fcntl(clients[0], F_DUPFD_CLOEXEC, 0)) >= 0;) filler.push_back(fd);
+  ASSERT_EQ(errno, EMFILE);
+
+  auto exhausted_at = std::chrono::steady_clock::now();
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons((*server)->port());
+  for (int fd : clients) ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  EXPECT_TRUE(testing::Eventually([&] { return !log_has("Cannot accept connections").empty(); }));
+  EXPECT_THAT(log_has("Cannot accept connections"), HasSubstr("Too many open files"));
+  // Held out of descriptors for a while, to see the server wait between attempts rather than spin.
+  std::this_thread::sleep_for(500ms);
+
+  for (int fd : filler) close(fd);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &original), 0);
+  std::string recovered;
+  EXPECT_TRUE(testing::Eventually([&] { return !(recovered = log_has("again after")).empty(); }));
+  auto elapsed_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - exhausted_at).count();
+  // One attempt per 100 ms pause at most (a spinning loop makes hundreds of thousands).
+  size_t at = recovered.find("again after ") + 12;
+  int attempts = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(recovered.substr(at, recovered.find(' ', at) - at), &attempts)) << recovered;
+  EXPECT_LE(attempts, elapsed_ms / 100 + 2) << recovered;
+  // Every connection that waited is served.
+  for (int fd : clients) {
+    std::string request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+    char buffer[256] = {};
+    pollfd p{fd, POLLIN, 0};
+    ASSERT_GT(poll(&p, 1, 10000), 0);
+    ASSERT_GT(recv(fd, buffer, sizeof(buffer) - 1, 0), 0);
+    EXPECT_THAT(std::string(buffer), StartsWith("HTTP/1.1 200 OK"));
+    close(fd);
+  }
 }
 
 TEST(HttpClientTest, TimesOutAndCancels) {
