@@ -3,6 +3,7 @@
 #ifndef AMLCORE_COMMON_FILES_H_
 #define AMLCORE_COMMON_FILES_H_
 
+#include <cstddef>
 #include <string>
 #include "absl/strings/string_view.h"
 
@@ -12,6 +13,10 @@
 namespace amlcore {
 
 absl::StatusOr<std::string> ReadFile(const std::string& path);
+// The last `lines` lines of a file, joined by '\n' without a final one (trailing empty lines do not count),
+// read backwards from its end, so that a huge log is never loaded: at most `max_bytes` of the file's end are
+// read, and a line cut by that limit is left out unless it is the only one.
+absl::StatusOr<std::string> ReadLastLines(const std::string& path, int lines, size_t max_bytes = 1u << 20);
 // Writes through a temporary file and rename, so readers never see half a file. `mode` applies from the
 // start (0600 keeps secrets private at every moment).
 absl::Status WriteFileAtomic(const std::string& path, absl::string_view content, int mode = 0600);

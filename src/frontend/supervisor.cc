@@ -71,12 +71,7 @@ bool ProbeReplica(uint16_t port, std::chrono::seconds timeout) {
 }  // namespace
 
 std::string LogTail(const std::string& path, int lines) {
-  auto text = ReadFile(path);
-  if (!text.ok()) return "";
-  std::vector<absl::string_view> all = absl::StrSplit(*text, '\n');
-  while (!all.empty() && all.back().empty()) all.pop_back();
-  size_t start = all.size() > static_cast<size_t>(lines) ? all.size() - lines : 0;
-  return absl::StrJoin(all.begin() + start, all.end(), "\n");
+  return ReadLastLines(path, lines, 64 * 1024).value_or("");
 }
 
 absl::Status LinkTree(const std::string& from, const std::string& to) {
@@ -289,7 +284,7 @@ void ReplicaSupervisor::Spawn(VersionSet& set, Replica& r) {
   std::string source = spec.source_directory.empty() ? app : absl::StrCat(app, "/", spec.source_directory);
   SpawnOptions options{
       .program = spec.program,
-      .args = {"--status-file", absl::StrCat(r.directory, "/", kStatusFile), "--port", "0"},
+      .args = {"--status-file", absl::StrCat(r.directory, "/", kStatusFile), "--port", "0", "--log-file", log},
       .env = {{"AZUREML_ENTRY_SCRIPT", spec.entry_script},
               {"AML_APP_ROOT", app},
               {"AZUREML_SOURCE_DIRECTORY", source},

@@ -23,6 +23,7 @@
 #include "common/files.h"
 #include "common/http_server.h"
 #include "common/json.h"
+#include "common/log_capture.h"
 #include "common/process.h"
 #include "common/utf8.h"
 
@@ -146,7 +147,9 @@ struct Job {
 
 class Runtime {
  public:
-  Runtime(const RuntimeOptions& options) : options_(options), status_(options.status_file) {}
+  // `log` (may be null) is flushed before the process ends abruptly.
+  Runtime(const RuntimeOptions& options, LogCapture* log)
+      : options_(options), status_(options.status_file), log_(log) {}
 
   int Run();
 
@@ -170,8 +173,15 @@ class Runtime {
   void WatchdogLoop();
   std::string BuildSwagger() const;
 
+  // Exits at once (no destructors, no Python finalization), after the log has what was written.
+  [[noreturn]] void ExitNow(int code) {
+    if (log_ != nullptr) log_->Flush();
+    std::_Exit(code);
+  }
+
   RuntimeOptions options_;
   StatusFile status_;
+  LogCapture* log_;
   std::chrono::milliseconds timeout_{60000};
   std::string swagger_;
   py::object glue_;  // the glue module's namespace (a dict), set once the interpreter runs
@@ -394,7 +404,7 @@ void Runtime::WatchdogLoop() {
                                    "); restarting."));
         std::cerr << "amlcore-score: run() did not return after its timeout; exiting so the replica restarts"
                   << std::endl;
-        std::_Exit(kExitStuck);
+        ExitNow(kExitStuck);
       }
       continue;
     }
@@ -448,11 +458,12 @@ int Runtime::Run() {
       runtime->run_ = py::object();
       runtime->dumps_ = py::object();
       runtime->glue_ = py::object();
-      std::thread([code = runtime->exit_code_] {
+      std::thread([log = runtime->log_, code = runtime->exit_code_] {
         std::this_thread::sleep_for(std::chrono::seconds(3));
         std::cerr << "amlcore-score: Python did not finish within 3 s of shutting down (a thread the script "
                      "started is still running); exiting anyway"
                   << std::endl;
+        if (log != nullptr) log->Flush();
         std::_Exit(code);
       }).detach();
     }
@@ -542,7 +553,16 @@ int RunScoringServer(const RuntimeOptions& options) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  Runtime runtime(options);
+  std::unique_ptr<LogCapture> log;
+  if (!options.log_file.empty()) {
+    auto capture = LogCapture::Start(options.log_file, {});
+    if (capture.ok()) {
+      log = std::move(*capture);
+    } else {
+      std::cerr << "amlcore-score: " << capture.status().message() << "; output is not size-limited" << std::endl;
+    }
+  }
+  Runtime runtime(options, log.get());
   return runtime.Run();
 }
 

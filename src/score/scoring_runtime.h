@@ -23,6 +23,10 @@ struct RuntimeOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   std::string status_file;  // JSON: {"phase", "pid", "port", "reason", "message"}
+  // When set, stdout and stderr (the script's, its children's, ours) go through a pipe into this file, which
+  // is kept under 10 MB: past it the file becomes "<log_file>.1" (replacing the one before) and a new one
+  // starts. Without it they go wherever they pointed when the process started.
+  std::string log_file;
   // I/O threads, at least 2: Python runs on one of them per request, the other answers probes and timeouts.
   int io_threads = 2;
 };

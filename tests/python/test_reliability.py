@@ -302,3 +302,41 @@ def test_a_request_that_kills_its_replica_is_not_sent_to_another(aks, tmp_path, 
                "the replica that exited was not restarted")
     assert len(before & set(home.replica_pids())) == 2, "the request was sent on to other replicas"
     assert post(service.scoring_uri, "{}", key)[0] == 200
+
+
+FLOODS = """
+    import json, os
+    def init():
+        pass
+    def run(raw):
+        n = json.loads(raw).get("flood", 0)
+        line = "x" * 1023
+        for _ in range(n):
+            print(line)
+        for _ in range(n):
+            os.write(1, (line + "\\n").encode())
+        if n and os.fork() == 0:
+            os.write(2, b"the forked child writes here too\\n")
+            os._exit(0)
+        return {"flooded": n}
+"""
+
+
+def test_a_script_flooding_its_output_keeps_the_log_bounded(aks, tmp_path, home):
+    ws, target = aks
+    service = deploy(ws, target, script_dir(tmp_path, FLOODS), name="flood-svc")
+    service.wait_for_deployment()
+    key = service.get_keys()[0]
+    # About 24 MB through print() and straight to descriptor 1, then a forked child's line.
+    status, body, _ = post(service.scoring_uri, '{"flood": 12000}', key)
+    assert status == 200, body
+    [log] = glob.glob(os.path.join(home.path, "clusters", "*", "replicas", "*", "replica.log"))
+    wait_until(lambda: "the forked child writes here too" in open(log, errors="replace").read(), 30,
+               "the child's output did not reach the log")
+    cap = 10 * 1024 * 1024
+    assert os.path.getsize(log) <= cap and cap - (1 << 20) < os.path.getsize(log + ".1") <= cap
+    assert sorted(os.listdir(os.path.dirname(log))) == sorted(
+        ["app", "replica.json", "replica.log", "replica.log.1", "status.json"])
+    # The replica keeps serving, and its logs are readable.
+    assert post(service.scoring_uri, "{}", key)[0] == 200
+    assert "the forked child writes here too" in service.get_logs()
