@@ -149,8 +149,9 @@ absl::StatusOr<std::string> StopHome(std::string home, bool with_clusters) {
     if (IsRunning(frontend) && Terminate(frontend, std::chrono::seconds(10)).ok()) ++frontends;
     std::error_code inner;
     for (const auto& replica : fs::directory_iterator(cluster.path() / "replicas", inner)) {
+      // With its group: the processes its score.py started go too.
       ProcessId process = ProcessIn((replica.path() / "replica.json").string());
-      if (IsRunning(process) && Terminate(process, std::chrono::seconds(10)).ok()) ++replicas;
+      if (IsRunning(process) && Terminate(process, std::chrono::seconds(10), /*whole_group=*/true).ok()) ++replicas;
     }
   }
   absl::StrAppend(&report, "; stopped ", frontends, " front end", frontends == 1 ? "" : "s", " and ", replicas,

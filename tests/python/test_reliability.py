@@ -340,3 +340,69 @@ def test_a_script_flooding_its_output_keeps_the_log_bounded(aks, tmp_path, home)
     # The replica keeps serving, and its logs are readable.
     assert post(service.scoring_uri, "{}", key)[0] == 200
     assert "the forked child writes here too" in service.get_logs()
+
+
+# init() forks a child that ignores SIGTERM, records its pid in `pid_file` (the first child to start does)
+# and holds `megabytes`; init returns `linger` seconds after the child started.
+FORKS = """
+    import os, signal, time
+    def init():
+        if os.fork() == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            if not os.path.exists({pid_file!r}):
+                with open({pid_file!r} + ".tmp", "w") as f:
+                    f.write(str(os.getpid()))
+                os.rename({pid_file!r} + ".tmp", {pid_file!r})
+            ballast = b"x" * ({megabytes} << 20)
+            while True:
+                time.sleep(1)
+        while not os.path.exists({pid_file!r}):
+            time.sleep(0.01)
+        time.sleep({linger})
+    def run(raw):
+        return {{"pid": os.getpid()}}
+"""
+
+
+def _alive(pid):
+    try:
+        with open("/proc/{}/stat".format(pid)) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def _child_of(pid_file):
+    wait_until(lambda: os.path.exists(pid_file), 30, "the script's child did not start")
+    with open(pid_file) as f:
+        return int(f.read())
+
+
+def test_memory_of_what_a_replica_started_counts_against_its_limit(aks, tmp_path, home):
+    ws, target = aks
+    pid_file = str(tmp_path / "child.pid")
+    source = script_dir(tmp_path, FORKS.format(megabytes=400, pid_file=pid_file, linger=5))
+    service = deploy(ws, target, source, name="forker-svc", memory_gb=0.1, memory_gb_limit=0.25)
+    with pytest.raises(WebserviceException) as error:
+        service.wait_for_deployment(timeout_sec=60)
+    assert '"code": "OOMKilled"' in str(error.value)
+    assert "The replica and the processes it started used more than its memory limit of 0.25 GB" in str(error.value)
+    # The first replica was killed for it, and the child holding the memory with it.
+    child = _child_of(pid_file)
+    wait_until(lambda: not _alive(child), 30, "the child holding the memory outlived its replica")
+
+
+def test_nothing_a_replica_started_outlives_its_service_or_its_cluster(aks, tmp_path, home):
+    ws, target = aks
+    for ending in ("delete", "stop"):
+        pid_file = str(tmp_path / (ending + ".pid"))
+        source = script_dir(tmp_path, FORKS.format(megabytes=1, pid_file=pid_file, linger=0), name=ending)
+        service = deploy(ws, target, source, name=ending + "-svc")
+        service.wait_for_deployment()
+        child = _child_of(pid_file)
+        assert _alive(child)
+        if ending == "delete":
+            service.delete()
+        else:
+            home.stop_all()  # amlcored --stop --with-clusters
+        wait_until(lambda: not _alive(child), 30, "the script's child outlived " + ending)
