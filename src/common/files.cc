@@ -4,6 +4,7 @@
 #include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,7 +15,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "common/crypto.h"
 
 namespace amlcore {
@@ -142,6 +146,22 @@ bool FileLock::IsHeld(const std::string& path) {
   bool held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
   close(fd);  // also drops the shared lock we may have taken
   return held;
+}
+
+std::optional<pid_t> FileLock::Holder(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return std::nullopt;
+  // Lines read "1: FLOCK  ADVISORY  WRITE 4909 fe:00:10952764 0 EOF"; "1: -> FLOCK ..." are waiters.
+  std::string device = absl::StrFormat("%02x:%02x:%u", major(st.st_dev), minor(st.st_dev), st.st_ino);
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  while (std::getline(locks, line)) {
+    std::vector<absl::string_view> fields = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (fields.size() < 6 || fields[1] != "FLOCK" || fields[5] != device) continue;
+    pid_t pid = 0;
+    if (absl::SimpleAtoi(fields[4], &pid) && pid > 0) return pid;
+  }
+  return std::nullopt;
 }
 
 FileLock& FileLock::operator=(FileLock&& other) noexcept {

@@ -3,7 +3,10 @@
 #ifndef AMLCORE_COMMON_FILES_H_
 #define AMLCORE_COMMON_FILES_H_
 
+#include <sys/types.h>
+
 #include <cstddef>
+#include <optional>
 #include <string>
 #include "absl/strings/string_view.h"
 
@@ -29,6 +32,9 @@ class FileLock {
   static absl::StatusOr<FileLock> TryAcquire(const std::string& path);
   // True when someone currently holds the lock on `path`.
   static bool IsHeld(const std::string& path);
+  // The process holding the lock on `path`, from /proc/locks; nullopt when nobody holds it or the holder
+  // cannot be seen (another pid namespace).
+  static std::optional<pid_t> Holder(const std::string& path);
 
   FileLock(FileLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
   FileLock& operator=(FileLock&& other) noexcept;

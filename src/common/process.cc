@@ -169,6 +169,13 @@ std::optional<uint64_t> ProcessStartTime(pid_t pid) {
   return stat->start_time;
 }
 
+std::string ProgramName(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/cmdline"));
+  std::string argv0;
+  if (!in || !std::getline(in, argv0, '\0')) return "";
+  return std::filesystem::path(argv0).filename().string();
+}
+
 bool IsRunning(const ProcessId& process) {
   if (process.pid <= 0) return false;
   auto stat = ReadStat(process.pid);

@@ -37,6 +37,8 @@ struct SpawnOptions {
 absl::StatusOr<ProcessId> SpawnDaemon(const SpawnOptions& options);
 
 std::optional<uint64_t> ProcessStartTime(pid_t pid);
+// The base name of the program a process runs, from its argv[0] ("amlcored"); empty when it is gone.
+std::string ProgramName(pid_t pid);
 // True when the pid exists, is not a zombie, and (if start_time is set) started at that time.
 bool IsRunning(const ProcessId& process);
 // SIGTERM, then SIGKILL after `grace`; returns once the process is gone (or kDeadlineExceeded). With
