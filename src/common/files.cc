@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -116,6 +117,21 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view content,
     int err = errno;
     unlink(temp.c_str());
     return absl::PermissionDeniedError(absl::StrCat("Cannot write ", path, ": ", std::strerror(err)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckContainedPath(absl::string_view path) {
+  if (path.empty() || path.front() == '/' || absl::StrContains(path, '\\') || absl::StrContains(path, '\0')) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", path, "' is not a relative path: use '/' between names, and no leading '/' or '\\'."));
+  }
+  for (absl::string_view segment : absl::StrSplit(path, '/')) {
+    if (segment == "..") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "'", path, "' escapes its directory: no part of a path may be '..' (names such as 'weights..bin' are "
+          "fine)."));
+    }
   }
   return absl::OkStatus();
 }

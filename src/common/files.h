@@ -24,6 +24,10 @@ absl::StatusOr<std::string> ReadLastLines(const std::string& path, int lines, si
 // start (0600 keeps secrets private at every moment).
 absl::Status WriteFileAtomic(const std::string& path, absl::string_view content, int mode = 0600);
 absl::Status MakeDirectories(const std::string& path, int mode = 0700);
+// Checks that `path` is relative ('/'-separated, no leading '/', no '\\') and cannot leave the directory it
+// is joined to: no segment may be "..". Dots inside a name ("weights..bin") are fine. The error names the
+// path and says what is allowed; callers put what the path is in front ("Model file path ...").
+absl::Status CheckContainedPath(absl::string_view path);
 
 // An exclusive flock(2) on a file, held for the lifetime of this object (or of the process).
 class FileLock {

@@ -65,9 +65,8 @@ struct FrontEnd::Impl {
   std::atomic<bool> stopping{false};
 
   bool AdminAuthorized(const http::Request& request) const {
-    auto header = request.headers.Get("Authorization");
-    absl::string_view value = header.value_or("");
-    return absl::ConsumePrefix(&value, "Bearer ") && ConstantTimeEquals(value, admin_token);
+    auto credential = http::BearerCredential(request.headers);
+    return credential && ConstantTimeEquals(*credential, admin_token);
   }
 
   std::shared_ptr<ServiceEntry> Find(const std::string& name) {
@@ -148,12 +147,11 @@ struct FrontEnd::Impl {
   bool Authorized(const ServiceEntry& entry, const http::Request& request) const {
     const auto& auth = entry.route.auth;
     if (auth.mode == "none") return true;
-    auto header = request.headers.Get("Authorization");
-    absl::string_view credential = header.value_or("");
-    if (!absl::ConsumePrefix(&credential, "Bearer ")) return false;
+    auto credential = http::BearerCredential(request.headers);
+    if (!credential) return false;
     if (auth.mode == "key") {
       bool match = false;
-      for (const auto& key : auth.keys) match |= !key.empty() && ConstantTimeEquals(credential, key);
+      for (const auto& key : auth.keys) match |= !key.empty() && ConstantTimeEquals(*credential, key);
       return match;
     }
     return false;

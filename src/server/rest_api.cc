@@ -92,11 +92,8 @@ class TaggingSink : public http::ResponseSink {
 
 std::optional<http::Response> RestApi::RefuseWithoutAdminToken(const http::Request& head,
                                                                 absl::string_view admin_token) {
-  auto header = head.headers.Get("Authorization");
-  absl::string_view credential = header.value_or("");
-  if (absl::ConsumePrefix(&credential, "Bearer ") && ConstantTimeEquals(credential, admin_token)) {
-    return std::nullopt;
-  }
+  auto credential = http::BearerCredential(head.headers);
+  if (credential && ConstantTimeEquals(*credential, admin_token)) return std::nullopt;
   http::Response refusal = http::JsonErrorResponse(
       401, "Unauthorized",
       "Missing or wrong admin token. Send 'Authorization: Bearer <token>'; amlcored writes its token to "

@@ -52,6 +52,23 @@ TEST(ReadLastLinesTest, ReadsOnlyUpToItsByteLimitFromTheEnd) {
   EXPECT_EQ(*ReadLastLines(path, 3, 100), std::string(100, 'x'));
 }
 
+TEST(CheckContainedPathTest, OnlyDotDotSegmentsEscape) {
+  for (const char* fine : {"model/weights..bin", "model/..hidden", "a/b/c.txt", "...", "x..", ".profile"}) {
+    EXPECT_TRUE(CheckContainedPath(fine).ok()) << fine;
+  }
+  for (const char* escapes : {"..", "../x", "model/../../etc/passwd", "a/.."}) {
+    auto s = CheckContainedPath(escapes);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << escapes;
+    EXPECT_EQ(s.message(), absl::StrCat("'", escapes, "' escapes its directory: no part of a path may be '..' "
+                                        "(names such as 'weights..bin' are fine)."));
+  }
+  for (const char* absolute : {"", "/etc/passwd", "a\\b"}) {
+    EXPECT_EQ(CheckContainedPath(absolute).message(),
+              absl::StrCat("'", absolute, "' is not a relative path: use '/' between names, and no leading '/' or "
+                                          "'\\'."));
+  }
+}
+
 std::string Contents(const std::string& path) { return ReadFile(path).value_or(""); }
 
 TEST(LogCaptureTest, KeepsOutputUnderTheCapAtLineBoundaries) {

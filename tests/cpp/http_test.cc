@@ -109,6 +109,20 @@ TEST(HttpTypesTest, QueryParametersAndUrls) {
   EXPECT_FALSE(ParseUrl("ftp://x").has_value());
 }
 
+TEST(HttpTypesTest, BearerSchemeIsCaseInsensitive) {
+  for (const char* value : {"Bearer abc", "bearer abc", "BEARER abc", "BeArEr   abc", "Bearer\tabc"}) {
+    Headers headers;
+    headers.Set("Authorization", value);
+    EXPECT_EQ(BearerCredential(headers), "abc") << value;
+  }
+  for (const char* value : {"Basic abc", "Bearerabc", "Bearer", "Bearer ", "abc"}) {
+    Headers headers;
+    headers.Set("Authorization", value);
+    EXPECT_EQ(BearerCredential(headers), std::nullopt) << value;
+  }
+  EXPECT_EQ(BearerCredential(Headers()), std::nullopt);
+}
+
 TEST(HttpServerTest, AnswersKeepsAliveAndDefersReplies) {
   std::atomic<int> calls{0};
   auto server = Server::Start({.port = 0}, [&](Request request, Responder reply) {

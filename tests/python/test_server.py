@@ -45,6 +45,12 @@ def test_rest_api_requires_the_admin_token(home):
             assert body["error"]["code"] == "Unauthorized"
     status, body = call(info["endpoint"], WS_PATH + "/computes", info["token"])
     assert status == 200 and body == {"value": [], "nextLink": None}
+    # The scheme is case-insensitive, as HTTP's are.
+    for scheme in ("bearer", "BEARER"):
+        request = urllib.request.Request(info["endpoint"] + WS_PATH + "/computes",
+                                         headers={"Authorization": scheme + " " + info["token"]})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
     assert info["endpoint"].startswith("http://127.0.0.1:")
 
 
