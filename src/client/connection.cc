@@ -1,5 +1,7 @@
 #include "client/connection.h"
 
+#include <signal.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -102,12 +104,47 @@ std::string Connection::endpoint() const {
 
 absl::Status Connection::Discover() {
   if (home_.empty()) return absl::OkStatus();  // explicit endpoint: nothing to discover
-  if (auto f = ReadServerFile(home_); f.ok() && IsRunning(f->process) && Healthy(*f)) {
+  auto server_file = ReadServerFile(home_);
+  if (server_file.ok() && IsRunning(server_file->process) && Healthy(*server_file)) {
     std::lock_guard lock(mu_);
-    if (endpoint_ != f->endpoint) idle_.clear();
-    endpoint_ = f->endpoint;
-    token_ = f->token;
+    if (endpoint_ != server_file->endpoint) idle_.clear();
+    endpoint_ = server_file->endpoint;
+    token_ = server_file->token;
     return absl::OkStatus();
+  }
+  // A server holds the home, yet server.json does not lead to it: the file was deleted or damaged, or the
+  // server is still starting. Starting another would only find the home locked.
+  std::string lock_path = absl::StrCat(home_, "/amlcored.lock");
+  if (auto holder = FileLock::Holder(lock_path)) {
+    bool is_server = ProgramName(*holder) == "amlcored";
+    if (is_server) kill(*holder, SIGHUP);  // amlcored writes server.json again
+    bool released = false;                 // the server stopped meanwhile: start a new one below
+    for (auto deadline = Clock::now() + (is_server ? 20s : 2s); !released && Clock::now() < deadline;
+         std::this_thread::sleep_for(20ms)) {
+      auto f = ReadServerFile(home_);
+      if (f.ok() && IsRunning(f->process) && Healthy(*f)) {
+        std::lock_guard lock(mu_);
+        idle_.clear();
+        endpoint_ = f->endpoint;
+        token_ = f->token;
+        return absl::OkStatus();
+      }
+      released = !FileLock::IsHeld(lock_path);
+    }
+    if (!released) {
+      std::string problem = absl::IsNotFound(server_file.status()) ? "is missing"
+                            : !server_file.ok()                    ? "is damaged"
+                                                                   : "names a server that does not answer";
+      if (!is_server) {
+        return absl::UnavailableError(absl::StrCat(
+            "Process ", *holder, " (", ProgramName(*holder), ") holds ", lock_path, ", so no amlcored can serve ",
+            home_, ", and ", home_, "/server.json ", problem, ". Stop that program, or use another AMLCORE_HOME."));
+      }
+      return absl::UnavailableError(absl::StrCat(
+          "amlcored (pid ", *holder, ") holds ", lock_path, " but ", home_, "/server.json ", problem,
+          ", and it did not write the file again when asked (SIGHUP). Stop it with 'amlcored --stop --home ", home_,
+          "' (or 'kill ", *holder, "') and retry: the next call starts a new server."));
+    }
   }
   // Nobody answers: start amlcored for this home. If another client starts one at the same time, one of the
   // two exits at once (the home is locked) and both end up talking to the other.

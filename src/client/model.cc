@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/model_management.h"
+#include "client/snapshot.h"
 #include "common/crypto.h"
 #include "common/errors.h"
 #include "common/files.h"
@@ -74,10 +75,11 @@ absl::StatusOr<Model> Model::Register(const Workspace& ws, absl::string_view mod
   // The files, with paths that start at the root entry's own name.
   std::vector<std::pair<std::string, fs::path>> files;
   if (fs::is_directory(root, ec)) {
-    for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-      if (!it->is_regular_file()) continue;
-      files.emplace_back(absl::StrCat(root_name, "/", fs::relative(it->path(), root).generic_string()), it->path());
+    auto found = internal::WalkForUpload(root.string(), {"model folder", "copy the file into the folder instead"},
+                                         [](const std::string&, bool) { return false; });
+    if (!found.ok()) return AsUserError(found.status());
+    for (const internal::UploadEntry& entry : *found) {
+      if (!entry.directory) files.emplace_back(absl::StrCat(root_name, "/", entry.relative), entry.path);
     }
     if (files.empty()) {
       return AsUserError(absl::InvalidArgumentError(absl::StrCat("The model folder ", model_path, " holds no files.")));

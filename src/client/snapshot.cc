@@ -95,6 +95,57 @@ bool IgnoreRules::Ignored(absl::string_view path, bool is_directory) const {
   return ignored;
 }
 
+absl::StatusOr<std::vector<UploadEntry>> WalkForUpload(
+    const std::string& root, const UploadKind& kind,
+    const std::function<bool(const std::string& relative, bool is_directory)>& skip) {
+  std::error_code ec;
+  fs::path base = fs::canonical(root, ec);
+  if (ec) return absl::PermissionDeniedError(absl::StrCat("Cannot read ", root, ": ", ec.message()));
+  auto within = [](const fs::path& path, const fs::path& directory) {
+    fs::path relative = path.lexically_relative(directory);
+    return !relative.empty() && *relative.begin() != "..";
+  };
+  std::vector<UploadEntry> entries;
+  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::follow_directory_symlink, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::string relative = it->path().lexically_relative(root).generic_string();
+    std::error_code entry_ec;
+    bool link = it->is_symlink(entry_ec);
+    bool directory = it->is_directory(entry_ec);  // through a link, what it leads to
+    if (skip(relative, directory)) {
+      if (directory) it.disable_recursion_pending();
+      continue;
+    }
+    if (link) {
+      std::error_code link_ec;
+      fs::path target = fs::canonical(it->path(), link_ec);
+      if (link_ec) {  // dangling: nothing to upload, nothing to leak
+        if (directory) it.disable_recursion_pending();
+        continue;
+      }
+      std::string shown = absl::StrCat("'", relative, "' -> '", fs::read_symlink(it->path(), link_ec).string(), "'");
+      if (!within(target, base)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "The ", kind.name, " ", root, " holds a symbolic link that points outside it: ", shown,
+            ". Links may point only inside the ", kind.name, " (what they point to is uploaded in their place); ",
+            kind.remedy, "."));
+      }
+      if (directory && within(fs::canonical(it->path().parent_path(), link_ec), target)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "The ", kind.name, " ", root, " holds a symbolic link to a directory that contains it: ", shown,
+            ". Following it would never end; ", kind.remedy, "."));
+      }
+    }
+    if (directory) {
+      entries.push_back(UploadEntry{relative, it->path().string(), true});
+    } else if (it->is_regular_file(entry_ec)) {
+      entries.push_back(UploadEntry{relative, it->path().string(), false});
+    }
+  }
+  if (ec) return absl::PermissionDeniedError(absl::StrCat("Cannot read ", root, ": ", ec.message()));
+  return entries;
+}
+
 absl::StatusOr<Snapshot> PackSource(const std::string& source_directory, const std::string& entry_script) {
   Snapshot snapshot;
   std::vector<TarEntry> entries;
@@ -130,22 +181,18 @@ absl::StatusOr<Snapshot> PackSource(const std::string& source_directory, const s
       rules_text = *git;
     }
     IgnoreRules rules = IgnoreRules::Parse(rules_text);
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-      std::string relative = fs::relative(it->path(), root).generic_string();
-      bool directory = it->is_directory();
-      if (relative == ".git" || rules.Ignored(relative, directory)) {
-        if (directory) it.disable_recursion_pending();
-        continue;
-      }
-      if (directory) {
-        entries.push_back(TarEntry{relative, "", true, false});
-      } else if (it->is_regular_file()) {
-        if (auto s = add(it->path(), relative); !s.ok()) return s;
+    auto found = WalkForUpload(root.string(), {"source directory", "copy the file in, or list the link in .amlignore"},
+                               [&](const std::string& relative, bool directory) {
+                                 return relative == ".git" || rules.Ignored(relative, directory);
+                               });
+    if (!found.ok()) return found.status();
+    for (const UploadEntry& entry : *found) {
+      if (entry.directory) {
+        entries.push_back(TarEntry{entry.relative, "", true, false});
+      } else if (auto s = add(entry.path, entry.relative); !s.ok()) {
+        return s;
       }
     }
-    if (ec) return absl::PermissionDeniedError(absl::StrCat("Cannot read ", root.string(), ": ", ec.message()));
     if (std::find(snapshot.files.begin(), snapshot.files.end(), snapshot.entry_script) == snapshot.files.end()) {
       return absl::InvalidArgumentError(absl::StrCat("The entry script ", entry_script,
                                                      " is excluded by the source directory's ignore file."));

@@ -3,6 +3,7 @@
 #ifndef AMLCORE_CLIENT_SNAPSHOT_H_
 #define AMLCORE_CLIENT_SNAPSHOT_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,27 @@ struct Snapshot {
 };
 
 inline constexpr size_t kMaxSnapshotBytes = 100u * 1024 * 1024;
+
+// What a directory being uploaded holds: files and directories by their path relative to it.
+struct UploadEntry {
+  std::string relative;  // '/'-separated
+  std::string path;      // where to read it (through the link, for linked files)
+  bool directory = false;
+};
+
+// Where a directory being uploaded is named in errors, and what to do about a link that leaves it.
+struct UploadKind {
+  absl::string_view name;    // "source directory"
+  absl::string_view remedy;  // "copy the file in, or list the link in .amlignore"
+};
+
+// Walks `root` for an upload. A symbolic link that stays inside `root` is followed: its content is uploaded
+// under the link's name. One that leads outside (or to a directory that contains it) is refused with an
+// error naming it, so that an upload never carries files from elsewhere on the machine; a dangling one is
+// left out. `skip(relative, is_directory)` leaves entries out before they are looked at.
+absl::StatusOr<std::vector<UploadEntry>> WalkForUpload(
+    const std::string& root, const UploadKind& kind,
+    const std::function<bool(const std::string& relative, bool is_directory)>& skip);
 
 // With a source directory, all of it (less ignored files) under its own name; without, just the entry script.
 absl::StatusOr<Snapshot> PackSource(const std::string& source_directory, const std::string& entry_script);

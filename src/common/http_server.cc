@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstdio>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -9,6 +10,8 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
@@ -17,6 +20,7 @@
 #include <boost/json.hpp>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/event_loop_impl.h"
 #include "common/json.h"
@@ -39,6 +43,16 @@ Request ToRequest(bhttp::request<bhttp::string_body>&& in, std::string remote) {
   return out;
 }
 
+// The request's head, for ServerOptions::check_head: everything but the body.
+Request ToHead(const bhttp::request<bhttp::string_body>& in, const std::string& remote) {
+  Request out;
+  out.method = std::string(AsAbsl(in.method_string()));
+  out.target = std::string(AsAbsl(in.target()));
+  for (const auto& field : in) out.headers.Add(AsAbsl(field.name_string()), AsAbsl(field.value()));
+  out.remote_address = remote;
+  return out;
+}
+
 bhttp::response<bhttp::string_body> ToBeast(Response&& in, unsigned version, bool keep_alive) {
   bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(in.status), version};
   auto reason = ReasonPhrase(in.status);
@@ -50,12 +64,46 @@ bhttp::response<bhttp::string_body> ToBeast(Response&& in, unsigned version, boo
   return out;
 }
 
+// What the connections of one server share: options, handler, and the counts its limits apply to.
+struct ServerState {
+  ServerOptions options;
+  Handler handler;
+  std::atomic<size_t> connections{0};
+  std::atomic<size_t> buffered_body_bytes{0};
+
+  // Counts `bytes` more of request bodies against the limit; false (and nothing counted) beyond it.
+  bool ReserveBody(size_t bytes) {
+    size_t current = buffered_body_bytes.load();
+    do {
+      if (bytes > options.max_buffered_body_bytes || current > options.max_buffered_body_bytes - bytes) {
+        return false;
+      }
+    } while (!buffered_body_bytes.compare_exchange_weak(current, current + bytes));
+    return true;
+  }
+  void ReleaseBody(size_t bytes) { buffered_body_bytes.fetch_sub(bytes); }
+
+  void Log(const std::string& message) const {
+    if (options.log) return options.log(message);
+    std::fprintf(stderr, "%s\n", message.c_str());
+  }
+};
+
 // One connection. Stream is beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>.
+//
+// A request is read in steps: the header (parsed from what is buffered, else read), the head check and the
+// body budget, then the body. A small request that arrives in one segment takes one read, as with a plain
+// async_read.
 template <class Stream>
 class Session : public ResponseSink, public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(Stream stream, const ServerOptions& options, const Handler& handler)
-      : stream_(std::move(stream)), options_(options), handler_(handler) {}
+  Session(Stream stream, ServerState& server) : stream_(std::move(stream)), server_(server) {
+    server_.connections.fetch_add(1);
+  }
+  ~Session() override {
+    ReleaseBody();
+    server_.connections.fetch_sub(1);
+  }
 
   void Run() {
     beast::error_code ignored;
@@ -75,6 +123,19 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
     });
   }
 
+  // Answers 503 without reading a request: the server has as many connections as it may.
+  void RefuseConnection() {
+    auto self = this->shared_from_this();
+    asio::dispatch(stream_.get_executor(), [self] {
+      self->keep_alive_ = false;
+      self->linger_ = true;  // the client may have sent its request already: let it read the reply
+      self->linger_timeout_ = std::chrono::seconds(1);
+      self->Write(self->server_.options.make_error(
+          503, absl::StrCat("The server has reached its limit of ", self->server_.options.max_connections,
+                            " open connections; retry later.")));
+    });
+  }
+
   void Send(Response response) override {
     auto self = this->shared_from_this();
     asio::dispatch(stream_.get_executor(), [self, response = std::move(response)]() mutable {
@@ -84,19 +145,123 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
 
  private:
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  const ServerOptions& options() const { return server_.options; }
 
   void DoRead() {
     parser_.emplace();
-    parser_->body_limit(options_.max_body_bytes);
-    parser_->header_limit(static_cast<uint32_t>(options_.max_header_bytes));
-    beast::get_lowest_layer(stream_).expires_after(options_.idle_timeout);
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                        self->OnRead(ec);
-                      });
+    parser_->body_limit(options().max_body_bytes);
+    parser_->header_limit(static_cast<uint32_t>(options().max_header_bytes));
+    if (first_request_ || buffer_.size() > 0) {
+      // The first request's header clock starts with the connection; a pipelined one is already here.
+      first_request_ = false;
+      header_deadline_ = std::chrono::steady_clock::now() + options().header_timeout;
+      return ReadHeader();
+    }
+    // A kept-alive connection waits for its next request; the header clock starts at its first byte.
+    beast::get_lowest_layer(stream_).expires_after(options().idle_timeout);
+    stream_.async_read_some(buffer_.prepare(kReadSize),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->Close();
+                              self->buffer_.commit(n);
+                              self->header_deadline_ = std::chrono::steady_clock::now() + self->options().header_timeout;
+                              self->ReadHeader();
+                            });
   }
 
-  void OnRead(beast::error_code ec) {
+  // Feeds buffered bytes to the parser; false (and the error handled) when the request is broken.
+  bool ParseBuffered() {
+    while (buffer_.size() > 0 && !parser_->is_done()) {
+      beast::error_code ec;
+      size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == bhttp::error::need_more) break;
+      if (ec) {
+        OnReadError(ec);
+        return false;
+      }
+      if (used == 0 || !parser_->is_header_done()) break;
+      if (!head_checked_) break;  // the head is checked before any of the body is parsed
+      if (!GrowBodyReservation()) return false;
+    }
+    return true;
+  }
+
+  void ReadHeader() {
+    head_checked_ = false;
+    if (!ParseBuffered()) return;
+    if (parser_->is_header_done()) return OnHeader();
+    beast::get_lowest_layer(stream_).expires_at(header_deadline_);
+    bhttp::async_read_header(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->OnReadError(ec);
+      self->OnHeader();
+    });
+  }
+
+  void OnHeader() {
+    const auto& header = parser_->get();
+    version_ = header.version();
+    keep_alive_ = header.keep_alive();
+    if (options().check_head) {
+      if (auto refusal = options().check_head(ToHead(header, remote_))) return Refuse(std::move(*refusal));
+    }
+    head_checked_ = true;
+    if (auto length = parser_->content_length(); length && *length > 0) {
+      if (!server_.ReserveBody(*length)) return RefuseForBudget();
+      reserved_ = *length;
+    }
+    parser_->eager(true);  // from here on, parse as much of the body as has arrived
+    if (!parser_->is_done() && version_ == 11 &&
+        absl::EqualsIgnoreCase(AsAbsl(header[bhttp::field::expect]), "100-continue")) {
+      // The client waits for this before sending its body.
+      beast::get_lowest_layer(stream_).expires_after(options().body_read_timeout);
+      static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      asio::async_write(stream_, asio::buffer(kContinue, sizeof(kContinue) - 1),
+                        [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                          if (ec) return self->Close();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    if (!ParseBuffered()) return;
+    if (parser_->is_done()) return OnRequest();
+    beast::get_lowest_layer(stream_).expires_after(options().body_read_timeout);
+    bhttp::async_read_some(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->OnReadError(ec);
+      if (!self->GrowBodyReservation()) return;
+      self->ReadBody();
+    });
+  }
+
+  // A body without a length (chunked) is counted as it grows.
+  bool GrowBodyReservation() {
+    size_t have = parser_->get().body().size();
+    if (have <= reserved_) return true;
+    if (!server_.ReserveBody(have - reserved_)) {
+      RefuseForBudget();
+      return false;
+    }
+    reserved_ = have;
+    return true;
+  }
+
+  void RefuseForBudget() {
+    Refuse(options().make_error(
+        503, absl::StrCat("The server is receiving too much request data at once (limit ",
+                          options().max_buffered_body_bytes, " bytes); retry later.")));
+  }
+
+  // Answers without reading (more of) the body, then closes.
+  void Refuse(Response response) {
+    keep_alive_ = false;
+    linger_ = !parser_->is_done();
+    Write(std::move(response));
+  }
+
+  void OnReadError(beast::error_code ec) {
     if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
         ec == beast::error::timeout) {
       return Close();
@@ -104,34 +269,38 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
     if (ec == bhttp::error::body_limit) {
       keep_alive_ = false;
       linger_ = true;  // the client is still sending; let it finish so that it reads the 413
-      return Write(options_.make_error(
-          413, absl::StrCat("Request body is larger than the limit of ", options_.max_body_bytes,
-                            " bytes.")));
+      return Write(options().make_error(
+          413, absl::StrCat("Request body is larger than the limit of ", options().max_body_bytes, " bytes.")));
     }
     if (ec == bhttp::error::header_limit) {
       keep_alive_ = false;
-      return Write(options_.make_error(431, "Request header fields are too large."));
+      return Write(options().make_error(431, "Request header fields are too large."));
     }
-    if (ec) {
+    if (ec.category() == make_error_code(bhttp::error::bad_method).category()) {
       // Malformed requests get a 400 when the peer is still there; transport errors just close.
-      if (ec.category() == make_error_code(bhttp::error::bad_method).category()) {
-        keep_alive_ = false;
-        if (ec != bhttp::error::partial_message) {
-          return Write(options_.make_error(400, absl::StrCat("Malformed HTTP request: ", ec.message())));
-        }
+      keep_alive_ = false;
+      if (ec != bhttp::error::partial_message) {
+        return Write(options().make_error(400, absl::StrCat("Malformed HTTP request: ", ec.message())));
       }
-      return Close();
     }
+    Close();
+  }
+
+  void OnRequest() {
     auto request = parser_->release();
-    version_ = request.version();
-    keep_alive_ = request.keep_alive();
     // No timeout while the application works on the request; the write sets its own.
     beast::get_lowest_layer(stream_).expires_never();
-    handler_(ToRequest(std::move(request), remote_),
-             Responder(std::static_pointer_cast<ResponseSink>(this->shared_from_this())));
+    server_.handler(ToRequest(std::move(request), remote_),
+                    Responder(std::static_pointer_cast<ResponseSink>(this->shared_from_this())));
+  }
+
+  void ReleaseBody() {
+    server_.ReleaseBody(reserved_);
+    reserved_ = 0;
   }
 
   void Write(Response&& response) {
+    ReleaseBody();  // the request is answered: its body no longer counts
     response_ = ToBeast(std::move(response), version_, keep_alive_);
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(60));
     bhttp::async_write(stream_, response_,
@@ -141,16 +310,18 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
                        });
   }
 
-  // After refusing a request mid-body: stop sending, read and drop what the client still sends, then close.
+  // After refusing a request mid-body: stop sending, read and drop what the client still sends (at most a
+  // body's worth), then close. Closing with unread data would reset the connection before the client reads
+  // the reply.
   void Linger() {
     beast::error_code ignored;
     beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_send, ignored);
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
+    beast::get_lowest_layer(stream_).expires_after(linger_timeout_);
     auto self = this->shared_from_this();
     beast::get_lowest_layer(stream_).async_read_some(
         asio::buffer(scratch_), [self](beast::error_code ec, size_t n) {
           self->lingered_ += n;
-          if (ec || self->lingered_ > (1ull << 31)) {
+          if (ec || self->lingered_ > self->options().max_body_bytes) {
             beast::error_code ignored2;
             beast::get_lowest_layer(self->stream_).socket().close(ignored2);
             return;
@@ -174,44 +345,81 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
     }
   }
 
+  static constexpr size_t kReadSize = 16 * 1024;
+
   Stream stream_;
-  const ServerOptions& options_;
-  const Handler& handler_;
+  ServerState& server_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::response<bhttp::string_body> response_;
   std::string remote_;  // the peer's address
+  std::chrono::steady_clock::time_point header_deadline_;
   unsigned version_ = 11;
   bool keep_alive_ = true;
+  bool first_request_ = true;
+  bool head_checked_ = false;
+  size_t reserved_ = 0;  // of the server's body budget, for the current request
   bool linger_ = false;
+  std::chrono::steady_clock::duration linger_timeout_ = std::chrono::seconds(10);
   uint64_t lingered_ = 0;
-  std::array<char, 64 * 1024> scratch_;
+  std::array<char, 16 * 1024> scratch_;
 };
+
+// Errors of accept() that mean the process or system is out of something; retrying at once would spin.
+bool OutOfResources(const beast::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
+         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+}
 
 }  // namespace
 
 struct Server::Impl {
-  ServerOptions options;
-  Handler handler;
+  ServerState state;
   std::unique_ptr<EventLoop> own_loop;  // when the options name none
   EventLoop* loop = nullptr;
   std::optional<asio::ssl::context> tls;
   std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::steady_timer> accept_pause;
+  uint64_t accept_failures = 0;  // in a row; touched by accept handlers only, which never overlap
   std::once_flag stopped;
   uint16_t port = 0;
 
   void Accept() {
     acceptor->async_accept(asio::make_strand(loop->impl().ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+      if (ec && OutOfResources(ec)) {
+        // The pending connection stays in the backlog and the listener stays readable: trying again at once
+        // would spin. Pause, and let descriptors free up (connections close, idle ones time out).
+        if (accept_failures++ == 0) {
+          state.Log(absl::StrCat("Cannot accept connections on port ", port, ": ", ec.message(),
+                                 "; trying again every 100 ms"));
+        }
+        accept_pause->expires_after(std::chrono::milliseconds(100));
+        accept_pause->async_wait([this](beast::error_code timer_ec) {
+          if (!timer_ec && acceptor->is_open()) Accept();
+        });
+        return;
+      }
       if (!ec) {
+        if (accept_failures > 0) {
+          state.Log(absl::StrCat("Accepting connections on port ", port, " again after ", accept_failures,
+                                 " failed attempts"));
+          accept_failures = 0;
+        }
+        bool over_limit = state.connections.load() >= state.options.max_connections;
         socket.set_option(tcp::no_delay(true), ec);
         beast::tcp_stream stream(std::move(socket));
         if (tls) {
-          std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-              beast::ssl_stream<beast::tcp_stream>(std::move(stream), *tls), options, handler)
-              ->Run();
+          // No plaintext reply is possible before a handshake; closing says enough.
+          if (!over_limit) {
+            std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+                beast::ssl_stream<beast::tcp_stream>(std::move(stream), *tls), state)
+                ->Run();
+          }
+        } else if (over_limit) {
+          std::make_shared<Session<beast::tcp_stream>>(std::move(stream), state)->RefuseConnection();
         } else {
-          std::make_shared<Session<beast::tcp_stream>>(std::move(stream), options, handler)->Run();
+          std::make_shared<Session<beast::tcp_stream>>(std::move(stream), state)->Run();
         }
       }
       Accept();
@@ -232,39 +440,41 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options, Han
   auto impl = std::make_unique<Impl>();
   if (!options.make_error) {
     options.make_error = [](int status, std::string message) {
-      return JsonErrorResponse(status, status == 413 ? "PayloadTooLarge" : "BadRequest", message);
+      absl::string_view code = status == 413 ? "PayloadTooLarge" : status == 503 ? "ServiceUnavailable" : "BadRequest";
+      return JsonErrorResponse(status, code, message);
     };
   }
-  impl->options = std::move(options);
-  impl->handler = std::move(handler);
+  impl->state.options = std::move(options);
+  impl->state.handler = std::move(handler);
+  const ServerOptions& opts = impl->state.options;
   beast::error_code ec;
-  if (impl->options.tls) {
+  if (opts.tls) {
     impl->tls.emplace(asio::ssl::context::tls_server);
     impl->tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                            asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
                            asio::ssl::context::no_tlsv1_1);
-    const auto& pem = *impl->options.tls;
+    const auto& pem = *opts.tls;
     impl->tls->use_certificate_chain(asio::buffer(pem.certificate_chain_pem), ec);
     if (!ec) impl->tls->use_private_key(asio::buffer(pem.private_key_pem), asio::ssl::context::pem, ec);
     if (ec) return absl::InvalidArgumentError(absl::StrCat("TLS configuration refused: ", ec.message()));
   }
-  auto address = asio::ip::make_address(impl->options.host, ec);
-  if (ec) return absl::InvalidArgumentError(absl::StrCat("Bad listen address '", impl->options.host, "'"));
-  tcp::endpoint endpoint(address, impl->options.port);
-  impl->loop = impl->options.loop;
+  auto address = asio::ip::make_address(opts.host, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("Bad listen address '", opts.host, "'"));
+  tcp::endpoint endpoint(address, opts.port);
+  impl->loop = opts.loop;
   if (impl->loop == nullptr) {
-    impl->own_loop = std::make_unique<EventLoop>(impl->options.threads);
+    impl->own_loop = std::make_unique<EventLoop>(opts.threads);
     impl->loop = impl->own_loop.get();
   }
   impl->acceptor.emplace(impl->loop->impl().ioc);
+  impl->accept_pause.emplace(impl->loop->impl().ioc);
   auto& acceptor = *impl->acceptor;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return absl::UnavailableError(absl::StrCat("Cannot listen on ", impl->options.host, ":",
-                                               impl->options.port, ": ", ec.message()));
+    return absl::UnavailableError(absl::StrCat("Cannot listen on ", opts.host, ":", opts.port, ": ", ec.message()));
   }
   impl->port = acceptor.local_endpoint().port();
   impl->Accept();
@@ -291,6 +501,7 @@ void Server::Stop() {
     asio::post(ioc, [this, &closed] {
       beast::error_code ignored;
       impl_->acceptor->close(ignored);
+      impl_->accept_pause->cancel();
       closed.set_value();
     });
     closed.get_future().wait();

@@ -6,6 +6,18 @@
 //   auto server = http::Server::Start({.port = 0}, [](http::Request req, http::Responder reply) {
 //     std::move(reply)(http::Response::Text(200, "Healthy"));
 //   });
+//
+// Limits, so that no client can exhaust the process (defaults in ServerOptions):
+// - check_head sees each request's head before its body is read; authentication belongs there, so that an
+//   unauthenticated client never makes the server buffer a body.
+// - At most max_connections connections are open; one more is answered 503 and closed.
+// - Request bodies being received or served hold at most max_buffered_body_bytes together; a request that
+//   would go beyond is answered 503 without its body being read.
+// - A request's header must arrive within header_timeout (10 s) of its first byte, or of the connection's
+//   opening for the first request; a kept-alive connection waits idle_timeout (60 s) for its next request;
+//   a body must keep arriving, body_read_timeout (30 s) at most between two reads.
+// - When the process runs out of file descriptors, accepting pauses 100 ms between attempts (and says so
+//   once through `log`) instead of spinning, until descriptors free up.
 #ifndef AMLCORE_COMMON_HTTP_SERVER_H_
 #define AMLCORE_COMMON_HTTP_SERVER_H_
 
@@ -57,10 +69,22 @@ struct ServerOptions {
   int threads = 2;
   size_t max_body_bytes = 100u * 1024 * 1024;
   size_t max_header_bytes = 64u * 1024;
-  std::chrono::seconds idle_timeout{300};
+  size_t max_connections = 1000;
+  size_t max_buffered_body_bytes = 256u * 1024 * 1024;
+  std::chrono::seconds header_timeout{10};
+  std::chrono::seconds idle_timeout{60};
+  std::chrono::seconds body_read_timeout{30};
   std::optional<TlsConfig> tls;
-  // Builds the reply for requests refused before the handler sees them (oversized body, bad framing).
+  // Builds the reply for requests refused before the handler sees them (oversized body, bad framing,
+  // limits reached).
   std::function<Response(int status, std::string message)> make_error;
+  // Called with each request's head (method, target, headers, remote address; the body is empty) once its
+  // header is parsed and before its body is read. A response refuses the request: it is sent with
+  // "Connection: close" and the connection closes without the body being read (what the client still sends
+  // is discarded, up to max_body_bytes, so that it can read the reply). nullopt lets the request through.
+  std::function<std::optional<Response>(const Request& head)> check_head;
+  // Where the server reports trouble (descriptors exhausted); stderr when empty.
+  std::function<void(absl::string_view message)> log;
   // Runs on this loop (shared with the clients the handler calls) instead of `threads` threads of its own.
   // Its owner stops it after Stop() and before destroying the server: connections live as long as the loop.
   EventLoop* loop = nullptr;

@@ -26,6 +26,18 @@ void Headers::Add(absl::string_view name, absl::string_view value) {
   fields_.emplace_back(std::string(name), std::string(value));
 }
 
+std::optional<absl::string_view> BearerCredential(const Headers& headers) {
+  auto header = headers.Get("Authorization");
+  if (!header) return std::nullopt;
+  absl::string_view value = absl::StripAsciiWhitespace(*header);
+  constexpr absl::string_view kScheme = "bearer";
+  if (value.size() <= kScheme.size() || !absl::EqualsIgnoreCase(value.substr(0, kScheme.size()), kScheme) ||
+      (value[kScheme.size()] != ' ' && value[kScheme.size()] != '\t')) {
+    return std::nullopt;
+  }
+  return absl::StripLeadingAsciiWhitespace(value.substr(kScheme.size()));
+}
+
 absl::string_view Request::path() const {
   absl::string_view t = target;
   return t.substr(0, t.find('?'));

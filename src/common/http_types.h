@@ -46,6 +46,10 @@ struct Response {
   static Response Text(int status, std::string body);
 };
 
+// The credential of an "Authorization: Bearer <credential>" header. The scheme is matched case-insensitively
+// ("bearer", "BEARER"), as HTTP auth schemes are; nullopt when there is no such header or another scheme.
+std::optional<absl::string_view> BearerCredential(const Headers& headers);
+
 std::string UrlDecode(absl::string_view in);
 std::string UrlEncode(absl::string_view in);
 // The standard reason phrase of an HTTP status code ("Not Found").

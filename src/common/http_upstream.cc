@@ -1,5 +1,8 @@
 #include "common/http_upstream.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -8,6 +11,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -24,11 +28,28 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
+using Clock = std::chrono::steady_clock;
+
+// How long a connection may wait in the pool. Shorter than the idle timeout of amlcore's servers (60 s), so a
+// pooled connection is not closed by its server in the instant between the check below and our write.
+constexpr auto kMaxPooledIdle = std::chrono::seconds(20);
+
 struct Connection {
   explicit Connection(asio::any_io_executor executor) : stream(executor) {}
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
+  Clock::time_point pooled_at;
 };
+
+// Whether a pooled connection can carry a request: its server has not closed it (no end of stream waiting to
+// be read) and sent nothing unasked. Checked before writing, because once a byte is written the request may
+// have been acted on and must not be sent again.
+bool StillOpen(Connection& c) {
+  if (Clock::now() - c.pooled_at > kMaxPooledIdle || c.buffer.size() != 0) return false;
+  char byte;
+  ssize_t n = recv(c.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
 }  // namespace
 
 struct UpstreamClient::Impl {
@@ -51,12 +72,16 @@ struct UpstreamClient::Impl {
   }
 
   void GiveBack(uint16_t port, std::shared_ptr<Connection> c) {
+    c->pooled_at = Clock::now();
     std::lock_guard lock(mu);
     auto& list = idle[port];
     if (list.size() < 64) list.push_back(std::move(c));
   }
 
-  // One attempt over `c` (fresh or reused). `retry` says whether a stale reused connection may be replaced.
+  // One request: over a pooled connection that is still open, else a fresh one. It is sent again only when
+  // not a byte of it was written (a pooled connection that broke on the first write); once bytes are out,
+  // the server may be acting on them, so a failure is reported, never retried. Runs on the connection's
+  // strand.
   struct Exchange : std::enable_shared_from_this<Exchange> {
     Impl* impl;
     uint16_t port;
@@ -65,10 +90,16 @@ struct UpstreamClient::Impl {
     bhttp::request<bhttp::string_body> request;
     std::optional<bhttp::response_parser<bhttp::string_body>> parser;
     std::chrono::steady_clock::time_point deadline;
+    std::optional<asio::steady_timer> deadline_timer;  // while the response is awaited
+    bool answered = false;                              // `done` has run
     Callback done;
+    std::function<void()> settled;
 
     void Start() {
-      connection = impl->TakeIdle(port);
+      while ((connection = impl->TakeIdle(port)) && !StillOpen(*connection)) {
+        beast::error_code ignored;
+        connection->stream.socket().close(ignored);
+      }
       reused = connection != nullptr;
       if (!connection) return Connect();
       // On a loop thread (a front end's handler) the write starts right here, without a hand-off.
@@ -91,16 +122,50 @@ struct UpstreamClient::Impl {
     void Write() {
       connection->stream.expires_at(deadline);
       auto self = shared_from_this();
-      bhttp::async_write(connection->stream, request, [self](beast::error_code ec, size_t) {
-        if (ec) return self->Finish(ec, false);
+      bhttp::async_write(connection->stream, request, [self](beast::error_code ec, size_t written) {
+        if (ec) return self->Finish(ec, written > 0);
         self->parser.emplace();
         self->parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+        if (self->settled) {
+          // The caller's deadline ends its wait, not the server's work: the read goes on until the server
+          // answers or closes, and only then is the request settled.
+          self->connection->stream.expires_never();
+          self->deadline_timer.emplace(self->connection->stream.get_executor(), self->deadline);
+          self->deadline_timer->async_wait([self](beast::error_code timer_ec) {
+            if (!timer_ec) self->TimedOut();
+          });
+        }
         bhttp::async_read(self->connection->stream, self->connection->buffer, *self->parser,
-                          [self](beast::error_code ec2, size_t) { self->Finish(ec2, true); });
+                          [self](beast::error_code ec2, size_t) {
+                            if (self->deadline_timer) self->deadline_timer->cancel();
+                            self->Finish(ec2, true);
+                          });
       });
     }
 
+    void Answer(absl::StatusOr<Response> response) {
+      answered = true;
+      done(std::move(response));
+    }
+
+    void Settle() {
+      if (auto s = std::move(settled)) s();
+      settled = nullptr;
+    }
+
+    void TimedOut() {
+      if (answered) return;
+      Answer(absl::DeadlineExceededError(absl::StrCat("No answer from 127.0.0.1:", port, " in time")));
+    }
+
+    // `wrote`: some of the request was written, so the server may have acted on it.
     void Finish(beast::error_code ec, bool wrote) {
+      beast::error_code ignored;
+      if (answered) {
+        // The late end of a request that timed out: whatever came back, the server is done with it.
+        connection->stream.socket().close(ignored);
+        return Settle();
+      }
       if (!ec) {
         auto res = parser->release();
         Response out;
@@ -108,25 +173,22 @@ struct UpstreamClient::Impl {
         for (const auto& field : res) out.headers.Add(AsAbsl(field.name_string()), AsAbsl(field.value()));
         out.body = std::move(res.body());
         if (res.keep_alive()) impl->GiveBack(port, std::move(connection));
-        return done(std::move(out));
+        Answer(std::move(out));
+        return Settle();
       }
-      beast::error_code ignored;
       connection->stream.socket().close(ignored);
-      bool stale = ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset ||
-                   ec == asio::error::broken_pipe || ec == asio::error::eof;
-      if (reused && stale && !(parser && parser->got_some()) &&
-          std::chrono::steady_clock::now() < deadline) {
-        // The server had closed this idle connection before our request reached it: try a fresh one.
+      if (ec == beast::error::timeout) {
+        Answer(absl::DeadlineExceededError(absl::StrCat("No answer from 127.0.0.1:", port, " in time")));
+      } else if (wrote) {
+        Answer(absl::AbortedError(absl::StrCat("Connection to 127.0.0.1:", port, " failed: ", ec.message())));
+      } else if (reused && std::chrono::steady_clock::now() < deadline) {
+        // The pooled connection broke before any of the request left: a fresh one may still deliver it.
         reused = false;
         return Connect();
+      } else {
+        Answer(absl::UnavailableError(absl::StrCat("Cannot reach 127.0.0.1:", port, ": ", ec.message())));
       }
-      if (ec == beast::error::timeout) {
-        return done(absl::DeadlineExceededError(absl::StrCat("No answer from 127.0.0.1:", port, " in time")));
-      }
-      if (wrote) {
-        return done(absl::AbortedError(absl::StrCat("Connection to 127.0.0.1:", port, " failed: ", ec.message())));
-      }
-      done(absl::UnavailableError(absl::StrCat("Cannot reach 127.0.0.1:", port, ": ", ec.message())));
+      Settle();
     }
   };
 };
@@ -139,12 +201,14 @@ UpstreamClient::~UpstreamClient() {
   if (impl_->own_loop) impl_->own_loop->Stop();
 }
 
-void UpstreamClient::Send(uint16_t port, const Request& request, std::chrono::milliseconds timeout, Callback done) {
+void UpstreamClient::Send(uint16_t port, const Request& request, std::chrono::milliseconds timeout, Callback done,
+                          std::function<void()> settled) {
   auto exchange = std::make_shared<Impl::Exchange>();
   exchange->impl = impl_.get();
   exchange->port = port;
   exchange->deadline = std::chrono::steady_clock::now() + timeout;
   exchange->done = std::move(done);
+  exchange->settled = std::move(settled);
   auto& req = exchange->request;
   req.method_string(request.method);
   req.target(request.target);

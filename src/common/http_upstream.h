@@ -30,11 +30,17 @@ class UpstreamClient {
   UpstreamClient& operator=(const UpstreamClient&) = delete;
 
   // Sends a copy of `request` to 127.0.0.1:port. `done` runs exactly once: with the response;
-  // kDeadlineExceeded after `timeout`; kUnavailable when the request was not delivered (no connection, or it
-  // broke while the request was being written), so it is safe to send elsewhere; kAborted when the connection
-  // broke after the whole request was sent (the server may have acted on it). A kept-alive connection the
-  // server had closed is replaced once, transparently.
-  void Send(uint16_t port, const Request& request, std::chrono::milliseconds timeout, Callback done);
+  // kDeadlineExceeded after `timeout`; kUnavailable when not a byte of the request was written (no
+  // connection), so it is safe to send elsewhere; kAborted when the connection broke after any of it was
+  // written (the server may be acting on it: it must not be sent again). A pooled connection is checked
+  // before writing, and one its server has closed is replaced transparently.
+  //
+  // Without `settled`, a timeout closes the connection. With it, the connection stays open after the timeout
+  // until the server answers (the late answer is dropped) or closes it, and `settled` runs once then: it
+  // tells when the server is really done with the request. It runs exactly once, right after `done` when
+  // there was no timeout.
+  void Send(uint16_t port, const Request& request, std::chrono::milliseconds timeout, Callback done,
+            std::function<void()> settled = nullptr);
   // Drops the idle connections to `port` (its server went away).
   void Forget(uint16_t port);
 

@@ -1,5 +1,6 @@
 #include "common/process.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -28,8 +29,16 @@ extern char** environ;
 namespace amlcore {
 namespace {
 
-// Fields of /proc/<pid>/stat after the command name: state is field 3, starttime field 22.
-std::optional<std::pair<char, uint64_t>> ReadStat(pid_t pid) {
+struct Stat {
+  char state = '?';
+  pid_t pgrp = 0;
+  uint64_t start_time = 0;
+  uint64_t resident_pages = 0;
+};
+
+// Fields of /proc/<pid>/stat after the command name: state is field 3, pgrp field 5, starttime field 22,
+// rss field 24.
+std::optional<Stat> ReadStat(pid_t pid) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
   if (!in) return std::nullopt;
   std::stringstream buffer;
@@ -39,10 +48,14 @@ std::optional<std::pair<char, uint64_t>> ReadStat(pid_t pid) {
   if (close == std::string::npos) return std::nullopt;
   std::vector<absl::string_view> fields =
       absl::StrSplit(absl::string_view(stat).substr(close + 2), ' ', absl::SkipEmpty());
-  if (fields.size() < 20) return std::nullopt;
-  uint64_t start = 0;
-  if (!absl::SimpleAtoi(fields[19], &start)) return std::nullopt;
-  return std::make_pair(fields[0].empty() ? '?' : fields[0][0], start);
+  if (fields.size() < 22) return std::nullopt;
+  Stat out;
+  out.state = fields[0].empty() ? '?' : fields[0][0];
+  if (!absl::SimpleAtoi(fields[2], &out.pgrp) || !absl::SimpleAtoi(fields[19], &out.start_time) ||
+      !absl::SimpleAtoi(fields[21], &out.resident_pages)) {
+    return std::nullopt;
+  }
+  return out;
 }
 
 void WriteMessage(int fd, char tag, int32_t value) {
@@ -99,6 +112,8 @@ absl::StatusOr<ProcessId> SpawnDaemon(const SpawnOptions& options) {
       _exit(1);
     }
     if (second == 0) {
+      // A group of its own, so that everything it starts can be counted and stopped with it.
+      setpgid(0, 0);
       int in = open("/dev/null", O_RDONLY);
       int out = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
       if (in < 0 || out < 0) {
@@ -151,18 +166,48 @@ absl::StatusOr<ProcessId> SpawnDaemon(const SpawnOptions& options) {
 std::optional<uint64_t> ProcessStartTime(pid_t pid) {
   auto stat = ReadStat(pid);
   if (!stat) return std::nullopt;
-  return stat->second;
+  return stat->start_time;
+}
+
+std::string ProgramName(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/cmdline"));
+  std::string argv0;
+  if (!in || !std::getline(in, argv0, '\0')) return "";
+  return std::filesystem::path(argv0).filename().string();
 }
 
 bool IsRunning(const ProcessId& process) {
   if (process.pid <= 0) return false;
   auto stat = ReadStat(process.pid);
-  if (!stat || stat->first == 'Z' || stat->first == 'X') return false;
-  return process.start_time == 0 || stat->second == process.start_time;
+  if (!stat || stat->state == 'Z' || stat->state == 'X') return false;
+  return process.start_time == 0 || stat->start_time == process.start_time;
 }
 
-absl::Status Terminate(const ProcessId& process, std::chrono::milliseconds grace) {
+bool SignalGroup(pid_t pgid, int signal) { return pgid > 0 && kill(-pgid, signal) == 0; }
+
+uint64_t GroupResidentBytes(pid_t pgid) {
+  if (pgid <= 0) return 0;
+  static const uint64_t page_size = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  uint64_t pages = 0;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return 0;
+  while (dirent* entry = readdir(proc)) {
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(entry->d_name, &pid)) continue;
+    auto stat = ReadStat(pid);
+    if (!stat || stat->state == 'Z' || stat->state == 'X') continue;
+    if (pid == pgid || stat->pgrp == pgid) pages += stat->resident_pages;
+  }
+  closedir(proc);
+  return pages * page_size;
+}
+
+absl::Status Terminate(const ProcessId& process, std::chrono::milliseconds grace, bool whole_group) {
   if (!IsRunning(process)) return absl::OkStatus();
+  // A daemon from an older amlcore leads no group: signal it alone.
+  auto signal_it = [&](int signal) {
+    if (!whole_group || !SignalGroup(process.pid, signal)) kill(process.pid, signal);
+  };
   auto wait_gone = [&](std::chrono::milliseconds limit) {
     auto deadline = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -173,10 +218,16 @@ absl::Status Terminate(const ProcessId& process, std::chrono::milliseconds grace
     }
     return !IsRunning(process);
   };
-  kill(process.pid, SIGTERM);
-  if (wait_gone(grace)) return absl::OkStatus();
-  kill(process.pid, SIGKILL);
-  if (wait_gone(std::chrono::seconds(10))) return absl::OkStatus();
+  signal_it(SIGTERM);
+  bool gone = wait_gone(grace);
+  if (!gone) {
+    signal_it(SIGKILL);
+    gone = wait_gone(std::chrono::seconds(10));
+  }
+  // What it started and left behind (children that ignored SIGTERM) goes with it. Its pid cannot have been
+  // reused while its group still has members.
+  if (whole_group) SignalGroup(process.pid, SIGKILL);
+  if (gone) return absl::OkStatus();
   return absl::DeadlineExceededError(absl::StrCat("Process ", process.pid, " did not exit"));
 }
 

@@ -31,14 +31,26 @@ struct SpawnOptions {
 };
 
 // Starts a daemon: a new session whose parent is not this process (double fork), so it outlives us and
-// never becomes our zombie. Fails with the exec error if the program cannot be started.
+// never becomes our zombie. The daemon leads a process group of its own (its pgid is its pid), which the
+// processes it starts join unless they leave on purpose: SignalGroup and GroupResidentBytes reach them all.
+// Fails with the exec error if the program cannot be started.
 absl::StatusOr<ProcessId> SpawnDaemon(const SpawnOptions& options);
 
 std::optional<uint64_t> ProcessStartTime(pid_t pid);
+// The base name of the program a process runs, from its argv[0] ("amlcored"); empty when it is gone.
+std::string ProgramName(pid_t pid);
 // True when the pid exists, is not a zombie, and (if start_time is set) started at that time.
 bool IsRunning(const ProcessId& process);
-// SIGTERM, then SIGKILL after `grace`; returns once the process is gone (or kDeadlineExceeded).
-absl::Status Terminate(const ProcessId& process, std::chrono::milliseconds grace);
+// SIGTERM, then SIGKILL after `grace`; returns once the process is gone (or kDeadlineExceeded). With
+// `whole_group`, both go to the process group it leads, and whatever is left of that group once the process
+// is gone is killed too, so that nothing it started outlives it.
+absl::Status Terminate(const ProcessId& process, std::chrono::milliseconds grace, bool whole_group = false);
+
+// Sends `signal` to every process of group `pgid`; false when the group has no process left (or `pgid` is
+// not a group, as for a daemon started by an older amlcore).
+bool SignalGroup(pid_t pgid, int signal);
+// Resident memory, in bytes, of process `pgid` and every live process of the group it leads.
+uint64_t GroupResidentBytes(pid_t pgid);
 
 struct CommandResult {
   int exit_code = -1;  // -1 when killed by a signal or the timeout

@@ -32,15 +32,9 @@ uint64_t ReadOctal(const char* field, size_t width) {
 }
 
 absl::Status CheckPath(absl::string_view path) {
-  if (path.empty() || path.front() == '/' || absl::StrContains(path, '\\')) {
-    return absl::InvalidArgumentError(absl::StrCat("Archive entry '", path, "' is not a relative path."));
-  }
-  for (absl::string_view part : absl::StrSplit(path, '/')) {
-    if (part == "..") {
-      return absl::InvalidArgumentError(absl::StrCat("Archive entry '", path, "' escapes its directory."));
-    }
-  }
-  return absl::OkStatus();
+  absl::Status contained = CheckContainedPath(path);
+  if (contained.ok()) return contained;
+  return absl::InvalidArgumentError(absl::StrCat("Archive entry ", contained.message()));
 }
 }  // namespace
 

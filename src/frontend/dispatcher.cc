@@ -166,11 +166,12 @@ void VersionDispatcher::Forward(std::shared_ptr<Backend> backend, Pending pendin
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(timeout - (Clock::now() - pending.arrived));
   if (left <= std::chrono::milliseconds(0)) left = std::chrono::milliseconds(1);
   pending.request.headers.Set("Connection", "keep-alive");
-  // Kept until the answer: a request that never reached the replica is sent again elsewhere.
+  // Kept until the answer: a request not a byte of which reached the replica is sent again elsewhere.
   auto held = std::make_shared<Pending>(std::move(pending));
   upstream_->Send(backend->port, held->request, left,
                   [this, backend, held, timeout](absl::StatusOr<http::Response> response) {
                     if (absl::IsUnavailable(response.status())) return Redirect(backend, std::move(*held));
+                    if (absl::IsAborted(response.status())) LeaveOut(backend);
                     http::Response out;
                     if (response.ok()) {
                       out = std::move(*response);
@@ -187,20 +188,29 @@ void VersionDispatcher::Forward(std::shared_ptr<Backend> backend, Pending pendin
                     }
                     Answer(held->reply, std::move(out), held->arrived,
                            std::string(held->request.headers.Get("x-request-id").value_or("")));
-                    Done(backend);
-                  });
+                  },
+                  // The replica's slot frees only when it is done: after a timeout its run() still works
+                  // until it answers or its connection closes, and new requests must not queue behind it.
+                  [this, backend] { Done(backend); });
+}
+
+// Long enough that a dead replica costs one failed connect per second, short enough that a live one that
+// was briefly busy accepting comes back before the supervisor's next probe.
+constexpr auto kLeaveOut = std::chrono::seconds(1);
+
+void VersionDispatcher::LeaveOut(const std::shared_ptr<Backend>& backend) {
+  upstream_->Forget(backend->port);
+  std::lock_guard lock(mu_);
+  backend->unreachable_until = Clock::now() + kLeaveOut;
 }
 
 void VersionDispatcher::Redirect(const std::shared_ptr<Backend>& backend, Pending pending) {
-  // Long enough that a dead replica costs one failed connect per second, short enough that a live one that
-  // was briefly busy accepting comes back before the supervisor's next probe.
-  constexpr auto kLeaveOut = std::chrono::seconds(1);
   upstream_->Forget(backend->port);
   std::shared_ptr<Backend> chosen;
   bool queued = false;
   {
+    // Its slot is freed by Done when the upstream settles the attempt.
     std::lock_guard lock(mu_);
-    --backend->inflight;
     backend->unreachable_until = Clock::now() + kLeaveOut;
     if ((chosen = PickLocked())) {
       ++chosen->inflight;

@@ -1,8 +1,11 @@
 // Routes the requests of one service version to its ready replicas: at most N in flight per replica, the
 // least-loaded replica first, the rest queued up to the service's wait limit, each answered within the
-// scoring timeout. A request that could not be delivered to a replica (it died, its port is closed) goes to
+// scoring timeout. A request not a byte of which reached a replica (it died, its port is closed) goes to
 // another one, and that replica is left out for a while, so a crash fails only the requests it was serving.
-// Counts what it does for /metrics.
+// A request whose bytes reached a replica that then failed is answered 502 and never sent again: it may be
+// what killed the replica, and sending it on would kill the next one too. A replica whose request timed out
+// (504) keeps its slot until it answers or its connection closes: its run() is still busy. Counts what it
+// does for /metrics.
 #ifndef AMLCORE_FRONTEND_DISPATCHER_H_
 #define AMLCORE_FRONTEND_DISPATCHER_H_
 
@@ -81,6 +84,9 @@ class VersionDispatcher {
   void Forward(std::shared_ptr<Backend> backend, Pending pending);
   // `backend` could not be reached: leaves it out for a while and sends `pending` to another replica.
   void Redirect(const std::shared_ptr<Backend>& backend, Pending pending);
+  // `backend` broke a connection mid-request (it is probably dying): no new requests for a while.
+  void LeaveOut(const std::shared_ptr<Backend>& backend);
+  // The replica is done with a request: frees its slot and hands it the next queued request.
   void Done(const std::shared_ptr<Backend>& backend);
   // Sends the reply with this version's headers; `request_id` is echoed when the replica did not.
   void Answer(const std::shared_ptr<http::Responder>& reply, http::Response response, Clock::time_point arrived,

@@ -80,9 +80,8 @@ struct FrontEnd::Impl {
   std::atomic<bool> stopping{false};
 
   bool AdminAuthorized(const http::Request& request) const {
-    auto header = request.headers.Get("Authorization");
-    absl::string_view value = header.value_or("");
-    return absl::ConsumePrefix(&value, "Bearer ") && ConstantTimeEquals(value, admin_token);
+    auto credential = http::BearerCredential(request.headers);
+    return credential && ConstantTimeEquals(*credential, admin_token);
   }
 
   std::shared_ptr<ServiceEntry> Find(const std::string& name) {
@@ -199,33 +198,63 @@ struct FrontEnd::Impl {
   bool Authorized(const ServiceEntry& entry, const http::Request& request) const {
     const auto& auth = entry.route.auth;
     if (auth.mode == domain::AuthMode::kNone) return true;
-    auto header = request.headers.Get("Authorization");
-    absl::string_view credential = header.value_or("");
-    if (!absl::ConsumePrefix(&credential, "Bearer ")) return false;
+    auto credential = http::BearerCredential(request.headers);
+    if (!credential) return false;
     if (auth.mode == domain::AuthMode::kKey) {
       bool match = false;
-      for (const auto& key : auth.keys) match |= !key.empty() && ConstantTimeEquals(credential, key);
+      for (const auto& key : auth.keys) match |= !key.empty() && ConstantTimeEquals(*credential, key);
       return match;
     }
     return false;
   }
 
-  void HandleService(http::Request request, http::Responder reply) {
-    absl::string_view rest = request.path().substr(kServicePrefix.size());
+  // "/api/v1/service/{name}{action}" split into name and action ("/score", "/swagger.json", ...).
+  static std::pair<std::string, absl::string_view> ServicePath(absl::string_view path) {
+    absl::string_view rest = path.substr(kServicePrefix.size());
     size_t slash = rest.find('/');
-    std::string name(rest.substr(0, slash));
-    absl::string_view action = slash == absl::string_view::npos ? "" : rest.substr(slash);
+    return {std::string(rest.substr(0, slash)), slash == absl::string_view::npos ? "" : rest.substr(slash)};
+  }
+
+  static http::Response ServiceNotFound(const std::string& name) {
+    return FrontEndMessage(404, absl::StrCat("Service ", name, " not found."));
+  }
+
+  static http::Response ServiceUnauthorized(const ServiceEntry& entry, const std::string& name) {
+    const char* expected =
+        entry.route.auth.mode == domain::AuthMode::kToken ? "a token from get_token()" : "one of its keys";
+    return FrontEndMessage(401, absl::StrCat("Authorization failed: service ", name,
+                                             " expects 'Authorization: Bearer <credential>' with ", expected, "."));
+  }
+
+  static http::Response AdminUnauthorized() {
+    return FrontEndMessage(401, "The admin interface needs 'Authorization: Bearer <admin token>'.");
+  }
+
+  // Refuses a request on its head alone (unknown service, missing or wrong credential) before its body is
+  // read, so that nobody without a key or the admin token makes the front end buffer anything. nullopt
+  // lets the request through to Handle, which checks again.
+  std::optional<http::Response> CheckHead(const http::Request& head) {
+    absl::string_view path = head.path();
+    if (absl::StartsWith(path, "/admin/")) {
+      return AdminAuthorized(head) ? std::nullopt : std::optional<http::Response>(AdminUnauthorized());
+    }
+    if (!absl::StartsWith(path, kServicePrefix)) return std::nullopt;
+    auto [name, action] = ServicePath(path);
     auto entry = Find(name);
-    if (!entry) return std::move(reply)(FrontEndMessage(404, absl::StrCat("Service ", name, " not found.")));
+    if (!entry) return ServiceNotFound(name);
+    if (action == "/score" && !Authorized(*entry, head)) return ServiceUnauthorized(*entry, name);
+    return std::nullopt;
+  }
+
+  void HandleService(http::Request request, http::Responder reply) {
+    auto [name, action] = ServicePath(request.path());
+    auto entry = Find(name);
+    if (!entry) return std::move(reply)(ServiceNotFound(name));
     if (action != "/score" && action != "/swagger.json") {
       return std::move(reply)(FrontEndMessage(404, absl::StrCat("No resource at ", request.path(), ".")));
     }
     if (action == "/score" && !Authorized(*entry, request)) {
-      const char* expected =
-          entry->route.auth.mode == domain::AuthMode::kToken ? "a token from get_token()" : "one of its keys";
-      return std::move(reply)(FrontEndMessage(
-          401, absl::StrCat("Authorization failed: service ", name, " expects 'Authorization: Bearer <credential>' with ",
-                            expected, ".")));
+      return std::move(reply)(ServiceUnauthorized(*entry, name));
     }
     std::string query(request.query());
     request.target = absl::StrCat(action, query.empty() ? "" : "?", query);
@@ -250,9 +279,7 @@ struct FrontEnd::Impl {
   }
 
   void HandleAdmin(http::Request request, http::Responder reply) {
-    if (!AdminAuthorized(request)) {
-      return std::move(reply)(FrontEndMessage(401, "The admin interface needs 'Authorization: Bearer <admin token>'."));
-    }
+    if (!AdminAuthorized(request)) return std::move(reply)(AdminUnauthorized());
     absl::string_view path = request.path();
     auto ok = [&](const json::bj::value& body) { std::move(reply)(http::Response::Json(200, json::Serialize(body))); };
     if (path == "/admin/routes" && request.method == "PUT") {
@@ -431,6 +458,7 @@ absl::StatusOr<std::unique_ptr<FrontEnd>> FrontEnd::Start(const FrontEndOptions&
           .host = options.host,
           .port = options.port,
           .make_error = [](int status, std::string message) { return FrontEndMessage(status, message); },
+          .check_head = [raw](const http::Request& head) { return raw->CheckHead(head); },
           .loop = impl->loop.get(),
       },
       [raw](http::Request request, http::Responder reply) { raw->Handle(std::move(request), std::move(reply)); });

@@ -4,8 +4,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -44,21 +42,6 @@ std::optional<RuntimeStatus> ReadRuntimeStatus(const std::string& directory) {
                        json::GetString(*object, "reason"), json::GetString(*object, "message")};
 }
 
-// Resident memory of a process in bytes (0 when unknown).
-uint64_t ResidentBytes(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    absl::string_view view(line);
-    if (absl::ConsumePrefix(&view, "VmRSS:")) {
-      uint64_t kb = 0;
-      std::vector<absl::string_view> parts = absl::StrSplit(view, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-      if (!parts.empty() && absl::SimpleAtoi(parts[0], &kb)) return kb * 1024;
-    }
-  }
-  return 0;
-}
-
 std::chrono::seconds Backoff(int restarts) {
   // 1, 2, 4, 8, 16, 30, 30, ... seconds.
   return std::chrono::seconds(std::min(30, 1 << std::min(restarts, 5)));
@@ -72,12 +55,7 @@ bool ProbeReplica(uint16_t port, std::chrono::seconds timeout) {
 }  // namespace
 
 std::string LogTail(const std::string& path, int lines) {
-  auto text = ReadFile(path);
-  if (!text.ok()) return "";
-  std::vector<absl::string_view> all = absl::StrSplit(*text, '\n');
-  while (!all.empty() && all.back().empty()) all.pop_back();
-  size_t start = all.size() > static_cast<size_t>(lines) ? all.size() - lines : 0;
-  return absl::StrJoin(all.begin() + start, all.end(), "\n");
+  return ReadLastLines(path, lines, 64 * 1024).value_or("");
 }
 
 absl::Status LinkTree(const std::string& from, const std::string& to) {
@@ -220,7 +198,7 @@ void ReplicaSupervisor::Tick() {
   }
   // Replicas no route claims (their service was deleted while no front end ran) are stopped.
   for (const auto& [id, process] : orphans_) {
-    (void)Terminate(process, 5s);
+    (void)Terminate(process, 5s, /*whole_group=*/true);
     std::error_code ec;
     fs::remove_all(absl::StrCat(directory_, "/", id), ec);
   }
@@ -238,7 +216,8 @@ std::string ReplicaSupervisor::NewReplicaId(const VersionSet& set, int64_t revis
 void ReplicaSupervisor::Kill(Replica& r, const std::string& reason, const std::string& message) {
   r.kill_reason = reason;
   r.kill_message = message;
-  if (r.process.pid > 0) kill(r.process.pid, SIGKILL);
+  // The replica's group holds whatever it started; a replica from an older front end leads none.
+  if (r.process.pid > 0 && !SignalGroup(r.process.pid, SIGKILL)) kill(r.process.pid, SIGKILL);
 }
 
 void ReplicaSupervisor::OnExit(VersionSet& set, Replica& r) {
@@ -291,7 +270,8 @@ void ReplicaSupervisor::Spawn(VersionSet& set, Replica& r) {
   std::string source = spec.source_directory.empty() ? app : absl::StrCat(app, "/", spec.source_directory);
   SpawnOptions options{
       .program = spec.program,
-      .args = {"--status-file", absl::StrCat(r.directory, "/", kReplicaStatusFile), "--port", "0"},
+      .args = {"--status-file", absl::StrCat(r.directory, "/", kReplicaStatusFile), "--port", "0", "--log-file",
+               log},
       .env = {{"AZUREML_ENTRY_SCRIPT", spec.entry_script},
               {"AML_APP_ROOT", app},
               {"AZUREML_SOURCE_DIRECTORY", source},
@@ -331,6 +311,7 @@ void ReplicaSupervisor::TickSet(VersionSet& set) {
   for (Replica& r : set.replicas) {
     if (r.process.pid != 0) {
       if (!IsRunning(r.process)) {
+        SignalGroup(r.process.pid, SIGKILL);  // nothing it started outlives it
         if (r.terminating) {
           r.process = {};
           continue;
@@ -340,7 +321,7 @@ void ReplicaSupervisor::TickSet(VersionSet& set) {
         continue;
       }
       if (r.terminating) {
-        if (now > r.terminate_deadline) kill(r.process.pid, SIGKILL);
+        if (now > r.terminate_deadline && !SignalGroup(r.process.pid, SIGKILL)) kill(r.process.pid, SIGKILL);
         continue;
       }
       if (auto status = ReadRuntimeStatus(r.directory)) {
@@ -352,9 +333,9 @@ void ReplicaSupervisor::TickSet(VersionSet& set) {
         }
       }
       double limit = spec.memory_gb_limit;
-      if (limit > 0 && ResidentBytes(r.process.pid) > static_cast<uint64_t>(limit * 1024 * 1024 * 1024)) {
-        Kill(r, "OOMKilled",
-             absl::StrCat("The replica used more than its memory limit of ", limit, " GB (memory_gb_limit)."));
+      if (limit > 0 && GroupResidentBytes(r.process.pid) > static_cast<uint64_t>(limit * 1024 * 1024 * 1024)) {
+        Kill(r, "OOMKilled", absl::StrCat("The replica and the processes it started used more than its memory limit of ",
+                                          limit, " GB (memory_gb_limit)."));
         continue;
       }
       if (r.state == ReplicaState::kReady && now >= r.next_probe) {
@@ -411,7 +392,7 @@ void ReplicaSupervisor::TickSet(VersionSet& set) {
     if (!r.draining || r.terminating) continue;
     if (r.process.pid != 0 && set.target.dispatcher->Inflight(r.id) > 0) continue;
     if (r.process.pid != 0) {
-      kill(r.process.pid, SIGTERM);
+      if (!SignalGroup(r.process.pid, SIGTERM)) kill(r.process.pid, SIGTERM);
       r.terminating = true;
       r.terminate_deadline = now + 10s;
     } else {

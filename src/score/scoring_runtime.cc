@@ -23,6 +23,7 @@
 #include "common/files.h"
 #include "common/http_server.h"
 #include "common/json.h"
+#include "common/log_capture.h"
 #include "common/process.h"
 #include "common/utf8.h"
 
@@ -129,7 +130,7 @@ struct Job {
   unsigned long python_thread = 0;  // the thread running it, for the watchdog's interruption
   bool timed_out = false;
 
-  // Answers once; later answers (a result after a timeout) are dropped.
+  // Answers once; later answers are dropped.
   void Answer(http::Response response) {
     std::optional<http::Responder> r;
     {
@@ -146,12 +147,15 @@ struct Job {
 
 class Runtime {
  public:
-  Runtime(const RuntimeOptions& options) : options_(options), status_(options.status_file) {}
+  // `log` (may be null) is flushed before the process ends abruptly.
+  Runtime(const RuntimeOptions& options, LogCapture* log)
+      : options_(options), status_(options.status_file), log_(log) {}
 
   int Run();
 
  private:
   int Fail(absl::string_view reason, const std::string& message, int exit_code) {
+    exit_code_ = exit_code;
     std::cerr << "amlcore-score: " << reason << ": " << message << std::endl;
     status_.Write("Failed", 0, reason, message.size() > 8000 ? message.substr(message.size() - 8000) : message);
     return exit_code;
@@ -169,8 +173,15 @@ class Runtime {
   void WatchdogLoop();
   std::string BuildSwagger() const;
 
+  // Exits at once (no destructors, no Python finalization), after the log has what was written.
+  [[noreturn]] void ExitNow(int code) {
+    if (log_ != nullptr) log_->Flush();
+    std::_Exit(code);
+  }
+
   RuntimeOptions options_;
   StatusFile status_;
+  LogCapture* log_;
   std::chrono::milliseconds timeout_{60000};
   std::string swagger_;
   py::object glue_;  // the glue module's namespace (a dict), set once the interpreter runs
@@ -186,6 +197,7 @@ class Runtime {
   bool python_busy_ = false;    // an I/O thread is in RunJobs
   bool watchdog_idle_ = false;  // waiting for a job to start: RunJobs wakes it
   bool stopping_ = false;
+  int exit_code_ = 0;  // what Run returns, for the shutdown deadline
 };
 
 std::string Runtime::BuildSwagger() const {
@@ -341,19 +353,23 @@ void Runtime::RunJobs() {
       failed = true;
       std::string trace = Describe(error);
       py::module_::import("sys").attr("stderr").attr("write")(absl::StrCat("Exception in run():\n", trace));
-      if (error.matches(PyExc_TimeoutError) && job->timed_out) {
-        response = Message(500, absl::StrCat("Scoring timeout after ", timeout_.count(), " ms"));
-      } else {
-        response = Message(500, "An unexpected error occurred in scoring script. Check the logs for more info.");
-      }
+      response = Message(500, "An unexpected error occurred in scoring script. Check the logs for more info.");
     }
     glue_["request_id"] = py::none();
+    bool timed_out;
     {
       // The watchdog interrupts only the current job; once it is over, nothing may hit the next one.
       std::lock_guard lock(mu_);
       current_.reset();
+      timed_out = job->timed_out;
     }
     PyThreadState_SetAsyncExc(thread, nullptr);
+    if (timed_out) {
+      // Answered only now that run() has stopped, so that whoever waits for this reply (the front end) knows
+      // the replica is free again; whatever run() produced after its timeout is dropped.
+      failed = true;
+      response = Message(500, absl::StrCat("Scoring timeout after ", timeout_.count(), " ms"));
+    }
     double elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - job->started).count();
     response.headers.Set("x-ms-run-function-failed", failed ? "True" : "False");
     response.headers.Set("x-ms-run-fn-exec-ms", absl::StrFormat("%.3f", elapsed_ms));
@@ -388,7 +404,7 @@ void Runtime::WatchdogLoop() {
                                    "); restarting."));
         std::cerr << "amlcore-score: run() did not return after its timeout; exiting so the replica restarts"
                   << std::endl;
-        std::_Exit(kExitStuck);
+        ExitNow(kExitStuck);
       }
       continue;
     }
@@ -397,9 +413,10 @@ void Runtime::WatchdogLoop() {
       watch_cv_.wait_until(lock, deadline);
       continue;
     }
+    // Interrupted, not answered: the reply goes out when run() stops, or the connection closes when the
+    // process exits after the grace period, so the replica is not taken for free while run() still works.
     job->timed_out = true;
     lock.unlock();
-    job->Answer(Message(500, absl::StrCat("Scoring timeout after ", timeout_.count(), " ms")));
     {
       py::gil_scoped_acquire gil;
       lock.lock();
@@ -430,6 +447,27 @@ int Runtime::Run() {
   std::string python = Env("AMLCORE_PYTHON", "/usr/bin/python3");
   PyConfig_SetBytesString(&config, &config.program_name, python.c_str());
   py::scoped_interpreter interpreter(&config, 0, nullptr, false);
+  // Declared after the interpreter, so that it runs first on every way out of Run (a failed import or init
+  // included): the Python objects the runtime holds must go while the interpreter still runs, and with the
+  // GIL, which this thread holds outside the serving block. Dropped after finalization they crash the process.
+  // Finalizing waits for the threads the script started; one that never ends must not keep a failed
+  // replica from exiting, so finalization gets a deadline.
+  struct ReleaseBeforeFinalizing {
+    Runtime* runtime;
+    ~ReleaseBeforeFinalizing() {
+      runtime->run_ = py::object();
+      runtime->dumps_ = py::object();
+      runtime->glue_ = py::object();
+      std::thread([log = runtime->log_, code = runtime->exit_code_] {
+        std::this_thread::sleep_for(std::chrono::seconds(3));
+        std::cerr << "amlcore-score: Python did not finish within 3 s of shutting down (a thread the script "
+                     "started is still running); exiting anyway"
+                  << std::endl;
+        if (log != nullptr) log->Flush();
+        std::_Exit(code);
+      }).detach();
+    }
+  } release_before_finalizing{this};
   try {
     py::dict glue;
     py::exec(kGlue, glue);
@@ -502,9 +540,6 @@ int Runtime::Run() {
     watchdog.join();
     loop_->Stop();  // a run() in progress finishes first
   }
-  run_ = py::object();
-  dumps_ = py::object();
-  glue_ = py::object();
   return 0;
 }
 
@@ -518,7 +553,16 @@ int RunScoringServer(const RuntimeOptions& options) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  Runtime runtime(options);
+  std::unique_ptr<LogCapture> log;
+  if (!options.log_file.empty()) {
+    auto capture = LogCapture::Start(options.log_file, {});
+    if (capture.ok()) {
+      log = std::move(*capture);
+    } else {
+      std::cerr << "amlcore-score: " << capture.status().message() << "; output is not size-limited" << std::endl;
+    }
+  }
+  Runtime runtime(options, log.get());
   return runtime.Run();
 }
 

@@ -5,6 +5,10 @@
 // AZUREML_MODEL_DIR, AZUREML_SOURCE_DIRECTORY, SCORING_TIMEOUT_MS; plus AMLCORE_PYTHON (the interpreter whose
 // environment to use, e.g. a venv's bin/python), AMLCORE_PYTHONPATH (extra import paths) and
 // AMLCORE_SERVICE_NAME. Progress is published in a status file the supervisor reads.
+//
+// A run() still going after SCORING_TIMEOUT_MS is interrupted with TimeoutError; its request is answered
+// 500 "Scoring timeout after N ms" once run() has stopped, so the reply also says the replica is free. A
+// run() that ignores the interruption for a grace period ends the process (kExitStuck) without a reply.
 #ifndef AMLCORE_SCORE_SCORING_RUNTIME_H_
 #define AMLCORE_SCORE_SCORING_RUNTIME_H_
 
@@ -19,6 +23,10 @@ struct RuntimeOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   std::string status_file;  // JSON: {"phase", "pid", "port", "reason", "message"}
+  // When set, stdout and stderr (the script's, its children's, ours) go through a pipe into this file, which
+  // is kept under 10 MB: past it the file becomes "<log_file>.1" (replacing the one before) and a new one
+  // starts. Without it they go wherever they pointed when the process started.
+  std::string log_file;
   // I/O threads, at least 2: Python runs on one of them per request, the other answers probes and timeouts.
   int io_threads = 2;
 };

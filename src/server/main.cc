@@ -20,6 +20,7 @@ constexpr char kUsage[] =
     "  --stop           stop the server of DIR\n"
     "  --with-clusters  with --stop: also stop the clusters' front ends (they keep serving otherwise)\n"
     "  --processes      print the running front ends and replicas of DIR's clusters as JSON\n"
+    "signals: SIGTERM or SIGINT stop the server; SIGHUP makes it write <home>/server.json again\n"
     "environment: AMLCORE_SIMULATED_PROVISIONING_SECONDS makes cluster creation take that long\n";
 
 }  // namespace
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -93,7 +95,12 @@ int main(int argc, char** argv) {
   }
   std::cout << "amlcored: serving " << (*server)->home() << " at " << (*server)->endpoint() << std::endl;
   int received = 0;
-  sigwait(&signals, &received);
+  // SIGHUP: an SDK found the home locked but server.json missing or damaged, and asks for it again.
+  while (sigwait(&signals, &received) == 0 && received == SIGHUP) {
+    auto published = (*server)->PublishServerFile();
+    std::cerr << "amlcored: " << (published.ok() ? "wrote server.json again on SIGHUP" : published.message())
+              << std::endl;
+  }
   std::cerr << "amlcored: stopping on signal " << received << std::endl;
   (*server)->Stop();
   return 0;

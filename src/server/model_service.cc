@@ -5,6 +5,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/errors.h"
+#include "common/files.h"
 #include "domain/service_rules.h"
 
 namespace amlcore::server {
@@ -47,9 +48,7 @@ absl::StatusOr<domain::ModelDocument> ModelService::Register(const WorkspaceKey&
   if (auto s = domain::ValidateModelName(model->name); !s.ok()) return Invalid(s.message());
   std::string root;
   for (const auto& f : model->files) {
-    if (f.path.empty() || f.path.front() == '/' || absl::StrContains(f.path, "..") || absl::StrContains(f.path, '\\')) {
-      return Invalid(absl::StrCat("Model file path '", f.path, "' must be relative and stay inside the model."));
-    }
+    if (auto s = CheckContainedPath(f.path); !s.ok()) return Invalid(absl::StrCat("Model file path ", s.message()));
     std::string first(absl::string_view(f.path).substr(0, f.path.find('/')));
     if (!root.empty() && first != root) {
       return Invalid(absl::StrCat("Model files must share one root entry; found '", root, "' and '", first, "'."));

@@ -110,22 +110,21 @@ RestApi::RestApi(std::string admin_token, Services services)
   // Every call needs the admin token, whether or not it names a resource.
   router_.AddPolicy(kAdmin, [this](const Request& request) -> std::optional<http::Response> {
     if (IsAdmin(request)) return std::nullopt;
-    return http::JsonErrorResponse(
+    http::Response refusal = http::JsonErrorResponse(
         401, "Unauthorized",
         "Missing or wrong admin token. Send 'Authorization: Bearer <token>'; amlcored writes its token to "
         "server.json in its home directory.");
+    // Refused on its head, before any handler tags it.
+    refusal.headers.Set("x-ms-request-id", RequestId());
+    return refusal;
   });
   router_.SetUnmatchedPolicy(kAdmin);
   AddRoutes();
 }
 
 bool RestApi::IsAdmin(const Request& request) const {
-  absl::string_view credential = request.headers.Get("Authorization").value_or("");
-  size_t space = credential.find(' ');
-  if (space == absl::string_view::npos || !absl::EqualsIgnoreCase(credential.substr(0, space), "Bearer")) {
-    return false;
-  }
-  return ConstantTimeEquals(absl::StripLeadingAsciiWhitespace(credential.substr(space + 1)), admin_token_);
+  auto credential = http::BearerCredential(request.headers);
+  return credential && ConstantTimeEquals(*credential, admin_token_);
 }
 
 void RestApi::Handle(Request request, Responder reply) {

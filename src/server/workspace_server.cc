@@ -174,6 +174,16 @@ std::vector<std::string> PrepareReplicaPythonPath(const std::string& home) {
 }  // namespace
 
 namespace {
+// <home>/server.json: where this server answers, its token, and which process it is.
+absl::Status WriteServerFile(const std::string& home, const std::string& host, uint16_t port,
+                             const std::string& token) {
+  json::bj::object info{{"endpoint", absl::StrCat("http://", host, ":", port)},
+                        {"token", token},
+                        {"pid", static_cast<int64_t>(getpid())},
+                        {"start_time", static_cast<int64_t>(ProcessStartTime(getpid()).value_or(0))}};
+  return WriteFileAtomic(absl::StrCat(home, "/", kServerFile), json::Serialize(info), 0600);
+}
+
 ProcessId ProcessIn(const std::string& file) {
   auto text = ReadFile(file);
   if (!text.ok()) return {};
@@ -187,9 +197,21 @@ absl::StatusOr<std::string> StopHome(std::string home, bool with_clusters) {
   if (home.empty()) home = DefaultHome();
   std::string report;
   ProcessId server = ProcessIn(absl::StrCat(home, "/", kServerFile));
+  std::string lock = absl::StrCat(home, "/", kServerLockFile);
   if (IsRunning(server)) {
     if (auto s = Terminate(server, std::chrono::seconds(10)); !s.ok()) return s;
     absl::StrAppend(&report, "stopped the server of ", home, " (pid ", server.pid, ")");
+  } else if (auto holder = FileLock::Holder(lock)) {
+    // server.json is gone, damaged or stale, but a server still holds the home: the lock names it.
+    if (*holder == getpid() || ProgramName(*holder) != "amlcored") {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "The home ", home, " is held (", lock, ") by process ", *holder, " (", ProgramName(*holder),
+          "), which is not an amlcored this command may stop; stop that program instead."));
+    }
+    ProcessId held{*holder, ProcessStartTime(*holder).value_or(0)};
+    if (auto s = Terminate(held, std::chrono::seconds(10)); !s.ok()) return s;
+    absl::StrAppend(&report, "stopped the server of ", home, " (pid ", held.pid,
+                    ", found by its lock: its server.json was missing or damaged)");
   } else {
     absl::StrAppend(&report, "no server is running for ", home);
   }
@@ -288,22 +310,26 @@ absl::StatusOr<std::unique_ptr<WorkspaceServer>> WorkspaceServer::Start(Workspac
 
   RestApi* api = impl->api.get();
   auto http = http::Server::Start(
-      http::ServerOptions{.host = impl->options.host, .port = impl->options.port, .threads = impl->options.http_threads},
+      http::ServerOptions{.host = impl->options.host,
+                          .port = impl->options.port,
+                          .threads = impl->options.http_threads,
+                          // Each route's policy runs on the head, before a body is read.
+                          .check_head = [api](const http::Request& head) { return api->Admit(head); }},
       [api](http::Request request, http::Responder reply) { api->Handle(std::move(request), std::move(reply)); });
   if (!http.ok()) return http.status();
   impl->http = std::move(*http);
 
   if (impl->options.write_server_file) {
-    json::bj::object info{{"endpoint", absl::StrCat("http://", impl->options.host, ":", impl->http->port())},
-                          {"token", impl->admin_token},
-                          {"pid", static_cast<int64_t>(getpid())},
-                          {"start_time", static_cast<int64_t>(ProcessStartTime(getpid()).value_or(0))}};
-    if (auto s = WriteFileAtomic(absl::StrCat(home, "/", kServerFile), json::Serialize(info), 0600); !s.ok()) return s;
+    if (auto s = WriteServerFile(home, impl->options.host, impl->http->port(), impl->admin_token); !s.ok()) return s;
   }
   impl->EnqueueAll();
   Impl* raw = impl.get();
   impl->resync = std::thread([raw] { raw->ResyncLoop(); });
   return std::unique_ptr<WorkspaceServer>(new WorkspaceServer(std::move(impl)));
+}
+
+absl::Status WorkspaceServer::PublishServerFile() const {
+  return WriteServerFile(impl_->options.home, impl_->options.host, impl_->http->port(), impl_->admin_token);
 }
 
 WorkspaceServer::WorkspaceServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -64,6 +64,9 @@ class WorkspaceServer {
   std::string endpoint() const;
   const std::string& admin_token() const;
   const std::string& home() const;
+  // Writes <home>/server.json (endpoint, token, pid) again, e.g. after it was deleted or damaged: amlcored
+  // does on SIGHUP, which is how SDKs recover a server that holds the home without the file.
+  absl::Status PublishServerFile() const;
   // Stops serving; front ends keep running (the data plane outlives the control plane).
   void Stop();
 

@@ -14,12 +14,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "common/utf8.h"
+#include "score/scoring_runtime.h"
 
 namespace amlcore {
 namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class ScoringRuntimeTest : public ::testing::Test {
  protected:
@@ -167,6 +169,25 @@ TEST_F(ScoringRuntimeTest, AnswersProbesWhileRunIsBusyAndQueuesConcurrentRequest
   for (int i = 0; i < 4; ++i) EXPECT_EQ(bodies[i], absl::StrCat(R"({"you_sent": {"sleep": 0.5, "i": )", i, "}}"));
 }
 
+TEST_F(ScoringRuntimeTest, ATimedOutRunIsAnsweredOnlyOnceItHasStopped) {
+  // run() leaves a mark when it stops (the timeout's interruption lands as it wakes up).
+  std::string mark = home_.path() + "/run-stopped";
+  uint16_t port = Start(absl::StrCat("import time\n"
+                                     "def init():\n  pass\n"
+                                     "def run(raw):\n"
+                                     "  try:\n    time.sleep(1.5)\n"
+                                     "  finally:\n    open('", mark, "', 'w').close()\n"),
+                        "500");
+  ASSERT_NE(port, 0) << Log();
+  http::Client client("127.0.0.1", port);
+  auto reply = client.Send({.method = "POST", .target = "/score", .body = "{}"}, {.timeout = 10s});
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->status, 500);
+  EXPECT_EQ(reply->body, R"({"message":"Scoring timeout after 500 ms"})");
+  // Whoever waits for the reply (the front end) takes it to mean the replica is free again.
+  EXPECT_TRUE(fs::exists(mark)) << "the timeout was answered while run() was still running";
+}
+
 TEST_F(ScoringRuntimeTest, ReportsImportAndInitFailures) {
   EXPECT_EQ(Start("def init(:\n  pass\n"), 0);
   EXPECT_EQ(json::GetString(Status(), "reason"), "UserScriptImportFailed");
@@ -179,6 +200,53 @@ TEST_F(ScoringRuntimeTest, ReportsImportAndInitFailures) {
   EXPECT_EQ(Start("def init():\n  pass\n"), 0);
   EXPECT_EQ(json::GetString(Status(), "reason"), "UserScriptImportFailed");
   EXPECT_THAT(json::GetString(Status(), "message"), HasSubstr("defines no run() function"));
+}
+
+TEST_F(ScoringRuntimeTest, EveryWayOutEndsWithItsExitCodeAndNoPythonCrash) {
+  // Run to completion as a child, so that the exit code is seen; a crash at exit would be a signal (-1).
+  auto run = [&](const std::string& script) {
+    fs::path app = fs::path(home_.path()) / "child";
+    fs::create_directories(app / "src");
+    std::ofstream(app / "src" / "score.py") << script;
+    auto result = RunCommand({AMLCORE_SCORE_PATH, "--status-file", (app / "status.json").string()}, 60s,
+                             {{"AZUREML_ENTRY_SCRIPT", "score.py"},
+                              {"AML_APP_ROOT", app.string()},
+                              {"AZUREML_SOURCE_DIRECTORY", (app / "src").string()}});
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? *result : CommandResult{};
+  };
+  struct Case {
+    const char* script;
+    int exit_code;
+    const char* says;
+  };
+  for (const Case& c : {Case{"def init(:\n  pass\n", score::kExitImportFailed, "SyntaxError"},
+                        Case{"import no_such_module_here\n", score::kExitImportFailed, "ModuleNotFoundError"},
+                        Case{"def init():\n  raise ValueError('nope')\ndef run(d):\n  return d\n",
+                             score::kExitInitFailed, "ValueError: nope"},
+                        Case{"def init():\n  pass\n", score::kExitImportFailed, "defines no run() function"},
+                        Case{"run = 1\ndef init():\n  pass\n", score::kExitImportFailed, "defines no run()"},
+                        // A thread that never ends would keep Python from finalizing.
+                        Case{"import threading, time\n"
+                             "def init():\n"
+                             "  threading.Thread(target=time.sleep, args=(3600,)).start()\n"
+                             "  raise ValueError('after starting a thread')\n"
+                             "def run(d):\n  return d\n",
+                             score::kExitInitFailed, "ValueError: after starting a thread"}}) {
+    CommandResult result = run(c.script);
+    EXPECT_EQ(result.exit_code, c.exit_code) << c.script << "\n" << result.output;
+    EXPECT_THAT(result.output, HasSubstr(c.says));
+    EXPECT_THAT(result.output, Not(HasSubstr("Fatal Python error"))) << c.script;
+  }
+
+  // SIGTERM: a replica that served stops cleanly too.
+  uint16_t port = Start(kEcho);
+  ASSERT_NE(port, 0) << Log();
+  http::Client client("127.0.0.1", port);
+  ASSERT_EQ(client.Send({.method = "POST", .target = "/score", .body = "{}"})->status, 200);
+  AMLCORE_ASSERT_OK(Terminate(process_, 10s));
+  EXPECT_THAT(Log(), HasSubstr("stopping on signal"));
+  EXPECT_THAT(Log(), Not(HasSubstr("Fatal Python error")));
 }
 
 TEST(Utf8Test, Validation) {

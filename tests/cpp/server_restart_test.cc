@@ -1,6 +1,7 @@
 // amlcored as a real process: the SDK finds or starts it from AMLCORE_HOME, and a SIGKILL in the middle of an
 // operation loses nothing.
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdlib>
 
@@ -9,6 +10,7 @@
 #include "common/files.h"
 #include "common/json.h"
 #include "common/process.h"
+#include "server/workspace_server.h"
 #include "cpp/test_support.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -70,6 +72,55 @@ TEST_F(ServerRestartTest, SdkStartsTheServerAndSurvivesItsSigkillMidOperation) {
   auto frontends = home_.RunningFrontEnds();
   ASSERT_EQ(frontends.size(), 1u);
   EXPECT_EQ(frontends.front().pid, frontend.pid);
+}
+
+TEST_F(ServerRestartTest, ALostOrDamagedServerFileIsRecoveredAndStopStillWorks) {
+  unsetenv("AMLCORE_SIMULATED_PROVISIONING_SECONDS");
+  ConnectionOptions local{.home = home_.path()};
+  std::string server_file = home_.path() + "/server.json";
+  ASSERT_TRUE(Workspace::Create("ws-lost", {.connection = local}).ok());  // starts amlcored
+  ProcessId server = ServerProcess(home_.path());
+  ASSERT_TRUE(IsRunning(server));
+  std::string original = *ReadFile(server_file);
+
+  // Each time a new SDK session finds the server, which writes the file again when asked.
+  for (const char* damage : {"deleted", "{not json", R"({"endpoint": "http://127.0.0.1:1", "token": "x"})"}) {
+    if (std::string(damage) == "deleted") {
+      ASSERT_EQ(unlink(server_file.c_str()), 0);
+    } else {
+      ASSERT_TRUE(WriteFileAtomic(server_file, damage).ok());
+    }
+    auto ws = Workspace::Get("ws-lost", {.connection = local});  // a new connection: the first ones are gone
+    ASSERT_TRUE(ws.ok()) << damage << ": " << ws.status();
+    EXPECT_EQ(ServerProcess(home_.path()).pid, server.pid) << "the running server was found, not replaced";
+    EXPECT_EQ(*ReadFile(server_file), original);
+  }
+
+  // amlcored --stop finds the server by its lock when server.json is gone.
+  ASSERT_EQ(unlink(server_file.c_str()), 0);
+  auto stopped = server::StopHome(home_.path(), false);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_THAT(*stopped, ::testing::HasSubstr(absl::StrCat("stopped the server of ", home_.path(), " (pid ",
+                                                          server.pid, ", found by its lock")));
+  EXPECT_FALSE(IsRunning(server));
+}
+
+TEST_F(ServerRestartTest, AHomeLockedByAnotherProgramIsExplained) {
+  // This test process holds the lock, as a program embedding the server without server.json would.
+  auto lock = FileLock::TryAcquire(home_.path() + "/amlcored.lock");
+  ASSERT_TRUE(lock.ok()) << lock.status();
+  auto ws = Workspace::Create("ws-locked", {.connection = {.home = home_.path()}});
+  ASSERT_FALSE(ws.ok());
+  EXPECT_THAT(std::string(ws.status().message()),
+              ::testing::HasSubstr(absl::StrCat("Process ", getpid(), " (amlcore_integration_tests) holds ",
+                                                home_.path(), "/amlcored.lock, so no amlcored can serve ",
+                                                home_.path(), ", and ", home_.path(),
+                                                "/server.json is missing. Stop that program, or use another "
+                                                "AMLCORE_HOME.")));
+  auto stopped = server::StopHome(home_.path(), false);
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_THAT(std::string(stopped.status().message()),
+              ::testing::HasSubstr("which is not an amlcored this command may stop; stop that program instead."));
 }
 
 TEST_F(ServerRestartTest, AKilledFrontEndIsRestartedOnItsPort) {

@@ -1,5 +1,7 @@
 #include "client/snapshot.h"
 
+#include "absl/strings/str_cat.h"
+
 #include <filesystem>
 #include <fstream>
 
@@ -96,6 +98,44 @@ TEST(SnapshotTest, PacksTheSourceDirectoryLessIgnoredFiles) {
   ASSERT_TRUE(alone.ok());
   EXPECT_EQ(alone->root_name, "");
   EXPECT_THAT(alone->files, UnorderedElementsAre("helper.py"));
+}
+
+TEST(SnapshotTest, FollowsLinksThatStayInsideAndRefusesThoseThatLeave) {
+  testing::TempHome dir;
+  fs::path src = fs::path(dir.path()) / "app";
+  fs::create_directories(src / "lib");
+  std::ofstream(src / "score.py") << "def init(): pass\ndef run(d): return d\n";
+  std::ofstream(src / "lib" / "helper.py") << "X = 1\n";
+  std::ofstream(fs::path(dir.path()) / "secret.txt") << "not yours\n";
+  fs::create_symlink("lib/helper.py", src / "helper_link.py");
+  fs::create_directory_symlink("lib", src / "lib_link");
+  fs::create_symlink("missing.py", src / "dangling.py");
+  auto snapshot = internal::PackSource(src.string(), "score.py");
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  // Links inside are uploaded as what they point to, under their own names.
+  EXPECT_THAT(snapshot->files,
+              UnorderedElementsAre("score.py", "lib/helper.py", "helper_link.py", "lib_link/helper.py"));
+  auto entries = ReadTar(snapshot->archive);
+  ASSERT_TRUE(entries.ok());
+  for (const auto& e : *entries) {
+    if (e.path == "helper_link.py" || e.path == "lib_link/helper.py") EXPECT_EQ(e.content, "X = 1\n");
+  }
+
+  fs::create_symlink("../../secret.txt", src / "lib" / "stolen.txt");
+  auto refused = internal::PackSource(src.string(), "score.py");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr(absl::StrCat("The source directory ", src.string(),
+                                     " holds a symbolic link that points outside it: 'lib/stolen.txt' -> "
+                                     "'../../secret.txt'. Links may point only inside the source directory (what "
+                                     "they point to is uploaded in their place); copy the file in, or list the "
+                                     "link in .amlignore.")));
+  std::ofstream(src / ".amlignore") << "stolen.txt\n";
+  EXPECT_TRUE(internal::PackSource(src.string(), "score.py").ok()) << "an ignored link is not looked at";
+
+  fs::create_directory_symlink("..", src / "lib" / "up");
+  EXPECT_THAT(std::string(internal::PackSource(src.string(), "score.py").status().message()),
+              HasSubstr("holds a symbolic link to a directory that contains it: 'lib/up' -> '..'"));
 }
 
 }  // namespace

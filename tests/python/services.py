@@ -1,6 +1,7 @@
 """What the web service tests share: scripts, deploying, calling a scoring URI, and steady traffic."""
 
 import http.client
+import socket
 import textwrap
 import threading
 import time
@@ -124,3 +125,21 @@ class Traffic:
 
     def failures(self):
         return [r for r in self.records if r[2] != 200]
+
+
+def head_only(uri, length, headers=None, timeout=10):
+    """Sends just the head of a POST announcing a `length`-byte body, none of the body, and returns the status
+    line of the reply: a server that checks credentials on headers answers without waiting for the body."""
+    parts = urllib.parse.urlsplit(uri)
+    lines = ["POST {} HTTP/1.1".format(parts.path or "/"), "Host: {}".format(parts.netloc),
+             "Content-Type: application/octet-stream", "Content-Length: {}".format(length)]
+    lines += ["{}: {}".format(k, v) for k, v in (headers or {}).items()]
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as s:
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        reply = b""
+        while b"\r\n" not in reply:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+        return reply.split(b"\r\n", 1)[0].decode()

@@ -2,6 +2,8 @@
 malformed HTTP thrown at the front end and at a replica. Every loop is bounded in count and time; all traffic
 stays on loopback."""
 
+import glob
+import json
 import os
 import random
 import signal
@@ -15,7 +17,7 @@ import pytest
 
 from amlcore import Webservice
 from amlcore.exceptions import WebserviceException
-from services import ECHO, Traffic, deploy, script_dir
+from services import ECHO, Traffic, deploy, post, script_dir
 
 
 def wait_until(predicate, timeout, message):
@@ -57,11 +59,12 @@ def test_a_killed_replica_fails_only_the_requests_it_was_serving(steady, home):
     assert all(status == 502 and start <= killed_at + 0.05 for start, _, status in failures), failures
     assert len(traffic.successes()) > 100
 
+    # The service was Unhealthy while a replica was missing, and says Healthy again once it is back.
     def healthy():
         service.update_deployment_state()
         return service.state == "Healthy"
-    # The service was Unhealthy while a replica was missing, and says Healthy again once it is back.
-    wait_until(healthy, 10, "the service did not report Healthy again")
+
+    wait_until(healthy, 30, "the service did not turn Healthy again after its replica restarted")
     assert service.run({"k": 1}) == {"echo": {"k": 1}}
 
 
@@ -257,3 +260,145 @@ def replica_port(home, pid):
         if replica["pid"] == pid:
             return replica["port"]
     raise AssertionError("replica {} is not running".format(pid))
+
+
+# --- hostile score.py ------------------------------------------------------------------------------------
+# Scripts that attack the process running them; each test checks that the damage stays inside that one replica.
+
+EXITS = """
+    import json, os
+    def init():
+        pass
+    def run(raw):
+        if json.loads(raw).get("exit"):
+            os._exit(1)
+        return {"pid": os.getpid()}
+"""
+
+
+def test_a_request_that_kills_its_replica_is_not_sent_to_another(aks, tmp_path, home):
+    ws, target = aks
+    service = deploy(ws, target, script_dir(tmp_path, EXITS), name="exit-svc", num_replicas=3,
+                     period_seconds=1, initial_delay_seconds=1)
+    service.wait_for_deployment()
+    key = service.get_keys()[0]
+    # Every replica answers first, so the front end holds a kept-alive connection to each: the fatal request
+    # goes over a reused connection, the case that was taken for a stale one.
+    answered_by = set()
+    for _ in range(30):
+        status, body, _ = post(service.scoring_uri, "{}", key)
+        assert status == 200, body
+        answered_by.add(json.loads(body)["pid"])
+    before = set(home.replica_pids())
+    assert answered_by == before and len(before) == 3
+
+    status, body, _ = post(service.scoring_uri, '{"exit": true}', key)
+    assert status == 502, body
+    wait_until(lambda: len(home.replica_pids()) == 3 and set(home.replica_pids()) != before, 30,
+               "the replica that exited was not restarted")
+    assert len(before & set(home.replica_pids())) == 2, "the request was sent on to other replicas"
+    assert post(service.scoring_uri, "{}", key)[0] == 200
+
+
+FLOODS = """
+    import json, os
+    def init():
+        pass
+    def run(raw):
+        n = json.loads(raw).get("flood", 0)
+        line = "x" * 1023
+        for _ in range(n):
+            print(line)
+        for _ in range(n):
+            os.write(1, (line + "\\n").encode())
+        if n and os.fork() == 0:
+            os.write(2, b"the forked child writes here too\\n")
+            os._exit(0)
+        return {"flooded": n}
+"""
+
+
+def test_a_script_flooding_its_output_keeps_the_log_bounded(aks, tmp_path, home):
+    ws, target = aks
+    service = deploy(ws, target, script_dir(tmp_path, FLOODS), name="flood-svc")
+    service.wait_for_deployment()
+    key = service.get_keys()[0]
+    # About 24 MB through print() and straight to descriptor 1, then a forked child's line.
+    status, body, _ = post(service.scoring_uri, '{"flood": 12000}', key)
+    assert status == 200, body
+    [log] = glob.glob(os.path.join(home.path, "clusters", "*", "replicas", "*", "replica.log"))
+    wait_until(lambda: "the forked child writes here too" in open(log, errors="replace").read(), 30,
+               "the child's output did not reach the log")
+    cap = 10 * 1024 * 1024
+    assert os.path.getsize(log) <= cap and cap - (1 << 20) < os.path.getsize(log + ".1") <= cap
+    assert sorted(os.listdir(os.path.dirname(log))) == sorted(
+        ["app", "replica.json", "replica.log", "replica.log.1", "status.json"])
+    # The replica keeps serving, and its logs are readable.
+    assert post(service.scoring_uri, "{}", key)[0] == 200
+    assert "the forked child writes here too" in service.get_logs()
+
+
+# init() forks a child that ignores SIGTERM, records its pid in `pid_file` (the first child to start does)
+# and holds `megabytes`; init returns `linger` seconds after the child started.
+FORKS = """
+    import os, signal, time
+    def init():
+        if os.fork() == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            if not os.path.exists({pid_file!r}):
+                with open({pid_file!r} + ".tmp", "w") as f:
+                    f.write(str(os.getpid()))
+                os.rename({pid_file!r} + ".tmp", {pid_file!r})
+            ballast = b"x" * ({megabytes} << 20)
+            while True:
+                time.sleep(1)
+        while not os.path.exists({pid_file!r}):
+            time.sleep(0.01)
+        time.sleep({linger})
+    def run(raw):
+        return {{"pid": os.getpid()}}
+"""
+
+
+def _alive(pid):
+    try:
+        with open("/proc/{}/stat".format(pid)) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def _child_of(pid_file):
+    wait_until(lambda: os.path.exists(pid_file), 30, "the script's child did not start")
+    with open(pid_file) as f:
+        return int(f.read())
+
+
+def test_memory_of_what_a_replica_started_counts_against_its_limit(aks, tmp_path, home):
+    ws, target = aks
+    pid_file = str(tmp_path / "child.pid")
+    source = script_dir(tmp_path, FORKS.format(megabytes=400, pid_file=pid_file, linger=5))
+    service = deploy(ws, target, source, name="forker-svc", memory_gb=0.1, memory_gb_limit=0.25)
+    with pytest.raises(WebserviceException) as error:
+        service.wait_for_deployment(timeout_sec=60)
+    assert '"code": "OOMKilled"' in str(error.value)
+    assert "The replica and the processes it started used more than its memory limit of 0.25 GB" in str(error.value)
+    # The first replica was killed for it, and the child holding the memory with it.
+    child = _child_of(pid_file)
+    wait_until(lambda: not _alive(child), 30, "the child holding the memory outlived its replica")
+
+
+def test_nothing_a_replica_started_outlives_its_service_or_its_cluster(aks, tmp_path, home):
+    ws, target = aks
+    for ending in ("delete", "stop"):
+        pid_file = str(tmp_path / (ending + ".pid"))
+        source = script_dir(tmp_path, FORKS.format(megabytes=1, pid_file=pid_file, linger=0), name=ending)
+        service = deploy(ws, target, source, name=ending + "-svc")
+        service.wait_for_deployment()
+        child = _child_of(pid_file)
+        assert _alive(child)
+        if ending == "delete":
+            service.delete()
+        else:
+            home.stop_all()  # amlcored --stop --with-clusters
+        wait_until(lambda: not _alive(child), 30, "the script's child outlived " + ending)

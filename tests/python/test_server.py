@@ -11,6 +11,7 @@ import pytest
 
 from amlcore import Workspace
 from amlcore.compute import AksCompute, ComputeTarget
+from services import head_only
 
 
 def server_file(home):
@@ -44,7 +45,24 @@ def test_rest_api_requires_the_admin_token(home):
             assert body["error"]["code"] == "Unauthorized"
     status, body = call(info["endpoint"], WS_PATH + "/computes", info["token"])
     assert status == 200 and body == {"value": [], "nextLink": None}
+    # The scheme is case-insensitive, as HTTP's are.
+    for scheme in ("bearer", "BEARER"):
+        request = urllib.request.Request(info["endpoint"] + WS_PATH + "/computes",
+                                         headers={"Authorization": scheme + " " + info["token"]})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
     assert info["endpoint"].startswith("http://127.0.0.1:")
+
+
+def test_an_unauthenticated_upload_is_refused_before_its_body_is_read(home):
+    Workspace.create("upload-ws")
+    info = server_file(home)
+    blob = info["endpoint"] + "/blobs/" + "0" * 64
+    # The reply comes while the 90 MB body is still unsent: amlcored never buffers it.
+    assert head_only(blob, 90 << 20) == "HTTP/1.1 401 Unauthorized"
+    assert head_only(blob, 90 << 20, {"Authorization": "Bearer wrong"}) == "HTTP/1.1 401 Unauthorized"
+    assert head_only(blob, 90 << 20, {"Authorization": "Bearer " + info["token"], "Expect": "100-continue"}) \
+        .startswith("HTTP/1.1 100")
 
 
 def test_sigkill_during_create_loses_nothing(slow_home):

@@ -21,7 +21,7 @@ from amlcore.exceptions import (ComputeTargetException, ModelNotFoundException, 
                                 WebserviceException, WebserviceTimeoutException)
 from amlcore.model import InferenceConfig
 from amlcore.webservice import AksWebservice
-from services import ECHO, Traffic, deploy, post, script_dir
+from services import ECHO, Traffic, deploy, head_only, post, script_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DIABETES_SOURCE = os.path.join(ROOT, "examples", "python", "diabetes")
@@ -212,6 +212,57 @@ def test_run_errors_timeouts_and_limits(aks, tmp_path):
     status, body, headers = post(uri, json.dumps({"sleep": 3}), key, {"x-request-id": "slow-1"})
     assert status == 504 and b"did not answer within 1000 ms" in body
     assert headers["x-request-id"] == "slow-1"
+
+
+def test_credentials_are_checked_before_a_body_is_read(aks, tmp_path):
+    ws, target = aks
+    service = deploy(ws, target, script_dir(tmp_path, ECHO), name="guarded-svc")
+    service.wait_for_deployment()
+    key = service.get_keys()[0]
+    uri = service.scoring_uri
+    # Each refusal comes while the announced 90 MB are still unsent: the front end never buffers them.
+    assert head_only(uri, 90 << 20) == "HTTP/1.1 401 Unauthorized"
+    assert head_only(uri, 90 << 20, {"Authorization": "Bearer not-a-key"}) == "HTTP/1.1 401 Unauthorized"
+    assert head_only(uri.replace("/guarded-svc/", "/no-such-svc/"), 90 << 20) == "HTTP/1.1 404 Not Found"
+    assert head_only(target.scoring_endpoint + "/admin/routes", 90 << 20) == "HTTP/1.1 401 Unauthorized"
+    status, body, _ = post(uri, b"x" * (1 << 20), "not-a-key")
+    assert status == 401 and b"expects 'Authorization: Bearer <credential>' with one of its keys" in body
+    assert post(uri, "{}", key)[0] == 200
+
+
+def test_file_names_with_dots_links_inside_and_outside_and_the_bearer_scheme(aks, tmp_path):
+    ws, target = aks
+    outside = tmp_path / "secret.txt"
+    outside.write_text("not for the server")
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    (folder / "weights..bin").write_bytes(b"\x00\x01")
+    (folder / "same.bin").symlink_to("weights..bin")  # a link inside: its content is uploaded as same.bin
+    model = Model.register(ws, str(folder), "dotted-model")
+    downloaded = model.download(str(tmp_path / "download"))
+    assert sorted(os.listdir(downloaded)) == ["same.bin", "weights..bin"]
+    assert open(os.path.join(downloaded, "same.bin"), "rb").read() == b"\x00\x01"
+
+    (folder / "leak.txt").symlink_to(outside)
+    with pytest.raises(UserErrorException) as refused:
+        Model.register(ws, str(folder), "leaky-model")
+    assert ("The model folder {} holds a symbolic link that points outside it: 'leak.txt' -> '{}'. Links may "
+            "point only inside the model folder (what they point to is uploaded in their place); copy the file into "
+            "the folder instead.").format(folder, outside) in str(refused.value)
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "score.py").write_text(textwrap.dedent(ECHO))
+    (source / "notes.txt").symlink_to(outside)
+    with pytest.raises(UserErrorException, match="The source directory .* holds a symbolic link that points "
+                                                 "outside it: 'notes.txt' -> "):
+        deploy(ws, target, str(source), name="leaky-svc")
+    (source / "notes.txt").unlink()
+    service = deploy(ws, target, str(source), name="scheme-svc")
+    service.wait_for_deployment()
+    key = service.get_keys()[0]
+    for scheme in ("Bearer", "bearer", "BEARER"):
+        assert post(service.scoring_uri, "{}", headers={"Authorization": scheme + " " + key})[0] == 200, scheme
 
 
 def test_auth_disabled_and_own_keys(aks, tmp_path):

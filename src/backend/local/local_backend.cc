@@ -98,28 +98,11 @@ std::vector<std::pair<std::string, ProcessId>> RunningReplicas(const std::string
   return out;
 }
 
-// The last `lines` lines of a file, reading at most `max_bytes` from its end.
+// The last `lines` lines of a file (with a final newline), read from its end.
 std::string TailOfFile(const std::string& path, int64_t lines, int64_t max_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  in.seekg(0, std::ios::end);
-  int64_t size = in.tellg();
-  int64_t start = std::max<int64_t>(0, size - max_bytes);
-  in.seekg(start);
-  std::string text(static_cast<size_t>(size - start), '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (start > 0) {
-    // Drop the partial first line.
-    size_t newline = text.find('\n');
-    text = newline == std::string::npos ? "" : text.substr(newline + 1);
-  }
-  std::vector<absl::string_view> all = absl::StrSplit(text, '\n');
-  while (!all.empty() && all.back().empty()) all.pop_back();
-  size_t first = all.size() > static_cast<size_t>(lines) ? all.size() - static_cast<size_t>(lines) : 0;
-  std::string out;
-  for (size_t i = first; i < all.size(); ++i) absl::StrAppend(&out, all[i], "\n");
-  return out;
+  auto text = ReadLastLines(path, static_cast<int>(std::min<int64_t>(lines, 1 << 30)), static_cast<size_t>(max_bytes));
+  if (!text.ok() || text->empty()) return "";
+  return absl::StrCat(*text, "\n");
 }
 
 // The first lines of a file up to and including the replica's "ready" line.
@@ -547,7 +530,8 @@ std::pair<int, int> StopLocalProcesses(const std::string& home) {
   }
   for (const auto& directory : directories) {
     for (const auto& [id, process] : RunningReplicas(directory)) {
-      if (Terminate(process, kStopGrace).ok()) ++replicas;
+      // With its group: the processes its score.py started go too.
+      if (Terminate(process, kStopGrace, /*whole_group=*/true).ok()) ++replicas;
     }
   }
   return {frontends, replicas};

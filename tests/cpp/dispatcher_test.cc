@@ -1,0 +1,110 @@
+// The front end's dispatcher against in-process replicas: which replica gets a request, and when.
+#include <future>
+#include <mutex>
+#include <vector>
+
+#include "common/http_server.h"
+#include "common/http_upstream.h"
+#include "cpp/test_support.h"
+#include "frontend/dispatcher.h"
+#include "gtest/gtest.h"
+
+namespace amlcore::frontend {
+namespace {
+using namespace std::chrono_literals;
+
+// Receives the dispatcher's reply to one request.
+class CapturedReply : public http::ResponseSink {
+ public:
+  void Send(http::Response response) override { promise_.set_value(std::move(response)); }
+  http::Response Wait() { return future_.get(); }
+
+ private:
+  std::promise<http::Response> promise_;
+  std::future<http::Response> future_ = promise_.get_future();
+};
+
+http::Response Score(VersionDispatcher& dispatcher, const std::string& body) {
+  auto sink = std::make_shared<CapturedReply>();
+  dispatcher.Submit(http::Request{.method = "POST", .target = "/score", .body = body}, http::Responder(sink));
+  return sink->Wait();
+}
+
+// A replica that answers with its name, except that it keeps "slow" requests until Release().
+class FakeReplica {
+ public:
+  explicit FakeReplica(std::string name) : name_(std::move(name)) {
+    auto server = http::Server::Start({.port = 0}, [this](http::Request request, http::Responder reply) {
+      std::lock_guard lock(mu_);
+      ++requests_;
+      if (request.body == "slow") {
+        parked_.push_back(std::move(reply));
+        return;
+      }
+      std::move(reply)(http::Response::Text(200, name_));
+    });
+    EXPECT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+  }
+  ~FakeReplica() {
+    Release();
+    server_->Stop();
+  }
+  uint16_t port() const { return server_->port(); }
+  int requests() {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
+  int parked() {
+    std::lock_guard lock(mu_);
+    return static_cast<int>(parked_.size());
+  }
+  // Answers the requests it kept: its run() has finished.
+  void Release() {
+    std::vector<http::Responder> parked;
+    {
+      std::lock_guard lock(mu_);
+      parked.swap(parked_);
+    }
+    for (auto& reply : parked) std::move(reply)(http::Response::Text(200, "late"));
+  }
+
+ private:
+  std::string name_;
+  std::mutex mu_;
+  int requests_ = 0;
+  std::vector<http::Responder> parked_;
+  std::unique_ptr<http::Server> server_;
+};
+
+TEST(VersionDispatcherTest, AReplicaWhoseRequestTimedOutGetsNoWorkUntilItAnswers) {
+  FakeReplica busy("busy");
+  FakeReplica idle("idle");
+  http::UpstreamClient upstream(1);
+  VersionDispatcher dispatcher("svc", "v1", &upstream);
+  dispatcher.SetLimits({.max_concurrent_per_replica = 1, .max_queue_wait = 10s, .scoring_timeout = 300ms});
+
+  dispatcher.SetBackends({{"busy", busy.port()}});
+  EXPECT_EQ(Score(dispatcher, "slow").status, 504);
+  ASSERT_EQ(busy.parked(), 1);
+  EXPECT_EQ(dispatcher.Inflight("busy"), 1) << "a timed-out replica still works on its request";
+
+  // Both replicas are routed to now; the busy one must get nothing while its run() goes on.
+  dispatcher.SetBackends({{"busy", busy.port()}, {"idle", idle.port()}});
+  for (int i = 0; i < 6; ++i) {
+    http::Response response = Score(dispatcher, "quick");
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(response.body, "idle") << "request " << i << " went to the replica still running a timed-out run()";
+  }
+  EXPECT_EQ(busy.requests(), 1);
+
+  // Once it answers (late, the answer is dropped), it takes requests again.
+  busy.Release();
+  ASSERT_TRUE(testing::Eventually([&] { return dispatcher.Inflight("busy") == 0; }));
+  bool busy_served = false;
+  for (int i = 0; i < 6 && !busy_served; ++i) busy_served = Score(dispatcher, "quick").body == "busy";
+  EXPECT_TRUE(busy_served);
+}
+
+}  // namespace
+}  // namespace amlcore::frontend
