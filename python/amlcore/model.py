@@ -98,7 +98,7 @@ class Model:
     def deploy(workspace, name, models, inference_config=None, deployment_config=None, deployment_target=None,
                overwrite=False, show_output=False):
         """Start deploying ``models`` as web service ``name``; returns at once (then ``wait_for_deployment``)."""
-        from amlcore.webservice import AksServiceDeploymentConfiguration, AksWebservice
+        from amlcore.webservice import AksEndpointDeploymentConfiguration, AksServiceDeploymentConfiguration, AksWebservice
         from amlcore.compute import AksCompute
         if deployment_target is None or not isinstance(deployment_target, AksCompute):
             raise WebserviceException("deployment_target must be an AksCompute: amlcore deploys web services to AKS "
@@ -106,8 +106,9 @@ class Model:
         if deployment_config is None:
             deployment_config = AksWebservice.deploy_configuration()
         if not isinstance(deployment_config, AksServiceDeploymentConfiguration):
-            raise WebserviceException("deployment_config must come from AksWebservice.deploy_configuration(), not "
-                                      "{}.".format(type(deployment_config).__name__))
+            raise WebserviceException("deployment_config must come from AksWebservice.deploy_configuration() or "
+                                      "AksEndpoint.deploy_configuration(), not {}.".format(
+                                          type(deployment_config).__name__))
         if inference_config is None:
             raise WebserviceException("Model.deploy needs an inference_config with the entry script.")
         if not isinstance(inference_config, InferenceConfig):
@@ -117,8 +118,14 @@ class Model:
         for m in models:
             if not isinstance(m, Model):
                 raise WebserviceException("models must be Model objects, not {}.".format(type(m).__name__))
-        core = _core.AksWebservice.deploy(workspace._core, name, [m._core for m in models], inference_config._to_core(),
-                                          deployment_config._to_core(), deployment_target._core, bool(overwrite))
+        if isinstance(deployment_config, AksEndpointDeploymentConfiguration):
+            core = _core.AksEndpoint.deploy(workspace._core, name, [m._core for m in models],
+                                            inference_config._to_core(), deployment_config._to_core(),
+                                            deployment_target._core)
+        else:
+            core = _core.AksWebservice.deploy(workspace._core, name, [m._core for m in models],
+                                              inference_config._to_core(), deployment_config._to_core(),
+                                              deployment_target._core, bool(overwrite))
         from amlcore.webservice import _wrap_service
         return _wrap_service(workspace, core)
 

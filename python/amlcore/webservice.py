@@ -1,5 +1,6 @@
 """Web services, as in ``azureml.core.webservice``: Webservice and AksWebservice."""
 
+import enum
 import inspect
 import json
 import numbers
@@ -8,7 +9,8 @@ from amlcore import _core
 from amlcore._core_property import core_property
 from amlcore.exceptions import WebserviceException
 
-__all__ = ["Webservice", "AksWebservice", "AksServiceDeploymentConfiguration"]
+__all__ = ["Webservice", "AksWebservice", "AksServiceDeploymentConfiguration", "AksEndpoint",
+           "AksEndpointDeploymentConfiguration"]
 
 # The deployment settings, from the core's table: (name, kind, scopes), in azureml's parameter order. The scopes
 # say which calls take a setting (DeploySettingScope in amlcore/webservice.h).
@@ -66,8 +68,10 @@ class AksServiceDeploymentConfiguration:
     """The configuration of an AKS web service, from ``AksWebservice.deploy_configuration()``. Unset values take
     the server's defaults (autoscale 1-10 replicas, 0.1 CPU, 0.5 GB, key auth, 60 s scoring timeout)."""
 
+    _PARAMETERS = _DEPLOY_PARAMETERS
+
     def __init__(self, **values):
-        for name in _DEPLOY_PARAMETERS:
+        for name in self._PARAMETERS:
             setattr(self, name, values.pop(name, None))
         if values:
             raise WebserviceException("Invalid configuration, unknown setting {}.".format(", ".join(sorted(values))))
@@ -78,16 +82,23 @@ class AksServiceDeploymentConfiguration:
         self._to_core().validate()
 
     def _to_core(self):
-        return _core_config({name: getattr(self, name, None) for name in _DEPLOY_PARAMETERS})
+        return _core_config({name: getattr(self, name, None) for name in self._PARAMETERS})
 
     def __repr__(self):
-        given = ", ".join("{}={!r}".format(n, getattr(self, n)) for n in _DEPLOY_PARAMETERS
+        given = ", ".join("{}={!r}".format(n, getattr(self, n)) for n in self._PARAMETERS
                           if getattr(self, n, None) is not None)
-        return "AksServiceDeploymentConfiguration({})".format(given)
+        return "{}({})".format(type(self).__name__, given)
+
+
+class AksEndpointDeploymentConfiguration(AksServiceDeploymentConfiguration):
+    """The configuration of an AKS endpoint and its first version, from ``AksEndpoint.deploy_configuration()``:
+    the web service settings (without ``blobfuse_enabled``) plus ``version_name`` and ``traffic_percentile``."""
+
+    _PARAMETERS = _names(_ENDPOINT)
 
 
 def _wrap_service(workspace, core, expected=None):
-    subclass = AksWebservice
+    subclass = AksEndpoint if isinstance(core, _core.AksEndpoint) else AksWebservice
     if expected is not None and expected is not Webservice and not issubclass(subclass, expected):
         raise WebserviceException("Webservice {} is of type {}, not {}.".format(core.name, core.compute_type,
                                                                                expected.__name__))
@@ -211,6 +222,15 @@ class Webservice:
     def error(self):
         return json.loads(self._core.error) if self._core.error else None
 
+    # As a version of an AksEndpoint: its share of traffic, whether it is the default, and its type.
+    traffic_percentile = core_property("traffic_percentile")
+    is_default = core_property("is_default")
+    version_type = core_property("version_type", empty_as_none=True)
+
+    @property
+    def is_control_version_type(self):
+        return self._core.version_type == "Control"
+
     scoring_uri = core_property("scoring_uri", empty_as_none=True)
     swagger_uri = core_property("swagger_uri", empty_as_none=True)
     auth_enabled = core_property("auth_enabled")
@@ -285,3 +305,124 @@ _UPDATE_SIGNATURE = inspect.Signature(
        + _UPDATABLE[_UPDATABLE.index("description") + 1:]]
     + [inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)])
 AksWebservice.update.__signature__ = _UPDATE_SIGNATURE
+
+
+def _check_bool(name, value):
+    if value is not None and not isinstance(value, bool):
+        raise WebserviceException("Error, {} must be True or False, not {!r}.".format(name, value))
+
+
+def _version(values, models, inference_config, is_default, is_control_version_type):
+    """The core's version changes from create_version's or update_version's arguments."""
+    from amlcore.model import InferenceConfig, Model
+    version = _core.AksEndpointVersion()
+    version.config = _core_config(values)
+    if models is not None:
+        if not all(isinstance(m, Model) for m in models):
+            raise WebserviceException("Error, models must be Model objects.")
+        version.models = [m._core for m in models]
+    if inference_config is not None:
+        if not isinstance(inference_config, InferenceConfig):
+            raise WebserviceException("Error, inference_config must be an InferenceConfig, not {}.".format(
+                type(inference_config).__name__))
+        version.inference_config = inference_config._to_core()
+    _check_bool("is_default", is_default)
+    _check_bool("is_control_version_type", is_control_version_type)
+    version.is_default = is_default
+    version.is_control_version_type = is_control_version_type
+    return version
+
+
+class AksEndpoint(AksWebservice):
+    """Controlled rollout: one scoring URI with up to six versions behind it, each with its share of the traffic.
+    The default version takes what no percentile claims; one version may be the control, the others are
+    treatments. A request may pin a version with the header ``azureml-model-deployment: <version>``, and every
+    answer names the version that served it in that header."""
+
+    _webservice_type = "AKSENDPOINT"
+
+    class VersionType(enum.Enum):
+        control = "Control"
+        treatment = "Treatment"
+
+    @staticmethod
+    def deploy_configuration(*args, **kwargs):
+        """The configuration of an endpoint and its first version (``version_name``, ``traffic_percentile``)."""
+        return AksEndpointDeploymentConfiguration(**_ENDPOINT_SIGNATURE.bind(*args, **kwargs).arguments)
+
+    def create_version(self, *args, **kwargs):
+        """Start deploying a new version; then ``wait_for_deployment()``. Other versions keep serving."""
+        bound = _VERSION_SIGNATURE.bind(self, *args, **kwargs).arguments
+        version = _version({n: bound.get(n) for n in _VERSION_PARAMETERS}, bound.get("models"),
+                           bound.get("inference_config"), bound.get("is_default"),
+                           bound.get("is_control_version_type"))
+        self._core.create_version(bound.get("version_name") or "", version)
+
+    def update_version(self, *args, **kwargs):
+        """Change a version: its traffic, default or control role (at once), or what it runs (a rolling update of
+        that version alone); then ``wait_for_deployment()``."""
+        bound = _VERSION_SIGNATURE.bind(self, *args, **kwargs).arguments
+        version = _version({n: bound.get(n) for n in _VERSION_PARAMETERS}, bound.get("models"),
+                           bound.get("inference_config"), bound.get("is_default"),
+                           bound.get("is_control_version_type"))
+        self._core.update_version(bound.get("version_name") or "", version)
+
+    def delete_version(self, version_name):
+        """Delete a version; when it was the default, the control version (else the oldest) becomes the default.
+        The last version cannot be deleted: delete the endpoint."""
+        if version_name is not None and not isinstance(version_name, str):
+            raise WebserviceException("Error, version_name must be a string, not {!r}.".format(version_name))
+        self._core.delete_version(version_name or "")
+
+    def update(self, auth_enabled=None, token_auth_enabled=None, enable_app_insights=None, description=None,
+               tags=None, properties=None):
+        """Change the endpoint's own settings (not its versions')."""
+        update = _core.AksEndpointUpdate()
+        for name, value in (("auth_enabled", auth_enabled), ("token_auth_enabled", token_auth_enabled),
+                            ("enable_app_insights", enable_app_insights)):
+            _check_bool(name, value)
+            setattr(update, name, value)
+        if description is not None:
+            if not isinstance(description, str):
+                raise WebserviceException("Error, description must be a string, not {!r}.".format(description))
+            update.description = description
+        for name, value in (("tags", tags), ("properties", properties)):
+            if value is None:
+                continue
+            if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                      for k, v in value.items()):
+                raise WebserviceException("Error, {} must be a dict of strings to strings.".format(name))
+            setattr(update, name, value)
+        self._core.update_endpoint(update)
+
+    @property
+    def versions(self):
+        """The versions, oldest first, by name; each an AksWebservice with ``traffic_percentile``, ``is_default``,
+        ``version_type``, its own state and ``get_logs``."""
+        out = {}
+        for name, core in self._core.versions:
+            out[name] = _wrap_service(self.workspace, core)
+        return out
+
+    def serialize(self):
+        document = json.loads(self._core.serialize())
+        document["versions"] = {name: version.serialize() for name, version in self.versions.items()}
+        return document
+
+
+_ENDPOINT_SIGNATURE = _signature(_names(_ENDPOINT))
+AksEndpoint.deploy_configuration.__signature__ = _ENDPOINT_SIGNATURE
+# create_version and update_version: version_name, then the version settings with models and inference_config
+# after description and is_default and is_control_version_type after traffic_percentile, as in azureml.
+_VERSION_PARAMETERS = _names(_VERSION)
+_VERSION_SIGNATURE = inspect.Signature(
+    [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+     inspect.Parameter("version_name", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    + [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None) for n in
+       _VERSION_PARAMETERS[:_VERSION_PARAMETERS.index("description") + 1] + ("models", "inference_config")
+       + _VERSION_PARAMETERS[_VERSION_PARAMETERS.index("description") + 1:_VERSION_PARAMETERS.index(
+           "traffic_percentile") + 1]
+       + ("is_default", "is_control_version_type")
+       + _VERSION_PARAMETERS[_VERSION_PARAMETERS.index("traffic_percentile") + 1:]])
+AksEndpoint.create_version.__signature__ = _VERSION_SIGNATURE
+AksEndpoint.update_version.__signature__ = _VERSION_SIGNATURE

@@ -14,6 +14,9 @@ void DefineWebservice(py::module_& m) {
   py::class_<AksServiceUpdate> update(m, "AksServiceUpdate");
   py::class_<Webservice, std::shared_ptr<Webservice>> service(m, "Webservice");
   py::class_<AksWebservice, Webservice, std::shared_ptr<AksWebservice>> aks(m, "AksWebservice");
+  py::class_<AksEndpointVersion> endpoint_version(m, "AksEndpointVersion");
+  py::class_<AksEndpointUpdate> endpoint_update(m, "AksEndpointUpdate");
+  py::class_<AksEndpoint, AksWebservice, std::shared_ptr<AksEndpoint>> endpoint(m, "AksEndpoint");
 
   // Settings by name: the table in src/domain/deploy_settings.cc decides which there are and their types.
   config.def(py::init<>())
@@ -102,6 +105,10 @@ void DefineWebservice(py::module_& m) {
       .def_property_readonly("updated_time", &Webservice::updated_time)
       .def_property_readonly("model_ids", &Webservice::model_ids)
       .def_property_readonly("operation_id", &Webservice::operation_id)
+      .def_property_readonly("endpoint_name", &Webservice::endpoint_name)
+      .def_property_readonly("traffic_percentile", &Webservice::traffic_percentile)
+      .def_property_readonly("is_default", &Webservice::is_default)
+      .def_property_readonly("version_type", &Webservice::version_type)
       .def_property_readonly("document", &Webservice::document);
 
   aks.def_static(
@@ -119,6 +126,58 @@ void DefineWebservice(py::module_& m) {
       .def_property_readonly("autoscale_enabled", &AksWebservice::autoscale_enabled)
       .def_property_readonly("cpu_cores", &AksWebservice::cpu_cores)
       .def_property_readonly("memory_gb", &AksWebservice::memory_gb);
+
+  endpoint_version.def(py::init<>())
+      .def_readwrite("config", &AksEndpointVersion::config)
+      .def_readwrite("models", &AksEndpointVersion::models)
+      .def_readwrite("inference_config", &AksEndpointVersion::inference_config)
+      .def_readwrite("is_default", &AksEndpointVersion::is_default)
+      .def_readwrite("is_control_version_type", &AksEndpointVersion::is_control_version_type);
+  endpoint_update.def(py::init<>())
+      .def_readwrite("auth_enabled", &AksEndpointUpdate::auth_enabled)
+      .def_readwrite("token_auth_enabled", &AksEndpointUpdate::token_auth_enabled)
+      .def_readwrite("enable_app_insights", &AksEndpointUpdate::enable_app_insights)
+      .def_readwrite("description", &AksEndpointUpdate::description)
+      .def_readwrite("tags", &AksEndpointUpdate::tags)
+      .def_readwrite("properties", &AksEndpointUpdate::properties);
+  endpoint
+      .def_static(
+          "deploy",
+          [](const Workspace& ws, const std::string& name, const std::vector<Model>& models,
+             const InferenceConfig& inference, const Config& config, const AksCompute& target) {
+            return ValueOrThrow(WithoutGil([&] { return AksEndpoint::Deploy(ws, name, models, inference, config, target); }));
+          },
+          py::arg("workspace"), py::arg("name"), py::arg("models"), py::arg("inference_config"), py::arg("config"),
+          py::arg("target"))
+      .def(
+          "create_version",
+          [](AksEndpoint& self, const std::string& name, const AksEndpointVersion& v) {
+            ThrowIfError(WithoutGil([&] { return self.CreateVersion(name, v); }));
+          },
+          py::arg("version_name"), py::arg("version"))
+      .def(
+          "update_version",
+          [](AksEndpoint& self, const std::string& name, const AksEndpointVersion& v) {
+            ThrowIfError(WithoutGil([&] { return self.UpdateVersion(name, v); }));
+          },
+          py::arg("version_name"), py::arg("changes"))
+      .def(
+          "delete_version",
+          [](AksEndpoint& self, const std::string& name) {
+            ThrowIfError(WithoutGil([&] { return self.DeleteVersion(name); }));
+          },
+          py::arg("version_name"))
+      .def(
+          "update_endpoint",
+          [](AksEndpoint& self, const AksEndpointUpdate& u) {
+            ThrowIfError(WithoutGil([&] { return self.UpdateEndpoint(u); }));
+          },
+          py::arg("update"))
+      .def_property_readonly("versions", [](const AksEndpoint& self) {
+        std::vector<std::pair<std::string, std::shared_ptr<AksWebservice>>> out;
+        for (const auto& name : self.version_order()) out.emplace_back(name, self.versions().at(name));
+        return out;
+      });
 }
 
 }  // namespace amlcore::python

@@ -1,0 +1,283 @@
+"""AksEndpoint: controlled rollout with versions, traffic percentiles, a default, control and treatments, as in
+Azure ML's deploy-to-AKS article; real front end and replicas."""
+
+import collections
+import json
+import os
+import signal
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from amlcore import Model, Webservice, Workspace
+from amlcore.compute import AksCompute, ComputeTarget
+from amlcore.environment import Environment
+from amlcore.exceptions import WebserviceException
+from amlcore.model import InferenceConfig
+from amlcore.webservice import AksEndpoint, AksEndpointDeploymentConfiguration, AksWebservice
+from services import Traffic, post, script_dir
+
+# Answers with the version that runs it (from the model file it was deployed with), or fails init() when asked.
+VERSIONED = """
+    import json, os
+    def init():
+        global tag
+        with open(os.path.join(os.getenv("AZUREML_MODEL_DIR"), "tag.txt")) as f:
+            tag = f.read().strip()
+        if tag == "broken":
+            raise RuntimeError("this version cannot start")
+    def run(raw):
+        return {"tag": tag}
+"""
+
+
+def wait_until(predicate, timeout, message):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(message)
+
+
+@pytest.fixture
+def rollout(home, tmp_path):
+    """A workspace, a cluster, and what a version needs: an inference config and a model per tag."""
+    ws = Workspace.create("rollout-ws")
+    target = ComputeTarget.create(ws, "rollout-aks", AksCompute.provisioning_configuration(
+        agent_count=1, vm_size="Standard_D4_v2", cluster_purpose="DevTest"))
+    target.wait_for_completion()
+    inference = InferenceConfig(entry_script="score.py", source_directory=script_dir(tmp_path, VERSIONED),
+                                environment=Environment("rollout-env"))
+
+    def model(tag):
+        path = tmp_path / "models" / tag / "tag.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(tag)
+        return Model.register(ws, model_path=str(path), model_name="tag-" + tag)
+    return ws, target, inference, model
+
+
+def deploy_endpoint(ws, target, inference, model, **config):
+    config.setdefault("version_name", "versiona")
+    config.setdefault("traffic_percentile", 20)
+    endpoint = Model.deploy(ws, "rollout-ep", [model], inference, AksEndpoint.deploy_configuration(
+        cpu_cores=0.1, memory_gb=0.2, **config), target)
+    endpoint.wait_for_deployment()
+    return endpoint
+
+
+def shares(endpoint, count, pin=None):
+    """How many of `count` requests each version answered, by the response header that names it."""
+    key = endpoint.get_keys()[0]
+    seen = collections.Counter()
+    for _ in range(count):
+        headers = {"azureml-model-deployment": pin} if pin else None
+        status, body, response_headers = post(endpoint.scoring_uri, "{}", key, headers)
+        assert status == 200, body
+        version = response_headers["azureml-model-deployment"]
+        seen[version] += 1
+    return seen
+
+
+def test_the_articles_controlled_rollout(rollout):
+    ws, target, inference, model = rollout
+    a, b = model("a"), model("b")
+    endpoint_deployment_config = AksEndpoint.deploy_configuration(
+        cpu_cores=0.1, memory_gb=0.2, enable_app_insights=True, tags={"sckitlearn": "demo"},
+        description="testing versions", version_name="versiona", traffic_percentile=20)
+    assert isinstance(endpoint_deployment_config, AksEndpointDeploymentConfiguration)
+    endpoint = Model.deploy(ws, "mynewendpoint", [a], inference, endpoint_deployment_config, target)
+    endpoint.wait_for_deployment(True)
+    assert isinstance(endpoint, AksEndpoint) and endpoint.compute_type == "AKSENDPOINT"
+    assert endpoint.state == "Healthy" and list(endpoint.versions) == ["versiona"]
+    assert endpoint.versions["versiona"].is_default and endpoint.versions["versiona"].traffic_percentile == 20
+
+    endpoint.create_version(version_name="versionb", inference_config=inference, models=[b],
+                            tags={"modelVersion": "b"}, description="my second version", traffic_percentile=10)
+    endpoint.wait_for_deployment(True)
+    versions = endpoint.versions
+    assert [(v.name, v.traffic_percentile, v.is_default, v.version_type, v.state) for v in versions.values()] == [
+        ("versiona", 20, True, "Treatment", "Healthy"), ("versionb", 10, False, "Treatment", "Healthy")]
+    assert versions["versionb"].tags == {"modelVersion": "b"}
+
+    # The default takes what no percentile claims: a 90 %, b 10 %.
+    seen = shares(endpoint, 1000)
+    assert abs(seen["versionb"] / 1000 - 0.10) < 0.04, seen
+
+    endpoint.update_version(version_name=endpoint.versions["versionb"].name, description="my second version update",
+                            traffic_percentile=40, is_default=True, is_control_version_type=True)
+    endpoint.wait_for_deployment(True)
+    versions = endpoint.versions
+    assert versions["versionb"].is_default and versions["versionb"].is_control_version_type
+    assert not versions["versiona"].is_default and versions["versiona"].version_type == "Treatment"
+    # b is the default now: a keeps its 20 %, b takes the 80 % left.
+    seen = shares(endpoint, 1000)
+    assert abs(seen["versiona"] / 1000 - 0.20) < 0.05, seen
+    assert "tag" in endpoint.versions["versionb"].get_logs() or endpoint.versions["versionb"].get_logs()
+
+    endpoint.delete_version(version_name="versionb")
+    endpoint.wait_for_deployment(True)
+    assert list(endpoint.versions) == ["versiona"] and endpoint.versions["versiona"].is_default
+    assert shares(endpoint, 20) == {"versiona": 20}
+    assert isinstance(Webservice(ws, "mynewendpoint"), AksEndpoint)
+    assert isinstance(AksEndpoint(ws, "mynewendpoint"), AksEndpoint)
+    assert [type(s).__name__ for s in Webservice.list(ws, compute_type="AKSENDPOINT")] == ["AksEndpoint"]
+    assert Webservice.list(ws, compute_type="AKS") == []
+    endpoint.delete()
+    with pytest.raises(WebserviceException, match="WebserviceNotFound"):
+        Webservice(ws, "mynewendpoint")
+
+
+def test_pinning_a_version_and_the_header_that_names_it(rollout):
+    ws, target, inference, model = rollout
+    endpoint = deploy_endpoint(ws, target, inference, model("a"))
+    endpoint.create_version("versionb", inference_config=inference, models=[model("b")], traffic_percentile=50)
+    endpoint.wait_for_deployment()
+    assert shares(endpoint, 30, pin="versionb") == {"versionb": 30}
+    assert shares(endpoint, 30, pin="versiona") == {"versiona": 30}
+    status, body, _ = post(endpoint.scoring_uri, "{}", endpoint.get_keys()[0],
+                           {"azureml-model-deployment": "versionz"})
+    assert status == 404
+    assert json.loads(body)["message"] == (
+        "Service rollout-ep has no version versionz (azureml-model-deployment); its versions are versiona, "
+        "versionb.")
+    # A version object scores with its own version.
+    assert endpoint.versions["versionb"].run("{}") == {"tag": "b"}
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(version_name="versionb", traffic_percentile=90),
+     "Error, the traffic percentiles of endpoint rollout-ep would add up to 110 (versiona=20, versionb=90); "
+     "together they must be at most 100."),
+    (dict(version_name="versiona", traffic_percentile=10),
+     "Error, endpoint rollout-ep already has a version versiona; change it with update_version."),
+    (dict(version_name="Version_B", traffic_percentile=10),
+     "Error, version name 'Version_B' is invalid."),
+    (dict(version_name="versionb", traffic_percentile=101),
+     "Invalid configuration, traffic_percentile cannot be negative or greater than 100."),
+    (dict(version_name="versionb", auth_enabled=False), "unexpected keyword argument 'auth_enabled'"),
+    (dict(version_name=None), "No name is provided to create a version in an Endpoint rollout-ep"),
+])
+def test_version_rules_refuse_and_change_nothing(rollout, change, message):
+    ws, target, inference, model = rollout
+    endpoint = deploy_endpoint(ws, target, inference, model("a"))
+    with pytest.raises((WebserviceException, TypeError)) as error:
+        endpoint.create_version(inference_config=inference, **change)
+    assert message in str(error.value)
+    endpoint.update_deployment_state()
+    assert list(endpoint.versions) == ["versiona"] and endpoint.state == "Healthy"
+
+
+def test_at_most_six_versions_one_control_and_the_last_cannot_go(rollout, capsys):
+    ws, target, inference, model = rollout
+    endpoint = deploy_endpoint(ws, target, inference, model("a"), traffic_percentile=0)
+    for name in ("versionb", "versionc", "versiond", "versione", "versionf"):
+        endpoint.create_version(name, inference_config=inference, models=[model("a")], cpu_cores=0.1,
+                                memory_gb=0.1)
+        endpoint.wait_for_deployment()
+    with pytest.raises(WebserviceException) as error:
+        endpoint.create_version("versiong", inference_config=inference, cpu_cores=0.1, memory_gb=0.1)
+    assert "Error, endpoint rollout-ep would have 7 versions; an endpoint has at most 6." in str(error.value)
+    endpoint.update_version("versionb", is_control_version_type=True)
+    endpoint.wait_for_deployment()
+    endpoint.update_version("versionc", is_control_version_type=True)  # the control moves
+    endpoint.wait_for_deployment()
+    assert [n for n, v in endpoint.versions.items() if v.is_control_version_type] == ["versionc"]
+    # Deleting the default hands it to the control version, and the operation log says so.
+    capsys.readouterr()
+    endpoint.delete_version("versiona")
+    endpoint.wait_for_deployment(show_output=True)
+    assert "Version versiona was the default; version versionc (the control version) is the default now" in (
+        capsys.readouterr().out)
+    assert "versiona" not in endpoint.versions and endpoint.versions["versionc"].is_default
+    for name in ("versionb", "versiond", "versione", "versionf"):
+        endpoint.delete_version(name)
+        endpoint.wait_for_deployment()
+    with pytest.raises(WebserviceException, match="Error, versionc is the last version of endpoint rollout-ep; "
+                                                  "delete the endpoint instead."):
+        endpoint.delete_version("versionc")
+    with pytest.raises(WebserviceException, match="has no version nosuch"):
+        endpoint.delete_version("nosuch")
+
+
+def test_a_failing_version_leaves_the_others_serving(rollout):
+    ws, target, inference, model = rollout
+    endpoint = deploy_endpoint(ws, target, inference, model("a"))
+    endpoint.create_version("broken", inference_config=inference, models=[model("broken")], traffic_percentile=50)
+    with pytest.raises(WebserviceException) as error:
+        endpoint.wait_for_deployment()
+    assert "UserScriptInitFailed" in str(error.value)
+    endpoint.update_deployment_state()
+    assert endpoint.versions["broken"].state == "Failed"
+    assert endpoint.versions["versiona"].state == "Healthy"
+    assert endpoint.state == "Unhealthy" and "Version broken:" in endpoint.error["message"]
+    # Its share goes to the default: every request is answered by versiona.
+    assert shares(endpoint, 40) == {"versiona": 40}
+    assert "this version cannot start" in endpoint.versions["broken"].get_logs()
+
+
+def test_updating_a_version_under_traffic_fails_no_request(rollout):
+    ws, target, inference, model = rollout
+    endpoint = deploy_endpoint(ws, target, inference, model("a"), traffic_percentile=0)
+    endpoint.create_version("versionb", inference_config=inference, models=[model("b")], traffic_percentile=50)
+    endpoint.wait_for_deployment()
+    with Traffic(endpoint.scoring_uri, endpoint.get_keys()[0], connections=4) as traffic:
+        traffic.wait_for(100)
+        endpoint.update_version("versionb", models=[model("c")])
+        endpoint.wait_for_deployment()
+        served = len(traffic.records)
+        traffic.wait_for(served + 200)
+    assert traffic.failures() == []
+    assert len(traffic.successes()) > 300
+    assert shares(endpoint, 60, pin="versionb") == {"versionb": 60}
+    assert endpoint.versions["versionb"].run("{}") == {"tag": "c"}
+
+
+def test_deleting_an_endpoint_leaves_no_process(rollout, home):
+    ws, target, inference, model = rollout
+    endpoint = deploy_endpoint(ws, target, inference, model("a"))
+    endpoint.create_version("versionb", inference_config=inference, models=[model("b")], traffic_percentile=30)
+    endpoint.wait_for_deployment()
+    assert len(home.replicas("rollout-ep")) == 2
+    endpoint.delete()
+    assert home.replicas("rollout-ep") == []
+
+
+def test_an_endpoint_survives_a_restart_of_amlcored(rollout, home):
+    ws, target, inference, model = rollout
+    endpoint = deploy_endpoint(ws, target, inference, model("a"))
+    endpoint.create_version("versionb", inference_config=inference, models=[model("b")], traffic_percentile=30)
+    endpoint.wait_for_deployment()
+    os.kill(home.server_pid(), signal.SIGKILL)
+    # The data plane keeps serving both versions while the server is down.
+    assert shares(endpoint, 20, pin="versionb") == {"versionb": 20}
+    again = AksEndpoint(ws, "rollout-ep")  # the SDK starts the server again
+    assert list(again.versions) == ["versiona", "versionb"]
+    assert again.versions["versionb"].traffic_percentile == 30 and again.state == "Healthy"
+    again.update_version("versionb", traffic_percentile=60)
+    again.wait_for_deployment()
+    assert again.versions["versionb"].traffic_percentile == 60
+
+
+def test_version_signatures_are_azuremls():
+    import inspect
+    create = list(inspect.signature(AksEndpoint.create_version).parameters)
+    assert create[:3] == ["self", "version_name", "autoscale_enabled"]
+    assert create[create.index("description") + 1:create.index("description") + 3] == ["models", "inference_config"]
+    assert create[create.index("traffic_percentile"):create.index("traffic_percentile") + 5] == [
+        "traffic_percentile", "is_default", "is_control_version_type", "cpu_cores_limit", "memory_gb_limit"]
+    assert list(inspect.signature(AksEndpoint.update_version).parameters) == create
+    deploy = list(inspect.signature(AksEndpoint.deploy_configuration).parameters)
+    assert "blobfuse_enabled" not in deploy and deploy[deploy.index("token_auth_enabled") + 1:][:3] == [
+        "version_name", "traffic_percentile", "compute_target_name"]
+    assert AksEndpoint.VersionType.control.value == "Control"
+    assert AksEndpoint.VersionType.treatment.value == "Treatment"
+    with pytest.raises(WebserviceException, match="traffic_percentile cannot be negative or greater than 100"):
+        AksEndpoint.deploy_configuration(traffic_percentile=-1)
+    with pytest.raises(TypeError):
+        AksEndpoint.deploy_configuration(blobfuse_enabled=True)
+    with pytest.raises(TypeError):
+        AksWebservice.deploy_configuration(version_name="a")
