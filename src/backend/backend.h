@@ -69,8 +69,9 @@ class Router {
   virtual absl::Status ApplyRoutes(const ClusterRef& cluster, const domain::RouteTable& table) = 0;
   // The generation of the table the router serves (0 when it has none).
   virtual absl::StatusOr<int64_t> RouteGeneration(const ClusterRef& cluster) = 0;
-  // Whether a request for `endpoint` through the router reaches a ready replica.
-  virtual absl::StatusOr<bool> Probe(const ClusterRef& cluster, absl::string_view endpoint) = 0;
+  // Whether a request for `version` of `endpoint` through the router reaches one of its ready replicas.
+  virtual absl::StatusOr<bool> Probe(const ClusterRef& cluster, absl::string_view endpoint,
+                                     absl::string_view version) = 0;
 };
 
 struct EnvironmentBuild {

@@ -120,6 +120,17 @@ std::vector<double> EffectiveShares(const std::vector<VersionRouting>& versions,
   return shares;
 }
 
+int PickVersion(const std::vector<double>& shares, double u) {
+  int last = -1;
+  for (size_t i = 0; i < shares.size(); ++i) {
+    if (shares[i] <= 0) continue;
+    if (u < shares[i]) return static_cast<int>(i);
+    u -= shares[i];
+    last = static_cast<int>(i);
+  }
+  return last;
+}
+
 bool InProgress(absl::string_view state) {
   return state == "Transitioning" || state == "Unschedulable" || state == "Deleting";
 }

@@ -48,6 +48,10 @@ void MakeControl(absl::string_view name, std::vector<VersionRouting>& versions);
 // percentile). All zero when none is ready.
 std::vector<double> EffectiveShares(const std::vector<VersionRouting>& versions, const std::vector<bool>& ready);
 
+// The version a uniform draw `u` in [0, 100) lands on, by `shares` (from EffectiveShares); the last version
+// with a share when rounding leaves a sliver; -1 when no version has a share.
+int PickVersion(const std::vector<double>& shares, double u);
+
 // Where one version of a service is.
 struct VersionCondition {
   std::string name;

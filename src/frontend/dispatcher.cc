@@ -14,6 +14,9 @@ http::Response FrontEndMessage(int status, absl::string_view message) {
 void VersionMetrics::Record(int status, Clock::duration elapsed) {
   requests.fetch_add(1, std::memory_order_relaxed);
   by_class[std::clamp(status / 100, 0, 5)].fetch_add(1, std::memory_order_relaxed);
+  if (status >= kFirstErrorStatus && status < kFirstErrorStatus + static_cast<int>(errors_by_status.size())) {
+    errors_by_status[status - kFirstErrorStatus].fetch_add(1, std::memory_order_relaxed);
+  }
   double ms = std::chrono::duration<double, std::milli>(elapsed).count();
   size_t bucket = 0;
   while (bucket < kBucketsMs.size() && ms > kBucketsMs[bucket]) ++bucket;

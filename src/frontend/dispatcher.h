@@ -30,6 +30,8 @@ struct VersionMetrics {
   static constexpr std::array<double, 13> kBucketsMs = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
   std::atomic<uint64_t> requests{0};
   std::array<std::atomic<uint64_t>, 6> by_class{};  // index = status / 100
+  static constexpr int kFirstErrorStatus = 400;
+  std::array<std::atomic<uint64_t>, 200> errors_by_status{};  // index = status - 400, for 400 to 599
   std::array<std::atomic<uint64_t>, kBucketsMs.size() + 1> latency_buckets{};
   std::atomic<uint64_t> latency_sum_us{0};
 

@@ -158,7 +158,7 @@ struct FrontEnd::Impl {
   }
 
   // Weighted choice among versions by their effective shares: a version's percentile when it has ready
-  // replicas, the default what the others leave (see domain::EffectiveShares). Null when none is ready.
+  // replicas, the default what the others leave (see domain::EffectiveShares); the default when none is ready.
   std::shared_ptr<VersionDispatcher> ChooseVersion(const ServiceEntry& entry) {
     const auto& versions = entry.route.versions;
     if (versions.empty()) return nullptr;
@@ -171,16 +171,9 @@ struct FrontEnd::Impl {
     }
     std::vector<double> shares = domain::EffectiveShares(routing, ready);
     thread_local std::mt19937_64 random(std::random_device{}());
-    double pick = std::uniform_real_distribution<double>(0, 100)(random);
-    for (size_t i = 0; i < shares.size(); ++i) {
-      if (shares[i] <= 0) continue;
-      if (pick < shares[i]) return entry.dispatchers[i];
-      pick -= shares[i];
-    }
-    // Rounding left a sliver, or nothing is ready: the default answers (with 503 when it has no replica).
-    for (size_t i = shares.size(); i-- > 0;) {
-      if (shares[i] > 0) return entry.dispatchers[i];
-    }
+    int chosen = domain::PickVersion(shares, std::uniform_real_distribution<double>(0, 100)(random));
+    if (chosen >= 0) return entry.dispatchers[chosen];
+    // Nothing is ready: the default answers (with 503, or from its queue when a replica comes up).
     for (size_t i = 0; i < versions.size(); ++i) {
       if (versions[i].is_default) return entry.dispatchers[i];
     }
@@ -346,11 +339,16 @@ struct FrontEnd::Impl {
       }
     }
     absl::StrAppend(&out,
-                    "# HELP amlcore_fe_errors_total Scoring requests answered with a 5xx status.\n"
+                    "# HELP amlcore_fe_errors_total Scoring requests answered with a 4xx or 5xx status, by status.\n"
                     "# TYPE amlcore_fe_errors_total counter\n");
     for (const auto& d : all) {
-      absl::StrAppend(&out, "amlcore_fe_errors_total{service=\"", Label(d->service()), "\",version=\"",
-                      Label(d->version()), "\"} ", d->metrics().by_class[5].load(), "\n");
+      const auto& by_status = d->metrics().errors_by_status;
+      for (size_t i = 0; i < by_status.size(); ++i) {
+        uint64_t count = by_status[i].load();
+        if (count == 0) continue;
+        absl::StrAppend(&out, "amlcore_fe_errors_total{service=\"", Label(d->service()), "\",version=\"",
+                        Label(d->version()), "\",code=\"", VersionMetrics::kFirstErrorStatus + i, "\"} ", count, "\n");
+      }
     }
     absl::StrAppend(&out,
                     "# HELP amlcore_fe_request_duration_seconds Time from arrival to answer.\n"

@@ -404,7 +404,7 @@ StepResult ServiceController::AwaitReplicas(Loaded& l) {
   }
   if (version->ready < version->desired) return StepResult::RequeueAfter(kReplicaPoll);
   // Ready once a request through the router reaches a replica.
-  auto probe = backend_.router->Probe(l.cluster_ref(), l.service.name);
+  auto probe = backend_.router->Probe(l.cluster_ref(), l.service.name, l.version.name);
   if (probe.ok() && *probe) {
     return Succeed(l, absl::StrCat(version->desired, "/", version->desired,
                                    " replicas ready; a probe through the front end succeeded"));

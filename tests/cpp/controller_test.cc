@@ -203,6 +203,145 @@ TEST_F(ControllerTest, DeletingAgainAnswersWithTheDeletionUnderWay) {
   EXPECT_EQ((*again)->Delete().code(), absl::StatusCode::kNotFound);
 }
 
+class EndpointControllerTest : public ControllerTest {
+ protected:
+  // Deploys endpoint "my-ep" with version "versiona" at 20 % and adds "versionb" at 10 %.
+  std::shared_ptr<AksEndpoint> TwoVersions() {
+    InferenceConfig inference{.entry_script = "score.py", .source_directory = source_};
+    AksServiceDeploymentConfiguration config;
+    config.num_replicas = 1;
+    config.cpu_cores = 0.5;
+    config.version_name = "versiona";
+    config.traffic_percentile = 20;
+    auto endpoint = AksEndpoint::Deploy(*ws_, "my-ep", {}, inference, config, *aks_);
+    EXPECT_TRUE(endpoint.ok()) << endpoint.status();
+    if (!endpoint.ok()) return nullptr;
+    EXPECT_TRUE((*endpoint)->WaitForDeployment().ok());
+    AksEndpointVersion b{.inference_config = inference};
+    b.config.num_replicas = 1;
+    b.config.cpu_cores = 0.5;
+    b.config.traffic_percentile = 10;
+    EXPECT_TRUE((*endpoint)->CreateVersion("versionb", b).ok());
+    EXPECT_TRUE((*endpoint)->WaitForDeployment().ok()) << (*endpoint)->document();
+    return *endpoint;
+  }
+  // The route of `version` in the router's table ("" fields when it has none).
+  domain::VersionRoute RouteOf(const std::string& version) {
+    for (const auto& e : fake_.routes().endpoints) {
+      for (const auto& v : e.versions) {
+        if (e.name == "my-ep" && v.name == version) return v;
+      }
+    }
+    return {};
+  }
+  std::map<std::string, int64_t> Revisions() {
+    std::map<std::string, int64_t> out;
+    for (const auto& [name, w] : fake_.workloads()) out[w.key.version] = w.revision;
+    return out;
+  }
+};
+
+TEST_F(EndpointControllerTest, EachVersionIsAWorkloadOfItsOwnAndTrafficChangesOnlyTheRoute) {
+  auto endpoint = TwoVersions();
+  ASSERT_NE(endpoint, nullptr);
+  EXPECT_EQ(Revisions(), (std::map<std::string, int64_t>{{"versiona", 1}, {"versionb", 1}}));
+  EXPECT_EQ(RouteOf("versiona").traffic_percentile, 20);
+  EXPECT_TRUE(RouteOf("versiona").is_default);
+  EXPECT_EQ(RouteOf("versionb").traffic_percentile, 10);
+  int applies = fake_.applies();
+
+  // b becomes the default and the control at 40 %: the route changes, no workload is applied again.
+  AksEndpointVersion change{.is_default = true, .is_control_version_type = true};
+  change.config.traffic_percentile = 40;
+  AMLCORE_ASSERT_OK(endpoint->UpdateVersion("versionb", change));
+  AMLCORE_ASSERT_OK(endpoint->WaitForDeployment());
+  EXPECT_EQ(fake_.applies(), applies);
+  EXPECT_EQ(Revisions(), (std::map<std::string, int64_t>{{"versiona", 1}, {"versionb", 1}}));
+  EXPECT_FALSE(RouteOf("versiona").is_default);
+  EXPECT_TRUE(RouteOf("versionb").is_default);
+  EXPECT_EQ(RouteOf("versionb").traffic_percentile, 40);
+  ASSERT_EQ(endpoint->versions().count("versionb"), 1u);
+  EXPECT_EQ(endpoint->versions().at("versionb")->version_type(), AksEndpoint::VersionType::kControl);
+
+  // A new model for b applies b alone.
+  AksEndpointVersion resized;
+  resized.config.num_replicas = 2;
+  AMLCORE_ASSERT_OK(endpoint->UpdateVersion("versionb", resized));
+  AMLCORE_ASSERT_OK(endpoint->WaitForDeployment());
+  EXPECT_EQ(fake_.applies(), applies + 1);
+  EXPECT_EQ(Revisions(), (std::map<std::string, int64_t>{{"versiona", 1}, {"versionb", 2}}));
+
+  // Deleting the default hands it to the control, and the operation log says so.
+  AMLCORE_ASSERT_OK(endpoint->UpdateVersion("versiona", {.is_default = true}));
+  AMLCORE_ASSERT_OK(endpoint->WaitForDeployment());
+  std::string output;
+  AMLCORE_ASSERT_OK(endpoint->DeleteVersion("versiona"));
+  AMLCORE_ASSERT_OK(endpoint->WaitForDeployment({.on_progress = [&](absl::string_view t) { absl::StrAppend(&output, t); }}));
+  EXPECT_THAT(output, HasSubstr("Version versiona was the default; version versionb (the control version) is the "
+                                "default now"));
+  EXPECT_EQ(Revisions(), (std::map<std::string, int64_t>{{"versionb", 2}}));
+  EXPECT_TRUE(RouteOf("versionb").is_default);
+  EXPECT_EQ(endpoint->version_order(), (std::vector<std::string>{"versionb"}));
+}
+
+TEST_F(EndpointControllerTest, ARefusedChangeChangesNothing) {
+  auto endpoint = TwoVersions();
+  ASSERT_NE(endpoint, nullptr);
+  int applies = fake_.applies();
+  domain::RouteTable before = fake_.routes();
+  AksEndpointVersion greedy;
+  greedy.config.traffic_percentile = 90;
+  absl::Status refused = endpoint->UpdateVersion("versionb", greedy);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.message()),
+              HasSubstr("Error, the traffic percentiles of endpoint my-ep would add up to 110 (versiona=20, "
+                        "versionb=90); together they must be at most 100."));
+  InferenceConfig inference{.entry_script = "score.py", .source_directory = source_};
+  AksEndpointVersion again{.inference_config = inference};
+  refused = endpoint->CreateVersion("versionb", again);
+  EXPECT_THAT(std::string(refused.message()),
+              HasSubstr("Error, endpoint my-ep already has a version versionb; change it with update_version."));
+  refused = endpoint->DeleteVersion("versionz");
+  EXPECT_THAT(std::string(refused.message()),
+              HasSubstr("Error, endpoint my-ep has no version versionz; its versions are versiona, versionb."));
+  EXPECT_EQ(fake_.applies(), applies);
+  EXPECT_EQ(fake_.routes().generation, before.generation);
+  AMLCORE_ASSERT_OK(endpoint->UpdateDeploymentState());
+  EXPECT_EQ(endpoint->state(), "Healthy");
+  EXPECT_EQ(endpoint->versions().at("versionb")->traffic_percentile(), 10);
+
+  AMLCORE_ASSERT_OK(endpoint->DeleteVersion("versionb"));
+  AMLCORE_ASSERT_OK(endpoint->WaitForDeployment());
+  refused = endpoint->DeleteVersion("versiona");
+  EXPECT_THAT(std::string(refused.message()),
+              HasSubstr("Error, versiona is the last version of endpoint my-ep; delete the endpoint instead."));
+  EXPECT_EQ(Revisions(), (std::map<std::string, int64_t>{{"versiona", 1}}));
+}
+
+TEST_F(EndpointControllerTest, AFailingVersionLeavesTheOthersServing) {
+  auto endpoint = TwoVersions();
+  ASSERT_NE(endpoint, nullptr);
+  fake_.SetBehaviour("my-ep/broken", {.ready = false, .fail_reason = "UserScriptInitFailed"});
+  InferenceConfig inference{.entry_script = "score.py", .source_directory = source_};
+  AksEndpointVersion broken{.inference_config = inference};
+  broken.config.num_replicas = 1;
+  broken.config.cpu_cores = 0.5;
+  broken.config.traffic_percentile = 30;
+  AMLCORE_ASSERT_OK(endpoint->CreateVersion("broken", broken));
+  absl::Status failed = endpoint->WaitForDeployment();
+  EXPECT_THAT(std::string(failed.message()), HasSubstr("UserScriptInitFailed"));
+  AMLCORE_ASSERT_OK(endpoint->UpdateDeploymentState());
+  EXPECT_EQ(endpoint->state(), "Unhealthy");
+  EXPECT_THAT(endpoint->error(), HasSubstr("Version broken: "));
+  EXPECT_EQ(endpoint->versions().at("broken")->state(), "Failed");
+  EXPECT_EQ(endpoint->versions().at("versiona")->state(), "Healthy");
+  EXPECT_EQ(endpoint->versions().at("versionb")->state(), "Healthy");
+  // The others were not touched.
+  EXPECT_EQ(Revisions()["versiona"], 1);
+  EXPECT_EQ(Revisions()["versionb"], 1);
+  EXPECT_TRUE(RouteOf("versiona").is_default);
+}
+
 }  // namespace
 }  // namespace amlcore
 

@@ -25,7 +25,7 @@ class FakeBackend : public backend::WorkloadBackend, public backend::Router, pub
 
   backend::Backend seams() { return backend::Backend{this, this, this}; }
 
-  // Test knobs.
+  // Test knobs. `endpoint` is an endpoint's name (all its versions) or "endpoint/version".
   void SetBehaviour(const std::string& endpoint, Behaviour behaviour) {
     std::lock_guard lock(mu_);
     behaviour_[endpoint] = behaviour;
@@ -94,7 +94,8 @@ class FakeBackend : public backend::WorkloadBackend, public backend::Router, pub
     std::lock_guard lock(mu_);
     std::vector<domain::VersionObservation> out;
     for (const auto& [name, spec] : workloads_) {
-      Behaviour b = behaviour_[spec.key.endpoint];
+      auto own = behaviour_.find(absl::StrCat(spec.key.endpoint, "/", spec.key.version));
+      Behaviour b = own != behaviour_.end() ? own->second : behaviour_[spec.key.endpoint];
       bool failing = !b.fail_reason.empty() && spec.revision >= b.from_revision;
       domain::VersionObservation v{spec.key, spec.revision, spec.replicas, 0, {}};
       for (int64_t i = 0; i < spec.replicas; ++i) {
@@ -130,10 +131,14 @@ class FakeBackend : public backend::WorkloadBackend, public backend::Router, pub
     std::lock_guard lock(mu_);
     return routes_.generation;
   }
-  absl::StatusOr<bool> Probe(const backend::ClusterRef&, absl::string_view endpoint) override {
+  absl::StatusOr<bool> Probe(const backend::ClusterRef&, absl::string_view endpoint,
+                             absl::string_view version) override {
     std::lock_guard lock(mu_);
     for (const auto& e : routes_.endpoints) {
-      if (e.name == endpoint) return true;
+      if (e.name != endpoint) continue;
+      for (const auto& v : e.versions) {
+        if (v.name == version) return true;
+      }
     }
     return false;
   }

@@ -82,6 +82,13 @@ def shares(endpoint, count, pin=None):
     return seen
 
 
+def metric_values(target):
+    """The front end's /metrics as {series: value}."""
+    text = urllib.request.urlopen(target.scoring_endpoint + "/metrics").read().decode()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line and not line.startswith("#")}
+
+
 def test_the_articles_controlled_rollout(rollout):
     ws, target, inference, model = rollout
     a, b = model("a"), model("b")
@@ -116,7 +123,9 @@ def test_the_articles_controlled_rollout(rollout):
     # b is the default now: a keeps its 20 %, b takes the 80 % left.
     seen = shares(endpoint, 1000)
     assert abs(seen["versiona"] / 1000 - 0.20) < 0.05, seen
-    assert "tag" in endpoint.versions["versionb"].get_logs() or endpoint.versions["versionb"].get_logs()
+    # Each version has its own logs.
+    logs_b = endpoint.versions["versionb"].get_logs()
+    assert "mynewendpoint.versionb." in logs_b and "mynewendpoint.versiona." not in logs_b
 
     endpoint.delete_version(version_name="versionb")
     endpoint.wait_for_deployment(True)
@@ -136,6 +145,7 @@ def test_pinning_a_version_and_the_header_that_names_it(rollout):
     endpoint = deploy_endpoint(ws, target, inference, model("a"))
     endpoint.create_version("versionb", inference_config=inference, models=[model("b")], traffic_percentile=50)
     endpoint.wait_for_deployment()
+    before = metric_values(target)
     assert shares(endpoint, 30, pin="versionb") == {"versionb": 30}
     assert shares(endpoint, 30, pin="versiona") == {"versiona": 30}
     status, body, _ = post(endpoint.scoring_uri, "{}", endpoint.get_keys()[0],
@@ -146,6 +156,14 @@ def test_pinning_a_version_and_the_header_that_names_it(rollout):
         "versionb.")
     # A version object scores with its own version.
     assert endpoint.versions["versionb"].run("{}") == {"tag": "b"}
+    # /metrics counts per endpoint and version.
+    after = metric_values(target)
+    for version, count in (("versiona", 30), ("versionb", 31)):
+        labels = 'service="rollout-ep",version="{}"'.format(version)
+        assert after['amlcore_fe_requests_total{' + labels + ',code="2xx"}'] - before.get(
+            'amlcore_fe_requests_total{' + labels + ',code="2xx"}', 0) == count
+        assert after['amlcore_fe_request_duration_seconds_count{' + labels + '}'] - before.get(
+            'amlcore_fe_request_duration_seconds_count{' + labels + '}', 0) == count
 
 
 @pytest.mark.parametrize("change, message", [
@@ -217,23 +235,42 @@ def test_a_failing_version_leaves_the_others_serving(rollout):
     # Its share goes to the default: every request is answered by versiona.
     assert shares(endpoint, 40) == {"versiona": 40}
     assert "this version cannot start" in endpoint.versions["broken"].get_logs()
+    # Pinned, the failed version answers 503, and /metrics counts it under its name and status.
+    status, body, headers = post(endpoint.scoring_uri, "{}", endpoint.get_keys()[0],
+                                 {"azureml-model-deployment": "broken"})
+    assert status == 503 and headers["azureml-model-deployment"] == "broken", body
+    metrics = metric_values(target)
+    assert metrics['amlcore_fe_errors_total{service="rollout-ep",version="broken",code="503"}'] == 1
+    assert metrics['amlcore_fe_ready_replicas{service="rollout-ep",version="broken"}'] == 0
 
 
-def test_updating_a_version_under_traffic_fails_no_request(rollout):
+def test_versions_join_change_and_go_under_traffic_without_a_failed_request(rollout, home):
     ws, target, inference, model = rollout
     endpoint = deploy_endpoint(ws, target, inference, model("a"), traffic_percentile=0)
-    endpoint.create_version("versionb", inference_config=inference, models=[model("b")], traffic_percentile=50)
-    endpoint.wait_for_deployment()
+    versiona = [r["pid"] for r in home.replicas("rollout-ep")]
     with Traffic(endpoint.scoring_uri, endpoint.get_keys()[0], connections=4) as traffic:
         traffic.wait_for(100)
+        # A new version joins when its replicas are ready; until then the default answers.
+        endpoint.create_version("versionb", inference_config=inference, models=[model("b")], traffic_percentile=50)
+        endpoint.wait_for_deployment()
+        traffic.wait_for(len(traffic.records) + 200)
+        # A new model for versionb: new replicas, then the old ones drain.
         endpoint.update_version("versionb", models=[model("c")])
         endpoint.wait_for_deployment()
-        served = len(traffic.records)
-        traffic.wait_for(served + 200)
+        assert endpoint.versions["versionb"].run("{}") == {"tag": "c"}
+        traffic.wait_for(len(traffic.records) + 200)
+        # Traffic moves, and versionb goes.
+        endpoint.update_version("versionb", traffic_percentile=90)
+        endpoint.wait_for_deployment()
+        traffic.wait_for(len(traffic.records) + 100)
+        endpoint.delete_version("versionb")
+        endpoint.wait_for_deployment()
+        traffic.wait_for(len(traffic.records) + 100)
     assert traffic.failures() == []
-    assert len(traffic.successes()) > 300
-    assert shares(endpoint, 60, pin="versionb") == {"versionb": 60}
-    assert endpoint.versions["versionb"].run("{}") == {"tag": "c"}
+    assert len(traffic.successes()) > 700
+    # None of that restarted versiona.
+    assert [r["pid"] for r in home.replicas("rollout-ep")] == versiona
+    assert endpoint.versions["versiona"].run("{}") == {"tag": "a"}
 
 
 def test_deleting_an_endpoint_leaves_no_process(rollout, home):

@@ -390,13 +390,15 @@ absl::StatusOr<int64_t> LocalBackend::RouteGeneration(const ClusterRef& cluster)
   return status->route_generation;
 }
 
-absl::StatusOr<bool> LocalBackend::Probe(const ClusterRef& cluster, absl::string_view endpoint) {
+absl::StatusOr<bool> LocalBackend::Probe(const ClusterRef& cluster, absl::string_view endpoint,
+                                         absl::string_view version) {
   auto address = FrontEndAddress(cluster);
   if (!address.ok()) return address.status();
   http::Client client("127.0.0.1", address->port);
-  auto response = client.Send(
-      http::Request{.method = "GET", .target = absl::StrCat("/api/v1/service/", endpoint, "/swagger.json")},
-      {.timeout = 2s});
+  http::Request request{.method = "GET", .target = absl::StrCat("/api/v1/service/", endpoint, "/swagger.json")};
+  // Pinned, so that the probe reaches the version being deployed whatever its share of traffic.
+  request.headers.Set("azureml-model-deployment", version);
+  auto response = client.Send(std::move(request), {.timeout = 2s});
   return response.ok() && response->status == 200;
 }
 

@@ -50,7 +50,8 @@ class LocalBackend : public WorkloadBackend, public Router, public ArtifactStore
   // Router
   absl::Status ApplyRoutes(const ClusterRef& cluster, const domain::RouteTable& table) override;
   absl::StatusOr<int64_t> RouteGeneration(const ClusterRef& cluster) override;
-  absl::StatusOr<bool> Probe(const ClusterRef& cluster, absl::string_view endpoint) override;
+  absl::StatusOr<bool> Probe(const ClusterRef& cluster, absl::string_view endpoint,
+                             absl::string_view version) override;
 
   // ArtifactStore
   EnvironmentBuild EnsureEnvironment(const Environment& environment, const std::string& hash) override;
