@@ -299,6 +299,39 @@ def test_an_endpoint_survives_a_restart_of_amlcored(rollout, home):
     assert again.versions["versionb"].traffic_percentile == 60
 
 
+def test_the_endpoints_own_settings_keys_swagger_and_serialize(rollout):
+    ws, target, inference, model = rollout
+    endpoint = deploy_endpoint(ws, target, inference, model("a"))
+    endpoint.create_version("versionb", inference_config=inference, models=[model("b")], traffic_percentile=30)
+    endpoint.wait_for_deployment()
+    old_key = endpoint.get_keys()[0]
+    endpoint.regen_key("Primary")
+    new_key = endpoint.get_keys()[0]
+    assert new_key != old_key
+    assert post(endpoint.scoring_uri, "{}", old_key)[0] == 401
+    assert post(endpoint.scoring_uri, "{}", new_key)[0] == 200
+    with urllib.request.urlopen(endpoint.swagger_uri) as response:
+        assert response.status == 200 and response.headers["azureml-model-deployment"] in ("versiona", "versionb")
+
+    endpoint.update(auth_enabled=False, description="open for a demo", tags={"stage": "demo"})
+    endpoint.wait_for_deployment()
+    assert post(endpoint.scoring_uri, "{}", None)[0] == 200
+    again = AksEndpoint(ws, "rollout-ep")
+    assert (again.auth_enabled, again.description, again.tags) == (False, "open for a demo", {"stage": "demo"})
+    # The versions' own settings are untouched.
+    assert again.versions["versionb"].traffic_percentile == 30
+    with pytest.raises(WebserviceException, match="tags must be a dict of strings to strings"):
+        endpoint.update(tags=["stage"])
+    with pytest.raises(WebserviceException, match="auth_enabled"):
+        endpoint.update(auth_enabled="yes")
+
+    document = endpoint.serialize()
+    assert document["computeType"] == "AKSENDPOINT" and set(document["versions"]) == {"versiona", "versionb"}
+    versionb = document["versions"]["versionb"]
+    assert (versionb["trafficPercentile"], versionb["isDefault"], versionb["type"]) == (30, False, "Treatment")
+    assert versionb["models"] == [{"id": "tag-b:1", "name": "tag-b", "version": 1}]
+
+
 def test_version_signatures_are_azuremls():
     import inspect
     create = list(inspect.signature(AksEndpoint.create_version).parameters)
