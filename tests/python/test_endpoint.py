@@ -5,8 +5,6 @@ import collections
 import json
 import os
 import signal
-import threading
-import time
 import urllib.request
 
 import pytest
@@ -31,15 +29,6 @@ VERSIONED = """
     def run(raw):
         return {"tag": tag}
 """
-
-
-def wait_until(predicate, timeout, message):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(message)
 
 
 @pytest.fixture
