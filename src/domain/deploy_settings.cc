@@ -29,6 +29,7 @@ constexpr unsigned kEp = DeploySettingScope::kEndpoint;
 constexpr unsigned kUp = DeploySettingScope::kServiceUpdate;
 constexpr unsigned kVer = DeploySettingScope::kVersion;
 constexpr unsigned kAll = kWs | kEp | kUp | kVer;
+constexpr bool kRoutingOnly = true;
 
 // In azureml's parameter order (that of deploy_configuration); each call takes the settings of its scope in
 // this order.
@@ -45,12 +46,12 @@ const std::vector<DeploySetting> kSettings = {
      CountSetting{&C::autoscale_target_utilization, &R::autoscale_target_utilization, 1, 100}, kAll},
     {"collect_model_data", "dataCollection.storageEnabled",
      FlagSetting{&C::collect_model_data, &R::collect_model_data}, kAll},
-    {"auth_enabled", "authEnabled", FlagSetting{&C::auth_enabled, &R::auth_enabled}, kWs | kEp | kUp},
+    {"auth_enabled", "authEnabled", FlagSetting{&C::auth_enabled, &R::auth_enabled}, kWs | kEp | kUp, kRoutingOnly},
     {"cpu_cores", "containerResourceRequirements.cpu", AmountSetting{&C::cpu_cores, &R::cpu_cores, kMaxCpu}, kAll},
     {"memory_gb", "containerResourceRequirements.memoryInGB",
      AmountSetting{&C::memory_gb, &R::memory_gb, kMaxMemoryGb}, kAll},
     {"enable_app_insights", "appInsightsEnabled", FlagSetting{&C::enable_app_insights, &R::enable_app_insights},
-     kWs | kEp | kUp},
+     kWs | kEp | kUp, kRoutingOnly},
     {"scoring_timeout_ms", "scoringTimeoutMs",
      CountSetting{&C::scoring_timeout_ms, &R::scoring_timeout_ms, 1, kMaxMilliseconds}, kAll},
     {"replica_max_concurrent_requests", "maxConcurrentRequestsPerContainer",
@@ -60,9 +61,9 @@ const std::vector<DeploySetting> kSettings = {
     {"num_replicas", "numReplicas", CountSetting{&C::num_replicas, &R::num_replicas, 1, kMaxReplicas}, kAll},
     {"primary_key", "keys.primaryKey", TextSetting{&C::primary_key, nullptr}, kWs | kEp},
     {"secondary_key", "keys.secondaryKey", TextSetting{&C::secondary_key, nullptr}, kWs | kEp},
-    {"tags", "kvTags", MapSetting{&C::tags}, kAll},
-    {"properties", "properties", MapSetting{&C::properties}, kAll},
-    {"description", "description", TextSetting{&C::description, nullptr}, kAll},
+    {"tags", "kvTags", MapSetting{&C::tags}, kAll, kRoutingOnly},
+    {"properties", "properties", MapSetting{&C::properties}, kAll, kRoutingOnly},
+    {"description", "description", TextSetting{&C::description, nullptr}, kAll, kRoutingOnly},
     {"gpu_cores", "containerResourceRequirements.gpu", CountSetting{&C::gpu_cores, &R::gpu_cores, 0, 64}, kAll},
     {"period_seconds", "livenessProbeRequirements.periodSeconds",
      CountSetting{&C::period_seconds, &R::period_seconds, 1, kMaxProbeSeconds}, kAll},
@@ -76,12 +77,12 @@ const std::vector<DeploySetting> kSettings = {
      CountSetting{&C::failure_threshold, &R::failure_threshold, 1, kMaxThreshold}, kAll},
     {"namespace", "namespace", TextSetting{&C::namespace_, &R::namespace_}, kWs | kEp | kUp},
     {"token_auth_enabled", "aadAuthEnabled", FlagSetting{&C::token_auth_enabled, &R::token_auth_enabled},
-     kWs | kEp | kUp},
+     kWs | kEp | kUp, kRoutingOnly},
     {"version_name", "versionName", TextSetting{&C::version_name, nullptr}, kEp},
     {"traffic_percentile", "trafficPercentile",
      CountSetting{&C::traffic_percentile, &R::traffic_percentile, 0, 100,
                   "Invalid configuration, traffic_percentile cannot be negative or greater than 100."},
-     kEp | kVer},
+     kEp | kVer, kRoutingOnly},
     {"compute_target_name", "computeName", TextSetting{&C::compute_target_name, nullptr}, kWs | kEp},
     {"cpu_cores_limit", "containerResourceRequirements.cpuLimit",
      AmountSetting{&C::cpu_cores_limit, &R::cpu_cores_limit, kMaxCpu}, kAll},
@@ -285,6 +286,13 @@ DeployConfig Overlay(const DeployConfig& base, const DeployConfig& u) {
 bool AnySet(const DeployConfig& config) {
   for (const auto& s : kSettings) {
     if (s.IsSet(config)) return true;
+  }
+  return false;
+}
+
+bool NeedsDeployment(const DeployConfig& changes) {
+  for (const auto& s : kSettings) {
+    if (!s.routing_only && s.IsSet(changes)) return true;
   }
   return false;
 }

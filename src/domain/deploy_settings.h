@@ -82,6 +82,9 @@ struct DeploySetting {
   const char* wire;  // path in deploymentConfig: "containerResourceRequirements.cpu"
   std::variant<FlagSetting, CountSetting, AmountSetting, TextSetting, MapSetting> field;
   unsigned scopes = 0;  // DeploySettingScope bits: the calls that take it
+  // Changes how requests reach the service (auth, traffic) or only describes it, not what runs: a change of it
+  // alone needs no new deployment, only new routes.
+  bool routing_only = false;
   // "bool", "int", "number", "str" or "dict", for the bindings.
   const char* kind() const;
   // Whether `config` sets it.
@@ -98,6 +101,8 @@ ResolvedDeployConfig Resolve(const DeployConfig& config);
 DeployConfig Overlay(const DeployConfig& base, const DeployConfig& update);
 // Whether `config` sets anything at all.
 bool AnySet(const DeployConfig& config);
+// Whether the settings `changes` sets need a new deployment (some setting is not routing_only).
+bool NeedsDeployment(const DeployConfig& changes);
 
 // deploymentConfig as azureml sends it (unset settings left out), and back (strict: wrong types and unknown
 // fields name the field).

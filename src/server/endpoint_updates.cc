@@ -19,12 +19,7 @@ constexpr char kVersionsPrefix[] = "/versions/";
 // The settings that change how requests reach a version, not what runs: they need no new deployment.
 bool OnlyRoutingOrLabels(const domain::VersionPatch& p) {
   if (p.model_ids || p.entry_script || p.source_directory || p.snapshot || p.environment) return false;
-  AksServiceDeploymentConfiguration rest = p.config;
-  rest.traffic_percentile.reset();
-  rest.description.clear();
-  rest.tags.clear();
-  rest.properties.clear();
-  return !domain::AnySet(rest);
+  return !domain::NeedsDeployment(p.config);
 }
 
 std::vector<std::string> Names(const std::vector<domain::VersionRouting>& versions) {

@@ -360,6 +360,9 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Update(const Work
     auto spec = DeploymentSpecFromJson(version.spec);
     if (!spec.ok()) return spec.status();
     domain::ServiceRequest& r = spec->request;
+    // Whether anything that runs changes; auth, labels and the like only change the routes.
+    bool redeploy = false;
+    AksServiceDeploymentConfiguration routing_changes;
     for (const auto& item : patch->as_array()) {
       if (!item.is_object()) return Invalid("Every patch operation must be an object.");
       const auto& o = item.as_object();
@@ -374,7 +377,10 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Update(const Work
         if (!changes.ok()) return Invalid(changes.status().message());
         if (auto s = domain::ValidateDeployConfiguration(*changes); !s.ok()) return Invalid(s.message());
         r.config = domain::Overlay(r.config, *changes);
+        routing_changes = domain::Overlay(routing_changes, *changes);
+        redeploy |= domain::NeedsDeployment(*changes);
       } else if (path == "/models") {
+        redeploy = true;
         r.model_ids.clear();
         if (!value->is_array()) return Invalid("/models must be a list of model ids.");
         for (const auto& m : value->as_array()) {
@@ -382,6 +388,7 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Update(const Work
           r.model_ids.emplace_back(json::Sv(m.as_string()));
         }
       } else if (path == "/environment") {
+        redeploy = true;
         if (!value->is_object()) return Invalid("/environment must be an object.");
         auto env = domain::EnvironmentFromJson(value->as_object());
         if (!env.ok()) return Invalid(env.status().message());
@@ -391,6 +398,7 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Update(const Work
                  path == "/description") {
         if (!value->is_string()) return Invalid(absl::StrCat(path, " must be a string."));
         std::string text(json::Sv(value->as_string()));
+        redeploy |= path != "/description";
         if (path == "/entryScript") r.entry_script = text;
         if (path == "/sourceDirectory") r.source_directory = text;
         if (path == "/snapshot") r.snapshot = text;
@@ -408,6 +416,7 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Update(const Work
       return Invalid(absl::StrCat("The source snapshot ", r.snapshot, " was not uploaded."));
     }
     if (auto s = RequireModels(*store_, tx, service.workspace_id, r.model_ids); !s.ok()) return s;
+    if (!redeploy) return UpdateRoutes(tx, service, version, r, routing_changes, accepted);
     auto before = RememberLive(tx, service);
     if (!before.ok()) return before.status();
     auto revision = NextRevision(tx, service, DeploymentSpecToJson(DeploymentSpec{.request = r}));
@@ -418,6 +427,26 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Update(const Work
     op.payload = json::Serialize(*before);
     return Begin(tx, op, service, absl::StrCat("Updating service ", service.name, " to revision ", *revision), accepted);
   });
+}
+
+absl::Status WebserviceService::UpdateRoutes(Tx& tx, ServiceRecord& service, ServiceVersionRecord version,
+                                            const domain::ServiceRequest& request,
+                                            const AksServiceDeploymentConfiguration& changes, Accepted& accepted) {
+  version.spec = DeploymentSpecToJson(DeploymentSpec{.request = request});
+  // The running deployment takes the new routing settings as they are; its replicas stay.
+  if (!version.live_spec.empty()) {
+    auto live = DeploymentSpecFromJson(version.live_spec);
+    if (!live.ok()) return live.status();
+    live->request.config = domain::Overlay(live->request.config, changes);
+    version.live_spec = DeploymentSpecToJson(*live);
+  }
+  if (auto s = store_->UpdateServiceVersion(tx, version); !s.ok()) return s;
+  if (auto s = store_->UpdateService(tx, service); !s.ok()) return s;
+  OperationRecord op;
+  op.type = kUpdate;
+  op.payload = json::Serialize(bj::object{{"routesOnly", true}});
+  return Begin(tx, op, service, absl::StrCat("Updating the routes of service ", service.name, " (no new replicas)"),
+               accepted);
 }
 
 absl::StatusOr<WebserviceService::Accepted> WebserviceService::Delete(const WorkspaceKey& key, const std::string& name) {

@@ -66,6 +66,10 @@ class WebserviceService {
   absl::Status Begin(Tx& tx, OperationRecord op, const ServiceRecord& service, const std::string& summary,
                      Accepted& accepted);
   // Stores the next revision of the service's version with `spec` and marks the service Transitioning.
+  // An update that changes only routing settings (auth, labels): recorded, then published as routes.
+  absl::Status UpdateRoutes(Tx& tx, ServiceRecord& service, ServiceVersionRecord version,
+                            const domain::ServiceRequest& request, const AksServiceDeploymentConfiguration& changes,
+                            Accepted& accepted);
   absl::StatusOr<int64_t> NextRevision(Tx& tx, ServiceRecord& service, const std::string& spec);
   // The payload an update starts with: what runs now.
   absl::StatusOr<json::bj::object> RememberLive(Tx& tx, const ServiceRecord& service);

@@ -131,6 +131,37 @@ TEST_F(ControllerTest, AFailedUpdateGoesBackToTheRevisionThatRan) {
   EXPECT_EQ(workloads.begin()->second.replicas, 1);
 }
 
+TEST_F(ControllerTest, ChangingAuthOrLabelsRepublishesRoutesWithoutNewReplicas) {
+  auto service = Deploy("auth-svc", 0.5);
+  ASSERT_TRUE(service.ok());
+  AMLCORE_ASSERT_OK((*service)->WaitForDeployment());
+  int applies = fake_.applies();
+  int64_t generation = fake_.routes().generation;
+  AksServiceUpdate update;
+  update.config.auth_enabled = false;
+  update.config.description = "open now";
+  update.config.tags = {{"stage", "demo"}};
+  AMLCORE_ASSERT_OK((*service)->Update(update));
+  std::string output;
+  AMLCORE_ASSERT_OK((*service)->WaitForDeployment({.on_progress = [&](absl::string_view t) { absl::StrAppend(&output, t); }}));
+  EXPECT_THAT(output, HasSubstr("Updating the routes of service auth-svc (no new replicas)"));
+  EXPECT_EQ(fake_.applies(), applies);
+  EXPECT_EQ(fake_.workloads().begin()->second.revision, 1);
+  ASSERT_EQ(fake_.routes().endpoints.size(), 1u);
+  EXPECT_GT(fake_.routes().generation, generation);
+  EXPECT_EQ(fake_.routes().endpoints[0].auth.mode, domain::AuthMode::kNone);
+  EXPECT_FALSE((*service)->auth_enabled());
+  EXPECT_EQ((*service)->description(), "open now");
+  // Anything that runs still rolls out a new revision.
+  AksServiceUpdate resize;
+  resize.config.memory_gb = 1;
+  AMLCORE_ASSERT_OK((*service)->Update(resize));
+  AMLCORE_ASSERT_OK((*service)->WaitForDeployment());
+  EXPECT_EQ(fake_.applies(), applies + 1);
+  EXPECT_EQ(fake_.workloads().begin()->second.revision, 2);
+  EXPECT_EQ(fake_.routes().endpoints[0].auth.mode, domain::AuthMode::kNone);
+}
+
 TEST_F(ControllerTest, ABuildingEnvironmentHoldsNoWorker) {
   Environment slow;
   slow.name = "slow-env";
@@ -364,7 +395,9 @@ TEST(BlobCollectionTest, BlobsNothingRefersToAreRemoved) {
   FakeBackend fake;
   auto server = server::WorkspaceServer::Start({.home = home.path(),
                                                 .reconcile_interval = 50ms,
-                                                .blob_grace = 0s,
+                                                // Long enough that an upload is referenced (by the model or
+                                                // service that follows it) before it could be collected.
+                                                .blob_grace = 2s,
                                                 .blob_collection_interval = 50ms,
                                                 .write_server_file = false,
                                                 .backend = fake.seams()});
@@ -397,11 +430,11 @@ TEST(BlobCollectionTest, BlobsNothingRefersToAreRemoved) {
   ASSERT_EQ(StoredBlobs(home.path()).size(), 3u);  // two model files and the source snapshot
 
   AMLCORE_ASSERT_OK(dropped->Delete());
-  EXPECT_TRUE(Eventually([&] { return !StoredBlobs(home.path()).contains(dropped_sha); }));
+  EXPECT_TRUE(Eventually([&] { return !StoredBlobs(home.path()).contains(dropped_sha); }, 30s));
   EXPECT_TRUE(StoredBlobs(home.path()).contains(kept_sha));
   // Once the service is gone, its snapshot goes too; the registered model stays.
   AMLCORE_ASSERT_OK((*service)->Delete());
-  EXPECT_TRUE(Eventually([&] { return StoredBlobs(home.path()) == std::set<std::string>{kept_sha}; }));
+  EXPECT_TRUE(Eventually([&] { return StoredBlobs(home.path()) == std::set<std::string>{kept_sha}; }, 30s));
 }
 
 }  // namespace
