@@ -123,6 +123,15 @@ struct WebserviceListOptions {
   std::map<std::string, std::string> properties;
 };
 
+// A token for a service with token authentication (azureml's AksServiceAccessToken); times in seconds since
+// the epoch. Refresh it after refresh_after (half its life); the front end refuses it after expiry_on.
+struct AksServiceAccessToken {
+  std::string access_token;
+  std::string token_type;
+  int64_t refresh_after = 0;
+  int64_t expiry_on = 0;
+};
+
 class Webservice {
  public:
   virtual ~Webservice();
@@ -145,7 +154,12 @@ class Webservice {
   absl::StatusOr<std::pair<std::string, std::string>> GetKeys();
   // key_type "Primary" or "Secondary"; set_key replaces it with a value of yours instead of a random one.
   absl::Status RegenKey(absl::string_view key_type, absl::string_view set_key = "");
-  // POSTs input_data (JSON text) to the scoring URI with a key; returns the response body.
+  // A new token, for a service with token_auth_enabled (kFailedPrecondition otherwise).
+  absl::StatusOr<AksServiceAccessToken> GetAccessToken();
+  // azureml's older form: the token and when to refresh it.
+  absl::StatusOr<std::pair<std::string, int64_t>> GetToken();
+  // POSTs input_data (JSON text) to the scoring URI with the service's credential (a key, or a token it gets
+  // and refreshes by itself); after a 401 it fetches the credential once more and retries. Returns the body.
   absl::StatusOr<std::string> Run(absl::string_view input_data);
   absl::Status Delete();
   std::string Serialize() const;
@@ -182,6 +196,8 @@ class Webservice {
  protected:
   explicit Webservice(Workspace workspace) : workspace_(std::move(workspace)) {}
   friend class WebserviceCodec;
+  // What Run() sends as its Bearer credential ("" for none); `fresh` fetches it again.
+  absl::StatusOr<std::string> Credential(bool fresh);
 
   Workspace workspace_;
   std::string name_;
@@ -203,7 +219,8 @@ class Webservice {
   std::vector<std::string> model_ids_;
   std::string operation_id_;
   std::string document_;
-  std::string key_;  // cached for Run()
+  std::string key_;                             // cached for Run()
+  std::optional<AksServiceAccessToken> token_;  // cached for Run()
   std::string endpoint_name_;
   int64_t traffic_percentile_ = 0;
   bool is_default_ = false;

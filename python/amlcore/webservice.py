@@ -1,9 +1,11 @@
 """Web services, as in ``azureml.core.webservice``: Webservice and AksWebservice."""
 
+import datetime
 import enum
 import inspect
 import json
 import numbers
+import warnings
 
 from amlcore import _core
 from amlcore._core_property import core_property
@@ -108,6 +110,24 @@ def _wrap_service(workspace, core, expected=None):
     return service
 
 
+class AksServiceAccessToken:
+    """A service's token: ``access_token``, ``token_type`` ("Bearer"), ``refresh_after`` and ``expiry_on``."""
+
+    def __init__(self, access_token, token_type, refresh_after, expiry_on):
+        self.access_token = access_token
+        self.token_type = token_type
+        self.refresh_after = refresh_after
+        self.expiry_on = expiry_on
+
+    def serialize(self):
+        return {"accessToken": self.access_token, "tokenType": self.token_type,
+                "refreshAfter": int(self.refresh_after.timestamp()), "expiryOn": int(self.expiry_on.timestamp())}
+
+    def __repr__(self):
+        return "AksServiceAccessToken(token_type={!r}, refresh_after={}, expiry_on={})".format(
+            self.token_type, self.refresh_after, self.expiry_on)
+
+
 class Webservice:
     """A deployed web service. ``Webservice(workspace, name)`` returns it as its subclass (an AksWebservice) or
     raises ``WebserviceException("WebserviceNotFound: ...")``."""
@@ -177,15 +197,22 @@ class Webservice:
         self._core.regen_key(key, set_key or "")
 
     def get_token(self):
-        """Token authentication is not available yet in amlcore."""
-        raise WebserviceException("Token authentication is not enabled for service {}.".format(self.name))
+        """DEPRECATED: use ``get_access_token``. The service's token and when to refresh it."""
+        warnings.warn("get_token() method has been deprecated and will be removed in a future release. "
+                      + "Please migrate to get_access_token() method.", category=DeprecationWarning)
+        token = self.get_access_token()
+        return token.access_token, token.refresh_after
 
     def get_access_token(self):
-        return self.get_token()
+        """A new token for a service with ``token_auth_enabled``: an ``AksServiceAccessToken`` whose
+        ``refresh_after`` is half its life and ``expiry_on`` its end (local-time datetimes, as azureml gives)."""
+        access_token, token_type, refresh_after, expiry_on = self._core.get_access_token()
+        return AksServiceAccessToken(access_token, token_type, datetime.datetime.fromtimestamp(refresh_after),
+                                     datetime.datetime.fromtimestamp(expiry_on))
 
     def run(self, input_data):
-        """POST ``input_data`` (JSON text, or an object to encode) to the scoring URI with the service's key;
-        returns the decoded JSON answer."""
+        """POST ``input_data`` (JSON text, or an object to encode) to the scoring URI with the service's key or
+        token (fetched and refreshed by itself); returns the decoded JSON answer."""
         if not isinstance(input_data, (str, bytes)):
             input_data = json.dumps(input_data)
         if isinstance(input_data, bytes):

@@ -72,6 +72,11 @@ void DefineWebservice(py::module_& m) {
           },
           py::arg("num_lines"), py::arg("init"))
       .def("get_keys", [](Webservice& self) { return ValueOrThrow(WithoutGil([&] { return self.GetKeys(); })); })
+      .def("get_access_token",
+           [](Webservice& self) {
+             auto token = ValueOrThrow(WithoutGil([&] { return self.GetAccessToken(); }));
+             return py::make_tuple(token.access_token, token.token_type, token.refresh_after, token.expiry_on);
+           })
       .def(
           "regen_key",
           [](Webservice& self, const std::string& key, const std::string& set_key) {

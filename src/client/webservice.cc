@@ -374,6 +374,42 @@ absl::Status Webservice::RegenKey(absl::string_view key_type, absl::string_view 
   return absl::OkStatus();
 }
 
+absl::StatusOr<AksServiceAccessToken> Webservice::GetAccessToken() {
+  const std::string& name = endpoint_name_.empty() ? name_ : endpoint_name_;
+  auto reply = workspace_.connection()->Call("POST", absl::StrCat(ServicePath(workspace_, name), "/token"), "");
+  if (!reply.ok()) return ServiceError(name, reply.status());
+  auto token = json::DecodeText<domain::ServiceToken>(reply->body, "Token");
+  if (!token.ok()) return token.status();
+  return AksServiceAccessToken{std::move(token->access_token), std::move(token->token_type), token->refresh_after,
+                               token->expiry_on};
+}
+
+absl::StatusOr<std::pair<std::string, int64_t>> Webservice::GetToken() {
+  auto token = GetAccessToken();
+  if (!token.ok()) return token.status();
+  return std::make_pair(std::move(token->access_token), token->refresh_after);
+}
+
+absl::StatusOr<std::string> Webservice::Credential(bool fresh) {
+  if (auth_enabled_) {
+    if (key_.empty() || fresh) {
+      auto keys = GetKeys();
+      if (!keys.ok()) return keys.status();
+      key_ = keys->first;
+    }
+    return key_;
+  }
+  if (token_auth_enabled_) {
+    if (!token_ || fresh || absl::ToUnixSeconds(absl::Now()) >= token_->refresh_after) {
+      auto token = GetAccessToken();
+      if (!token.ok()) return token.status();
+      token_ = std::move(*token);
+    }
+    return token_->access_token;
+  }
+  return std::string();
+}
+
 absl::StatusOr<std::string> Webservice::Run(absl::string_view input_data) {
   if (scoring_uri_.empty()) {
     if (auto s = UpdateDeploymentState(); !s.ok()) return s;
@@ -386,20 +422,17 @@ absl::StatusOr<std::string> Webservice::Run(absl::string_view input_data) {
   }
   http::Client client(url->host, url->port);
   for (int attempt = 0; attempt < 2; ++attempt) {
-    if (auth_enabled_ && key_.empty()) {
-      auto keys = GetKeys();
-      if (!keys.ok()) return keys.status();
-      key_ = keys->first;
-    }
+    auto credential = Credential(/*fresh=*/attempt > 0);
+    if (!credential.ok()) return credential.status();
     http::Request request{.method = "POST", .target = absl::StrCat(url->path, ""), .body = std::string(input_data)};
     request.headers.Set("Content-Type", "application/json");
-    if (auth_enabled_) request.headers.Set("Authorization", absl::StrCat("Bearer ", key_));
+    if (!credential->empty()) request.headers.Set("Authorization", absl::StrCat("Bearer ", *credential));
     // A version of an endpoint answers for itself.
     if (!endpoint_name_.empty()) request.headers.Set("azureml-model-deployment", name_);
     auto response = client.Send(std::move(request), {.timeout = std::chrono::minutes(5)});
     if (!response.ok()) return AsWebserviceError(response.status());
     if (response->status == 401 && attempt == 0) {
-      key_.clear();  // the keys may have been regenerated: fetch them once more
+      // The keys may have been regenerated, the token expired or the auth mode changed: look again, once.
       (void)UpdateDeploymentState();
       continue;
     }
@@ -413,7 +446,7 @@ absl::StatusOr<std::string> Webservice::Run(absl::string_view input_data) {
                                response->status, "\nHeaders: {", headers, "}\nContent: ", response->body)),
         response->status));
   }
-  return AsWebserviceError(absl::UnauthenticatedError("The service refused its own keys."));
+  return AsWebserviceError(absl::UnauthenticatedError("The service refused its own credential."));
 }
 
 absl::Status Webservice::Delete() {
@@ -600,8 +633,11 @@ absl::Status AksEndpoint::UpdateEndpoint(const AksEndpointUpdate& update) {
   if (update.tags) replace("/kvTags", domain::TagsToJson(*update.tags));
   if (update.properties) replace("/properties", domain::TagsToJson(*update.properties));
   if (patch.empty()) return Invalid("No parameters provided to update.");
-  if (update.auth_enabled.value_or(false) && update.token_auth_enabled.value_or(false)) {
-    return Invalid("Error, cannot set both token_auth_enabled and auth_enabled.");
+  AksServiceDeploymentConfiguration auth;
+  auth.auth_enabled = update.auth_enabled;
+  auth.token_auth_enabled = update.token_auth_enabled;
+  if (auto s = domain::ValidateAuthChange(auth_enabled_, token_auth_enabled_, auth); !s.ok()) {
+    return Invalid(s.message());
   }
   return Patch(json::Serialize(patch));
 }
@@ -615,6 +651,7 @@ absl::Status AksWebservice::Update(const AksServiceUpdate& update) {
   if (!domain::AnySet(c) && !update.models && !update.inference_config) {
     return Invalid("No parameters provided to update.");
   }
+  if (auto s = domain::ValidateAuthChange(auth_enabled_, token_auth_enabled_, c); !s.ok()) return Invalid(s.message());
   if (auto s = domain::ValidateDeployConfiguration(c); !s.ok()) {
     // azureml words update errors "Error, ..." rather than "Invalid configuration, ...".
     return Invalid(absl::StrReplaceAll(s.message(), {{"Invalid configuration, ", "Error, "}}));

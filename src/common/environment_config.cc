@@ -25,14 +25,20 @@ EnvironmentConfig Read(std::optional<std::string>* malformed) {
   c.scoring_program = Get("AMLCORE_SCORE_PROGRAM");
   c.runtime_python = Get("AMLCORE_RUNTIME_PYTHON", "/usr/bin/python3");
   c.python_package = Get("AMLCORE_PYTHON_PACKAGE");
-  if (std::string delay = Get("AMLCORE_SIMULATED_PROVISIONING_SECONDS"); !delay.empty()) {
-    double seconds = 0;
-    if (absl::SimpleAtod(delay, &seconds) && seconds >= 0 && seconds <= 86400) {
-      c.simulated_provisioning = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
-    } else {
-      *malformed = absl::StrCat("AMLCORE_SIMULATED_PROVISIONING_SECONDS must be a number of seconds from 0 to 86400, "
-                                "not '", delay, "'.");
-    }
+  // A number of seconds within [low, high], or a message naming the variable and what it allows.
+  auto seconds = [&](const char* name, double low, double high) -> std::optional<double> {
+    std::string text = Get(name);
+    if (text.empty()) return std::nullopt;
+    double value = 0;
+    if (absl::SimpleAtod(text, &value) && value >= low && value <= high) return value;
+    *malformed = absl::StrCat(name, " must be a number of seconds from ", low, " to ", high, ", not '", text, "'.");
+    return std::nullopt;
+  };
+  if (auto delay = seconds("AMLCORE_SIMULATED_PROVISIONING_SECONDS", 0, 86400)) {
+    c.simulated_provisioning = std::chrono::milliseconds(static_cast<int64_t>(*delay * 1000));
+  }
+  if (auto lifetime = seconds("AMLCORE_TOKEN_LIFETIME_SECONDS", 10, 86400)) {
+    c.token_lifetime = std::chrono::seconds(static_cast<int64_t>(*lifetime));
   }
   return c;
 }

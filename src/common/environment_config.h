@@ -24,6 +24,8 @@ struct EnvironmentConfig {
   std::string python_package;    // AMLCORE_PYTHON_PACKAGE: the amlcore package replicas import
   // AMLCORE_SIMULATED_PROVISIONING_SECONDS: how long creating a cluster takes, to rehearse a slow cloud.
   std::chrono::milliseconds simulated_provisioning{0};
+  // How long the tokens of services with token auth live (AMLCORE_TOKEN_LIFETIME_SECONDS; one hour as on Azure).
+  std::chrono::seconds token_lifetime{3600};
 
   static EnvironmentConfig Load();
   // Like Load, but a malformed value is an error naming the variable.

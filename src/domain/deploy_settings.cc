@@ -283,6 +283,20 @@ DeployConfig Overlay(const DeployConfig& base, const DeployConfig& u) {
   return c;
 }
 
+absl::Status ValidateAuthChange(bool key_now, bool token_now, const DeployConfig& changes) {
+  const std::optional<bool>& key = changes.auth_enabled;
+  const std::optional<bool>& token = changes.token_auth_enabled;
+  if (key.value_or(false) && token.value_or(false)) {
+    return absl::InvalidArgumentError("Error, cannot set both token_auth_enabled and auth_enabled.");
+  }
+  // Turning one mode on while the other stays on; azureml words both directions alike.
+  if ((token.value_or(false) && key_now && key != false) || (key.value_or(false) && token_now && token != false)) {
+    return absl::InvalidArgumentError(
+        "Error, cannot set token_auth_enabled without disabling key auth (set auth_enabled to False).");
+  }
+  return absl::OkStatus();
+}
+
 bool AnySet(const DeployConfig& config) {
   for (const auto& s : kSettings) {
     if (s.IsSet(config)) return true;

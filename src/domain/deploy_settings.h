@@ -99,6 +99,9 @@ absl::Status ValidateDeployConfiguration(const DeployConfig& config);
 ResolvedDeployConfig Resolve(const DeployConfig& config);
 // `base` changed by the settings `update` sets (the update's own rules are checked before).
 DeployConfig Overlay(const DeployConfig& base, const DeployConfig& update);
+// azureml's rules for switching a live service between key and token auth: `key_now` and `token_now` are the
+// service's modes, `changes` what an update sets. One of the update's "Error, ..." messages, or OK.
+absl::Status ValidateAuthChange(bool key_now, bool token_now, const DeployConfig& changes);
 // Whether `config` sets anything at all.
 bool AnySet(const DeployConfig& config);
 // Whether the settings `changes` sets need a new deployment (some setting is not routing_only).

@@ -86,6 +86,21 @@ constexpr auto JsonFields(const ServiceKeys*) {
                       json::Field("secondaryKey", &ServiceKeys::secondary_key));
 }
 
+// POST /services/{name}/token: a token for a service with token authentication (times in seconds since the
+// epoch).
+struct ServiceToken {
+  std::string access_token;
+  std::string token_type = "Bearer";
+  int64_t refresh_after = 0;
+  int64_t expiry_on = 0;
+};
+constexpr auto JsonFields(const ServiceToken*) {
+  return json::Fields(json::Field("accessToken", &ServiceToken::access_token),
+                      json::Field("tokenType", &ServiceToken::token_type),
+                      json::Field("refreshAfter", &ServiceToken::refresh_after),
+                      json::Field("expiryOn", &ServiceToken::expiry_on));
+}
+
 // GET /services/{name}/logs
 struct ServiceLogs {
   std::string content;

@@ -158,9 +158,31 @@ constexpr auto JsonFields(const VersionRoute*) {
 struct EndpointAuth {
   std::string mode = AuthMode::kKey;
   std::vector<std::string> keys;
+  std::string audience;  // with token auth: the "aud" its tokens carry
 };
 constexpr auto JsonFields(const EndpointAuth*) {
-  return json::Fields(json::Field("mode", &EndpointAuth::mode), json::Field("keys", &EndpointAuth::keys));
+  return json::Fields(json::Field("mode", &EndpointAuth::mode), json::Field("keys", &EndpointAuth::keys),
+                      json::Field("audience", &EndpointAuth::audience));
+}
+
+// A public key that verifies service tokens (ES256), by the key id tokens name.
+struct TokenKey {
+  std::string kid;
+  std::string public_key_pem;
+  int64_t not_after = 0;  // seconds since the epoch after which its tokens are refused (0: while published)
+};
+constexpr auto JsonFields(const TokenKey*) {
+  return json::Fields(json::Field("kid", &TokenKey::kid), json::Field("publicKeyPem", &TokenKey::public_key_pem),
+                      json::Field("notAfter", &TokenKey::not_after));
+}
+
+// What a router needs to verify tokens offline: who issues them and the keys that sign them.
+struct TokenValidation {
+  std::string issuer;
+  std::vector<TokenKey> keys;
+};
+constexpr auto JsonFields(const TokenValidation*) {
+  return json::Fields(json::Field("issuer", &TokenValidation::issuer), json::Field("keys", &TokenValidation::keys));
 }
 
 struct EndpointRoute {
@@ -177,10 +199,11 @@ constexpr auto JsonFields(const EndpointRoute*) {
 struct RouteTable {
   int64_t generation = 0;
   std::vector<EndpointRoute> endpoints;
+  TokenValidation tokens;
 };
 constexpr auto JsonFields(const RouteTable*) {
   return json::Fields(json::Field("generation", &RouteTable::generation),
-                      json::Field("endpoints", &RouteTable::endpoints));
+                      json::Field("endpoints", &RouteTable::endpoints), json::Field("tokens", &RouteTable::tokens));
 }
 
 // Replica states as backends report them.

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <ctime>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -27,6 +29,7 @@
 #include "domain/workload.h"
 #include "frontend/dispatcher.h"
 #include "frontend/supervisor.h"
+#include "frontend/token_gate.h"
 
 namespace amlcore::frontend {
 namespace {
@@ -71,6 +74,7 @@ struct FrontEnd::Impl {
   std::unique_ptr<ReplicaSupervisor> supervisor;
   std::unique_ptr<http::Server> server;
 
+  TokenGate tokens;
   std::mutex mu;
   domain::RouteTable routes;
   std::map<std::string, local::LocalWorkload> workloads;                  // by workload name
@@ -130,6 +134,9 @@ struct FrontEnd::Impl {
   }
 
   void ApplyRoutes(domain::RouteTable table) {
+    if (auto s = tokens.Set(table.tokens, std::time(nullptr)); !s.ok()) {
+      std::cerr << "amlcore-fe: route table generation " << table.generation << ": " << s.message() << std::endl;
+    }
     std::lock_guard guard(mu);
     routes = std::move(table);
     RebuildLocked();
@@ -188,17 +195,17 @@ struct FrontEnd::Impl {
     return nullptr;
   }
 
-  bool Authorized(const ServiceEntry& entry, const http::Request& request) const {
+  // OK when the request carries the credential the service's auth mode asks for; otherwise UNAUTHENTICATED
+  // with what is wrong.
+  absl::Status Authorize(const ServiceEntry& entry, const http::Request& request) {
     const auto& auth = entry.route.auth;
-    if (auth.mode == domain::AuthMode::kNone) return true;
+    if (auth.mode == domain::AuthMode::kNone) return absl::OkStatus();
     auto credential = http::BearerCredential(request.headers);
-    if (!credential) return false;
-    if (auth.mode == domain::AuthMode::kKey) {
-      bool match = false;
-      for (const auto& key : auth.keys) match |= !key.empty() && ConstantTimeEquals(*credential, key);
-      return match;
-    }
-    return false;
+    if (!credential) return absl::UnauthenticatedError("the request has no 'Authorization: Bearer' header");
+    if (auth.mode == domain::AuthMode::kToken) return tokens.Check(*credential, auth.audience, std::time(nullptr));
+    bool match = false;
+    for (const auto& key : auth.keys) match |= !key.empty() && ConstantTimeEquals(*credential, key);
+    return match ? absl::OkStatus() : absl::UnauthenticatedError("the key is not one of the service's keys");
   }
 
   // "/api/v1/service/{name}{action}" split into name and action ("/score", "/swagger.json", ...).
@@ -212,11 +219,14 @@ struct FrontEnd::Impl {
     return FrontEndMessage(404, absl::StrCat("Service ", name, " not found."));
   }
 
-  static http::Response ServiceUnauthorized(const ServiceEntry& entry, const std::string& name) {
-    const char* expected =
-        entry.route.auth.mode == domain::AuthMode::kToken ? "a token from get_token()" : "one of its keys";
-    return FrontEndMessage(401, absl::StrCat("Authorization failed: service ", name,
-                                             " expects 'Authorization: Bearer <credential>' with ", expected, "."));
+  static http::Response ServiceUnauthorized(const ServiceEntry& entry, const std::string& name,
+                                            const absl::Status& why) {
+    const char* expected = entry.route.auth.mode == domain::AuthMode::kToken
+                               ? "a token from get_access_token()"
+                               : "one of its keys (get_keys())";
+    return FrontEndMessage(401, absl::StrCat("Authorization failed: service ", name, ": ", why.message(),
+                                             ". It expects 'Authorization: Bearer <credential>' with ", expected,
+                                             "."));
   }
 
   static http::Response AdminUnauthorized() {
@@ -235,7 +245,9 @@ struct FrontEnd::Impl {
     auto [name, action] = ServicePath(path);
     auto entry = Find(name);
     if (!entry) return ServiceNotFound(name);
-    if (action == "/score" && !Authorized(*entry, head)) return ServiceUnauthorized(*entry, name);
+    if (action == "/score") {
+      if (auto s = Authorize(*entry, head); !s.ok()) return ServiceUnauthorized(*entry, name, s);
+    }
     return std::nullopt;
   }
 
@@ -246,8 +258,8 @@ struct FrontEnd::Impl {
     if (action != "/score" && action != "/swagger.json") {
       return std::move(reply)(FrontEndMessage(404, absl::StrCat("No resource at ", request.path(), ".")));
     }
-    if (action == "/score" && !Authorized(*entry, request)) {
-      return std::move(reply)(ServiceUnauthorized(*entry, name));
+    if (action == "/score") {
+      if (auto s = Authorize(*entry, request); !s.ok()) return std::move(reply)(ServiceUnauthorized(*entry, name, s));
     }
     std::string query(request.query());
     request.target = absl::StrCat(action, query.empty() ? "" : "?", query);

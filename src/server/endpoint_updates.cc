@@ -49,6 +49,8 @@ absl::Status WebserviceService::UpdateEndpoint(Tx& tx, ServiceRecord& service, c
   auto parsed_settings = json::ParseObject(service.endpoint_config, "endpoint settings");
   auto settings = parsed_settings.ok() ? domain::DeployConfigFromJson(*parsed_settings) : parsed_settings.status();
   if (!settings.ok()) return settings.status();
+  const domain::ResolvedDeployConfig auth_before = domain::Resolve(*settings);
+  AksServiceDeploymentConfiguration auth_changes;
 
   // What the patch asks, applied to copies; nothing is written before every rule holds.
   std::map<std::string, domain::VersionPatch> added;
@@ -123,6 +125,8 @@ absl::Status WebserviceService::UpdateEndpoint(Tx& tx, ServiceRecord& service, c
       (path == "/authEnabled" ? settings->auth_enabled
        : path == "/aadAuthEnabled" ? settings->token_auth_enabled
                                    : settings->enable_app_insights) = value->as_bool();
+      if (path == "/authEnabled") auth_changes.auth_enabled = value->as_bool();
+      if (path == "/aadAuthEnabled") auth_changes.token_auth_enabled = value->as_bool();
     } else if (path == "/description") {
       if (!value->is_string()) return Invalid("/description must be a string.");
       service.description = std::string(json::Sv(value->as_string()));
@@ -148,12 +152,9 @@ absl::Status WebserviceService::UpdateEndpoint(Tx& tx, ServiceRecord& service, c
                                 "."));
   }
   if (auto s = domain::ValidateEndpointVersions(service.name, routing); !s.ok()) return Invalid(s.message());
-  if (settings->auth_enabled.value_or(false) && settings->token_auth_enabled.value_or(false)) {
-    return Invalid("Error, cannot set both token_auth_enabled and auth_enabled.");
-  }
-  if (settings->token_auth_enabled.value_or(false)) {
-    return Invalid(
-        "Token authentication (token_auth_enabled=True) is not available yet in amlcore; use key authentication.");
+  if (auto s = domain::ValidateAuthChange(auth_before.auth_enabled, auth_before.token_auth_enabled, auth_changes);
+      !s.ok()) {
+    return Invalid(s.message());
   }
   service.endpoint_config = json::Serialize(EndpointSettings(*settings));
 

@@ -21,7 +21,8 @@ constexpr char kUsage[] =
     "  --with-clusters  with --stop: also stop the clusters' front ends (they keep serving otherwise)\n"
     "  --processes      print the running front ends and replicas of DIR's clusters as JSON\n"
     "signals: SIGTERM or SIGINT stop the server; SIGHUP makes it write <home>/server.json again\n"
-    "environment: AMLCORE_SIMULATED_PROVISIONING_SECONDS makes cluster creation take that long\n";
+    "environment: AMLCORE_SIMULATED_PROVISIONING_SECONDS makes cluster creation take that long\n"
+    "             AMLCORE_TOKEN_LIFETIME_SECONDS sets how long service tokens live (default 3600)\n";
 
 }  // namespace
 
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.simulated_provisioning = environment->simulated_provisioning;
+  options.token_lifetime = environment->token_lifetime;
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);

@@ -13,6 +13,7 @@
 #include "common/json.h"
 #include "common/json_fields.h"
 #include "domain/operation_wire.h"
+#include "server/request_checks.h"
 
 namespace amlcore::server {
 namespace {
@@ -103,7 +104,9 @@ RestApi::RestApi(std::string admin_token, Services services)
       models_(services.models),
       webservices_(services.webservices),
       operations_(services.operations),
-      blobs_(services.blobs) {
+      blobs_(services.blobs),
+      tokens_(services.tokens),
+      republish_routes_(std::move(services.republish_routes)) {
   router_.SetErrorResponse([](int status, std::string code, std::string message) {
     return http::JsonErrorResponse(status, code, message);
   });
@@ -141,6 +144,20 @@ void RestApi::AddRoutes() {
 
   route("GET", "health", [](const Request&, const PathParams&, Responder reply) {
     std::move(reply)(JsonResponse(200, bj::object{{"status", "Healthy"}}));
+  });
+  // The operator's: a new token signing key now; with {"revokePrevious": true} the tokens signed before stop
+  // working as soon as the routers have the new keys (a key that leaked), otherwise they live out their time.
+  route("POST", "amlcore/signingKeys/rotate", [this](const Request& r, const PathParams&, Responder reply) {
+    auto body = json::ParseObject(r.body.empty() ? std::string("{}") : r.body, "Key rotation");
+    if (!body.ok()) return std::move(reply)(ErrorResponse(Invalid(body.status().message())));
+    json::ObjectReader reader(&*body, "");
+    bool revoke = reader.Bool("revokePrevious").value_or(false);
+    if (auto s = reader.Finish(); !s.ok()) return std::move(reply)(ErrorResponse(Invalid(s.message())));
+    if (auto s = tokens_->Rotate(revoke); !s.ok()) return std::move(reply)(ErrorResponse(s));
+    if (republish_routes_) republish_routes_();
+    bj::array kids;
+    for (const auto& k : tokens_->Published().keys) kids.push_back(json::Bj(k.kid));
+    std::move(reply)(JsonResponse(200, bj::object{{"keys", std::move(kids)}}));
   });
 
   // Resource groups and workspaces (ARM).
@@ -312,11 +329,8 @@ void RestApi::AddRoutes() {
                                : ErrorResponse(logs.status()));
   });
   route("POST", mms + "/services/{name}/token", [this](const Request&, const PathParams& p, Responder reply) {
-    auto service = webservices_->Get(KeyOf(p), p["name"]);
-    if (!service.ok()) return std::move(reply)(ErrorResponse(service.status()));
-    std::move(reply)(ErrorResponse(MakeError(absl::StatusCode::kFailedPrecondition, "TokenAuthNotEnabled",
-                                             absl::StrCat("Token authentication is not enabled for service ",
-                                                          p["name"], "."))));
+    auto token = webservices_->IssueToken(KeyOf(p), p["name"]);
+    std::move(reply)(token.ok() ? JsonResponse(200, json::Encode(*token)) : ErrorResponse(token.status()));
   });
 }
 

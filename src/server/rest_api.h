@@ -26,6 +26,8 @@ class RestApi {
     WebserviceService* webservices;
     Operations* operations;
     BlobStore* blobs;
+    TokenAuthority* tokens;
+    std::function<void()> republish_routes;  // after the token keys changed
   };
   RestApi(std::string admin_token, Services services);
 
@@ -54,6 +56,8 @@ class RestApi {
   WebserviceService* webservices_;
   Operations* operations_;
   BlobStore* blobs_;
+  TokenAuthority* tokens_;
+  std::function<void()> republish_routes_;
   http::Router router_;
 };
 

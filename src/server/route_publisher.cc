@@ -15,9 +15,30 @@ std::mutex& RoutePublisher::ClusterMutex(int64_t cluster_id) {
   return *m;
 }
 
+std::string AuthModeOf(const ServiceRecord& service, const DeploymentSpec& spec) {
+  // An endpoint's auth is its own; a web service's is its version's.
+  AksServiceDeploymentConfiguration own = spec.request.config;
+  if (service.kind == ServiceKind::kEndpoint) {
+    auto parsed = json::ParseObject(service.endpoint_config, "endpoint_config");
+    auto config = parsed.ok() ? domain::DeployConfigFromJson(*parsed) : parsed.status();
+    own = config.ok() ? *config : AksServiceDeploymentConfiguration{};
+  }
+  auto c = domain::Resolve(own);
+  return c.auth_enabled         ? domain::AuthMode::kKey
+         : c.token_auth_enabled ? domain::AuthMode::kToken
+                                : domain::AuthMode::kNone;
+}
+
+std::string RoutePublisher::Fingerprint(const domain::TokenValidation& tokens) {
+  std::string out = tokens.issuer;
+  for (const auto& k : tokens.keys) absl::StrAppend(&out, ";", k.kid, "@", k.not_after);
+  return out;
+}
+
 absl::Status RoutePublisher::Publish(int64_t cluster_id) {
   std::lock_guard serialized(ClusterMutex(cluster_id));
   domain::RouteTable table;
+  if (tokens_ != nullptr) table.tokens = tokens_->Published();
   backend::ClusterRef ref;
   auto status = store_->db().Transaction([&](Tx& tx) -> absl::Status {
     auto found = store_->GetCluster(tx, cluster_id);
@@ -37,20 +58,13 @@ absl::Status RoutePublisher::Publish(int64_t cluster_id) {
       auto spec = DeploymentSpecFromJson(version.live_spec);
       if (!spec.ok()) continue;
       if (table.endpoints.empty() || table.endpoints.back().name != service.name) {
-        // An endpoint's auth is its own; a web service's is its version's.
-        AksServiceDeploymentConfiguration own = spec->request.config;
-        if (service.kind == ServiceKind::kEndpoint) {
-          auto parsed = json::ParseObject(service.endpoint_config, "endpoint_config");
-          auto config = parsed.ok() ? domain::DeployConfigFromJson(*parsed) : parsed.status();
-          own = config.ok() ? *config : AksServiceDeploymentConfiguration{};
-        }
-        auto c = domain::Resolve(own);
         domain::EndpointRoute endpoint;
         endpoint.name = service.name;
-        endpoint.auth.mode = c.auth_enabled         ? domain::AuthMode::kKey
-                             : c.token_auth_enabled ? domain::AuthMode::kToken
-                                                    : domain::AuthMode::kNone;
+        endpoint.auth.mode = AuthModeOf(service, *spec);
         endpoint.auth.keys = {service.primary_key, service.secondary_key};
+        if (endpoint.auth.mode == domain::AuthMode::kToken) {
+          endpoint.auth.audience = TokenAuthority::Audience(cluster.resource_id(), service.name);
+        }
         table.endpoints.push_back(std::move(endpoint));
       }
       table.endpoints.back().versions.push_back(RouteOf(service, version, *spec));
@@ -58,7 +72,10 @@ absl::Status RoutePublisher::Publish(int64_t cluster_id) {
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
-  return router_->ApplyRoutes(ref, table);
+  if (auto s = router_->ApplyRoutes(ref, table); !s.ok()) return s;
+  std::lock_guard lock(mu_);
+  published_keys_[cluster_id] = Fingerprint(table.tokens);
+  return absl::OkStatus();
 }
 
 absl::Status RoutePublisher::Resync(int64_t cluster_id) {
@@ -75,7 +92,14 @@ absl::Status RoutePublisher::Resync(int64_t cluster_id) {
   if (!status.ok()) return status;
   auto serving = router_->RouteGeneration(ref);
   if (!serving.ok()) return serving.status();
-  if (*serving == published) return absl::OkStatus();
+  bool keys_current = true;
+  if (tokens_ != nullptr) {
+    std::string now = Fingerprint(tokens_->Published());
+    std::lock_guard lock(mu_);
+    auto it = published_keys_.find(cluster_id);
+    keys_current = it != published_keys_.end() && it->second == now;
+  }
+  if (*serving == published && keys_current) return absl::OkStatus();
   if (*serving > published) {
     // The router has a newer table than this database remembers (a restored database): go past it.
     (void)store_->db().Transaction([&](Tx& tx) -> absl::Status {

@@ -180,6 +180,20 @@ UPDATE service_versions SET
   error = (SELECT error FROM services WHERE services.id = service_versions.service_id),
   created = (SELECT created FROM services WHERE services.id = service_versions.service_id);
 )sql",
+    // Token authentication: the keys that sign tokens (the newest unretired one signs; retired ones are published
+    // until their last token expires) and the server's own settings, such as its issuer name.
+    R"sql(
+CREATE TABLE signing_keys (
+  kid TEXT PRIMARY KEY,
+  private_pem TEXT NOT NULL,
+  public_pem TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  retired INTEGER NOT NULL DEFAULT 0,
+  published_until INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE server_settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL);
+)sql",
 };
 
 SqlValue SslToValue(const std::optional<SslConfiguration>& ssl) {
@@ -527,6 +541,43 @@ absl::StatusOr<std::optional<OperationRecord>> Store::RunningOperationOn(Tx& tx,
       absl::StrCat("SELECT ", kOperationColumns,
                    " FROM operations WHERE resource_kind = ? AND resource_id = ? AND status = ? LIMIT 1"),
       {std::string(kind), resource_id, std::string(OperationStatus::kInProgress)}, OperationFromRow);
+}
+
+absl::StatusOr<std::optional<std::string>> Store::GetServerSetting(Tx& tx, const std::string& name) {
+  std::optional<std::string> value;
+  auto s = tx.Query("SELECT value FROM server_settings WHERE name = ?", {name},
+                    [&](const Row& r) { value = r.Text(0); });
+  if (!s.ok()) return s;
+  return value;
+}
+
+absl::Status Store::PutServerSetting(Tx& tx, const std::string& name, const std::string& value) {
+  return Changed(tx.Execute(
+      "INSERT INTO server_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+      {name, value}));
+}
+
+absl::StatusOr<std::vector<SigningKeyRecord>> Store::SigningKeys(Tx& tx) {
+  std::vector<SigningKeyRecord> out;
+  auto s = tx.Query(
+      "SELECT kid, private_pem, public_pem, created, retired, published_until FROM signing_keys ORDER BY created, kid",
+      {}, [&](const Row& r) {
+        out.push_back({r.Text(0), r.Text(1), r.Text(2), r.Int(3), r.Int(4), r.Int(5)});
+      });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status Store::PutSigningKey(Tx& tx, const SigningKeyRecord& key) {
+  return Changed(tx.Execute(
+      "INSERT INTO signing_keys (kid, private_pem, public_pem, created, retired, published_until) "
+      "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kid) DO UPDATE SET retired = excluded.retired, "
+      "published_until = excluded.published_until",
+      {key.kid, key.private_pem, key.public_pem, key.created, key.retired, key.published_until}));
+}
+
+absl::Status Store::DeleteSigningKey(Tx& tx, const std::string& kid) {
+  return Changed(tx.Execute("DELETE FROM signing_keys WHERE kid = ?", {kid}));
 }
 
 absl::Status Store::AppendOperationLog(Tx& tx, const std::string& operation_id, const std::string& message) {

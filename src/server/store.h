@@ -182,6 +182,16 @@ struct ServiceVersionRecord {
 
 std::string NowTimestamp();
 
+// A key that signs service tokens (ES256). Times are seconds since the epoch.
+struct SigningKeyRecord {
+  std::string kid;
+  std::string private_pem;
+  std::string public_pem;
+  int64_t created = 0;
+  int64_t retired = 0;          // 0: it signs new tokens
+  int64_t published_until = 0;  // for a retired key: routers accept its tokens until then
+};
+
 // The schema, one migration per release that changed it, oldest first (never edited once released).
 const std::vector<std::string>& StoreMigrations();
 
@@ -284,6 +294,15 @@ class Store {
   // Every blob the state refers to: model files, source snapshots of service versions (asked for or running),
   // and those of what running updates would go back to.
   absl::StatusOr<std::set<std::string>> ReferencedBlobs(Tx& tx);
+
+  // The server's own settings (its token issuer, ...).
+  absl::StatusOr<std::optional<std::string>> GetServerSetting(Tx& tx, const std::string& name);
+  absl::Status PutServerSetting(Tx& tx, const std::string& name, const std::string& value);
+
+  // Token signing keys, oldest first.
+  absl::StatusOr<std::vector<SigningKeyRecord>> SigningKeys(Tx& tx);
+  absl::Status PutSigningKey(Tx& tx, const SigningKeyRecord& key);  // inserts, or updates its retirement
+  absl::Status DeleteSigningKey(Tx& tx, const std::string& kid);
 
   // Names of the workspaces and compute targets attached to a cluster ("ws/compute").
   absl::StatusOr<std::vector<std::string>> DescribeAttachments(Tx& tx, int64_t cluster_id);

@@ -58,22 +58,19 @@ absl::Status CheckRequest(const domain::ServiceRequest& r) {
     return Invalid(absl::StrCat("snapshot '", r.snapshot, "' is not a SHA-256 (64 lowercase hex digits)."));
   }
   if (auto s = domain::ValidateDeployConfiguration(r.config); !s.ok()) return Invalid(s.message());
-  if (r.config.token_auth_enabled.value_or(false)) {
-    return Invalid(
-        "Token authentication (token_auth_enabled=True) is not available yet in amlcore; use key authentication.");
-  }
   return absl::OkStatus();
 }
 }  // namespace
 
 WebserviceService::WebserviceService(Store* store, BlobStore* blobs, backend::Backend backend, Operations* operations,
-                                     RoutePublisher* routes, ServiceController* controller)
+                                     RoutePublisher* routes, ServiceController* controller, TokenAuthority* tokens)
     : store_(store),
       blobs_(blobs),
       backend_(backend),
       operations_(operations),
       routes_(routes),
-      controller_(controller) {}
+      controller_(controller),
+      tokens_(tokens) {}
 
 absl::Status WebserviceService::Begin(Tx& tx, OperationRecord op, const ServiceRecord& service,
                                       const std::string& summary, Accepted& accepted) {
@@ -376,6 +373,10 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Update(const Work
         auto changes = domain::DeployConfigFromJson(value->as_object());
         if (!changes.ok()) return Invalid(changes.status().message());
         if (auto s = domain::ValidateDeployConfiguration(*changes); !s.ok()) return Invalid(s.message());
+        auto now = domain::Resolve(r.config);
+        if (auto s = domain::ValidateAuthChange(now.auth_enabled, now.token_auth_enabled, *changes); !s.ok()) {
+          return Invalid(s.message());
+        }
         r.config = domain::Overlay(r.config, *changes);
         routing_changes = domain::Overlay(routing_changes, *changes);
         redeploy |= domain::NeedsDeployment(*changes);
@@ -541,6 +542,39 @@ absl::StatusOr<json::bj::object> WebserviceService::ListKeys(const WorkspaceKey&
   });
   if (!status.ok()) return status;
   return out;
+}
+
+absl::StatusOr<domain::ServiceToken> WebserviceService::IssueToken(const WorkspaceKey& key, const std::string& name) {
+  std::string audience;
+  std::string mode;
+  std::string subject;
+  auto status = store_->db().Read([&](Tx& tx) -> absl::Status {
+    auto found = RequireService(tx, key, name);
+    if (!found.ok()) return found.status();
+    auto versions = store_->ServiceVersions(tx, found->id);
+    if (!versions.ok()) return versions.status();
+    if (versions->empty()) return absl::InternalError("service without versions");
+    auto spec = DeploymentSpecFromJson(versions->front().spec);
+    if (!spec.ok()) return spec.status();
+    mode = AuthModeOf(*found, *spec);
+    auto cluster = store_->GetCluster(tx, found->cluster_id);
+    if (!cluster.ok()) return cluster.status();
+    if (!cluster->has_value()) return absl::InternalError("service without cluster");
+    audience = TokenAuthority::Audience((*cluster)->resource_id(), found->name);
+    subject = absl::StrCat(key.subscription_id, "/", key.resource_group, "/", key.name);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  if (mode != domain::AuthMode::kToken || tokens_ == nullptr) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, "TokenAuthNotEnabled",
+                     absl::StrCat("Token authentication is not enabled for service ", name, "; ",
+                                  mode == domain::AuthMode::kKey ? "it uses key authentication (get_keys())"
+                                                                 : "it needs no credential",
+                                  ". Enable it with update(token_auth_enabled=True, auth_enabled=False)."));
+  }
+  auto issued = tokens_->Issue(audience, subject);
+  if (!issued.ok()) return issued.status();
+  return domain::ServiceToken{issued->access_token, issued->token_type, issued->refresh_after, issued->expiry_on};
 }
 
 absl::StatusOr<json::bj::object> WebserviceService::RegenerateKey(const WorkspaceKey& key, const std::string& name,

@@ -16,6 +16,7 @@
 #include "server/route_publisher.h"
 #include "server/service_controller.h"
 #include "server/store.h"
+#include "server/token_authority.h"
 
 namespace amlcore::server {
 
@@ -33,7 +34,7 @@ json::bj::object EndpointSettings(const AksServiceDeploymentConfiguration& confi
 class WebserviceService {
  public:
   WebserviceService(Store* store, BlobStore* blobs, backend::Backend backend, Operations* operations,
-                    RoutePublisher* routes, ServiceController* controller);
+                    RoutePublisher* routes, ServiceController* controller, TokenAuthority* tokens);
 
   struct Accepted {
     json::bj::object resource;
@@ -52,6 +53,8 @@ class WebserviceService {
   absl::StatusOr<json::bj::object> ListKeys(const WorkspaceKey& workspace, const std::string& name);
   absl::StatusOr<json::bj::object> RegenerateKey(const WorkspaceKey& workspace, const std::string& name,
                                                  absl::string_view body);
+  // A token for a service with token authentication (for an endpoint, valid for all its versions).
+  absl::StatusOr<domain::ServiceToken> IssueToken(const WorkspaceKey& workspace, const std::string& name);
   // The logs of a service, or of one version of an endpoint (its default version when `version` is empty).
   absl::StatusOr<std::string> Logs(const WorkspaceKey& workspace, const std::string& name, int64_t tail, bool init,
                                    const std::string& version = "");
@@ -92,6 +95,7 @@ class WebserviceService {
   Operations* operations_;
   RoutePublisher* routes_;
   ServiceController* controller_;
+  TokenAuthority* tokens_;
 };
 
 }  // namespace amlcore::server

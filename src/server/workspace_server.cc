@@ -48,6 +48,7 @@ struct WorkspaceServer::Impl {
   std::unique_ptr<ChangeNotifier> notifier;
   std::unique_ptr<ControllerQueue> controllers;
   std::unique_ptr<Operations> operations;
+  std::unique_ptr<TokenAuthority> tokens;
   std::unique_ptr<RoutePublisher> routes;
   std::unique_ptr<ServiceController> service_controller;
   std::unique_ptr<ClusterController> cluster_controller;
@@ -64,6 +65,18 @@ struct WorkspaceServer::Impl {
   std::once_flag stopped;
 
   // Every resource with work left: operations that run, services being deleted, and every cluster.
+  void EnqueueClusters() {
+    std::vector<int64_t> ids;
+    (void)store->db().Read([&](Tx& tx) -> absl::Status {
+      auto clusters = store->ListClusters(tx);
+      if (clusters.ok()) {
+        for (const auto& c : *clusters) ids.push_back(c.id);
+      }
+      return absl::OkStatus();
+    });
+    for (int64_t id : ids) controllers->Enqueue({kClusterKind, id});
+  }
+
   void EnqueueAll() {
     std::vector<ResourceKey> keys;
     (void)store->db().Read([&](Tx& tx) -> absl::Status {
@@ -107,19 +120,15 @@ struct WorkspaceServer::Impl {
                   [&] { return stopping; });
       if (stopping) break;
       lock.unlock();
+      // Rotated or expired token keys reach the routers through the cluster reconciles below.
+      if (auto changed = tokens->Maintain(); !changed.ok()) {
+        std::fprintf(stderr, "amlcored: token keys: %s\n", changed.status().ToString().c_str());
+      }
       if (std::chrono::steady_clock::now() >= next_collection) {
         CollectBlobs();
         next_collection = std::chrono::steady_clock::now() + options.blob_collection_interval;
       }
-      std::vector<int64_t> ids;
-      (void)store->db().Read([&](Tx& tx) -> absl::Status {
-        auto clusters = store->ListClusters(tx);
-        if (clusters.ok()) {
-          for (const auto& c : *clusters) ids.push_back(c.id);
-        }
-        return absl::OkStatus();
-      });
-      for (int64_t id : ids) controllers->Enqueue({kClusterKind, id});
+      EnqueueClusters();
       lock.lock();
     }
   }
@@ -275,7 +284,11 @@ absl::StatusOr<std::unique_ptr<WorkspaceServer>> WorkspaceServer::Start(Workspac
   impl->controllers = std::make_unique<ControllerQueue>(impl->options.operation_threads);
   impl->operations =
       std::make_unique<Operations>(impl->store.get(), impl->notifier.get(), impl->controllers.get());
-  impl->routes = std::make_unique<RoutePublisher>(impl->store.get(), impl->backend.router);
+  impl->tokens = std::make_unique<TokenAuthority>(
+      impl->store.get(), TokenAuthorityOptions{.lifetime = impl->options.token_lifetime,
+                                               .rotation = impl->options.signing_key_rotation});
+  if (auto s = impl->tokens->Initialize(); !s.ok()) return s;
+  impl->routes = std::make_unique<RoutePublisher>(impl->store.get(), impl->backend.router, impl->tokens.get());
   impl->service_controller = std::make_unique<ServiceController>(
       impl->store.get(), impl->operations.get(), impl->backend, impl->routes.get(),
       ServiceController::Options{.initialize_timeout = impl->options.initialize_timeout});
@@ -290,16 +303,19 @@ absl::StatusOr<std::unique_ptr<WorkspaceServer>> WorkspaceServer::Start(Workspac
       std::make_unique<WorkspaceService>(impl->store.get(), impl->computes.get(), impl->controllers.get());
   impl->webservices =
       std::make_unique<WebserviceService>(impl->store.get(), impl->blobs.get(), impl->backend, impl->operations.get(),
-                                          impl->routes.get(), service_controller);
+                                          impl->routes.get(), service_controller, impl->tokens.get());
   WebserviceService* webservices = impl->webservices.get();
   impl->models = std::make_unique<ModelService>(
       impl->store.get(), impl->blobs.get(),
       [webservices](Tx& tx, int64_t workspace_id, const std::string& id) {
         return webservices->ServicesUsingModel(tx, workspace_id, id);
       });
+  Impl* self = impl.get();
   impl->api = std::make_unique<RestApi>(
-      impl->admin_token, RestApi::Services{impl->workspaces.get(), impl->computes.get(), impl->models.get(),
-                                           impl->webservices.get(), impl->operations.get(), impl->blobs.get()});
+      impl->admin_token,
+      RestApi::Services{impl->workspaces.get(), impl->computes.get(), impl->models.get(), impl->webservices.get(),
+                        impl->operations.get(), impl->blobs.get(), impl->tokens.get(),
+                        [self] { self->EnqueueClusters(); }});
   ComputeService* computes = impl->computes.get();
   ClusterController* clusters = impl->cluster_controller.get();
   impl->controllers->Register(ResourceKind::kCompute, [computes](int64_t id) { return computes->Reconcile(id); });

@@ -35,6 +35,9 @@ struct WorkspaceServerOptions {
   // Blobs nothing refers to are removed once they are this old, every `blob_collection_interval`.
   std::chrono::seconds blob_grace{600};
   std::chrono::milliseconds blob_collection_interval{std::chrono::minutes(10)};
+  // Service tokens live this long (refresh after half); the key that signs them rotates this often.
+  std::chrono::seconds token_lifetime{3600};
+  std::chrono::seconds signing_key_rotation{std::chrono::hours(24)};
   int http_threads = 4;
   // Workers of the controllers; they never wait, so two serve any number of operations.
   int operation_threads = 2;

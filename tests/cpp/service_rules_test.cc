@@ -1,5 +1,6 @@
 #include "domain/service_rules.h"
 
+#include "domain/deploy_settings.h"
 #include "domain/service_wire.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -67,6 +68,26 @@ TEST(DeployConfigurationTest, CollectsEveryViolatedRule) {
                           "Invalid configuration, autoscale_min_replicas provided without enabling autoscaling.",
                           "Invalid configuration, auth_enabled and token_auth_enabled cannot both be true.",
                           "Invalid configuration, memory_gb_limit must be greater than or equal to memory_gb."));
+}
+
+// azureml's _validate_update: one mode on while the other stays on is refused, in both directions.
+TEST(DeployConfigurationTest, SwitchingAuthModesNeedsTheOtherOneOff) {
+  auto change = [](std::optional<bool> key, std::optional<bool> token) {
+    AksServiceDeploymentConfiguration c;
+    c.auth_enabled = key;
+    c.token_auth_enabled = token;
+    return c;
+  };
+  const std::string both = "Error, cannot set both token_auth_enabled and auth_enabled.";
+  const std::string other_on =
+      "Error, cannot set token_auth_enabled without disabling key auth (set auth_enabled to False).";
+  EXPECT_EQ(domain::ValidateAuthChange(true, false, change(true, true)).message(), both);
+  EXPECT_EQ(domain::ValidateAuthChange(true, false, change(std::nullopt, true)).message(), other_on);
+  EXPECT_EQ(domain::ValidateAuthChange(false, true, change(true, std::nullopt)).message(), other_on);
+  EXPECT_TRUE(domain::ValidateAuthChange(true, false, change(false, true)).ok());
+  EXPECT_TRUE(domain::ValidateAuthChange(false, true, change(true, false)).ok());
+  EXPECT_TRUE(domain::ValidateAuthChange(false, false, change(std::nullopt, true)).ok());
+  EXPECT_TRUE(domain::ValidateAuthChange(true, false, change(std::nullopt, false)).ok());
 }
 
 TEST(DeployConfigurationTest, OverlayKeepsWhatTheUpdateLeavesOut) {
