@@ -112,13 +112,14 @@ class Load:
         self.duration = args.duration
         self.body_file = body_file
 
-    def run(self, url, key, connections, duration=None, groups=None):
-        """One wrk run; `groups` names lists of pids whose CPU seconds during the run are reported."""
+    def run(self, url, key, connections, duration=None, groups=None, close=False):
+        """One wrk run; `groups` names lists of pids whose CPU seconds during the run are reported; `close` makes
+        every request open a new connection."""
         groups = groups or {}
         threads = max(1, min(2, connections))
         command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", "{}s".format(duration or self.duration),
                    "--timeout", "10s", "-s", os.path.join(HERE, "wrk_report.lua"), url]
-        env = dict(os.environ, BENCH_BODY_FILE=self.body_file, BENCH_KEY=key or "")
+        env = dict(os.environ, BENCH_BODY_FILE=self.body_file, BENCH_KEY=key or "", BENCH_CLOSE="1" if close else "0")
         before = {pid: cpu_seconds(pid) for pids in groups.values() for pid in pids}
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=(duration or self.duration) + 60)
         cpu = {name: sum(cpu_seconds(pid) - before[pid] for pid in pids) for name, pids in groups.items()}

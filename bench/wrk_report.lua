@@ -2,6 +2,8 @@
 -- machine-readable line with the figures the benchmark reports.
 --   BENCH_BODY_FILE  file whose content is the request body
 --   BENCH_KEY        sent as "Authorization: Bearer <key>" when set
+--   BENCH_CLOSE      when "1", every request asks for "Connection: close" (a new connection, and with https a
+--                    new TLS handshake, per request)
 
 local function read_file(path)
   local f = assert(io.open(path, "rb"))
@@ -16,6 +18,10 @@ wrk.headers["Content-Type"] = "application/json"
 local key = os.getenv("BENCH_KEY")
 if key and key ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. key
+end
+
+if os.getenv("BENCH_CLOSE") == "1" then
+  wrk.headers["Connection"] = "close"
 end
 
 done = function(summary, latency, requests)

@@ -47,6 +47,10 @@ struct LoadBalancerType {
 
 // SSL settings of a cluster's front end. status is "Enabled" (cname + cert + key), "Auto" (leaf domain
 // label) or "Disabled". cert and key hold PEM text, not file names.
+//
+// With a leaf domain label, amlcore's certificate authority on the server's machine issues the certificate,
+// for the name "<label>.localhost" (cname reports it); certificate_authority_file is then the CA certificate
+// that clients trust (an amlcore extension; service.run() trusts it by itself).
 struct SslConfiguration {
   std::string status;
   std::string cert;
@@ -55,6 +59,7 @@ struct SslConfiguration {
   std::string leaf_domain_label;
   bool overwrite_existing_domain = false;
   bool renew = false;
+  std::string certificate_authority_file;
 };
 
 // What ComputeTarget.create needs for a new AKS cluster. Empty strings and unset optionals mean "use the

@@ -162,8 +162,9 @@ class ComputeTarget:
 
 
 class SslConfiguration:
-    """SSL settings of a cluster's front end: ``cname`` with ``cert`` and ``key`` (PEM text), or
-    ``status="Disabled"``.
+    """SSL settings of a cluster's front end: ``cname`` with ``cert`` and ``key`` (PEM text), a
+    ``leaf_domain_label`` (amlcore's certificate authority issues the certificate, for ``<label>.localhost``;
+    ``certificate_authority_file`` is its CA certificate, to trust), or ``status="Disabled"``.
     """
 
     def __init__(self, status=None, cert=None, key=None, cname=None, leaf_domain_label=None,
@@ -175,6 +176,7 @@ class SslConfiguration:
         self.leaf_domain_label = leaf_domain_label
         self.overwrite_existing_domain = overwrite_existing_domain
         self.renew = renew
+        self.certificate_authority_file = None
 
     def serialize(self):
         return {"status": self.status, "cert": self.cert, "key": self.key, "cname": self.cname,
@@ -182,9 +184,11 @@ class SslConfiguration:
 
     @staticmethod
     def deserialize(object_dict):
-        return SslConfiguration(object_dict.get("status"), object_dict.get("cert"), object_dict.get("key"),
-                                object_dict.get("cname"), object_dict.get("leafDomainLabel"),
-                                bool(object_dict.get("overwriteExistingDomain", False)))
+        ssl = SslConfiguration(object_dict.get("status"), object_dict.get("cert"), object_dict.get("key"),
+                               object_dict.get("cname"), object_dict.get("leafDomainLabel"),
+                               bool(object_dict.get("overwriteExistingDomain", False)))
+        ssl.certificate_authority_file = object_dict.get("certificateAuthorityFile")
+        return ssl
 
     def _to_core(self):
         core = _core.SslConfiguration()
@@ -199,8 +203,10 @@ class SslConfiguration:
 
     @staticmethod
     def _from_core(core):
-        return SslConfiguration(core.status or None, core.cert or None, core.key or None, core.cname or None,
-                                core.leaf_domain_label or None, core.overwrite_existing_domain, core.renew)
+        ssl = SslConfiguration(core.status or None, core.cert or None, core.key or None, core.cname or None,
+                               core.leaf_domain_label or None, core.overwrite_existing_domain, core.renew)
+        ssl.certificate_authority_file = core.certificate_authority_file or None
+        return ssl
 
     def __repr__(self):
         return "SslConfiguration(status={!r}, cname={!r}, leaf_domain_label={!r})".format(

@@ -24,6 +24,7 @@ void DefineCompute(py::module_& m) {
       .def_readwrite("key", &SslConfiguration::key)
       .def_readwrite("cname", &SslConfiguration::cname)
       .def_readwrite("leaf_domain_label", &SslConfiguration::leaf_domain_label)
+      .def_readwrite("certificate_authority_file", &SslConfiguration::certificate_authority_file)
       .def_readwrite("overwrite_existing_domain", &SslConfiguration::overwrite_existing_domain)
       .def_readwrite("renew", &SslConfiguration::renew);
 

@@ -9,6 +9,7 @@
 #define AMLCORE_BACKEND_BACKEND_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,15 +21,24 @@
 
 namespace amlcore::backend {
 
+// HTTPS for a cluster's router: the certificate chain and key (PEM) and the host name scoring URIs carry.
+struct ClusterTls {
+  std::string certificate_pem;
+  std::string private_key_pem;
+  std::string host;
+};
+
 // A cluster as the server knows it.
 struct ClusterRef {
   int64_t id = 0;
   std::string resource_id;
+  std::optional<ClusterTls> tls;  // what EnsureCluster makes the router serve; plain HTTP when unset
 };
 
 struct ClusterState {
   bool ready = false;
-  std::string scoring_endpoint;  // base URL of the cluster's router once ready ("http://127.0.0.1:8123")
+  std::string scoring_endpoint;  // base URL of the cluster's router once ready ("http://127.0.0.1:8123",
+                                 // "https://<tls host>:8123" with TLS)
   std::string message;           // what happened or is happening, for the operation log
 };
 

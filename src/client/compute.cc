@@ -5,6 +5,7 @@
 #include "absl/strings/str_split.h"
 #include "client/connection.h"
 #include "client/polling.h"
+#include "common/crypto.h"
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/json.h"
@@ -40,6 +41,13 @@ absl::StatusOr<std::optional<SslConfiguration>> SslFromFiles(const std::string& 
     if (!cert.ok()) return cert.status();
     auto key = ReadPem(key_file);
     if (!key.ok()) return key.status();
+    // Checked here, where the files have names, before anything is sent.
+    TlsPart wrong = TlsPart::kNone;
+    if (auto s = CheckCertificateAndKey(*cert, *key, &wrong); !s.ok()) {
+      return Compute(MakeError(absl::StatusCode::kInvalidArgument, "ValidationError",
+                               absl::StrCat("Error while reading ssl information:\n",
+                                            wrong == TlsPart::kKey ? key_file : cert_file, ": ", s.message())));
+    }
     return SslConfiguration{.status = "Enabled", .cert = *cert, .key = *key, .cname = cname};
   }
   if (!leaf_domain_label.empty()) {

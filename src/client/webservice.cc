@@ -1,5 +1,9 @@
 #include "amlcore/webservice.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -9,6 +13,7 @@
 #include "client/model_management.h"
 #include "client/polling.h"
 #include "client/snapshot.h"
+#include "common/environment_config.h"
 #include "common/errors.h"
 #include "common/http_client.h"
 #include "common/json.h"
@@ -410,6 +415,29 @@ absl::StatusOr<std::string> Webservice::Credential(bool fresh) {
   return std::string();
 }
 
+namespace {
+// HTTPS to a scoring URI trusts the system's certificate authorities (and SSL_CERT_FILE, as OpenSSL does), the
+// bundle REQUESTS_CA_BUNDLE names (as Python's requests does), and amlcore's own authority in AMLCORE_HOME,
+// which issues the certificates of leaf domain labels.
+std::optional<http::ClientTls> ScoringTls(const http::Url& url) {
+  if (url.scheme != "https") return std::nullopt;
+  http::ClientTls tls;
+  tls.server_name = url.host;
+  if (const char* bundle = std::getenv("REQUESTS_CA_BUNDLE"); bundle != nullptr && *bundle != '\0') {
+    tls.ca_files.push_back(bundle);
+  }
+  std::string own = absl::StrCat(EnvironmentConfig::Load().home, "/ca/ca.pem");
+  if (access(own.c_str(), R_OK) == 0) tls.ca_files.push_back(own);
+  return tls;
+}
+
+// Where to connect for a scoring URI's host: names under "localhost" are this machine's loopback (RFC 6761),
+// which leaf domain labels use.
+std::string ConnectHost(const std::string& host) {
+  return absl::EndsWith(host, ".localhost") ? "127.0.0.1" : host;
+}
+}  // namespace
+
 absl::StatusOr<std::string> Webservice::Run(absl::string_view input_data) {
   if (scoring_uri_.empty()) {
     if (auto s = UpdateDeploymentState(); !s.ok()) return s;
@@ -420,7 +448,7 @@ absl::StatusOr<std::string> Webservice::Run(absl::string_view input_data) {
         absl::StrCat("Error attempting to call webservice, scoring_uri unavailable. This could be due to a failed "
                      "deployment, or the service is not ready yet.\nCurrent State: ", state_)));
   }
-  http::Client client(url->host, url->port);
+  http::Client client(ConnectHost(url->host), url->port, ScoringTls(*url));
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto credential = Credential(/*fresh=*/attempt > 0);
     if (!credential.ok()) return credential.status();

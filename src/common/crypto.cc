@@ -8,10 +8,12 @@
 #include <openssl/x509.h>
 
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <random>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 
 namespace amlcore {
 
@@ -75,25 +77,46 @@ bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-absl::Status CheckCertificateAndKey(absl::string_view certificate_pem, absl::string_view private_key_pem) {
+absl::Status CheckCertificateAndKey(absl::string_view certificate_pem, absl::string_view private_key_pem,
+                                    TlsPart* wrong) {
+  auto fail = [&](TlsPart part, std::string message) {
+    if (wrong != nullptr) *wrong = part;
+    return absl::InvalidArgumentError(message);
+  };
+  if (wrong != nullptr) *wrong = TlsPart::kNone;
   using Bio = std::unique_ptr<BIO, decltype(&BIO_free)>;
   Bio cert_bio(BIO_new_mem_buf(certificate_pem.data(), static_cast<int>(certificate_pem.size())), BIO_free);
   std::unique_ptr<X509, decltype(&X509_free)> cert(
       PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr), X509_free);
   if (!cert) {
-    return absl::InvalidArgumentError(
-        "The SSL certificate is not a PEM-encoded X.509 certificate (expected '-----BEGIN CERTIFICATE-----').");
+    return fail(TlsPart::kCertificate,
+                "The SSL certificate is not a PEM-encoded X.509 certificate (expected '-----BEGIN CERTIFICATE-----').");
+  }
+  auto when = [](const ASN1_TIME* time) {
+    struct tm t = {};
+    if (ASN1_TIME_to_tm(time, &t) != 1) return std::string("an unreadable date");
+    char text[32];
+    std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &t);
+    return std::string(text);
+  };
+  if (X509_cmp_current_time(X509_get0_notAfter(cert.get())) <= 0) {
+    return fail(TlsPart::kCertificate, absl::StrCat("The SSL certificate expired on ",
+                                                    when(X509_get0_notAfter(cert.get())), "."));
+  }
+  if (X509_cmp_current_time(X509_get0_notBefore(cert.get())) >= 0) {
+    return fail(TlsPart::kCertificate, absl::StrCat("The SSL certificate is not valid before ",
+                                                    when(X509_get0_notBefore(cert.get())), "."));
   }
   Bio key_bio(BIO_new_mem_buf(private_key_pem.data(), static_cast<int>(private_key_pem.size())), BIO_free);
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
       PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr), EVP_PKEY_free);
   if (!key) {
-    return absl::InvalidArgumentError(
-        "The SSL key is not an unencrypted PEM-encoded private key (expected '-----BEGIN PRIVATE KEY-----' "
-        "or '-----BEGIN RSA PRIVATE KEY-----').");
+    return fail(TlsPart::kKey,
+                "The SSL key is not an unencrypted PEM-encoded private key (expected '-----BEGIN PRIVATE KEY-----' "
+                "or '-----BEGIN RSA PRIVATE KEY-----').");
   }
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
-    return absl::InvalidArgumentError("The SSL key does not belong to the SSL certificate.");
+    return fail(TlsPart::kKey, "The SSL key does not belong to the SSL certificate.");
   }
   return absl::OkStatus();
 }

@@ -23,9 +23,14 @@ std::string Base64Encode(absl::string_view data);
 // Compares in time independent of where the inputs differ.
 bool ConstantTimeEquals(absl::string_view a, absl::string_view b);
 
-// Checks that `certificate_pem` holds an X.509 certificate, `private_key_pem` a private key, and that the
-// key belongs to the certificate. Messages name which part is wrong.
-absl::Status CheckCertificateAndKey(absl::string_view certificate_pem, absl::string_view private_key_pem);
+// Which part of a certificate and key pair is wrong (kNone when both are right).
+enum class TlsPart { kNone, kCertificate, kKey };
+
+// Checks that `certificate_pem` holds an X.509 certificate that is valid now (not expired, not yet to come),
+// `private_key_pem` an unencrypted private key, and that the key belongs to the certificate. Messages say what
+// is wrong; `wrong`, when given, says which part.
+absl::Status CheckCertificateAndKey(absl::string_view certificate_pem, absl::string_view private_key_pem,
+                                    TlsPart* wrong = nullptr);
 
 }  // namespace amlcore
 

@@ -1,12 +1,21 @@
-// A blocking HTTP/1.1 client over one kept-alive connection, with per-call deadlines and cancellation.
+// A blocking HTTP/1.1 client over one kept-alive connection (optionally HTTPS), with per-call
+// deadlines and cancellation.
 //
 //   http::Client client("127.0.0.1", port);
 //   http::Request req{.method = "GET", .target = "/"};
 //   absl::StatusOr<http::Response> resp = client.Send(std::move(req), {.timeout = 5s});
 //
+//   http::ClientTls tls{.ca_files = {"/etc/amlcore/ca.pem"}};
+//   http::Client secure("scoring.example.com", 443, tls);
+//
 // Errors: kUnavailable (cannot connect, connection lost), kDeadlineExceeded (no answer in time),
 // kCancelled (the cancellation check returned true). HTTP error statuses are responses, not errors.
 // A failure to connect carries the error code kConnectFailed: the request was certainly not sent.
+// A failed TLS handshake carries kTlsHandshakeFailed, and the request was not sent either: it is
+// kFailedPrecondition when the server's certificate is not trusted or not for the server name
+// (retrying cannot help; the message says why), kUnavailable otherwise (the connection broke, no
+// common protocol version). A client whose ClientTls cannot be used (a CA file that does not load)
+// answers every call kInvalidArgument.
 #ifndef AMLCORE_COMMON_HTTP_CLIENT_H_
 #define AMLCORE_COMMON_HTTP_CLIENT_H_
 
@@ -14,7 +23,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/http_types.h"
@@ -22,6 +33,20 @@
 namespace amlcore::http {
 
 inline constexpr char kConnectFailed[] = "ConnectFailed";
+inline constexpr char kTlsHandshakeFailed[] = "TlsHandshakeFailed";
+
+// HTTPS for a Client: whom to expect at the other end, and which certificate authorities vouch for
+// it. Only TLS 1.2 and 1.3 are spoken; the server's chain and name are always verified.
+struct ClientTls {
+  // Sent as SNI (unless it is an IP address) and checked against the certificate (DNS name, or IP
+  // address). Empty: the host the Client connects to.
+  std::string server_name;
+  // PEM files of further trusted certificate authorities (a private CA, a self-signed server
+  // certificate).
+  std::vector<std::string> ca_files;
+  // Also trust the system's certificate authorities.
+  bool system_trust = true;
+};
 
 struct CallOptions {
   std::chrono::milliseconds timeout{30000};
@@ -32,6 +57,8 @@ struct CallOptions {
 class Client {
  public:
   Client(std::string host, uint16_t port);
+  // HTTPS when `tls` is set. The TLS session is resumed when the connection is replaced.
+  Client(std::string host, uint16_t port, std::optional<ClientTls> tls);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;

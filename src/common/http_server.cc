@@ -6,22 +6,29 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/event_loop_impl.h"
 #include "common/json.h"
 #include "common/string_views.h"
@@ -32,24 +39,28 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using TlsContext = std::shared_ptr<asio::ssl::context>;
 
-Request ToRequest(bhttp::request<bhttp::string_body>&& in, std::string remote) {
+Request ToRequest(bhttp::request<bhttp::string_body>&& in, std::string remote, bool tls) {
   Request out;
   out.method = std::string(AsAbsl(in.method_string()));
   out.target = std::string(AsAbsl(in.target()));
   for (const auto& field : in) out.headers.Add(AsAbsl(field.name_string()), AsAbsl(field.value()));
   out.body = std::move(in.body());
   out.remote_address = std::move(remote);
+  out.tls = tls;
   return out;
 }
 
 // The request's head, for ServerOptions::check_head: everything but the body.
-Request ToHead(const bhttp::request<bhttp::string_body>& in, const std::string& remote) {
+Request ToHead(const bhttp::request<bhttp::string_body>& in, const std::string& remote, bool tls) {
   Request out;
   out.method = std::string(AsAbsl(in.method_string()));
   out.target = std::string(AsAbsl(in.target()));
   for (const auto& field : in) out.headers.Add(AsAbsl(field.name_string()), AsAbsl(field.value()));
   out.remote_address = remote;
+  out.tls = tls;
   return out;
 }
 
@@ -64,12 +75,106 @@ bhttp::response<bhttp::string_body> ToBeast(Response&& in, unsigned version, boo
   return out;
 }
 
+// The oldest OpenSSL error queued on this thread, as text, and the queue cleared.
+std::string TakeOpenSslError() {
+  unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return "unknown error";
+  char text[256];
+  ERR_error_string_n(code, text, sizeof(text));
+  // "error:0480006C:PEM routines::no start line" -> "no start line (PEM routines)"
+  std::vector<absl::string_view> parts = absl::StrSplit(absl::string_view(text), ':');
+  if (parts.size() >= 5) return absl::StrCat(parts[4], " (", parts[2], ")");
+  return text;
+}
+
+// Never prompts for a passphrase: encrypted keys are refused instead.
+int NoPassphrase(char*, int, int, void*) { return -1; }
+
+struct BioFree {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+struct X509Free {
+  void operator()(X509* x509) const { X509_free(x509); }
+};
+struct PkeyFree {
+  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
+};
+
+std::unique_ptr<BIO, BioFree> ReadOnlyBio(const std::string& pem) {
+  return std::unique_ptr<BIO, BioFree>(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+}
+
+// TLS 1.2 suites: forward secrecy (ECDHE) and AEAD only. TLS 1.3 keeps OpenSSL's defaults, all of
+// which are.
+constexpr char kTls12Ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+// Names this server's sessions in its cache: a session is resumed only by the context kind that
+// made it.
+constexpr char kSessionIdContext[] = "amlcore-http";
+
+// A server context for `config`, or InvalidArgument saying what is wrong with it.
+absl::StatusOr<TlsContext> MakeTlsContext(const TlsConfig& config) {
+  ERR_clear_error();
+  auto refused = [](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat("TLS configuration refused: ", what));
+  };
+  std::unique_ptr<X509, X509Free> leaf;
+  if (auto bio = ReadOnlyBio(config.certificate_chain_pem)) {
+    leaf.reset(PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr));
+  }
+  if (!leaf) {
+    return refused(
+        absl::StrCat("the certificate chain is not a PEM certificate: ", TakeOpenSslError()));
+  }
+  std::unique_ptr<EVP_PKEY, PkeyFree> key;
+  if (auto bio = ReadOnlyBio(config.private_key_pem)) {
+    key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr));
+  }
+  if (!key) {
+    return refused(absl::StrCat("the private key is not an unencrypted PEM private key: ",
+                                TakeOpenSslError()));
+  }
+  if (X509_check_private_key(leaf.get(), key.get()) != 1) {
+    ERR_clear_error();
+    char subject[256] = "";
+    X509_NAME_oneline(X509_get_subject_name(leaf.get()), subject, sizeof(subject));
+    return refused(absl::StrCat("the private key does not match the certificate ", subject,
+                                "; give the key the certificate was issued for"));
+  }
+
+  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  SSL_CTX* ctx = context->native_handle();
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  // Unexpected EOF is an ordinary close: HTTP framing already tells a cut-short request, and a
+  // fatal alert would evict the client's session from the cache.
+  SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION |
+                               SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+  SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char*>(kSessionIdContext),
+                                 sizeof(kSessionIdContext) - 1);
+  if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1) {
+    return absl::InternalError(absl::StrCat("TLS cipher list refused: ", TakeOpenSslError()));
+  }
+  beast::error_code ec;
+  context->use_certificate_chain(asio::buffer(config.certificate_chain_pem), ec);
+  if (ec) return refused(absl::StrCat("the certificate chain cannot be used: ", ec.message()));
+  if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+    return refused(absl::StrCat("the private key cannot be used: ", TakeOpenSslError()));
+  }
+  return context;
+}
+
 // What the connections of one server share: options, handler, and the counts its limits apply to.
 struct ServerState {
   ServerOptions options;
   Handler handler;
   std::atomic<size_t> connections{0};
   std::atomic<size_t> buffered_body_bytes{0};
+  std::atomic<uint64_t> tls_handshakes{0};
+  std::atomic<uint64_t> tls_resumed{0};
+  std::atomic<uint64_t> tls_failed{0};
 
   // Counts `bytes` more of request bodies against the limit; false (and nothing counted) beyond it.
   bool ReserveBody(size_t bytes) {
@@ -89,6 +194,25 @@ struct ServerState {
   }
 };
 
+// Counts one open connection against max_connections for as long as it lives; moves from the
+// protocol detector to the session.
+class ConnectionSlot {
+ public:
+  explicit ConnectionSlot(ServerState& server) : server_(&server) {
+    server_->connections.fetch_add(1);
+  }
+  ConnectionSlot(ConnectionSlot&& other) noexcept
+      : server_(std::exchange(other.server_, nullptr)) {}
+  ConnectionSlot& operator=(ConnectionSlot&&) = delete;
+  ~ConnectionSlot() {
+    if (server_) server_->connections.fetch_sub(1);
+  }
+  ServerState& server() const { return *server_; }
+
+ private:
+  ServerState* server_;
+};
+
 // One connection. Stream is beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>.
 //
 // A request is read in steps: the header (parsed from what is buffered, else read), the head check and the
@@ -97,13 +221,18 @@ struct ServerState {
 template <class Stream>
 class Session : public ResponseSink, public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(Stream stream, ServerState& server) : stream_(std::move(stream)), server_(server) {
-    server_.connections.fetch_add(1);
-  }
-  ~Session() override {
-    ReleaseBody();
-    server_.connections.fetch_sub(1);
-  }
+  // `buffer` holds what was read of the connection already (to tell TLS from plain); `opened` is
+  // when it was accepted, which starts the clock for the first request's header (and, with TLS, the
+  // handshake).
+  Session(ConnectionSlot slot, beast::tcp_stream stream, TlsContext tls, beast::flat_buffer buffer,
+          Clock::time_point opened)
+      : slot_(std::move(slot)),
+        server_(slot_.server()),
+        tls_context_(std::move(tls)),
+        stream_(MakeStream(std::move(stream), tls_context_.get())),
+        buffer_(std::move(buffer)),
+        opened_(opened) {}
+  ~Session() override { ReleaseBody(); }
 
   void Run() {
     beast::error_code ignored;
@@ -112,10 +241,15 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
     auto self = this->shared_from_this();
     asio::dispatch(stream_.get_executor(), [self] {
       if constexpr (kTls) {
-        beast::get_lowest_layer(self->stream_).expires_after(std::chrono::seconds(30));
-        self->stream_.async_handshake(asio::ssl::stream_base::server,
-                                      [self](beast::error_code ec) {
-                                        if (!ec) self->DoRead();
+        // The handshake counts against the first request's header time.
+        beast::get_lowest_layer(self->stream_)
+            .expires_at(self->opened_ + self->options().header_timeout);
+        // Beast 1.81 checks this handler against void(error_code) but calls it with (error_code,
+        // size_t): take the bytes used as an optional pack.
+        self->stream_.async_handshake(asio::ssl::stream_base::server, self->buffer_.data(),
+                                      [self](beast::error_code ec, auto... used) {
+                                        self->buffer_.consume((size_t{0} + ... + used));
+                                        self->OnHandshake(ec);
                                       });
       } else {
         self->DoRead();
@@ -147,13 +281,39 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
   const ServerOptions& options() const { return server_.options; }
 
+  static Stream MakeStream(beast::tcp_stream stream, asio::ssl::context* tls) {
+    if constexpr (kTls) {
+      return Stream(std::move(stream), *tls);
+    } else {
+      return stream;
+    }
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    if constexpr (kTls) {
+      if (ec) {
+        server_.tls_failed.fetch_add(1);
+        // Nothing can be said to a peer without a session: the socket closes with this one.
+        return;
+      }
+      server_.tls_handshakes.fetch_add(1);
+      if (SSL_session_reused(stream_.native_handle())) server_.tls_resumed.fetch_add(1);
+      DoRead();
+    }
+  }
+
   void DoRead() {
     parser_.emplace();
     parser_->body_limit(options().max_body_bytes);
     parser_->header_limit(static_cast<uint32_t>(options().max_header_bytes));
-    if (first_request_ || buffer_.size() > 0) {
-      // The first request's header clock starts with the connection; a pipelined one is already here.
+    if (first_request_) {
+      // The first request's header clock starts with the connection.
       first_request_ = false;
+      header_deadline_ = opened_ + options().header_timeout;
+      return ReadHeader();
+    }
+    if (buffer_.size() > 0) {
+      // A pipelined request is already here.
       header_deadline_ = std::chrono::steady_clock::now() + options().header_timeout;
       return ReadHeader();
     }
@@ -202,7 +362,8 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
     version_ = header.version();
     keep_alive_ = header.keep_alive();
     if (options().check_head) {
-      if (auto refusal = options().check_head(ToHead(header, remote_))) return Refuse(std::move(*refusal));
+      if (auto refusal = options().check_head(ToHead(header, remote_, kTls)))
+        return Refuse(std::move(*refusal));
     }
     head_checked_ = true;
     if (auto length = parser_->content_length(); length && *length > 0) {
@@ -290,7 +451,7 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
     auto request = parser_->release();
     // No timeout while the application works on the request; the write sets its own.
     beast::get_lowest_layer(stream_).expires_never();
-    server_.handler(ToRequest(std::move(request), remote_),
+    server_.handler(ToRequest(std::move(request), remote_, kTls),
                     Responder(std::static_pointer_cast<ResponseSink>(this->shared_from_this())));
   }
 
@@ -347,9 +508,13 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
 
   static constexpr size_t kReadSize = 16 * 1024;
 
-  Stream stream_;
+  ConnectionSlot slot_;
   ServerState& server_;
+  // Held for the stream's whole life: SetTls may replace the server's context meanwhile.
+  TlsContext tls_context_;
+  Stream stream_;
   beast::flat_buffer buffer_;
+  Clock::time_point opened_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::response<bhttp::string_body> response_;
   std::string remote_;  // the peer's address
@@ -365,6 +530,59 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
   std::array<char, 16 * 1024> scratch_;
 };
 
+using PlainSession = Session<beast::tcp_stream>;
+using TlsSession = Session<beast::ssl_stream<beast::tcp_stream>>;
+
+// On a port that serves TLS and plain HTTP both: reads the connection's first bytes, then hands the
+// connection with those bytes to a TLS or a plain session. Over the connection limit, a plain
+// client gets its 503 and a TLS one is closed before any handshake work.
+class ProtocolDetector : public std::enable_shared_from_this<ProtocolDetector> {
+ public:
+  ProtocolDetector(ConnectionSlot slot, beast::tcp_stream stream, TlsContext tls, bool over_limit,
+                   Clock::time_point opened)
+      : slot_(std::move(slot)),
+        stream_(std::move(stream)),
+        tls_(std::move(tls)),
+        over_limit_(over_limit),
+        opened_(opened) {}
+
+  void Run() {
+    // A refused client is not waited for long; others have the first request's header time.
+    stream_.expires_at(
+        opened_ + (over_limit_ ? std::chrono::seconds(1) : slot_.server().options.header_timeout));
+    beast::async_detect_ssl(
+        stream_, buffer_, [self = shared_from_this()](beast::error_code ec, bool is_tls) {
+          if (ec) return;  // gone, or silent too long: the socket closes with the detector
+          self->OnDetected(is_tls);
+        });
+  }
+
+ private:
+  void OnDetected(bool is_tls) {
+    if (is_tls) {
+      if (over_limit_) return;
+      std::make_shared<TlsSession>(std::move(slot_), std::move(stream_), std::move(tls_),
+                                   std::move(buffer_), opened_)
+          ->Run();
+      return;
+    }
+    auto session = std::make_shared<PlainSession>(std::move(slot_), std::move(stream_), nullptr,
+                                                  std::move(buffer_), opened_);
+    if (over_limit_) {
+      session->RefuseConnection();
+    } else {
+      session->Run();
+    }
+  }
+
+  ConnectionSlot slot_;
+  beast::tcp_stream stream_;
+  TlsContext tls_;
+  bool over_limit_;
+  Clock::time_point opened_;
+  beast::flat_buffer buffer_;
+};
+
 // Errors of accept() that mean the process or system is out of something; retrying at once would spin.
 bool OutOfResources(const beast::error_code& ec) {
   return ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
@@ -377,12 +595,18 @@ struct Server::Impl {
   ServerState state;
   std::unique_ptr<EventLoop> own_loop;  // when the options name none
   EventLoop* loop = nullptr;
-  std::optional<asio::ssl::context> tls;
+  mutable std::mutex tls_mu;
+  TlsContext tls;  // for connections accepted from now on; null without TLS
   std::optional<tcp::acceptor> acceptor;
   std::optional<asio::steady_timer> accept_pause;
   uint64_t accept_failures = 0;  // in a row; touched by accept handlers only, which never overlap
   std::once_flag stopped;
   uint16_t port = 0;
+
+  TlsContext CurrentTls() const {
+    std::lock_guard lock(tls_mu);
+    return tls;
+  }
 
   void Accept() {
     acceptor->async_accept(asio::make_strand(loop->impl().ioc), [this](beast::error_code ec, tcp::socket socket) {
@@ -406,20 +630,23 @@ struct Server::Impl {
                                  " failed attempts"));
           accept_failures = 0;
         }
+        auto opened = Clock::now();
         bool over_limit = state.connections.load() >= state.options.max_connections;
         socket.set_option(tcp::no_delay(true), ec);
+        ConnectionSlot slot(state);
         beast::tcp_stream stream(std::move(socket));
-        if (tls) {
-          // No plaintext reply is possible before a handshake; closing says enough.
-          if (!over_limit) {
-            std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-                beast::ssl_stream<beast::tcp_stream>(std::move(stream), *tls), state)
-                ->Run();
-          }
+        if (TlsContext context = CurrentTls()) {
+          std::make_shared<ProtocolDetector>(std::move(slot), std::move(stream), std::move(context),
+                                             over_limit, opened)
+              ->Run();
         } else if (over_limit) {
-          std::make_shared<Session<beast::tcp_stream>>(std::move(stream), state)->RefuseConnection();
+          std::make_shared<PlainSession>(std::move(slot), std::move(stream), nullptr,
+                                         beast::flat_buffer(), opened)
+              ->RefuseConnection();
         } else {
-          std::make_shared<Session<beast::tcp_stream>>(std::move(stream), state)->Run();
+          std::make_shared<PlainSession>(std::move(slot), std::move(stream), nullptr,
+                                         beast::flat_buffer(), opened)
+              ->Run();
         }
       }
       Accept();
@@ -449,14 +676,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options, Han
   const ServerOptions& opts = impl->state.options;
   beast::error_code ec;
   if (opts.tls) {
-    impl->tls.emplace(asio::ssl::context::tls_server);
-    impl->tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                           asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                           asio::ssl::context::no_tlsv1_1);
-    const auto& pem = *opts.tls;
-    impl->tls->use_certificate_chain(asio::buffer(pem.certificate_chain_pem), ec);
-    if (!ec) impl->tls->use_private_key(asio::buffer(pem.private_key_pem), asio::ssl::context::pem, ec);
-    if (ec) return absl::InvalidArgumentError(absl::StrCat("TLS configuration refused: ", ec.message()));
+    auto context = MakeTlsContext(*opts.tls);
+    if (!context.ok()) return context.status();
+    impl->tls = *std::move(context);
   }
   auto address = asio::ip::make_address(opts.host, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("Bad listen address '", opts.host, "'"));
@@ -486,6 +708,24 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() { Stop(); }
 
 uint16_t Server::port() const { return impl_->port; }
+
+absl::Status Server::SetTls(std::optional<TlsConfig> tls) {
+  TlsContext context;
+  if (tls) {
+    auto made = MakeTlsContext(*tls);
+    if (!made.ok()) return made.status();
+    context = *std::move(made);
+  }
+  std::lock_guard lock(impl_->tls_mu);
+  impl_->tls = std::move(context);  // sessions hold the one they started with
+  return absl::OkStatus();
+}
+
+TlsCounters Server::tls_counters() const {
+  return {.handshakes = impl_->state.tls_handshakes.load(),
+          .resumed = impl_->state.tls_resumed.load(),
+          .failed = impl_->state.tls_failed.load()};
+}
 
 void Server::Stop() {
   std::call_once(impl_->stopped, [this] {

@@ -1,27 +1,29 @@
 // An asynchronous HTTP/1.1 server (optionally HTTPS) with keep-alive and deferred replies.
 //
-// The handler receives each request together with a Responder; it may answer at once or keep the Responder
-// and answer later from any thread (long polling, proxying). Beast and Asio stay inside http_server.cc.
+// The handler receives each request together with a Responder; it may answer at once or keep the
+// Responder and answer later from any thread (long polling, proxying). Beast and Asio stay inside
+// http_server.cc.
 //
 //   auto server = http::Server::Start({.port = 0}, [](http::Request req, http::Responder reply) {
 //     std::move(reply)(http::Response::Text(200, "Healthy"));
 //   });
 //
 // Limits, so that no client can exhaust the process (defaults in ServerOptions):
-// - check_head sees each request's head before its body is read; authentication belongs there, so that an
-//   unauthenticated client never makes the server buffer a body.
-// - At most max_connections connections are open; one more is answered 503 and closed.
-// - Request bodies being received or served hold at most max_buffered_body_bytes together; a request that
-//   would go beyond is answered 503 without its body being read.
-// - A request's header must arrive within header_timeout (10 s) of its first byte, or of the connection's
-//   opening for the first request; a kept-alive connection waits idle_timeout (60 s) for its next request;
-//   a body must keep arriving, body_read_timeout (30 s) at most between two reads.
-// - When the process runs out of file descriptors, accepting pauses 100 ms between attempts (and says so
-//   once through `log`) instead of spinning, until descriptors free up.
+// - check_head sees each request's head before its body is read; authentication belongs there, so
+//   that an unauthenticated client never makes the server buffer a body.
+// - At most max_connections connections are open; one more is answered 503 and closed (a TLS one is
+//   closed without a handshake: nothing cheaper can be said to it).
+// - Request bodies being received or served hold at most max_buffered_body_bytes together; a
+//   request that would go beyond is answered 503 without its body being read.
+// - A request's header must arrive within header_timeout (10 s) of its first byte, or of the
+//   connection's opening for the first request (a TLS handshake included); a kept-alive connection
+//   waits idle_timeout (60 s) for its next request; a body must keep arriving, body_read_timeout
+//   (30 s) at most between two reads.
+// - When the process runs out of file descriptors, accepting pauses 100 ms between attempts (and
+//   says so once through `log`) instead of spinning, until descriptors free up.
 #ifndef AMLCORE_COMMON_HTTP_SERVER_H_
 #define AMLCORE_COMMON_HTTP_SERVER_H_
 
-#include "absl/strings/string_view.h"
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -29,7 +31,9 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/event_loop.h"
 #include "common/http_types.h"
 
@@ -58,9 +62,18 @@ class Responder {
 
 using Handler = std::function<void(Request, Responder)>;
 
+// A certificate chain (leaf first, then intermediates) and the leaf's private key, both PEM.
+// Encrypted keys are not accepted.
 struct TlsConfig {
   std::string certificate_chain_pem;
   std::string private_key_pem;
+};
+
+// What the server's TLS handshakes came to, since it started.
+struct TlsCounters {
+  uint64_t handshakes = 0;  // completed
+  uint64_t resumed = 0;     // of those, resuming an earlier session (ticket or session id)
+  uint64_t failed = 0;      // begun and failed (protocol version, no shared cipher, peer gone)
 };
 
 struct ServerOptions {
@@ -74,6 +87,10 @@ struct ServerOptions {
   std::chrono::seconds header_timeout{10};
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds body_read_timeout{30};
+  // With TLS, the port serves HTTPS and plain HTTP both: each connection is TLS when its first
+  // bytes are a TLS handshake (Request::tls tells the handler which). TLS 1.2 and 1.3 only; ECDHE
+  // with AES-GCM or ChaCha20-Poly1305 for 1.2; no compression, no renegotiation; sessions resume by
+  // ticket or session id.
   std::optional<TlsConfig> tls;
   // Builds the reply for requests refused before the handler sees them (oversized body, bad framing,
   // limits reached).
@@ -98,6 +115,15 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   uint16_t port() const;
+  // Replaces the certificate and key (or turns TLS on, or off with nullopt) for connections
+  // accepted from now on; open connections keep the configuration they started with. A chain or key
+  // that is not valid PEM, or a key that does not match the certificate, is InvalidArgument and
+  // changes nothing. Thread-safe.
+  //
+  //   absl::Status s = server->SetTls(
+  //       http::TlsConfig{.certificate_chain_pem = chain, .private_key_pem = key});
+  absl::Status SetTls(std::optional<TlsConfig> tls);
+  TlsCounters tls_counters() const;
   // Stops accepting; on its own loop, also closes connections and joins the I/O threads. Idempotent.
   // Responders still held by the application must be released before Stop.
   void Stop();

@@ -30,6 +30,8 @@ struct Request {
   Headers headers;
   std::string body;
   std::string remote_address;
+  // Arrived over TLS (HTTPS): lets a handler refuse what must not travel in the clear.
+  bool tls = false;
 
   absl::string_view path() const;
   absl::string_view query() const;

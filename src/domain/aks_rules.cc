@@ -39,6 +39,15 @@ absl::Status CheckSslInputs(const SslInputs& ssl) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateLeafDomainLabel(absl::string_view label) {
+  bool ok = !label.empty() && label.size() <= 63 && label.front() != '-' && label.back() != '-';
+  for (char c : label) ok &= absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-';
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "Invalid configuration, leaf_domain_label '", label,
+      "' must be 1 to 63 lowercase letters, digits or hyphens, starting and ending with a letter or digit."));
+}
+
 std::optional<uint32_t> ParseIpv4(absl::string_view text) {
   std::vector<absl::string_view> parts = absl::StrSplit(text, '.');
   if (parts.size() != 4) return std::nullopt;

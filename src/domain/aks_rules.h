@@ -42,6 +42,9 @@ struct VnetInputs {
 
 absl::Status CheckAgentCount(std::optional<int64_t> agent_count);
 absl::Status CheckSslInputs(const SslInputs& ssl);
+// A leaf domain label is one DNS label: 1 to 63 lowercase letters, digits and hyphens, a letter or digit at
+// each end.
+absl::Status ValidateLeafDomainLabel(absl::string_view label);
 // Completeness (azureml) plus: CIDRs parse, the DNS service IP lies inside the service CIDR, and the Docker
 // bridge CIDR does not overlap it.
 absl::Status CheckVnetInputs(const VnetInputs& vnet);

@@ -37,6 +37,7 @@ std::optional<SslConfiguration> ReadSsl(json::ObjectReader& reader) {
   ssl.leaf_domain_label = reader.String("leafDomainLabel").value_or("");
   ssl.overwrite_existing_domain = reader.Bool("overwriteExistingDomain").value_or(false);
   ssl.renew = reader.Bool("renew").value_or(false);
+  ssl.certificate_authority_file = reader.String("certificateAuthorityFile").value_or("");
   return ssl;
 }
 
@@ -73,6 +74,7 @@ json::bj::object SslConfigurationToJson(const SslConfiguration& ssl, bool includ
                  {"overwriteExistingDomain", ssl.overwrite_existing_domain}};
   if (include_key) out["key"] = StringOrNull(ssl.key);
   if (ssl.renew) out["renew"] = true;
+  if (!ssl.certificate_authority_file.empty()) out["certificateAuthorityFile"] = ssl.certificate_authority_file;
   return out;
 }
 

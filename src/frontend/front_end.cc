@@ -75,6 +75,8 @@ struct FrontEnd::Impl {
   std::unique_ptr<http::Server> server;
 
   TokenGate tokens;
+  // The fingerprint of the certificate served (local::FrontEndTls), "" for plain HTTP only.
+  std::atomic<std::shared_ptr<const std::string>> tls_fingerprint{std::make_shared<const std::string>()};
   std::mutex mu;
   domain::RouteTable routes;
   std::map<std::string, local::LocalWorkload> workloads;                  // by workload name
@@ -233,6 +235,14 @@ struct FrontEnd::Impl {
     return FrontEndMessage(401, "The admin interface needs 'Authorization: Bearer <admin token>'.");
   }
 
+  // With SSL on, scoring requests (and the keys or tokens they carry) travel over HTTPS only; the same port
+  // still answers plain HTTP for health checks and the admin interface on loopback.
+  std::optional<http::Response> RefusePlainScoring(const http::Request& request, const std::string& name) const {
+    if (request.tls || tls_fingerprint.load()->empty()) return std::nullopt;
+    return FrontEndMessage(403, absl::StrCat("Service ", name, " is served over HTTPS on this cluster (SSL is "
+                                             "enabled); use its https:// scoring URI."));
+  }
+
   // Refuses a request on its head alone (unknown service, missing or wrong credential) before its body is
   // read, so that nobody without a key or the admin token makes the front end buffer anything. nullopt
   // lets the request through to Handle, which checks again.
@@ -246,6 +256,7 @@ struct FrontEnd::Impl {
     auto entry = Find(name);
     if (!entry) return ServiceNotFound(name);
     if (action == "/score") {
+      if (auto refused = RefusePlainScoring(head, name)) return refused;
       if (auto s = Authorize(*entry, head); !s.ok()) return ServiceUnauthorized(*entry, name, s);
     }
     return std::nullopt;
@@ -259,6 +270,7 @@ struct FrontEnd::Impl {
       return std::move(reply)(FrontEndMessage(404, absl::StrCat("No resource at ", request.path(), ".")));
     }
     if (action == "/score") {
+      if (auto refused = RefusePlainScoring(request, name)) return std::move(reply)(std::move(*refused));
       if (auto s = Authorize(*entry, request); !s.ok()) return std::move(reply)(ServiceUnauthorized(*entry, name, s));
     }
     std::string query(request.query());
@@ -281,6 +293,15 @@ struct FrontEnd::Impl {
       return std::move(reply)(FrontEndMessage(503, absl::StrCat("No ready replicas for service ", name)));
     }
     dispatcher->Submit(std::move(request), std::move(reply));
+  }
+
+  // Serves `tls` from now on: new connections get the new certificate, open ones keep theirs.
+  absl::Status ServeTls(const local::FrontEndTls& tls) {
+    std::optional<http::TlsConfig> config;
+    if (!tls.empty()) config = http::TlsConfig{tls.certificate_pem, tls.private_key_pem};
+    if (auto s = server->SetTls(std::move(config)); !s.ok()) return s;
+    tls_fingerprint.store(std::make_shared<const std::string>(tls.Fingerprint()));
+    return absl::OkStatus();
   }
 
   void HandleAdmin(http::Request request, http::Responder reply) {
@@ -324,8 +345,15 @@ struct FrontEnd::Impl {
     if (path == "/admin/workloads" && request.method == "GET") {
       return ok(json::Encode(local::WorkloadsReport{supervisor->Status()}));
     }
+    if (path == "/admin/tls" && request.method == "PUT") {
+      auto tls = json::DecodeText<local::FrontEndTls>(request.body, "TLS configuration");
+      if (!tls.ok()) return std::move(reply)(FrontEndMessage(400, tls.status().message()));
+      if (auto s = ServeTls(*tls); !s.ok()) return std::move(reply)(FrontEndMessage(400, s.message()));
+      return ok(json::bj::object{{"tls", json::Bj(tls->Fingerprint())}});
+    }
     if (path == "/admin/status" && request.method == "GET") {
-      local::FrontEndStatus status{local::kFrontEndApiVersion, static_cast<int64_t>(getpid()), 0, options.cluster_id};
+      local::FrontEndStatus status{local::kFrontEndApiVersion, static_cast<int64_t>(getpid()), 0, options.cluster_id,
+                                   *tls_fingerprint.load()};
       {
         std::lock_guard guard(mu);
         status.route_generation = routes.generation;
@@ -462,6 +490,12 @@ absl::StatusOr<std::unique_ptr<FrontEnd>> FrontEnd::Start(const FrontEndOptions&
       for (auto& w : list->workloads) impl->PutWorkload(std::move(w));
     }
   }
+  std::optional<local::FrontEndTls> tls;
+  if (auto saved = ReadFile(absl::StrCat(dir, "/", local::kFrontEndTlsFile)); saved.ok()) {
+    auto parsed = json::DecodeText<local::FrontEndTls>(*saved, local::kFrontEndTlsFile);
+    if (!parsed.ok()) return parsed.status();
+    if (!parsed->empty()) tls = std::move(*parsed);
+  }
   Impl* raw = impl.get();
   auto server = http::Server::Start(
       http::ServerOptions{
@@ -474,6 +508,11 @@ absl::StatusOr<std::unique_ptr<FrontEnd>> FrontEnd::Start(const FrontEndOptions&
       [raw](http::Request request, http::Responder reply) { raw->Handle(std::move(request), std::move(reply)); });
   if (!server.ok()) return server.status();
   impl->server = std::move(*server);
+  if (tls) {
+    if (auto s = impl->ServeTls(*tls); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(local::kFrontEndTlsFile, ": ", s.message()));
+    }
+  }
   impl->expiry = std::thread([raw] { raw->ExpiryLoop(); });
   impl->supervisor->Start();
 

@@ -8,6 +8,14 @@
 #include "server/deployment_spec.h"
 
 namespace amlcore::server {
+
+backend::ClusterRef ClusterRefOf(const ClusterRecord& cluster) {
+  backend::ClusterRef ref{cluster.id, cluster.resource_id(), std::nullopt};
+  if (cluster.ssl && cluster.ssl->status != "Disabled" && !cluster.ssl->cert.empty()) {
+    ref.tls = backend::ClusterTls{cluster.ssl->cert, cluster.ssl->key, cluster.ssl->cname};
+  }
+  return ref;
+}
 namespace {
 using namespace std::chrono_literals;
 }  // namespace
@@ -28,7 +36,7 @@ StepResult ClusterController::Reconcile(int64_t cluster_id) {
   });
   if (!read.ok()) return StepResult::RequeueAfter(1s);
   if (!cluster) return StepResult::Done();
-  backend::ClusterRef ref{cluster->id, cluster->resource_id()};
+  backend::ClusterRef ref = ClusterRefOf(*cluster);
 
   // A cluster marked for deletion that no compute target (and so no operation) holds any more goes away here.
   if (cluster->state == ProvisioningState::kDeleting && !attached) {

@@ -15,6 +15,10 @@ namespace amlcore::server {
 
 inline constexpr char kClusterKind[] = "cluster";
 
+// The backend's view of a cluster: its id, resource id and, when SSL is enabled, the certificate its router
+// serves and the host name (cname) of its scoring URIs.
+backend::ClusterRef ClusterRefOf(const ClusterRecord& cluster);
+
 class ClusterController {
  public:
   ClusterController(Store* store, backend::Backend backend, RoutePublisher* routes, ServiceController* services)

@@ -1,6 +1,5 @@
 #include "server/compute_service.h"
 
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -10,9 +9,11 @@
 #include "absl/time/time.h"
 #include "common/crypto.h"
 #include "common/errors.h"
+#include "common/local_ca.h"
 #include "domain/aks_rules.h"
 #include "domain/names.h"
 #include "domain/vm_sizes.h"
+#include "server/cluster_controller.h"
 
 namespace amlcore::server {
 namespace {
@@ -23,6 +24,55 @@ constexpr char kProvision[] = "ComputeProvision";
 constexpr char kUpdate[] = "ComputeUpdate";
 constexpr char kDelete[] = "ComputeDelete";
 constexpr char kDetach[] = "ComputeDetach";
+
+// The name a leaf domain label gets on this machine: under "localhost", which RFC 6761 reserves for loopback
+// (curl, browsers and the SDK reach it; other clients need the name mapped to 127.0.0.1).
+std::string LeafDomainName(const std::string& label) { return absl::StrCat(label, ".localhost"); }
+
+// Issues the certificate of a leaf domain label for `cluster` (nullptr: a cluster being made), unless it has
+// that label's certificate already (renew issues a new one for its label). `ssl` comes from CheckSsl.
+absl::Status IssueLeafCertificate(Store& store, Tx& tx, const std::string& ca_directory, const ClusterRecord* cluster,
+                                  SslConfiguration* ssl) {
+  if (ssl->status != "Auto") return absl::OkStatus();
+  const SslConfiguration* had =
+      cluster != nullptr && cluster->ssl && cluster->ssl->status == "Auto" && !cluster->ssl->cert.empty()
+          ? &*cluster->ssl
+          : nullptr;
+  if (ssl->renew) {
+    if (had == nullptr || had->leaf_domain_label.empty()) {
+      return Invalid("Invalid configuration. When renew is set the cluster should have the leaf domain label set "
+                     "for SSL.");
+    }
+    if (ssl->leaf_domain_label.empty()) ssl->leaf_domain_label = had->leaf_domain_label;
+  } else if (had != nullptr && had->leaf_domain_label == ssl->leaf_domain_label) {
+    bool overwrite = ssl->overwrite_existing_domain;
+    *ssl = *had;
+    ssl->overwrite_existing_domain = overwrite;
+    return absl::OkStatus();
+  }
+  std::string name = LeafDomainName(ssl->leaf_domain_label);
+  if (!ssl->overwrite_existing_domain) {
+    auto clusters = store.ListClusters(tx);
+    if (!clusters.ok()) return clusters.status();
+    for (const auto& other : *clusters) {
+      if ((cluster == nullptr || other.id != cluster->id) && other.ssl && other.ssl->cname == name) {
+        return Invalid(absl::StrCat("Invalid configuration, the leaf domain label ", ssl->leaf_domain_label,
+                                    " is in use by cluster ", other.name,
+                                    "; choose another label or set overwrite_existing_domain=True."));
+      }
+    }
+  }
+  auto ca = LocalCertificateAuthority::Open(ca_directory);
+  if (!ca.ok()) return ca.status();
+  auto issued = ca->Issue(name);
+  if (!issued.ok()) return issued.status();
+  ssl->cert = issued->certificate_pem;
+  ssl->key = issued->private_key_pem;
+  ssl->cname = name;
+  ssl->renew = false;
+  ssl->certificate_authority_file = ca->certificate_file();
+  return absl::OkStatus();
+}
 
 absl::Status ComputeNotFound(const std::string& name, const WorkspaceRecord& ws) {
   return MakeError(absl::StatusCode::kNotFound, "ComputeTargetNotFound",
@@ -53,14 +103,25 @@ absl::Status CheckNetworking(const domain::AksNetworking& n) {
   return domain::CheckVnetInputs(v);
 }
 
-// Validates an SSL block and returns what to store.
+// Validates an SSL block and returns what to store (a leaf domain label's certificate is issued later, where
+// the cluster is known: IssueLeafCertificate).
 absl::StatusOr<SslConfiguration> CheckSsl(const SslConfiguration& ssl) {
   if (ssl.status == "Disabled") return SslConfiguration{.status = "Disabled"};
-  if (ssl.status == "Auto" || (!ssl.leaf_domain_label.empty() && ssl.cert.empty())) {
-    return Invalid(
-        "Invalid configuration, SSL with a leaf domain label (a certificate issued by Microsoft) is not "
-        "available on the local backend. Provide your own certificate with cname, cert pem file and key pem "
-        "file.");
+  bool automatic = ssl.status == "Auto" || (ssl.cert.empty() && (!ssl.leaf_domain_label.empty() || ssl.renew));
+  if (automatic) {
+    domain::SslInputs inputs{!ssl.cname.empty(), !ssl.cert.empty(), !ssl.key.empty(),
+                             !ssl.leaf_domain_label.empty(), ssl.overwrite_existing_domain};
+    if (auto s = domain::CheckSslInputs(inputs); !s.ok()) return Invalid(s.message());
+    if (ssl.leaf_domain_label.empty() && !ssl.renew) {
+      return Invalid("Invalid configuration, sslConfiguration with status Auto needs a leaf_domain_label.");
+    }
+    if (!ssl.leaf_domain_label.empty()) {
+      if (auto s = domain::ValidateLeafDomainLabel(ssl.leaf_domain_label); !s.ok()) return Invalid(s.message());
+    }
+    return SslConfiguration{.status = "Auto",
+                            .leaf_domain_label = ssl.leaf_domain_label,
+                            .overwrite_existing_domain = ssl.overwrite_existing_domain,
+                            .renew = ssl.renew};
   }
   if (!ssl.status.empty() && ssl.status != "Enabled") {
     return Invalid(absl::StrCat("Invalid configuration, sslConfiguration.status '", ssl.status,
@@ -239,7 +300,11 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
         }
       }
       if (ssl) {
-        changes.push_back(absl::StrCat("SSL ", ssl->status));
+        if (auto s = IssueLeafCertificate(*store_, tx, options_.certificate_authority_directory, &cluster, &*ssl);
+            !s.ok()) {
+          return s;
+        }
+        changes.push_back(absl::StrCat("SSL ", ssl->status, ssl->cname.empty() ? "" : absl::StrCat(" for ", ssl->cname)));
         cluster.ssl = ssl;
       }
       if (!request->load_balancer_type.empty()) {
@@ -298,6 +363,12 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
       cluster.name = absl::StrCat(name, "-", RandomHex(3));
       cluster.location = request->location.empty() ? ws->location : request->location;
       cluster.vm_size = std::string(size->name);
+      if (ssl) {
+        if (auto s = IssueLeafCertificate(*store_, tx, options_.certificate_authority_directory, nullptr, &*ssl);
+            !s.ok()) {
+          return s;
+        }
+      }
       cluster.ssl = ssl;
       cluster.networking = request->networking;
       cluster.load_balancer_type =
@@ -345,7 +416,13 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
       if (auto s = domain::CheckPurposeCapacity(compute.cluster_purpose, cluster.agent_count, *size); !s.ok()) {
         return Invalid(s.message());
       }
-      if (ssl) cluster.ssl = ssl;
+      if (ssl) {
+        if (auto s = IssueLeafCertificate(*store_, tx, options_.certificate_authority_directory, &cluster, &*ssl);
+            !s.ok()) {
+          return s;
+        }
+        cluster.ssl = ssl;
+      }
       if (!request->load_balancer_type.empty()) cluster.load_balancer_type = request->load_balancer_type;
       if (!request->load_balancer_subnet.empty()) cluster.load_balancer_subnet = request->load_balancer_subnet;
       if (auto s = store_->UpdateCluster(tx, cluster); !s.ok()) return s;
@@ -565,7 +642,7 @@ StepResult ComputeService::Provision(const OperationRecord& op, const char* fail
     }
   }
 
-  auto state = backend_->EnsureCluster(backend::ClusterRef{(*cluster)->id, (*cluster)->resource_id()});
+  auto state = backend_->EnsureCluster(ClusterRefOf(**cluster));
   if (!state.ok()) return Fail(op.id, WithErrorCode(state.status(), failure_code));
   if (!state->ready) return StepResult::RequeueAfter(std::chrono::milliseconds(20));
 

@@ -25,6 +25,8 @@ class ComputeService {
   struct Options {
     // Extra time a cluster takes to provision, to rehearse slow clouds (AMLCORE_SIMULATED_PROVISIONING_SECONDS).
     std::chrono::milliseconds simulated_provisioning{0};
+    // Where the certificate authority that issues leaf-domain-label certificates lives (made on first use).
+    std::string certificate_authority_directory;
   };
 
   // `capacity_changed(cluster_id)` is called when a cluster can hold more than before.

@@ -213,6 +213,7 @@ std::optional<SslConfiguration> SslFromRow(const Row& row, int column) {
   ssl.cname = json::GetString(o, "cname");
   ssl.leaf_domain_label = json::GetString(o, "leafDomainLabel");
   ssl.overwrite_existing_domain = json::GetBool(o, "overwriteExistingDomain");
+  ssl.certificate_authority_file = json::GetString(o, "certificateAuthorityFile");
   return ssl;
 }
 

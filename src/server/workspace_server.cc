@@ -297,7 +297,8 @@ absl::StatusOr<std::unique_ptr<WorkspaceServer>> WorkspaceServer::Start(Workspac
                                                                  service_controller);
   impl->computes = std::make_unique<ComputeService>(
       impl->store.get(), impl->backend.workloads, impl->operations.get(),
-      ComputeService::Options{.simulated_provisioning = impl->options.simulated_provisioning},
+      ComputeService::Options{.simulated_provisioning = impl->options.simulated_provisioning,
+                              .certificate_authority_directory = absl::StrCat(home, "/", kCertificateAuthorityDirectory)},
       [service_controller](int64_t cluster_id) { service_controller->WakeWaiting(cluster_id); });
   impl->workspaces =
       std::make_unique<WorkspaceService>(impl->store.get(), impl->computes.get(), impl->controllers.get());

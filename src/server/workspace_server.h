@@ -53,6 +53,8 @@ inline constexpr char kServerFile[] = "server.json";
 inline constexpr char kServerLockFile[] = "amlcored.lock";
 inline constexpr char kAdminTokenFile[] = "admin_token";
 inline constexpr char kDatabaseFile[] = "amlcore.db";
+// amlcore's certificate authority (ca.key, mode 0600; ca.pem) for leaf-domain-label certificates.
+inline constexpr char kCertificateAuthorityDirectory[] = "ca";
 
 // Stops the server of `home` (default DefaultHome()) and, with `with_clusters`, every front end and replica it
 // started. Returns what it did, for people.

@@ -135,10 +135,12 @@ def aks(home):
 
 @pytest.fixture
 def certificate(tmp_path):
-    """A self-signed certificate and its key, as PEM files."""
-    def make(cname):
-        cert, key = tmp_path / (cname + ".cert.pem"), tmp_path / (cname + ".key.pem")
+    """A self-signed certificate for `cname` (and 127.0.0.1) and its key, as PEM files."""
+    def make(cname, subject=None):
+        subject = subject or cname  # a self-signed certificate is its own issuer: distinct ones need distinct names
+        cert, key = tmp_path / (subject + ".cert.pem"), tmp_path / (subject + ".key.pem")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-                        "/CN=" + cname, "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+                        "/CN=" + subject, "-addext", "subjectAltName=DNS:{},IP:127.0.0.1".format(cname),
+                        "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
         return str(cert), str(key)
     return make

@@ -2,6 +2,7 @@
 
 import http.client
 import socket
+import ssl
 import textwrap
 import threading
 import time
@@ -60,9 +61,15 @@ class Traffic:
     breaks), every request recorded as (start, end, status or the error's name). Bounded: it stops after
     `max_requests` in all or `max_seconds`, whichever comes first."""
 
-    def __init__(self, uri, key=None, body=b'{"n": 1}', connections=4, max_requests=50000, max_seconds=60):
+    def __init__(self, uri, key=None, body=b'{"n": 1}', connections=4, max_requests=50000, max_seconds=60,
+                 cafile=None, connect_to=None):
+        """For an https `uri`, `cafile` is the certificate to trust and `connect_to` the address to reach instead
+        of the URI's host (as curl --resolve does)."""
         parts = urllib.parse.urlsplit(uri)
         self._host, self._port, self._path = parts.hostname, parts.port, parts.path
+        self._https = parts.scheme == "https"
+        self._context = ssl.create_default_context(cafile=cafile) if self._https else None
+        self._connect_to = connect_to
         self._headers = {"Content-Type": "application/json"}
         if key:
             self._headers["Authorization"] = "Bearer " + key
@@ -95,7 +102,7 @@ class Traffic:
                 if len(self.records) >= self._max_requests:
                     return
             if connection is None:
-                connection = http.client.HTTPConnection(self._host, self._port, timeout=30)
+                connection = self._connect()
             start = time.monotonic()
             try:
                 connection.request("POST", self._path, body=self._body, headers=self._headers)
@@ -112,6 +119,16 @@ class Traffic:
                 time.sleep(0.01)  # a refused connection fails at once; do not spin
             with self._lock:
                 self.records.append((start, time.monotonic(), outcome))
+
+    def _connect(self):
+        if not self._https:
+            return http.client.HTTPConnection(self._host, self._port, timeout=30)
+        connection = http.client.HTTPSConnection(self._host, self._port, timeout=30, context=self._context)
+        if self._connect_to:
+            # Reach connect_to while naming and verifying the URI's host.
+            sock = socket.create_connection((self._connect_to, self._port), timeout=30)
+            connection.sock = self._context.wrap_socket(sock, server_hostname=self._host)
+        return connection
 
     def wait_for(self, count, timeout=30):
         """Waits until `count` requests have been answered."""

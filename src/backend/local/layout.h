@@ -7,6 +7,7 @@
 //       admin_token                      the front end's admin credential (0600)
 //       frontend.log
 //       routes.json, workloads.json      the front end's desired state, kept across its restarts
+//       tls.json                         the certificate and key it serves HTTPS with, when SSL is on (0600)
 //       replicas/<replica id>/           one per replica: replica.json (pid), status.json, replica.log,
 //                                        replica.previous.log, app/ (its copy of the bundle)
 //   <home>/bundles/<workload>/r<revision>/   staged source snapshot and model files of one revision
@@ -27,6 +28,7 @@ inline constexpr char kFrontEndInfoFile[] = "frontend.json";
 inline constexpr char kFrontEndTokenFile[] = "admin_token";
 inline constexpr char kFrontEndLogFile[] = "frontend.log";
 inline constexpr char kRoutesFile[] = "routes.json";
+inline constexpr char kFrontEndTlsFile[] = "tls.json";
 inline constexpr char kWorkloadsFile[] = "workloads.json";
 
 inline constexpr char kReplicaInfoFile[] = "replica.json";

@@ -210,6 +210,20 @@ absl::StatusOr<ClusterState> LocalBackend::EnsureCluster(const ClusterRef& clust
   }
   std::string log_path = absl::StrCat(directory, "/", kFrontEndLogFile);
   auto now = Clock::now();
+  // The certificate the front end should serve, kept where a restarted front end finds it.
+  FrontEndTls tls;
+  if (cluster.tls) tls = {cluster.tls->certificate_pem, cluster.tls->private_key_pem};
+  std::string tls_path = absl::StrCat(directory, "/", kFrontEndTlsFile);
+  auto saved_tls = ReadJsonFile<FrontEndTls>(tls_path);
+  if (tls.empty() ? saved_tls.has_value() : !saved_tls || saved_tls->Fingerprint() != tls.Fingerprint()) {
+    std::error_code ignored;
+    if (tls.empty()) fs::remove(tls_path, ignored);
+    if (!tls.empty()) {
+      if (auto s = WriteFileAtomic(tls_path, json::EncodeText(tls), 0600); !s.ok()) return s;
+    }
+  }
+  std::string endpoint_host = cluster.tls ? cluster.tls->host : "127.0.0.1";
+  const char* scheme = cluster.tls ? "https://" : "http://";
 
   if (auto info = RunningFrontEnd(directory)) {
     ProcessId process = ProcessOf(info->pid, info->start_time);
@@ -219,10 +233,17 @@ absl::StatusOr<ClusterState> LocalBackend::EnsureCluster(const ClusterRef& clust
     if (status.ok()) {
       auto parsed = json::DecodeText<FrontEndStatus>(*status, "Front end status");
       if (parsed.ok() && parsed->api == kFrontEndApiVersion) {
+        if (parsed->tls != tls.Fingerprint()) {
+          // A new certificate (or none): the front end takes it for new connections and keeps the open ones.
+          lock.unlock();
+          auto applied = Admin(cluster, "PUT", "/admin/tls", json::EncodeText(tls), kAdminTimeout);
+          if (!applied.ok()) return applied.status();
+          lock.lock();
+        }
         clusters_.erase(cluster.id);
-        return ClusterState{true, absl::StrCat("http://127.0.0.1:", info->port),
+        return ClusterState{true, absl::StrCat(scheme, endpoint_host, ":", info->port),
                             absl::StrCat("Cluster front end is running at 127.0.0.1:", info->port, " (pid ", info->pid,
-                                         ")")};
+                                         ")", cluster.tls ? absl::StrCat(", HTTPS for ", endpoint_host) : "")};
       }
       // A front end of another amlcore version: replace it (it keeps its port and its replicas' directories).
       StopProcess(process, progress);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/crypto.h"
 #include "common/json_fields.h"
 #include "domain/workload.h"
 
@@ -58,11 +59,26 @@ struct FrontEndStatus {
   int64_t pid = 0;
   int64_t route_generation = 0;
   std::string cluster;
+  std::string tls;  // the fingerprint of the certificate and key it serves (FrontEndTls::Fingerprint), "" for none
 };
 constexpr auto JsonFields(const FrontEndStatus*) {
   return json::Fields(json::Field("api", &FrontEndStatus::api), json::Field("pid", &FrontEndStatus::pid),
                       json::Field("routeGeneration", &FrontEndStatus::route_generation),
-                      json::Field("cluster", &FrontEndStatus::cluster));
+                      json::Field("cluster", &FrontEndStatus::cluster), json::Field("tls", &FrontEndStatus::tls));
+}
+
+// The certificate and key a front end serves HTTPS with (tls.json in its cluster directory, and the body of
+// PUT /admin/tls); both empty for plain HTTP only.
+struct FrontEndTls {
+  std::string certificate_pem;
+  std::string private_key_pem;
+  bool empty() const { return certificate_pem.empty(); }
+  // What identifies this certificate and key, without revealing the key.
+  std::string Fingerprint() const { return empty() ? "" : Sha256Hex(Sha256Hex(certificate_pem) + private_key_pem); }
+};
+constexpr auto JsonFields(const FrontEndTls*) {
+  return json::Fields(json::Field("certificatePem", &FrontEndTls::certificate_pem),
+                      json::Field("privateKeyPem", &FrontEndTls::private_key_pem));
 }
 
 }  // namespace amlcore::backend::local
