@@ -108,6 +108,40 @@ def test_a_killed_front_end_comes_back_with_its_state(steady, home):
     assert again.run({"k": 3}) == {"echo": {"k": 3}}
 
 
+def test_a_frozen_replica_stalls_no_other_service(aks, tmp_path, home):
+    """A replica stopped with SIGSTOP fails its liveness probes by timing out; while it does, another service
+    on the same front end keeps answering promptly and amlcored's calls to that front end keep working."""
+    ws, target = aks
+    # Long probe timeouts, tried every second: a probe that held the supervisor would hold it most of the time.
+    frozen = deploy(ws, target, script_dir(tmp_path, ECHO, name="frozen"), name="frozen-svc",
+                    period_seconds=1, initial_delay_seconds=1, timeout_seconds=8, failure_threshold=100)
+    other = deploy(ws, target, script_dir(tmp_path, ECHO, name="other"), name="other-svc")
+    frozen.wait_for_deployment()
+    other.wait_for_deployment()
+    [victim] = [r["pid"] for r in home.replicas("frozen-svc")]
+    os.kill(victim, signal.SIGSTOP)
+    try:
+        with Traffic(other.scoring_uri, other.get_keys()[0], connections=2, max_seconds=40) as traffic:
+            traffic.wait_for(20)
+            # amlcored reads the front end's workloads for every reconciliation and every deployment.
+            again = Webservice(ws, "other-svc")
+            assert again.state == "Healthy"
+            third = deploy(ws, target, script_dir(tmp_path, ECHO, name="third"), name="third-svc")
+            third.wait_for_deployment(timeout_sec=60)
+            assert third.state == "Healthy" and third.run({"k": 1}) == {"echo": {"k": 1}}
+            # Long enough for several probes of the frozen replica to time out.
+            served = len(traffic.records)
+            deadline = time.monotonic() + 12
+            while time.monotonic() < deadline:
+                time.sleep(0.2)
+            traffic.wait_for(served + 20)
+    finally:
+        os.kill(victim, signal.SIGCONT)
+    assert traffic.failures() == []
+    slowest = max(end - start for start, end, _ in traffic.records)
+    assert slowest < 5, "a request to another service took {:.1f} s".format(slowest)
+
+
 def test_a_storm_of_overlapping_operations_ends_consistent(aks, tmp_path, home):
     ws, target = aks
     source = script_dir(tmp_path, ECHO)
