@@ -1,5 +1,7 @@
 #include "common/http_server.h"
 
+#include <unistd.h>
+
 #include <array>
 #include <atomic>
 #include <cstdio>
@@ -10,6 +12,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/asio/ssl.hpp>
@@ -25,6 +28,7 @@
 #include "common/event_loop_impl.h"
 #include "common/json.h"
 #include "common/string_views.h"
+#include "common/unix_socket.h"
 
 namespace amlcore::http {
 namespace {
@@ -32,6 +36,13 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
+using local = asio::local::stream_protocol;
+using LocalStream = beast::basic_stream<local>;
+
+template <class Stream>
+struct IsTls : std::false_type {};
+template <class Next>
+struct IsTls<beast::ssl_stream<Next>> : std::true_type {};
 
 Request ToRequest(bhttp::request<bhttp::string_body>&& in, std::string remote) {
   Request out;
@@ -89,7 +100,7 @@ struct ServerState {
   }
 };
 
-// One connection. Stream is beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>.
+// One connection. Stream is beast::tcp_stream, beast::ssl_stream<beast::tcp_stream> or LocalStream.
 //
 // A request is read in steps: the header (parsed from what is buffered, else read), the head check and the
 // body budget, then the body. A small request that arrives in one segment takes one read, as with a plain
@@ -106,9 +117,13 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
   }
 
   void Run() {
-    beast::error_code ignored;
-    auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ignored);
-    if (!ignored) remote_ = endpoint.address().to_string();
+    if constexpr (std::is_same_v<Stream, LocalStream>) {
+      remote_ = "unix";
+    } else {
+      beast::error_code ignored;
+      auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ignored);
+      if (!ignored) remote_ = endpoint.address().to_string();
+    }
     auto self = this->shared_from_this();
     asio::dispatch(stream_.get_executor(), [self] {
       if constexpr (kTls) {
@@ -144,7 +159,7 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
   }
 
  private:
-  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  static constexpr bool kTls = IsTls<Stream>::value;
   const ServerOptions& options() const { return server_.options; }
 
   void DoRead() {
@@ -315,7 +330,7 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
   // the reply.
   void Linger() {
     beast::error_code ignored;
-    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_send, ignored);
+    beast::get_lowest_layer(stream_).socket().shutdown(asio::socket_base::shutdown_send, ignored);
     beast::get_lowest_layer(stream_).expires_after(linger_timeout_);
     auto self = this->shared_from_this();
     beast::get_lowest_layer(stream_).async_read_some(
@@ -340,7 +355,7 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
         beast::get_lowest_layer(self->stream_).socket().close(ignored2);
       });
     } else {
-      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      stream_.socket().shutdown(asio::socket_base::shutdown_send, ignored);
       stream_.socket().close(ignored);
     }
   }
@@ -379,12 +394,16 @@ struct Server::Impl {
   EventLoop* loop = nullptr;
   std::optional<asio::ssl::context> tls;
   std::optional<tcp::acceptor> acceptor;
+  std::optional<local::acceptor> local_acceptor;  // instead of `acceptor`, on a Unix socket
   std::optional<asio::steady_timer> accept_pause;
   uint64_t accept_failures = 0;  // in a row; touched by accept handlers only, which never overlap
   std::once_flag stopped;
   uint16_t port = 0;
 
+  bool Listening() const { return acceptor ? acceptor->is_open() : local_acceptor->is_open(); }
+
   void Accept() {
+    if (local_acceptor) return AcceptLocal();
     acceptor->async_accept(asio::make_strand(loop->impl().ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
       if (ec && OutOfResources(ec)) {
@@ -396,7 +415,7 @@ struct Server::Impl {
         }
         accept_pause->expires_after(std::chrono::milliseconds(100));
         accept_pause->async_wait([this](beast::error_code timer_ec) {
-          if (!timer_ec && acceptor->is_open()) Accept();
+          if (!timer_ec && Listening()) Accept();
         });
         return;
       }
@@ -420,6 +439,35 @@ struct Server::Impl {
           std::make_shared<Session<beast::tcp_stream>>(std::move(stream), state)->RefuseConnection();
         } else {
           std::make_shared<Session<beast::tcp_stream>>(std::move(stream), state)->Run();
+        }
+      }
+      Accept();
+    });
+  }
+
+  // The same on a Unix socket: only processes that may open its path connect, so no TLS.
+  void AcceptLocal() {
+    local_acceptor->async_accept(asio::make_strand(loop->impl().ioc), [this](beast::error_code ec, local::socket socket) {
+      if (ec == asio::error::operation_aborted || !local_acceptor->is_open()) return;
+      if (ec && OutOfResources(ec)) {
+        if (accept_failures++ == 0) {
+          state.Log(absl::StrCat("Cannot accept connections on ", state.options.unix_socket, ": ", ec.message(),
+                                 "; trying again every 100 ms"));
+        }
+        accept_pause->expires_after(std::chrono::milliseconds(100));
+        accept_pause->async_wait([this](beast::error_code timer_ec) {
+          if (!timer_ec && Listening()) Accept();
+        });
+        return;
+      }
+      if (!ec) {
+        accept_failures = 0;
+        bool over_limit = state.connections.load() >= state.options.max_connections;
+        auto session = std::make_shared<Session<LocalStream>>(LocalStream(std::move(socket)), state);
+        if (over_limit) {
+          session->RefuseConnection();
+        } else {
+          session->Run();
         }
       }
       Accept();
@@ -458,16 +506,29 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options, Han
     if (!ec) impl->tls->use_private_key(asio::buffer(pem.private_key_pem), asio::ssl::context::pem, ec);
     if (ec) return absl::InvalidArgumentError(absl::StrCat("TLS configuration refused: ", ec.message()));
   }
-  auto address = asio::ip::make_address(opts.host, ec);
-  if (ec) return absl::InvalidArgumentError(absl::StrCat("Bad listen address '", opts.host, "'"));
-  tcp::endpoint endpoint(address, opts.port);
   impl->loop = opts.loop;
   if (impl->loop == nullptr) {
     impl->own_loop = std::make_unique<EventLoop>(opts.threads);
     impl->loop = impl->own_loop.get();
   }
-  impl->acceptor.emplace(impl->loop->impl().ioc);
   impl->accept_pause.emplace(impl->loop->impl().ioc);
+  if (!opts.unix_socket.empty()) {
+    if (opts.tls) return absl::InvalidArgumentError("TLS is not served on a Unix socket");
+    auto fd = ListenUnixSocket(opts.unix_socket, 0600);
+    if (!fd.ok()) return fd.status();
+    impl->local_acceptor.emplace(impl->loop->impl().ioc);
+    impl->local_acceptor->assign(local(), *fd, ec);
+    if (ec) {
+      close(*fd);
+      return absl::InternalError(absl::StrCat("Cannot listen on ", opts.unix_socket, ": ", ec.message()));
+    }
+    impl->Accept();
+    return std::unique_ptr<Server>(new Server(std::move(impl)));
+  }
+  auto address = asio::ip::make_address(opts.host, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("Bad listen address '", opts.host, "'"));
+  tcp::endpoint endpoint(address, opts.port);
+  impl->acceptor.emplace(impl->loop->impl().ioc);
   auto& acceptor = *impl->acceptor;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
@@ -500,7 +561,8 @@ void Server::Stop() {
     std::promise<void> closed;
     asio::post(ioc, [this, &closed] {
       beast::error_code ignored;
-      impl_->acceptor->close(ignored);
+      if (impl_->acceptor) impl_->acceptor->close(ignored);
+      if (impl_->local_acceptor) impl_->local_acceptor->close(ignored);
       impl_->accept_pause->cancel();
       closed.set_value();
     });

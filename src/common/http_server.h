@@ -66,6 +66,8 @@ struct TlsConfig {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;  // 0 picks a free port
+  // Listens on this Unix socket (created with mode 0600) instead of host and port; no TLS there.
+  std::string unix_socket;
   int threads = 2;
   size_t max_body_bytes = 100u * 1024 * 1024;
   size_t max_header_bytes = 64u * 1024;
@@ -97,7 +99,7 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  uint16_t port() const;
+  uint16_t port() const;  // 0 on a Unix socket
   // Stops accepting; on its own loop, also closes connections and joins the I/O threads. Idempotent.
   // Responders still held by the application must be released before Stop.
   void Stop();

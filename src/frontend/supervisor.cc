@@ -22,12 +22,12 @@ using backend::local::kReplicaAppDirectory;
 using backend::local::kReplicaInfoFile;
 using backend::local::kReplicaLogFile;
 using backend::local::kReplicaPreviousLogFile;
+using backend::local::kReplicaSocketFile;
 using backend::local::kReplicaStatusFile;
 using domain::ReplicaState;
 
 struct RuntimeStatus {
   std::string phase;
-  uint16_t port = 0;
   std::string reason;
   std::string message;
 };
@@ -37,8 +37,8 @@ std::optional<RuntimeStatus> ReadRuntimeStatus(const std::string& directory) {
   if (!text.ok()) return std::nullopt;
   auto object = json::ParseObject(*text, kReplicaStatusFile);
   if (!object.ok()) return std::nullopt;
-  return RuntimeStatus{json::GetString(*object, "phase"), static_cast<uint16_t>(json::GetInt(*object, "port")),
-                       json::GetString(*object, "reason"), json::GetString(*object, "message")};
+  return RuntimeStatus{json::GetString(*object, "phase"), json::GetString(*object, "reason"),
+                       json::GetString(*object, "message")};
 }
 
 std::chrono::seconds Backoff(int restarts) {
@@ -142,6 +142,7 @@ void ReplicaSupervisor::ClaimOrphans() {
       Replica r;
       r.id = orphan->first;
       r.directory = absl::StrCat(directory_, "/", r.id);
+      r.address = http::UpstreamAddress::Unix(absl::StrCat(r.directory, "/", kReplicaSocketFile));
       absl::string_view rest = absl::string_view(r.id).substr(prefix.size());
       (void)absl::SimpleAtoi(rest.substr(0, rest.find('.')), &r.revision);
       r.process = orphan->second;
@@ -241,10 +242,7 @@ void ReplicaSupervisor::Observe(Observation& o) {
     return;
   }
   if (o.terminating) return;
-  if (auto status = ReadRuntimeStatus(o.directory)) {
-    o.phase = status->phase;
-    o.port = status->port;
-  }
+  if (auto status = ReadRuntimeStatus(o.directory)) o.phase = status->phase;
   if (o.memory_limit_gb > 0) o.resident_bytes = GroupResidentBytes(o.process.pid);
 }
 
@@ -269,7 +267,6 @@ void ReplicaSupervisor::ApplyObservationsLocked(const std::vector<Observation>& 
     if (o.phase == "Initializing") r->state = ReplicaState::kInitializing;
     if (o.phase == "Ready" && r->state != ReplicaState::kReady) {
       r->state = ReplicaState::kReady;
-      r->port = o.port;
       r->ready_since = now;
     }
     double limit = o.memory_limit_gb;
@@ -333,7 +330,6 @@ void ReplicaSupervisor::OnExit(Replica& r, const Observation& o) {
       o.log_tail.empty() ? message : absl::StrCat(message, "\nLast lines of the replica's log:\n", o.log_tail);
   std::fprintf(stderr, "amlcore-fe: replica %s stopped: %s\n", r.id.c_str(), reason.c_str());
   r.process = {};
-  r.port = 0;
   r.probing = false;
   r.kill_reason.clear();
   r.kill_message.clear();
@@ -366,6 +362,7 @@ void ReplicaSupervisor::PlanSetLocked(const std::string& name, VersionSet& set, 
   auto start = [&](Replica& r) {
     r.spawning = true;
     r.directory = absl::StrCat(directory_, "/", r.id);
+    r.address = http::UpstreamAddress::Unix(absl::StrCat(r.directory, "/", kReplicaSocketFile));
     plan.spawns.push_back(SpawnJob{.workload = name, .replica = r.id, .directory = r.directory, .spec = spec});
   };
 
@@ -378,7 +375,7 @@ void ReplicaSupervisor::PlanSetLocked(const std::string& name, VersionSet& set, 
     if (!r.terminating && r.state == ReplicaState::kReady && !r.probing && now >= r.next_probe) {
       r.next_probe = now + std::chrono::seconds(std::max<int64_t>(1, spec.liveness.period_seconds));
       r.probing = true;
-      plan.probes.push_back(ProbeJob{name, r.id, r.process, r.port,
+      plan.probes.push_back(ProbeJob{name, r.id, r.process, r.address,
                                      std::chrono::seconds(std::max<int64_t>(1, spec.liveness.timeout_seconds))});
     }
   }
@@ -409,10 +406,10 @@ void ReplicaSupervisor::PlanSetLocked(const std::string& name, VersionSet& set, 
     if (set.removed || current_ready >= spec.count || r.state != ReplicaState::kReady) r.draining = true;
   }
 
-  std::vector<std::pair<std::string, uint16_t>> backends;
+  std::vector<std::pair<std::string, http::UpstreamAddress>> backends;
   for (const Replica& r : set.replicas) {
     if (r.state == ReplicaState::kReady && !r.draining && !r.terminating && r.process.pid != 0) {
-      backends.emplace_back(r.id, r.port);
+      backends.emplace_back(r.id, r.address);
     }
   }
   plan.routing.emplace_back(set.target.dispatcher, std::move(backends));
@@ -440,7 +437,7 @@ void ReplicaSupervisor::Execute(Plan& plan) {
   // The routing of a set removed in this pass goes out too: its dispatcher then routes to nothing.
   for (auto& [dispatcher, backends] : plan.routing) dispatcher->SetBackends(backends);
   for (const ProbeJob& probe : plan.probes) {
-    upstream_->Send(probe.port, http::Request{.method = "GET", .target = "/"},
+    upstream_->Send(probe.address, http::Request{.method = "GET", .target = "/"},
                     std::chrono::duration_cast<std::chrono::milliseconds>(probe.timeout),
                     [results = probe_results_, probe](absl::StatusOr<http::Response> response) {
                       std::lock_guard lock(results->mu);
@@ -481,7 +478,9 @@ void ReplicaSupervisor::RunSpawn(SpawnJob& job) {
   const backend::local::LocalWorkload& spec = job.spec;
   std::string app = absl::StrCat(job.directory, "/", kReplicaAppDirectory);
   std::error_code ec;
+  // Private: it holds the replica's socket, which must be reachable through the front end only.
   fs::create_directories(job.directory, ec);
+  fs::permissions(job.directory, fs::perms::owner_all, ec);
   if (!fs::exists(app)) {
     if (auto s = LinkTree(spec.bundle_directory, app); !s.ok()) {
       job.process = s;
@@ -492,12 +491,14 @@ void ReplicaSupervisor::RunSpawn(SpawnJob& job) {
   std::string log = absl::StrCat(job.directory, "/", kReplicaLogFile);
   if (fs::exists(log)) fs::rename(log, absl::StrCat(job.directory, "/", kReplicaPreviousLogFile), ec);
   fs::remove(absl::StrCat(job.directory, "/", kReplicaStatusFile), ec);
+  std::string socket = absl::StrCat(job.directory, "/", kReplicaSocketFile);
+  fs::remove(socket, ec);
 
   std::string source = spec.source_directory.empty() ? app : absl::StrCat(app, "/", spec.source_directory);
   SpawnOptions options{
       .program = spec.program,
-      .args = {"--status-file", absl::StrCat(job.directory, "/", kReplicaStatusFile), "--port", "0", "--log-file",
-               log},
+      .args = {"--status-file", absl::StrCat(job.directory, "/", kReplicaStatusFile), "--socket", socket,
+               "--log-file", log},
       .env = {{"AZUREML_ENTRY_SCRIPT", spec.entry_script},
               {"AML_APP_ROOT", app},
               {"AZUREML_SOURCE_DIRECTORY", source},

@@ -59,7 +59,7 @@ class ReplicaSupervisor {
     int64_t revision = 0;
     std::string directory;
     ProcessId process;
-    uint16_t port = 0;
+    http::UpstreamAddress address;  // its Unix socket
     std::string state = domain::ReplicaState::kWaiting;
     Clock::time_point started;
     Clock::time_point next_restart;
@@ -94,7 +94,6 @@ class ReplicaSupervisor {
     // Filled in without the lock.
     bool running = true;
     std::string phase;  // from the replica's status file
-    uint16_t port = 0;
     std::string failure_reason;   // a replica that exited: what its status file says
     std::string failure_message;
     std::string log_tail;
@@ -114,7 +113,7 @@ class ReplicaSupervisor {
     std::string workload;
     std::string replica;
     ProcessId process;
-    uint16_t port = 0;
+    http::UpstreamAddress address;
     std::chrono::seconds timeout{1};
   };
   struct ProbeResult {
@@ -131,7 +130,8 @@ class ReplicaSupervisor {
   };
   // What one pass decided to do outside the lock.
   struct Plan {
-    std::vector<std::pair<std::shared_ptr<VersionDispatcher>, std::vector<std::pair<std::string, uint16_t>>>>
+    std::vector<std::pair<std::shared_ptr<VersionDispatcher>,
+                          std::vector<std::pair<std::string, http::UpstreamAddress>>>>
         routing;
     std::vector<ProbeJob> probes;
     std::vector<SpawnJob> spawns;

@@ -91,7 +91,7 @@ class Home:
         return [p["pid"] for p in local_processes(self.path, "replica")]
 
     def replicas(self, service=None):
-        """The running replicas ({"name", "service", "pid", "port"}) of one service, or of all."""
+        """The running replicas ({"name", "service", "pid", "socket"}) of one service, or of all."""
         return [p for p in local_processes(self.path, "replica") if service is None or p["service"] == service]
 
 

@@ -252,9 +252,19 @@ def malformed_requests(rng, host, path, count):
         yield bytes(data)
 
 
-def throw(port, payload):
+def connect(address):
+    """A connection to a port on 127.0.0.1, or to a Unix socket (a path)."""
+    if isinstance(address, str):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(2)
+        s.connect(address)
+        return s
+    return socket.create_connection(("127.0.0.1", address), timeout=2)
+
+
+def throw(address, payload):
     """Sends `payload` and reads what comes back until the peer closes or goes quiet."""
-    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+    with connect(address) as s:
         try:
             s.sendall(payload)
             s.shutdown(socket.SHUT_WR)
@@ -269,31 +279,66 @@ def test_malformed_http_crashes_nothing(steady, home, target_kind):
     ws, service = steady
     parts = urllib.parse.urlsplit(service.scoring_uri)
     if target_kind == "front end":
-        port, path = parts.port, parts.path
+        address, host, path = parts.port, parts.netloc, parts.path
         [victim] = home.frontend_pids()
     else:
         replica = home.replica_pids()[0]
-        port = replica_port(home, replica)
+        address, host = replica_socket(home, replica), "localhost"
         path, victim = "/score", replica
     rng = random.Random(target_kind)
     deadline = time.monotonic() + 40
     sent = 0
-    for payload in malformed_requests(rng, "127.0.0.1:{}".format(port), path, 400):
+    for payload in malformed_requests(rng, host, path, 400):
         if time.monotonic() > deadline:
             break
-        throw(port, payload)
+        throw(address, payload)
         sent += 1
     assert sent >= 100
     assert victim in (home.frontend_pids() if target_kind == "front end" else home.replica_pids())
     assert service.run({"after": sent}) == {"echo": {"after": sent}}
 
 
-def replica_port(home, pid):
-    """The port a replica listens on."""
+def replica_socket(home, pid):
+    """The Unix socket a replica listens on."""
     for replica in home.replicas():
-        if replica["pid"] == pid:
-            return replica["port"]
+        if replica["pid"] == pid and replica["socket"]:
+            return replica["socket"]
     raise AssertionError("replica {} is not running".format(pid))
+
+
+def listening_tcp_ports(pid):
+    """The TCP ports process `pid` listens on (its socket descriptors that /proc/net/tcp* list as LISTEN)."""
+    inodes = set()
+    for fd in os.listdir("/proc/{}/fd".format(pid)):
+        try:
+            target = os.readlink("/proc/{}/fd/{}".format(pid, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    ports = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes:
+                    ports.append(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def test_a_replica_listens_only_on_its_private_socket(steady, home):
+    ws, service = steady
+    for replica in home.replicas("steady-svc"):
+        # No TCP port: nothing on this machine can call it past the front end's authentication.
+        assert listening_tcp_ports(replica["pid"]) == []
+        socket_path = replica["socket"]
+        assert os.stat(socket_path).st_mode & 0o777 == 0o600
+        assert os.stat(os.path.dirname(socket_path)).st_mode & 0o777 == 0o700
+        # Its owner can still reach it there (the front end does).
+        with connect(socket_path) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            assert s.recv(65536).startswith(b"HTTP/1.1 200")
+    assert len(listening_tcp_ports(home.frontend_pids()[0])) == 1
 
 
 # --- hostile score.py ------------------------------------------------------------------------------------
@@ -366,7 +411,7 @@ def test_a_script_flooding_its_output_keeps_the_log_bounded(aks, tmp_path, home)
     cap = 10 * 1024 * 1024
     assert os.path.getsize(log) <= cap and cap - (1 << 20) < os.path.getsize(log + ".1") <= cap
     assert sorted(os.listdir(os.path.dirname(log))) == sorted(
-        ["app", "replica.json", "replica.log", "replica.log.1", "status.json"])
+        ["app", "replica.json", "replica.log", "replica.log.1", "replica.sock", "status.json"])
     # The replica keeps serving, and its logs are readable.
     assert post(service.scoring_uri, "{}", key)[0] == 200
     assert "the forked child writes here too" in service.get_logs()

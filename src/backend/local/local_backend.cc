@@ -78,11 +78,11 @@ std::optional<FrontEndInfo> RunningFrontEnd(const std::string& directory) {
 // What a replica reports of itself (amlcore-score's status file).
 struct ReplicaRuntimeStatus {
   std::string phase;
-  int64_t port = 0;
+  std::string socket;
 };
 constexpr auto JsonFields(const ReplicaRuntimeStatus*) {
   return json::Fields(json::Field("phase", &ReplicaRuntimeStatus::phase),
-                      json::Field("port", &ReplicaRuntimeStatus::port));
+                      json::Field("socket", &ReplicaRuntimeStatus::socket));
 }
 
 std::vector<std::pair<std::string, ProcessId>> RunningReplicas(const std::string& cluster_directory) {
@@ -497,7 +497,7 @@ std::vector<LocalProcess> ListLocalProcesses(const std::string& home) {
     for (const auto& [id, process] : RunningReplicas(directory)) {
       auto status = ReadJsonFile<ReplicaRuntimeStatus>(
           absl::StrCat(ReplicasDirectory(directory), "/", id, "/", kReplicaStatusFile));
-      out.push_back({"replica", id, id.substr(0, id.find('.')), process, status ? status->port : 0});
+      out.push_back({"replica", id, id.substr(0, id.find('.')), process, 0, status ? status->socket : ""});
     }
   }
   return out;
@@ -510,7 +510,8 @@ std::string LocalProcessesToJson(const std::vector<LocalProcess>& processes) {
                                     {"name", p.name},
                                     {"service", p.service},
                                     {"pid", static_cast<int64_t>(p.process.pid)},
-                                    {"port", p.port}});
+                                    {"port", p.port},
+                                    {"socket", p.socket}});
   }
   return json::Serialize(json::bj::object{{"processes", std::move(list)}});
 }
