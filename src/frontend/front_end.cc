@@ -439,7 +439,8 @@ absl::StatusOr<std::unique_ptr<FrontEnd>> FrontEnd::Start(const FrontEndOptions&
 
   impl->loop = std::make_unique<http::EventLoop>(options.threads);
   impl->upstream = std::make_unique<http::UpstreamClient>(impl->loop.get());
-  impl->supervisor = std::make_unique<ReplicaSupervisor>(local::ReplicasDirectory(dir), impl->upstream.get());
+  impl->supervisor = std::make_unique<ReplicaSupervisor>(local::ReplicasDirectory(dir), impl->upstream.get(),
+                                                          options.home.empty() ? dir : options.home);
   // The last routes and workloads survive a restart; the replicas of those workloads are adopted. What cannot be
   // read (a file of an older front end) starts empty, and amlcored sends it again.
   if (auto saved = ReadFile(absl::StrCat(dir, "/", local::kRoutesFile)); saved.ok()) {

@@ -18,6 +18,8 @@ struct FrontEndOptions {
   // Holds the admin token; the front end locks it and publishes its address there.
   std::string cluster_directory;
   std::string cluster_id;  // the cluster's resource id, for logs
+  // What replicas must not see (AMLCORE_HOME); the cluster directory when empty.
+  std::string home;
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   // I/O threads. One serves tens of thousands of requests a second and keeps each request on one thread;

@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
     int threads;
     if (flag == "--cluster-dir") {
       options.cluster_directory = std::string(value);
+    } else if (flag == "--home") {
+      options.home = std::string(value);
     } else if (flag == "--cluster-id") {
       options.cluster_id = std::string(value);
     } else if (flag == "--host") {
@@ -24,7 +26,8 @@ int main(int argc, char** argv) {
       options.threads = threads;
     } else {
       std::cerr << "amlcore-fe: unknown or malformed flag " << flag << " " << value << "\n"
-                << "usage: amlcore-fe --cluster-dir DIR [--cluster-id ID] [--host HOST] [--port PORT] [--threads N]\n";
+                << "usage: amlcore-fe --cluster-dir DIR [--home DIR] [--cluster-id ID] [--host HOST] [--port PORT]\n"
+                << "                  [--threads N]\n";
       return 2;
     }
   }

@@ -14,6 +14,8 @@
 #include "common/files.h"
 #include "common/json.h"
 
+extern char** environ;
+
 namespace amlcore::frontend {
 namespace {
 namespace fs = std::filesystem;
@@ -74,14 +76,28 @@ absl::Status LinkTree(const std::string& from, const std::string& to) {
   return absl::OkStatus();
 }
 
-ReplicaSupervisor::ReplicaSupervisor(std::string replicas_directory, http::UpstreamClient* upstream)
-    : directory_(std::move(replicas_directory)), upstream_(upstream) {}
+ReplicaSupervisor::ReplicaSupervisor(std::string replicas_directory, http::UpstreamClient* upstream,
+                                     std::string private_directory)
+    : directory_(std::move(replicas_directory)),
+      upstream_(upstream),
+      private_directory_(std::move(private_directory)) {}
 
 ReplicaSupervisor::~ReplicaSupervisor() { Stop(); }
 
 void ReplicaSupervisor::Start() {
   std::error_code ec;
   fs::create_directories(directory_, ec);
+  if (!private_directory_.empty()) {
+    if (absl::Status available = CheckFilesystemView(private_directory_); available.ok()) {
+      private_views_ = true;
+      std::fprintf(stderr, "amlcore-fe: replicas see only their own directories of %s\n", private_directory_.c_str());
+    } else {
+      std::fprintf(stderr,
+                   "amlcore-fe: WARNING: replicas run without a private view of the file system (%s); their "
+                   "scripts can read everything under %s, including admin tokens and other services' keys\n",
+                   std::string(available.message()).c_str(), private_directory_.c_str());
+    }
+  }
   std::map<std::string, ProcessId> found;
   for (const auto& entry : fs::directory_iterator(directory_, ec)) {
     auto text = ReadFile((entry.path() / kReplicaInfoFile).string());
@@ -474,7 +490,7 @@ void ReplicaSupervisor::StopOrphans() {
   });
 }
 
-void ReplicaSupervisor::RunSpawn(SpawnJob& job) {
+void ReplicaSupervisor::RunSpawn(SpawnJob& job) const {
   const backend::local::LocalWorkload& spec = job.spec;
   std::string app = absl::StrCat(job.directory, "/", kReplicaAppDirectory);
   std::error_code ec;
@@ -512,6 +528,24 @@ void ReplicaSupervisor::RunSpawn(SpawnJob& job) {
       .working_directory = app,
   };
   for (const auto& [k, v] : spec.environment_variables) options.env.emplace_back(k, v);
+  // amlcore's own settings stay with amlcore (AMLCORE_TOKEN is an admin token), but for those set above.
+  for (char** e = environ; *e != nullptr; ++e) {
+    absl::string_view name = absl::string_view(*e).substr(0, absl::string_view(*e).find('='));
+    bool ours = std::any_of(options.env.begin(), options.env.end(), [&](const auto& kv) { return kv.first == name; });
+    if (absl::StartsWith(name, "AMLCORE_") && !ours) options.unset_env.emplace_back(name);
+  }
+  if (private_views_) {
+    // Its own directory (app, log, status, socket), and read-only what its Python needs from the home: amlcore's
+    // modules and the environment's interpreter (a virtual environment: its bin/ and its parent).
+    FilesystemView view{.hidden = private_directory_, .writable = {job.directory}};
+    view.readable = spec.python_path;
+    if (!spec.python.empty()) view.readable.push_back(fs::path(spec.python).parent_path().parent_path().string());
+    view.readable.push_back(fs::path(spec.program).parent_path().string());
+    std::erase_if(view.readable, [&](const std::string& path) {
+      return !absl::StartsWith(path, absl::StrCat(private_directory_, "/")) || !fs::is_directory(path);
+    });
+    options.view = std::move(view);
+  }
   job.process = SpawnDaemon(options);
   if (!job.process.ok()) {
     job.failure_reason = "ReplicaStartFailed";

@@ -38,8 +38,10 @@ struct VersionTarget {
 class ReplicaSupervisor {
  public:
   // Liveness probes go through `upstream`, which must outlive the supervisor (its callbacks do not touch the
-  // supervisor itself, so probes still in flight after Stop are harmless).
-  ReplicaSupervisor(std::string replicas_directory, http::UpstreamClient* upstream);
+  // supervisor itself, so probes still in flight after Stop are harmless). Replicas do not see
+  // `private_directory` (AMLCORE_HOME: tokens, keys, the database) beyond their own directory and what their
+  // Python needs under it, where the system lets processes have a view of their own (see FilesystemView).
+  ReplicaSupervisor(std::string replicas_directory, http::UpstreamClient* upstream, std::string private_directory);
   ~ReplicaSupervisor();
 
   // Runs `target` (by its workload name): new replicas for a new revision replace the old ones by rolling.
@@ -154,7 +156,7 @@ class ReplicaSupervisor {
   Plan PlanLocked();
   void PlanSetLocked(const std::string& name, VersionSet& set, Plan& plan);
   void Execute(Plan& plan);
-  static void RunSpawn(SpawnJob& job);
+  void RunSpawn(SpawnJob& job) const;
   void ApplySpawnsLocked(const std::vector<SpawnJob>& spawns);
   void StopOrphans();
   Replica* FindLocked(const std::string& workload, const std::string& replica, const ProcessId* process);
@@ -164,6 +166,8 @@ class ReplicaSupervisor {
 
   const std::string directory_;
   http::UpstreamClient* const upstream_;
+  const std::string private_directory_;
+  bool private_views_ = false;  // set by Start, before the loop runs: replicas get a FilesystemView
   const std::shared_ptr<ProbeResults> probe_results_ = std::make_shared<ProbeResults>();
   mutable std::mutex mu_;
   std::condition_variable cv_;

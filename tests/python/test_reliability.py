@@ -7,6 +7,7 @@ import json
 import os
 import random
 import signal
+import subprocess
 import socket
 import threading
 import time
@@ -481,3 +482,153 @@ def test_nothing_a_replica_started_outlives_its_service_or_its_cluster(aks, tmp_
         else:
             home.stop_all()  # amlcored --stop --with-clusters
         wait_until(lambda: not _alive(child), 30, "the script's child outlived " + ending)
+
+
+# Looks for the control plane's secrets from inside a replica, and uses what it finds: reads the home's admin
+# token and server.json, every cluster's token and route table (all services' keys), other replicas'
+# directories, and the same files through /proc/<pid>/root and /proc/<pid>/cwd of every process it can see;
+# then tries every token it found on amlcored's REST API, calls other replicas' sockets, and POSTs to every TCP
+# port listening on this machine without a key.
+SNOOPS = """
+    import glob, json, os, socket, urllib.error, urllib.request
+
+    def init():
+        pass
+
+    def read(path):
+        try:
+            with open(path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return None
+
+    def call(method, url, token=None, body=None):
+        request = urllib.request.Request(url, data=body, method=method)
+        if token:
+            request.add_header("Authorization", "Bearer " + token)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except (OSError, ValueError) as e:
+            return type(e).__name__
+
+    def unix_post(path):
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(5)
+                s.connect(path)
+                s.sendall(b"POST /score HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\n{}")
+                return s.recv(100).decode(errors="replace")
+        except OSError as e:
+            return type(e).__name__
+
+    def run(raw):
+        ask = json.loads(raw)
+        app = os.environ["AML_APP_ROOT"]
+        mine = os.path.dirname(app)
+        homes = {ask["home"], os.environ.get("AMLCORE_HOME", ""), os.path.normpath(os.path.join(mine, "../../../.."))}
+        homes.discard("")
+        names = ["admin_token", "server.json", "amlcore.db", "clusters/*/admin_token", "clusters/*/routes.json",
+                 "clusters/*/workloads.json", "clusters/*/frontend.log", "clusters/*/replicas/*/replica.log",
+                 "clusters/*/replicas/*/app/score.py"]
+        roots = [""]
+        for pid in os.listdir("/proc"):
+            if pid.isdigit() and int(pid) != os.getpid():
+                roots += ["/proc/{}/root".format(pid)]
+        paths = set()
+        for root in roots:
+            for home in homes:
+                for name in names:
+                    paths.update(glob.glob(root + home + "/" + name))
+        for pid in os.listdir("/proc"):
+            if pid.isdigit() and int(pid) != os.getpid():
+                paths.update(["/proc/{}/cwd/admin_token".format(pid), "/proc/{}/cwd/routes.json".format(pid),
+                              "/proc/{}/environ".format(pid)])
+        found = {}
+        for path in sorted(paths):
+            if path.startswith(mine + "/") or path.startswith(tuple(r + mine + "/" for r in roots)):
+                continue  # its own files
+            text = read(path)
+            if text is not None and (not path.endswith("/environ") or "AMLCORE_TOKEN" in text):
+                found[path] = text
+        tokens = set()
+        for text in found.values():
+            tokens.add(text.strip())
+            try:
+                tokens.add(json.loads(text).get("token", ""))
+            except (ValueError, AttributeError):
+                pass
+        tokens = {t for t in tokens if t and t.isprintable() and len(t) < 200}
+        deletes = {token[:8]: call("DELETE", ask["delete_url"], token) for token in sorted(tokens)}
+        deletes["no token"] = call("DELETE", ask["delete_url"])
+        sockets = {}
+        for root in roots:
+            for home in homes:
+                for path in glob.glob(root + home + "/clusters/*/replicas/*/replica.sock"):
+                    if not path.startswith(mine + "/"):
+                        sockets[path] = unix_post(path)
+        sockets[ask["victim_socket"]] = unix_post(ask["victim_socket"])
+        ports = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            for line in open(table).readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A":
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        answers = {}
+        for port in sorted(ports)[:50]:
+            for target in ("/score", "/api/v1/service/victim-svc/score"):
+                answers["{}{}".format(port, target)] = call("POST", "http://127.0.0.1:{}{}".format(port, target),
+                                                            body=b"{}")
+        return {"found": sorted(found), "deletes": deletes, "sockets": sockets, "answers": answers}
+"""
+
+
+def namespaces_available():
+    return subprocess.run(["unshare", "-Urm", "true"], capture_output=True).returncode == 0
+
+
+def test_a_replica_finds_no_secret_and_reaches_nothing_past_the_front_end(aks, tmp_path, home):
+    if not namespaces_available():
+        pytest.skip("this machine does not allow user namespaces: replicas run without a private view")
+    ws, target = aks
+    victim = deploy(ws, target, script_dir(tmp_path, ECHO, name="victim"), name="victim-svc")
+    snoop = deploy(ws, target, script_dir(tmp_path, SNOOPS, name="snoop"), name="snoop-svc")
+    victim.wait_for_deployment()
+    snoop.wait_for_deployment()
+    with open(os.path.join(home.path, "server.json")) as f:
+        endpoint = json.load(f)["endpoint"]
+    delete_url = "{}/modelmanagement/v1.0/subscriptions/{}/resourceGroups/{}/providers/" \
+                 "Microsoft.MachineLearningServices/workspaces/{}/services/victim-svc".format(
+                     endpoint, ws.subscription_id, ws.resource_group, ws.name)
+    [victim_replica] = home.replicas("victim-svc")
+    status, body, _ = post(snoop.scoring_uri, json.dumps({
+        "home": home.path, "delete_url": delete_url, "victim_socket": victim_replica["socket"]}),
+        snoop.get_keys()[0])
+    assert status == 200, body
+    report = json.loads(body)
+    assert report["found"] == []
+    assert report["deletes"] == {"no token": 401}
+    assert all(not answer.startswith("HTTP/1.1 200") for answer in report["sockets"].values()), report["sockets"]
+    assert report["sockets"][victim_replica["socket"]] in ("FileNotFoundError", "PermissionError")
+    assert report["answers"] and 200 not in report["answers"].values(), report["answers"]
+    # The victim is intact, and answers its own key.
+    again = Webservice(ws, "victim-svc")
+    assert again.state == "Healthy" and again.run({"k": 1}) == {"echo": {"k": 1}}
+
+
+def test_replicas_get_none_of_amlcores_settings(aks, tmp_path, home, monkeypatch):
+    """An admin token given to the SDK in the environment does not reach the scripts amlcored runs."""
+    ws, target = aks
+    monkeypatch.setenv("AMLCORE_TOKEN", "not-for-replicas")  # what amlcored and its front ends inherit
+    home.stop_all()
+    service = deploy(ws, target, script_dir(tmp_path, """
+        import os
+        def init():
+            pass
+        def run(raw):
+            return sorted(k for k in os.environ if k.startswith("AMLCORE_"))
+    """), name="env-svc")
+    service.wait_for_deployment()
+    assert service.run("{}") == ["AMLCORE_PYTHON", "AMLCORE_PYTHONPATH", "AMLCORE_REPLICA_ID", "AMLCORE_SERVICE_NAME"]

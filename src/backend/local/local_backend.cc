@@ -268,8 +268,8 @@ absl::StatusOr<ClusterState> LocalBackend::EnsureCluster(const ClusterRef& clust
   }
   auto process = SpawnDaemon(SpawnOptions{
       .program = options_.frontend_program,
-      .args = {"--cluster-dir", directory, "--host", "127.0.0.1", "--port", absl::StrCat(port), "--cluster-id",
-               cluster.resource_id},
+      .args = {"--cluster-dir", directory, "--home", options_.home, "--host", "127.0.0.1", "--port",
+               absl::StrCat(port), "--cluster-id", cluster.resource_id},
       .log_path = log_path,
       .working_directory = directory,
   });
