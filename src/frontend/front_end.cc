@@ -51,6 +51,14 @@ std::string Label(absl::string_view text) {
   return out;
 }
 
+http::Headers WithoutAuthorization(const http::Headers& headers) {
+  http::Headers out;
+  for (const auto& [name, value] : headers.fields()) {
+    if (!absl::EqualsIgnoreCase(name, "authorization")) out.Add(name, value);
+  }
+  return out;
+}
+
 // The workloads a front end runs, kept in its cluster directory across restarts.
 struct SavedWorkloads {
   std::vector<local::LocalWorkload> workloads;
@@ -195,11 +203,14 @@ struct FrontEnd::Impl {
     return nullptr;
   }
 
-  bool Authorized(const ServiceEntry& entry, const http::Request& request) const {
+  // Scoring and the service's swagger.json take the service's credential when its auth is on, as on Azure;
+  // swagger.json also takes the cluster's admin token, with which amlcored probes that a service is routed.
+  bool Authorized(const ServiceEntry& entry, const http::Request& request, absl::string_view action) const {
     const auto& auth = entry.route.auth;
     if (auth.mode == domain::AuthMode::kNone) return true;
     auto credential = http::BearerCredential(request.headers);
     if (!credential) return false;
+    if (action == "/swagger.json" && ConstantTimeEquals(*credential, admin_token)) return true;
     if (auth.mode == domain::AuthMode::kKey) {
       bool match = false;
       for (const auto& key : auth.keys) match |= !key.empty() && ConstantTimeEquals(*credential, key);
@@ -227,7 +238,9 @@ struct FrontEnd::Impl {
   }
 
   static http::Response AdminUnauthorized() {
-    return FrontEndMessage(401, "The admin interface needs 'Authorization: Bearer <admin token>'.");
+    return FrontEndMessage(401,
+                           "The admin interface and /metrics need 'Authorization: Bearer <admin token>' (the "
+                           "cluster's admin_token file).");
   }
 
   // Refuses a request on its head alone (unknown service, missing or wrong credential) before its body is
@@ -235,14 +248,16 @@ struct FrontEnd::Impl {
   // lets the request through to Handle, which checks again.
   std::optional<http::Response> CheckHead(const http::Request& head) {
     absl::string_view path = head.path();
-    if (absl::StartsWith(path, "/admin/")) {
+    if (absl::StartsWith(path, "/admin/") || path == "/metrics") {
       return AdminAuthorized(head) ? std::nullopt : std::optional<http::Response>(AdminUnauthorized());
     }
     if (!absl::StartsWith(path, kServicePrefix)) return std::nullopt;
     auto [name, action] = ServicePath(path);
     auto entry = Find(name);
     if (!entry) return ServiceNotFound(name);
-    if (action == "/score" && !Authorized(*entry, head)) return ServiceUnauthorized(*entry, name);
+    if ((action == "/score" || action == "/swagger.json") && !Authorized(*entry, head, action)) {
+      return ServiceUnauthorized(*entry, name);
+    }
     return std::nullopt;
   }
 
@@ -253,9 +268,10 @@ struct FrontEnd::Impl {
     if (action != "/score" && action != "/swagger.json") {
       return std::move(reply)(FrontEndMessage(404, absl::StrCat("No resource at ", request.path(), ".")));
     }
-    if (action == "/score" && !Authorized(*entry, request)) {
-      return std::move(reply)(ServiceUnauthorized(*entry, name));
-    }
+    if (!Authorized(*entry, request, action)) return std::move(reply)(ServiceUnauthorized(*entry, name));
+    // The replica serves swagger.json without a credential; the admin token in particular must not reach a
+    // process that runs a user's script.
+    if (action == "/swagger.json") request.headers = WithoutAuthorization(request.headers);
     std::string query(request.query());
     request.target = absl::StrCat(action, query.empty() ? "" : "?", query);
     if (!request.headers.Get("x-request-id")) request.headers.Set("x-request-id", RequestId());
@@ -396,6 +412,8 @@ struct FrontEnd::Impl {
       return std::move(reply)(http::Response::Text(200, "Healthy"));
     }
     if (path == "/metrics") {
+      // It names every service: for operators, who scrape it with the cluster's admin token.
+      if (!AdminAuthorized(request)) return std::move(reply)(AdminUnauthorized());
       http::Response r = http::Response::Text(200, Metrics());
       r.headers.Set("Content-Type", "text/plain; version=0.0.4");
       return std::move(reply)(std::move(r));

@@ -12,13 +12,12 @@ import socket
 import threading
 import time
 import urllib.parse
-import urllib.request
 
 import pytest
 
 from amlcore import Webservice
 from amlcore.exceptions import WebserviceException
-from services import ECHO, Traffic, deploy, post, script_dir
+from services import ECHO, Traffic, deploy, get, post, script_dir
 
 
 def wait_until(predicate, timeout, message):
@@ -198,7 +197,9 @@ def test_a_storm_of_overlapping_operations_ends_consistent(aks, tmp_path, home):
     wait_until(lambda: len(home.processes("amlcore-score")) == expected, 30,
                "replica processes do not match the services")
     assert sorted(home.processes("amlcore-score")) == sorted(home.replica_pids())
-    metrics = urllib.request.urlopen(target.scoring_endpoint + "/metrics").read().decode()
+    status, metrics = get(target.scoring_endpoint + "/metrics", home.cluster_admin_token())
+    assert status == 200, metrics
+    metrics = metrics.decode()
     for name, service in services.items():
         assert 'amlcore_fe_ready_replicas{{service="{0}",version="{0}"}} {1}'.format(
             name, service.num_replicas) in metrics

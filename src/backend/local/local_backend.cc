@@ -394,9 +394,10 @@ absl::StatusOr<bool> LocalBackend::Probe(const ClusterRef& cluster, absl::string
   auto address = FrontEndAddress(cluster);
   if (!address.ok()) return address.status();
   http::Client client("127.0.0.1", address->port);
-  auto response = client.Send(
-      http::Request{.method = "GET", .target = absl::StrCat("/api/v1/service/", endpoint, "/swagger.json")},
-      {.timeout = 2s});
+  http::Request request{.method = "GET", .target = absl::StrCat("/api/v1/service/", endpoint, "/swagger.json")};
+  // swagger.json is as private as the service; the cluster's admin token opens it for this probe.
+  request.headers.Set("Authorization", absl::StrCat("Bearer ", address->token));
+  auto response = client.Send(std::move(request), {.timeout = 2s});
   return response.ok() && response->status == 200;
 }
 
