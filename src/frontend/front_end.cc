@@ -1,7 +1,9 @@
 #include "frontend/front_end.h"
 
+#include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -435,9 +437,17 @@ struct FrontEnd::Impl {
   }
 };
 
+int DefaultIoThreads() {
+  cpu_set_t cpus;
+  int cores = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus)
+                                                             : static_cast<int>(std::thread::hardware_concurrency());
+  return std::clamp(cores, 2, 8);
+}
+
 absl::StatusOr<std::unique_ptr<FrontEnd>> FrontEnd::Start(const FrontEndOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  if (impl->options.threads <= 0) impl->options.threads = DefaultIoThreads();
   const std::string& dir = options.cluster_directory;
   if (dir.empty()) return absl::InvalidArgumentError("--cluster-dir is required");
 
@@ -455,7 +465,7 @@ absl::StatusOr<std::unique_ptr<FrontEnd>> FrontEnd::Start(const FrontEndOptions&
   if (!token.ok()) return token.status();
   impl->admin_token = std::string(absl::StripAsciiWhitespace(*token));
 
-  impl->loop = std::make_unique<http::EventLoop>(options.threads);
+  impl->loop = std::make_unique<http::EventLoop>(impl->options.threads);
   impl->upstream = std::make_unique<http::UpstreamClient>(impl->loop.get());
   impl->supervisor = std::make_unique<ReplicaSupervisor>(local::ReplicasDirectory(dir), impl->upstream.get(),
                                                           options.home.empty() ? dir : options.home);

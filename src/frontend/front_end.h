@@ -22,10 +22,15 @@ struct FrontEndOptions {
   std::string home;
   std::string host = "127.0.0.1";
   uint16_t port = 0;
-  // I/O threads. One serves tens of thousands of requests a second and keeps each request on one thread;
-  // more help only with cores to spare beyond the replicas'.
-  int threads = 1;
+  // I/O threads; 0 means DefaultIoThreads().
+  int threads = 0;
 };
+
+// One I/O thread per core this process may run on, at least 2 and at most 8. One thread serves tens of
+// thousands of requests a second, but it is the only one: a handler that waits (on a lock, on the disk) holds
+// back every service of the cluster, and under load the front end gets one core however many there are. Past
+// 8 the replicas need the cores more.
+int DefaultIoThreads();
 
 class FrontEnd {
  public:

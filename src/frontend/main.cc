@@ -37,13 +37,14 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // threads started below inherit the mask
 
+  if (options.threads == 0) options.threads = amlcore::frontend::DefaultIoThreads();
   auto fe = amlcore::frontend::FrontEnd::Start(options);
   if (!fe.ok()) {
     std::cerr << "amlcore-fe: " << fe.status().message() << std::endl;
     return 1;
   }
   std::cerr << "amlcore-fe: cluster " << options.cluster_id << " listening on " << options.host << ":"
-            << (*fe)->port() << std::endl;
+            << (*fe)->port() << " with " << options.threads << " I/O threads" << std::endl;
   int received = 0;
   sigwait(&signals, &received);
   std::cerr << "amlcore-fe: stopping on signal " << received << std::endl;

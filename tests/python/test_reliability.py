@@ -142,6 +142,20 @@ def test_a_frozen_replica_stalls_no_other_service(aks, tmp_path, home):
     assert slowest < 5, "a request to another service took {:.1f} s".format(slowest)
 
 
+def test_the_front_end_serves_on_every_core(aks, home):
+    """One I/O thread a core (2 to 8): a request that waits holds back one thread, not the whole cluster."""
+    [front_end] = home.frontend_pids()
+    names = []
+    for task in os.listdir("/proc/{}/task".format(front_end)):
+        with open("/proc/{}/task/{}/comm".format(front_end, task)) as f:
+            names.append(f.read().strip())
+    expected = min(8, max(2, len(os.sched_getaffinity(0))))
+    assert names.count("amlcore-io") == expected, names
+    [log] = glob.glob(os.path.join(home.path, "clusters", "*", "frontend.log"))
+    with open(log) as f:
+        assert "with {} I/O threads".format(expected) in f.read()
+
+
 def test_a_storm_of_overlapping_operations_ends_consistent(aks, tmp_path, home):
     ws, target = aks
     source = script_dir(tmp_path, ECHO)
