@@ -1,6 +1,7 @@
-"""Reliability under steady load: processes killed under traffic, a storm of overlapping operations, and
-malformed HTTP thrown at the front end and at a replica. Every loop is bounded in count and time; all traffic
-stays on loopback."""
+"""Reliability under steady load: processes killed or frozen under traffic, a storm of overlapping operations,
+malformed HTTP thrown at the front end and at a replica, and hostile scripts (exits, forks, floods of output,
+writes to the model, SIGSTOP, looking for secrets) while another service is measured. Every loop is bounded in
+count and time; all traffic stays on loopback."""
 
 import glob
 import json
@@ -647,3 +648,114 @@ def test_replicas_get_none_of_amlcores_settings(aks, tmp_path, home, monkeypatch
     """), name="env-svc")
     service.wait_for_deployment()
     assert service.run("{}") == ["AMLCORE_PYTHON", "AMLCORE_PYTHONPATH", "AMLCORE_REPLICA_ID", "AMLCORE_SERVICE_NAME"]
+
+
+# One script that does, on request, each thing a hostile score.py may do to the process running it: flood its
+# output, write the model file it was given, fork a child that ignores SIGTERM, exit in the middle of a
+# request, stop itself with SIGSTOP.
+HOSTILE = """
+    import json, os, signal, time
+    def init():
+        pass
+    def run(raw):
+        action = json.loads(raw).get("do")
+        if action == "flood":
+            line = "x" * 1023
+            for _ in range(4000):
+                print(line)
+            for _ in range(4000):
+                os.write(1, (line + "\\n").encode())
+        elif action == "write model":
+            path = os.path.join(os.getenv("AZUREML_MODEL_DIR"), "weights.txt")
+            try:
+                os.chmod(path, 0o600)
+                with open(path, "w") as f:
+                    f.write("damaged")
+            except OSError as e:
+                return {"refused": str(e)}
+        elif action == "fork":
+            child = os.fork()
+            if child == 0:
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                for _ in range(600):
+                    time.sleep(0.1)
+                os._exit(0)
+            return {"child": child}
+        elif action == "exit":
+            os._exit(3)
+        elif action == "stop":
+            os.kill(os.getpid(), signal.SIGSTOP)
+            time.sleep(10)  # the other threads may stop a moment later than this one returns from kill()
+        return {"pid": os.getpid()}
+"""
+
+# The other service on the cluster: it echoes and reads the model file the hostile one was given.
+BYSTANDER = """
+    import json, os
+    def init():
+        pass
+    def run(raw):
+        with open(os.path.join(os.getenv("AZUREML_MODEL_DIR"), "weights.txt")) as f:
+            return {"echo": json.loads(raw), "model": f.read()}
+"""
+
+
+def test_a_hostile_script_harms_only_its_own_replica(aks, tmp_path, home):
+    """While one service's script floods its output, writes its model file, forks, exits mid-request and stops
+    itself, another service on the same cluster keeps answering every request, promptly and unchanged."""
+    from amlcore import Model
+    ws, target = aks
+    weights = tmp_path / "weights.txt"
+    weights.write_text("original")
+    model = Model.register(ws, model_path=str(weights), model_name="hostile-weights")
+    bystander = deploy(ws, target, script_dir(tmp_path, BYSTANDER, name="bystander"), name="bystander-svc",
+                       models=[model], num_replicas=2)
+    hostile = deploy(ws, target, script_dir(tmp_path, HOSTILE, name="hostile"), name="hostile-svc",
+                     models=[model], scoring_timeout_ms=2000, initial_delay_seconds=1, period_seconds=1,
+                     timeout_seconds=1, failure_threshold=2)
+    bystander.wait_for_deployment()
+    hostile.wait_for_deployment()
+    bystanders = sorted(r["pid"] for r in home.replicas("bystander-svc"))
+    key = hostile.get_keys()[0]
+
+    def attack(action):
+        status, body, _ = post(hostile.scoring_uri, json.dumps({"do": action}), key)
+        return status, json.loads(body) if status == 200 else body
+
+    def answers_again():
+        # A replica of the hostile service is back and serving.
+        wait_until(lambda: post(hostile.scoring_uri, "{}", key)[0] == 200, 60,
+                   "the hostile service did not come back")
+
+    with Traffic(bystander.scoring_uri, bystander.get_keys()[0], connections=2, max_seconds=150) as traffic:
+        traffic.wait_for(20)
+        assert attack("flood")[0] == 200
+        status, answer = attack("write model")
+        assert status == 200 and ("refused" in answer or os.geteuid() == 0), answer
+        status, answer = attack("fork")
+        assert status == 200, answer
+        child = answer["child"]
+        assert _alive(child)
+        [replica] = home.replicas("hostile-svc")
+        # Exiting in the middle of a request fails that request, and only that one.
+        assert attack("exit")[0] == 502
+        answers_again()
+        wait_until(lambda: not _alive(child), 30, "the script's child outlived its replica")
+        wait_until(lambda: not _alive(replica["pid"]), 30, "the replica that exited is still there")
+        # A replica that stops itself times its request out, fails its liveness probe and is replaced.
+        [stopping] = home.replicas("hostile-svc")
+        assert attack("stop")[0] == 504
+        wait_until(lambda: [r["pid"] for r in home.replicas("hostile-svc")] not in ([], [stopping["pid"]]), 60,
+                   "the replica that stopped itself was not replaced")
+        answers_again()
+        served = len(traffic.records)
+        traffic.wait_for(served + 20)
+    # The other service answered every request, none slowly, from the same replicas, with the model as registered.
+    assert traffic.failures() == [], traffic.failures()[:5]
+    slowest = max(end - start for start, end, _ in traffic.records)
+    assert slowest < 5, "a request to the other service took {:.1f} s".format(slowest)
+    assert sorted(r["pid"] for r in home.replicas("bystander-svc")) == bystanders
+    assert bystander.run({"k": 1}) == {"echo": {"k": 1}, "model": "original"}
+    download = tmp_path / "download"
+    model.download(target_dir=str(download))
+    assert (download / "weights.txt").read_text() == "original"
