@@ -206,6 +206,9 @@ void ReplicaSupervisor::Loop() {
     lock.unlock();
     Execute(plan);
     lock.lock();
+    for (const auto& [workload, replica] : plan.unrouted) {
+      if (Replica* r = FindLocked(workload, replica, nullptr)) r->unrouted = true;
+    }
     ApplySpawnsLocked(plan.spawns);
     if (stopping_) break;
     cv_.wait_for(lock, 100ms);
@@ -426,14 +429,18 @@ void ReplicaSupervisor::PlanSetLocked(const std::string& name, VersionSet& set, 
   for (const Replica& r : set.replicas) {
     if (r.state == ReplicaState::kReady && !r.draining && !r.terminating && r.process.pid != 0) {
       backends.emplace_back(r.id, r.address);
+    } else if (r.draining && !r.unrouted) {
+      plan.unrouted.emplace_back(name, r.id);
     }
   }
   plan.routing.emplace_back(set.target.dispatcher, std::move(backends));
 
-  // Draining replicas stop once their last request is answered (one being started stops once it runs).
+  // Draining replicas stop once their last request is answered (one being started stops once it runs). The
+  // routing that leaves them out goes to the dispatcher after this pass: until it has, requests may still
+  // arrive, so a running replica stops in a later pass, never in the one that decided to drain it.
   for (Replica& r : set.replicas) {
     if (!r.draining || r.terminating || r.spawning) continue;
-    if (r.process.pid != 0 && set.target.dispatcher->Inflight(r.id) > 0) continue;
+    if (r.process.pid != 0 && (!r.unrouted || set.target.dispatcher->Inflight(r.id) > 0)) continue;
     if (r.process.pid != 0) {
       if (!SignalGroup(r.process.pid, SIGTERM)) kill(r.process.pid, SIGTERM);
       r.terminating = true;

@@ -72,6 +72,9 @@ class ReplicaSupervisor {
     bool spawning = false;  // the loop is starting its process, outside the lock
     bool probing = false;   // a liveness probe is in flight
     bool draining = false;
+    // A routing without it has reached its dispatcher: no new request can be sent to it, so it may stop once
+    // those in flight are answered.
+    bool unrouted = false;
     bool terminating = false;
     Clock::time_point terminate_deadline;
     std::string kill_reason;  // set when the supervisor killed it
@@ -138,6 +141,8 @@ class ReplicaSupervisor {
     std::vector<ProbeJob> probes;
     std::vector<SpawnJob> spawns;
     std::vector<std::string> removals;  // directories of replicas that are gone
+    // Draining replicas the routing above leaves out: (workload, replica id), marked unrouted once it is applied.
+    std::vector<std::pair<std::string, std::string>> unrouted;
   };
   // A replica found at start that no workload claimed, being stopped.
   struct StoppingOrphan {
