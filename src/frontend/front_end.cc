@@ -81,6 +81,10 @@ struct FrontEnd::Impl {
   std::unique_ptr<ReplicaSupervisor> supervisor;
   std::unique_ptr<http::Server> server;
 
+  // Serializes the admin interface's changes (routes, workloads) with the files that keep them across restarts,
+  // now that its requests may run on several I/O threads at once: a change is checked, written and applied as
+  // one step, in the order it arrived. The files are written without `mu`, which scoring requests take.
+  std::mutex admin_mu;
   std::mutex mu;
   domain::RouteTable routes;
   std::map<std::string, local::LocalWorkload> workloads;                  // by workload name
@@ -132,11 +136,16 @@ struct FrontEnd::Impl {
     services = std::move(next);
   }
 
-  void SaveWorkloadsLocked() {
+  // What workloads.json should hold. Call with mu held.
+  std::string SavedWorkloadsLocked() const {
     SavedWorkloads saved;
     for (const auto& [name, w] : workloads) saved.workloads.push_back(w);
-    (void)WriteFileAtomic(absl::StrCat(options.cluster_directory, "/", local::kWorkloadsFile), json::EncodeText(saved),
-                          0600);
+    return json::EncodeText(saved);
+  }
+
+  // Call with admin_mu held, not mu.
+  void SaveWorkloads(const std::string& text) {
+    (void)WriteFileAtomic(absl::StrCat(options.cluster_directory, "/", local::kWorkloadsFile), text, 0600);
   }
 
   void ApplyRoutes(domain::RouteTable table) {
@@ -146,24 +155,30 @@ struct FrontEnd::Impl {
   }
 
   void PutWorkload(local::LocalWorkload workload) {
+    std::lock_guard admin(admin_mu);
     std::string name = workload.key.Name();
     std::shared_ptr<VersionDispatcher> dispatcher;
+    std::string saved;
     {
       std::lock_guard guard(mu);
       dispatcher = DispatcherLocked(name, workload.key.endpoint, workload.key.version);
       workloads[name] = workload;
-      SaveWorkloadsLocked();
+      saved = SavedWorkloadsLocked();
     }
+    SaveWorkloads(saved);
     supervisor->Put(VersionTarget{std::move(workload), std::move(dispatcher)});
   }
 
   void RemoveWorkload(const std::string& name) {
+    std::lock_guard admin(admin_mu);
+    std::string saved;
     {
       std::lock_guard guard(mu);
       if (workloads.erase(name) == 0) return;
-      SaveWorkloadsLocked();
+      saved = SavedWorkloadsLocked();
       RebuildLocked();
     }
+    SaveWorkloads(saved);
     supervisor->Remove(name);
   }
 
@@ -303,6 +318,7 @@ struct FrontEnd::Impl {
     if (path == "/admin/routes" && request.method == "PUT") {
       auto table = json::DecodeText<domain::RouteTable>(request.body, "Route table");
       if (!table.ok()) return std::move(reply)(FrontEndMessage(400, table.status().message()));
+      std::lock_guard admin(admin_mu);
       {
         std::lock_guard guard(mu);
         if (table->generation < routes.generation) {
