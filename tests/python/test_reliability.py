@@ -502,9 +502,10 @@ def test_nothing_a_replica_started_outlives_its_service_or_its_cluster(aks, tmp_
 
 # Looks for the control plane's secrets from inside a replica, and uses what it finds: reads the home's admin
 # token and server.json, every cluster's token and route table (all services' keys), other replicas'
-# directories, and the same files through /proc/<pid>/root and /proc/<pid>/cwd of every process it can see;
-# then tries every token it found on amlcored's REST API, calls other replicas' sockets, and POSTs to every TCP
-# port listening on this machine without a key.
+# directories, the same files through /proc/<pid>/root of every process it can see, and the working
+# directories and environments of the home's processes; then tries every token it found on amlcored's REST
+# API, calls other replicas' sockets, and POSTs without a key to every TCP port the home's processes listen
+# on. (Not to other ports of the machine: whatever else runs there is not amlcore's, and not this test's.)
 SNOOPS = """
     import glob, json, os, socket, urllib.error, urllib.request
 
@@ -558,10 +559,9 @@ SNOOPS = """
             for home in homes:
                 for name in names:
                     paths.update(glob.glob(root + home + "/" + name))
-        for pid in os.listdir("/proc"):
-            if pid.isdigit() and int(pid) != os.getpid():
-                paths.update(["/proc/{}/cwd/admin_token".format(pid), "/proc/{}/cwd/routes.json".format(pid),
-                              "/proc/{}/environ".format(pid)])
+        for pid in ask["pids"]:
+            paths.update(["/proc/{}/cwd/admin_token".format(pid), "/proc/{}/cwd/routes.json".format(pid),
+                          "/proc/{}/environ".format(pid)])
         found = {}
         for path in sorted(paths):
             if path.startswith(mine + "/") or path.startswith(tuple(r + mine + "/" for r in roots)):
@@ -586,14 +586,8 @@ SNOOPS = """
                     if not path.startswith(mine + "/"):
                         sockets[path] = unix_post(path)
         sockets[ask["victim_socket"]] = unix_post(ask["victim_socket"])
-        ports = set()
-        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-            for line in open(table).readlines()[1:]:
-                fields = line.split()
-                if fields[3] == "0A":
-                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
         answers = {}
-        for port in sorted(ports)[:50]:
+        for port in ask["ports"]:
             for target in ("/score", "/api/v1/service/victim-svc/score"):
                 answers["{}{}".format(port, target)] = call("POST", "http://127.0.0.1:{}{}".format(port, target),
                                                             body=b"{}")
@@ -619,9 +613,12 @@ def test_a_replica_finds_no_secret_and_reaches_nothing_past_the_front_end(aks, t
                  "Microsoft.MachineLearningServices/workspaces/{}/services/victim-svc".format(
                      endpoint, ws.subscription_id, ws.resource_group, ws.name)
     [victim_replica] = home.replicas("victim-svc")
+    pids = [home.server_pid()] + home.frontend_pids() + home.replica_pids()
+    ports = sorted({port for pid in pids for port in listening_tcp_ports(pid)})
+    assert len(ports) == 2  # amlcored's and the front end's
     status, body, _ = post(snoop.scoring_uri, json.dumps({
-        "home": home.path, "delete_url": delete_url, "victim_socket": victim_replica["socket"]}),
-        snoop.get_keys()[0])
+        "home": home.path, "delete_url": delete_url, "victim_socket": victim_replica["socket"], "pids": pids,
+        "ports": ports}), snoop.get_keys()[0])
     assert status == 200, body
     report = json.loads(body)
     assert report["found"] == []
