@@ -1,5 +1,6 @@
 // The front end of one cluster (amlcore-fe): the single address clients score against. It answers health
-// checks on GET /, and takes route tables from amlcored on its authenticated admin interface.
+// checks on GET / to anyone; a service's /score and /swagger.json take one of its keys when its auth is on;
+// /metrics and the admin interface (route tables and workloads from amlcored) take the cluster's admin token.
 //
 //   auto fe = FrontEnd::Start({.cluster_directory = dir});
 //   std::cout << (*fe)->port();
