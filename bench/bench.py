@@ -6,8 +6,9 @@ Run it with bench/run (which builds first); it prints every table and writes the
 Data plane, with wrk over keep-alive connections at each concurrency:
   amlcore   client -> amlcore-fe -> replicas, key auth on: a trivial score.py (returns its input) and the sklearn
             diabetes model, with --replicas replicas each;
-  direct    a one-replica trivial service through the front end and the same replica called directly, which
-            isolates what the front end adds;
+  direct    a one-replica trivial service through the front end, and the same score.py in an amlcore-score
+            replica of its own called directly, which isolates what the front end adds (a cluster's replicas
+            listen on private Unix sockets that wrk cannot use, so the direct one listens on a TCP port);
   baseline  the same score.py files under Flask + gunicorn sync workers loading them the way Azure ML's inference
             server does (bench/baseline/inference_server.py), with as many workers as amlcore has replicas.
 Control plane: compute create -> Succeeded, Model.deploy -> Healthy with a cached environment, and get/list
@@ -101,8 +102,8 @@ class Home:
         raise RuntimeError("no front end on port {}".format(port))
 
     def replicas(self, service):
-        """[(pid, port)] of a service's running replicas."""
-        return [(p["pid"], p["port"]) for p in self.processes("replica") if p["service"] == service]
+        """[(pid, socket)] of a service's running replicas."""
+        return [(p["pid"], p["socket"]) for p in self.processes("replica") if p["service"] == service]
 
 
 # --- wrk ----------------------------------------------------------------------------------------------------
@@ -194,6 +195,49 @@ class Baseline:
 
     def pids(self):
         return [self.process.pid] + children(self.process.pid)
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log_file.close()
+
+
+class DirectReplica:
+    """amlcore-score serving one score.py on a TCP port of 127.0.0.1, as the front end's replicas do on their
+    Unix sockets: what a client that could call a replica directly would get."""
+
+    def __init__(self, app_root, logs):
+        import amlcore
+        program = os.path.join(os.path.dirname(amlcore.__file__), "bin", "amlcore-score")
+        self.status_path = os.path.join(logs, "direct-status.json")
+        self.log_file = open(os.path.join(logs, "direct-replica.log"), "w")
+        environment = dict(os.environ, AML_APP_ROOT=app_root, AZUREML_SOURCE_DIRECTORY=app_root,
+                           AZUREML_ENTRY_SCRIPT="score.py")
+        self.process = subprocess.Popen([program, "--port", "0", "--status-file", self.status_path],
+                                        stdout=self.log_file, stderr=subprocess.STDOUT, env=environment, cwd=app_root)
+        deadline = time.monotonic() + 60
+        self.port = 0
+        while time.monotonic() < deadline and not self.port:
+            try:
+                with open(self.status_path) as f:
+                    status = json.load(f)
+                if status["phase"] == "Failed":
+                    break
+                self.port = status["port"] if status["phase"] == "Ready" else 0
+            except (OSError, ValueError, KeyError):
+                pass
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        if not self.port:
+            raise RuntimeError("the direct replica did not start; see " + self.log_file.name)
+        self.url = "http://127.0.0.1:{}/score".format(self.port)
+
+    def pids(self):
+        return [self.process.pid]
 
     def stop(self):
         self.process.terminate()
@@ -368,7 +412,9 @@ class Bench:
                                num_replicas=args.replicas)
         fe_port = urllib.parse.urlsplit(echo.scoring_uri).port
         fe_pid = self.home.front_end_pid(fe_port)
-        [(single_pid, single_port)] = self.home.replicas("bench-echo-one")
+        [(single_pid, _)] = self.home.replicas("bench-echo-one")
+        direct = DirectReplica(echo_source, self.work)
+        self.baselines.append(direct)
 
         log("== starting the baseline (gunicorn, {} sync workers)".format(args.replicas))
         base_echo = Baseline("echo", echo_source, args.replicas, {}, self.work)
@@ -400,8 +446,7 @@ class Bench:
             ("baseline diabetes", base_diabetes.url, None, diabetes_body, lambda: {"gunicorn": base_diabetes.pids()}),
             ("one replica via front end", single.scoring_uri, single.get_keys()[0], echo_body,
              lambda: {"front end": [fe_pid], "replicas": [single_pid]}),
-            ("one replica direct", "http://127.0.0.1:{}/score".format(single_port), None, echo_body,
-             lambda: {"replicas": [single_pid]}),
+            ("one replica direct", direct.url, None, echo_body, lambda: {"replicas": direct.pids()}),
         ]
         for name, url, key, body, pids in runs:
             Load(args, body).run(url, key, 4, duration=1)  # warm up: connections, caches, lazy imports
@@ -551,8 +596,9 @@ def report(results):
         add("")
     add("## What the front end adds")
     add("")
-    add("A one-replica trivial service, called through `amlcore-fe` (key auth, routing, queueing) and then "
-        "directly on the replica's own port.")
+    add("A one-replica trivial service, called through `amlcore-fe` (key auth, routing, queueing), and the same "
+        "`score.py` in an `amlcore-score` of its own called directly on a TCP port (a cluster's replicas listen "
+        "only on private Unix sockets, which wrk cannot use).")
     add("")
     add("| concurrency | via front end req/s | direct req/s | via front end p50 / p99 ms | direct p50 / p99 ms | "
         "added p50 µs | added p99 µs |")
@@ -644,8 +690,8 @@ def verdicts(results):
             "concurrency {} amlcore spent {:.0f} µs a request ({:.0f} in the front end, {:.0f} in the replicas) "
             "against gunicorn + Flask's {:.0f} µs. Five times the baseline would need under {:.0f} µs a request "
             "for both hops; a perf profile of the front end and of a replica puts most of their time in the "
-            "kernel's loopback TCP work (two hops: client to front end, front end to replica) and thread "
-            "wake-ups, not in amlcore's own code. gunicorn's sync workers take connections straight from the "
+            "kernel's socket work (two hops: loopback TCP from client to front end, a Unix socket from front "
+            "end to replica) and thread wake-ups, not in amlcore's own code. gunicorn's sync workers take connections straight from the "
             "kernel, one hop, and this CPU runs Flask fast, so the baseline is not slow here.{}".format(
                 low, high, low4, high4, cores, ours["connections"], fe + rep, fe, rep, base, base / 5,
                 " With one request in flight per replica (the default) each replica also sits idle for a round "

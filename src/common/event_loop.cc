@@ -1,5 +1,7 @@
 #include "common/event_loop.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 #include <boost/asio/defer.hpp>
@@ -10,7 +12,11 @@ namespace amlcore::http {
 
 EventLoop::EventLoop(int threads) : impl_(std::make_unique<Impl>(std::max(1, threads))) {
   for (int i = 0; i < std::max(1, threads); ++i) {
-    impl_->threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
+    impl_->threads.emplace_back([impl = impl_.get()] {
+      // Named, so that `top -H` and /proc/<pid>/task tell the loop's threads from the others.
+      pthread_setname_np(pthread_self(), "amlcore-io");
+      impl->ioc.run();
+    });
   }
 }
 

@@ -1,5 +1,7 @@
 #include "common/http_server.h"
 
+#include <unistd.h>
+
 #include <array>
 #include <atomic>
 #include <cstdio>
@@ -11,6 +13,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -32,6 +35,7 @@
 #include "common/event_loop_impl.h"
 #include "common/json.h"
 #include "common/string_views.h"
+#include "common/unix_socket.h"
 
 namespace amlcore::http {
 namespace {
@@ -41,6 +45,22 @@ namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using TlsContext = std::shared_ptr<asio::ssl::context>;
+using local = asio::local::stream_protocol;
+using LocalStream = beast::basic_stream<local>;
+
+template <class Stream>
+struct IsTls : std::false_type {};
+template <class Next>
+struct IsTls<beast::ssl_stream<Next>> : std::true_type {};
+// What a session's stream is made from: the connection itself, or the one TLS runs over.
+template <class Stream>
+struct Lowest {
+  using type = Stream;
+};
+template <class Next>
+struct Lowest<beast::ssl_stream<Next>> {
+  using type = Next;
+};
 
 Request ToRequest(bhttp::request<bhttp::string_body>&& in, std::string remote, bool tls) {
   Request out;
@@ -213,7 +233,7 @@ class ConnectionSlot {
   ServerState* server_;
 };
 
-// One connection. Stream is beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>.
+// One connection. Stream is beast::tcp_stream, beast::ssl_stream<beast::tcp_stream> or LocalStream.
 //
 // A request is read in steps: the header (parsed from what is buffered, else read), the head check and the
 // body budget, then the body. A small request that arrives in one segment takes one read, as with a plain
@@ -224,7 +244,7 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
   // `buffer` holds what was read of the connection already (to tell TLS from plain); `opened` is
   // when it was accepted, which starts the clock for the first request's header (and, with TLS, the
   // handshake).
-  Session(ConnectionSlot slot, beast::tcp_stream stream, TlsContext tls, beast::flat_buffer buffer,
+  Session(ConnectionSlot slot, typename Lowest<Stream>::type stream, TlsContext tls, beast::flat_buffer buffer,
           Clock::time_point opened)
       : slot_(std::move(slot)),
         server_(slot_.server()),
@@ -235,9 +255,13 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
   ~Session() override { ReleaseBody(); }
 
   void Run() {
-    beast::error_code ignored;
-    auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ignored);
-    if (!ignored) remote_ = endpoint.address().to_string();
+    if constexpr (std::is_same_v<Stream, LocalStream>) {
+      remote_ = "unix";
+    } else {
+      beast::error_code ignored;
+      auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ignored);
+      if (!ignored) remote_ = endpoint.address().to_string();
+    }
     auto self = this->shared_from_this();
     asio::dispatch(stream_.get_executor(), [self] {
       if constexpr (kTls) {
@@ -278,10 +302,10 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
   }
 
  private:
-  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  static constexpr bool kTls = IsTls<Stream>::value;
   const ServerOptions& options() const { return server_.options; }
 
-  static Stream MakeStream(beast::tcp_stream stream, asio::ssl::context* tls) {
+  static Stream MakeStream(typename Lowest<Stream>::type stream, asio::ssl::context* tls) {
     if constexpr (kTls) {
       return Stream(std::move(stream), *tls);
     } else {
@@ -476,7 +500,7 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
   // the reply.
   void Linger() {
     beast::error_code ignored;
-    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_send, ignored);
+    beast::get_lowest_layer(stream_).socket().shutdown(asio::socket_base::shutdown_send, ignored);
     beast::get_lowest_layer(stream_).expires_after(linger_timeout_);
     auto self = this->shared_from_this();
     beast::get_lowest_layer(stream_).async_read_some(
@@ -501,7 +525,7 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
         beast::get_lowest_layer(self->stream_).socket().close(ignored2);
       });
     } else {
-      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      stream_.socket().shutdown(asio::socket_base::shutdown_send, ignored);
       stream_.socket().close(ignored);
     }
   }
@@ -598,6 +622,7 @@ struct Server::Impl {
   mutable std::mutex tls_mu;
   TlsContext tls;  // for connections accepted from now on; null without TLS
   std::optional<tcp::acceptor> acceptor;
+  std::optional<local::acceptor> local_acceptor;  // instead of `acceptor`, on a Unix socket
   std::optional<asio::steady_timer> accept_pause;
   uint64_t accept_failures = 0;  // in a row; touched by accept handlers only, which never overlap
   std::once_flag stopped;
@@ -608,7 +633,10 @@ struct Server::Impl {
     return tls;
   }
 
+  bool Listening() const { return acceptor ? acceptor->is_open() : local_acceptor->is_open(); }
+
   void Accept() {
+    if (local_acceptor) return AcceptLocal();
     acceptor->async_accept(asio::make_strand(loop->impl().ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
       if (ec && OutOfResources(ec)) {
@@ -620,7 +648,7 @@ struct Server::Impl {
         }
         accept_pause->expires_after(std::chrono::milliseconds(100));
         accept_pause->async_wait([this](beast::error_code timer_ec) {
-          if (!timer_ec && acceptor->is_open()) Accept();
+          if (!timer_ec && Listening()) Accept();
         });
         return;
       }
@@ -647,6 +675,36 @@ struct Server::Impl {
           std::make_shared<PlainSession>(std::move(slot), std::move(stream), nullptr,
                                          beast::flat_buffer(), opened)
               ->Run();
+        }
+      }
+      Accept();
+    });
+  }
+
+  // The same on a Unix socket: only processes that may open its path connect, so no TLS.
+  void AcceptLocal() {
+    local_acceptor->async_accept(asio::make_strand(loop->impl().ioc), [this](beast::error_code ec, local::socket socket) {
+      if (ec == asio::error::operation_aborted || !local_acceptor->is_open()) return;
+      if (ec && OutOfResources(ec)) {
+        if (accept_failures++ == 0) {
+          state.Log(absl::StrCat("Cannot accept connections on ", state.options.unix_socket, ": ", ec.message(),
+                                 "; trying again every 100 ms"));
+        }
+        accept_pause->expires_after(std::chrono::milliseconds(100));
+        accept_pause->async_wait([this](beast::error_code timer_ec) {
+          if (!timer_ec && Listening()) Accept();
+        });
+        return;
+      }
+      if (!ec) {
+        accept_failures = 0;
+        bool over_limit = state.connections.load() >= state.options.max_connections;
+        auto session = std::make_shared<Session<LocalStream>>(ConnectionSlot(state), LocalStream(std::move(socket)),
+                                                              nullptr, beast::flat_buffer(), Clock::now());
+        if (over_limit) {
+          session->RefuseConnection();
+        } else {
+          session->Run();
         }
       }
       Accept();
@@ -680,16 +738,29 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options, Han
     if (!context.ok()) return context.status();
     impl->tls = *std::move(context);
   }
-  auto address = asio::ip::make_address(opts.host, ec);
-  if (ec) return absl::InvalidArgumentError(absl::StrCat("Bad listen address '", opts.host, "'"));
-  tcp::endpoint endpoint(address, opts.port);
   impl->loop = opts.loop;
   if (impl->loop == nullptr) {
     impl->own_loop = std::make_unique<EventLoop>(opts.threads);
     impl->loop = impl->own_loop.get();
   }
-  impl->acceptor.emplace(impl->loop->impl().ioc);
   impl->accept_pause.emplace(impl->loop->impl().ioc);
+  if (!opts.unix_socket.empty()) {
+    if (opts.tls) return absl::InvalidArgumentError("TLS is not served on a Unix socket");
+    auto fd = ListenUnixSocket(opts.unix_socket, 0600);
+    if (!fd.ok()) return fd.status();
+    impl->local_acceptor.emplace(impl->loop->impl().ioc);
+    impl->local_acceptor->assign(local(), *fd, ec);
+    if (ec) {
+      close(*fd);
+      return absl::InternalError(absl::StrCat("Cannot listen on ", opts.unix_socket, ": ", ec.message()));
+    }
+    impl->Accept();
+    return std::unique_ptr<Server>(new Server(std::move(impl)));
+  }
+  auto address = asio::ip::make_address(opts.host, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("Bad listen address '", opts.host, "'"));
+  tcp::endpoint endpoint(address, opts.port);
+  impl->acceptor.emplace(impl->loop->impl().ioc);
   auto& acceptor = *impl->acceptor;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
@@ -710,6 +781,7 @@ Server::~Server() { Stop(); }
 uint16_t Server::port() const { return impl_->port; }
 
 absl::Status Server::SetTls(std::optional<TlsConfig> tls) {
+  if (tls && impl_->local_acceptor) return absl::InvalidArgumentError("TLS is not served on a Unix socket");
   TlsContext context;
   if (tls) {
     auto made = MakeTlsContext(*tls);
@@ -740,7 +812,8 @@ void Server::Stop() {
     std::promise<void> closed;
     asio::post(ioc, [this, &closed] {
       beast::error_code ignored;
-      impl_->acceptor->close(ignored);
+      if (impl_->acceptor) impl_->acceptor->close(ignored);
+      if (impl_->local_acceptor) impl_->local_acceptor->close(ignored);
       impl_->accept_pause->cancel();
       closed.set_value();
     });

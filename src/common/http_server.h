@@ -79,6 +79,8 @@ struct TlsCounters {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;  // 0 picks a free port
+  // Listens on this Unix socket (created with mode 0600) instead of host and port; no TLS there.
+  std::string unix_socket;
   int threads = 2;
   size_t max_body_bytes = 100u * 1024 * 1024;
   size_t max_header_bytes = 64u * 1024;
@@ -114,7 +116,7 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  uint16_t port() const;
+  uint16_t port() const;  // 0 on a Unix socket
   // Replaces the certificate and key (or turns TLS on, or off with nullopt) for connections
   // accepted from now on; open connections keep the configuration they started with. A chain or key
   // that is not valid PEM, or a key that does not match the certificate, is InvalidArgument and

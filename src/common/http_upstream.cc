@@ -1,6 +1,7 @@
 #include "common/http_upstream.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <map>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -20,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/event_loop_impl.h"
 #include "common/string_views.h"
+#include "common/unix_socket.h"
 
 namespace amlcore::http {
 namespace {
@@ -27,6 +30,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
+// TCP or Unix, one type for both, so that pools and exchanges need not care which.
+using Stream = beast::basic_stream<asio::generic::stream_protocol>;
 
 using Clock = std::chrono::steady_clock;
 
@@ -36,7 +41,7 @@ constexpr auto kMaxPooledIdle = std::chrono::seconds(20);
 
 struct Connection {
   explicit Connection(asio::any_io_executor executor) : stream(executor) {}
-  beast::tcp_stream stream;
+  Stream stream;
   beast::flat_buffer buffer;
   Clock::time_point pooled_at;
 };
@@ -60,21 +65,21 @@ struct UpstreamClient::Impl {
   EventLoop* loop;
   asio::io_context& ioc = loop->impl().ioc;
   std::mutex mu;
-  std::map<uint16_t, std::vector<std::shared_ptr<Connection>>> idle;
+  std::map<UpstreamAddress, std::vector<std::shared_ptr<Connection>>> idle;
 
-  std::shared_ptr<Connection> TakeIdle(uint16_t port) {
+  std::shared_ptr<Connection> TakeIdle(const UpstreamAddress& address) {
     std::lock_guard lock(mu);
-    auto it = idle.find(port);
+    auto it = idle.find(address);
     if (it == idle.end() || it->second.empty()) return nullptr;
     auto c = std::move(it->second.back());
     it->second.pop_back();
     return c;
   }
 
-  void GiveBack(uint16_t port, std::shared_ptr<Connection> c) {
+  void GiveBack(const UpstreamAddress& address, std::shared_ptr<Connection> c) {
     c->pooled_at = Clock::now();
     std::lock_guard lock(mu);
-    auto& list = idle[port];
+    auto& list = idle[address];
     if (list.size() < 64) list.push_back(std::move(c));
   }
 
@@ -84,7 +89,7 @@ struct UpstreamClient::Impl {
   // strand.
   struct Exchange : std::enable_shared_from_this<Exchange> {
     Impl* impl;
-    uint16_t port;
+    UpstreamAddress address;
     std::shared_ptr<Connection> connection;
     bool reused = false;
     bhttp::request<bhttp::string_body> request;
@@ -96,7 +101,7 @@ struct UpstreamClient::Impl {
     std::function<void()> settled;
 
     void Start() {
-      while ((connection = impl->TakeIdle(port)) && !StillOpen(*connection)) {
+      while ((connection = impl->TakeIdle(address)) && !StillOpen(*connection)) {
         beast::error_code ignored;
         connection->stream.socket().close(ignored);
       }
@@ -110,13 +115,30 @@ struct UpstreamClient::Impl {
     void Connect() {
       connection = std::make_shared<Connection>(asio::make_strand(impl->ioc));
       connection->stream.expires_at(deadline);
-      connection->stream.async_connect(tcp::endpoint(asio::ip::address_v4::loopback(), port),
-                                       [self = shared_from_this()](beast::error_code ec) {
-                                         if (ec) return self->Finish(ec, false);
-                                         beast::error_code ignored;
-                                         self->connection->stream.socket().set_option(tcp::no_delay(true), ignored);
-                                         self->Write();
-                                       });
+      if (!address.unix_socket.empty()) {
+        // A Unix socket connects at once or not at all; the request goes out on the connection's strand.
+        auto fd = ConnectUnixSocket(address.unix_socket);
+        beast::error_code ec;
+        if (fd.ok()) {
+          connection->stream.socket().assign(asio::generic::stream_protocol(AF_UNIX, 0), *fd, ec);
+          if (ec) close(*fd);
+        }
+        auto self = shared_from_this();
+        asio::dispatch(connection->stream.get_executor(), [self, ec, reachable = fd.ok()] {
+          if (!reachable) return self->Finish(asio::error::connection_refused, false);
+          if (ec) return self->Finish(ec, false);
+          self->Write();
+        });
+        return;
+      }
+      connection->stream.async_connect(
+          asio::generic::stream_protocol::endpoint(tcp::endpoint(asio::ip::address_v4::loopback(), address.port)),
+          [self = shared_from_this()](beast::error_code ec) {
+            if (ec) return self->Finish(ec, false);
+            beast::error_code ignored;
+            self->connection->stream.socket().set_option(tcp::no_delay(true), ignored);
+            self->Write();
+          });
     }
 
     void Write() {
@@ -155,7 +177,7 @@ struct UpstreamClient::Impl {
 
     void TimedOut() {
       if (answered) return;
-      Answer(absl::DeadlineExceededError(absl::StrCat("No answer from 127.0.0.1:", port, " in time")));
+      Answer(absl::DeadlineExceededError(absl::StrCat("No answer from ", address.ToString(), " in time")));
     }
 
     // `wrote`: some of the request was written, so the server may have acted on it.
@@ -172,26 +194,30 @@ struct UpstreamClient::Impl {
         out.status = static_cast<int>(res.result_int());
         for (const auto& field : res) out.headers.Add(AsAbsl(field.name_string()), AsAbsl(field.value()));
         out.body = std::move(res.body());
-        if (res.keep_alive()) impl->GiveBack(port, std::move(connection));
+        if (res.keep_alive()) impl->GiveBack(address, std::move(connection));
         Answer(std::move(out));
         return Settle();
       }
       connection->stream.socket().close(ignored);
       if (ec == beast::error::timeout) {
-        Answer(absl::DeadlineExceededError(absl::StrCat("No answer from 127.0.0.1:", port, " in time")));
+        Answer(absl::DeadlineExceededError(absl::StrCat("No answer from ", address.ToString(), " in time")));
       } else if (wrote) {
-        Answer(absl::AbortedError(absl::StrCat("Connection to 127.0.0.1:", port, " failed: ", ec.message())));
+        Answer(absl::AbortedError(absl::StrCat("Connection to ", address.ToString(), " failed: ", ec.message())));
       } else if (reused && std::chrono::steady_clock::now() < deadline) {
         // The pooled connection broke before any of the request left: a fresh one may still deliver it.
         reused = false;
         return Connect();
       } else {
-        Answer(absl::UnavailableError(absl::StrCat("Cannot reach 127.0.0.1:", port, ": ", ec.message())));
+        Answer(absl::UnavailableError(absl::StrCat("Cannot reach ", address.ToString(), ": ", ec.message())));
       }
       Settle();
     }
   };
 };
+
+std::string UpstreamAddress::ToString() const {
+  return unix_socket.empty() ? absl::StrCat("127.0.0.1:", port) : absl::StrCat("unix:", unix_socket);
+}
 
 UpstreamClient::UpstreamClient(int threads) : impl_(std::make_unique<Impl>(threads)) {}
 
@@ -201,11 +227,11 @@ UpstreamClient::~UpstreamClient() {
   if (impl_->own_loop) impl_->own_loop->Stop();
 }
 
-void UpstreamClient::Send(uint16_t port, const Request& request, std::chrono::milliseconds timeout, Callback done,
-                          std::function<void()> settled) {
+void UpstreamClient::Send(const UpstreamAddress& address, const Request& request, std::chrono::milliseconds timeout,
+                          Callback done, std::function<void()> settled) {
   auto exchange = std::make_shared<Impl::Exchange>();
   exchange->impl = impl_.get();
-  exchange->port = port;
+  exchange->address = address;
   exchange->deadline = std::chrono::steady_clock::now() + timeout;
   exchange->done = std::move(done);
   exchange->settled = std::move(settled);
@@ -214,16 +240,16 @@ void UpstreamClient::Send(uint16_t port, const Request& request, std::chrono::mi
   req.target(request.target);
   req.version(11);
   for (const auto& [name, value] : request.headers.fields()) req.set(name, value);
-  req.set(bhttp::field::host, absl::StrCat("127.0.0.1:", port));
+  req.set(bhttp::field::host, address.unix_socket.empty() ? absl::StrCat("127.0.0.1:", address.port) : "localhost");
   req.keep_alive(true);
   req.body() = request.body;
   req.prepare_payload();
   exchange->Start();
 }
 
-void UpstreamClient::Forget(uint16_t port) {
+void UpstreamClient::Forget(const UpstreamAddress& address) {
   std::lock_guard lock(impl_->mu);
-  impl_->idle.erase(port);
+  impl_->idle.erase(address);
 }
 
 }  // namespace amlcore::http

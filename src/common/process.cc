@@ -7,10 +7,16 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -65,7 +71,211 @@ void WriteMessage(int fd, char tag, int32_t value) {
   [[maybe_unused]] ssize_t n = write(fd, message, sizeof(message));
 }
 
+// Everything a child needs to enter a FilesystemView, prepared before fork: after it, only async-signal-safe
+// calls are made.
+struct PreparedView {
+  std::string hidden;
+  std::string uid_map;  // "<uid> <uid> 1": we stay who we are, to the kernel and to the files
+  std::string gid_map;
+  struct Bind {
+    std::string path;
+    std::vector<std::string> mount_points;  // the directories to create under `hidden`, outermost first
+    bool read_only = false;
+    int fd = -1;
+    char source[40] = {};  // "/proc/self/fd/<fd>": the directory, reachable after the tmpfs covers it
+  };
+  std::vector<Bind> binds;
+};
+
+// The step of EnterView that failed, for the error message.
+enum ViewStep : int32_t {
+  kViewUserNamespace = 1,
+  kViewIdMaps,
+  kViewPrivateMounts,
+  kViewOpen,
+  kViewTmpfs,
+  kViewMountPoint,
+  kViewBind,
+  kViewReadOnly,
+  kViewSeal,
+  kViewLock,
+};
+
+const char* ViewStepName(int32_t step) {
+  switch (step) {
+    case kViewUserNamespace: return "creating a user and mount namespace";
+    case kViewIdMaps: return "mapping the user and group ids";
+    case kViewPrivateMounts: return "making mounts private";
+    case kViewOpen: return "opening a directory to bind";
+    case kViewTmpfs: return "covering the hidden directory";
+    case kViewMountPoint: return "creating a mount point";
+    case kViewBind: return "binding a directory back";
+    case kViewReadOnly: return "making a bound directory read-only";
+    case kViewSeal: return "making the cover read-only";
+    case kViewLock: return "locking the mounts in a second user namespace";
+    default: return "an unknown step";
+  }
+}
+
+PreparedView PrepareView(const FilesystemView& view) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto normal = [&](const std::string& path) {
+    fs::path p = fs::weakly_canonical(fs::absolute(path, ec), ec).lexically_normal();
+    std::string out = p.string();
+    while (out.size() > 1 && out.back() == '/') out.pop_back();
+    return out;
+  };
+  PreparedView prepared;
+  prepared.hidden = normal(view.hidden);
+  prepared.uid_map = absl::StrCat(getuid(), " ", getuid(), " 1");
+  prepared.gid_map = absl::StrCat(getgid(), " ", getgid(), " 1");
+  std::vector<std::pair<std::string, bool>> wanted;
+  for (const auto& path : view.writable) wanted.emplace_back(normal(path), false);
+  for (const auto& path : view.readable) wanted.emplace_back(normal(path), true);
+  // Parents before children, so that a bind never hides another.
+  std::sort(wanted.begin(), wanted.end());
+  for (const auto& [path, read_only] : wanted) {
+    // Only what the cover hides needs binding back.
+    if (!absl::StartsWith(path, prepared.hidden + "/")) continue;
+    PreparedView::Bind bind{.path = path, .read_only = read_only};
+    std::string at = prepared.hidden;
+    for (absl::string_view part : absl::StrSplit(path.substr(prepared.hidden.size() + 1), '/', absl::SkipEmpty())) {
+      absl::StrAppend(&at, "/", part);
+      bind.mount_points.push_back(at);
+    }
+    prepared.binds.push_back(std::move(bind));
+  }
+  return prepared;
+}
+
+bool WriteWhole(const char* path, const std::string& content) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return ok;
+}
+
+// "/proc/self/fd/<fd>" into `out`, without allocating.
+void FormatFdPath(int fd, char* out) {
+  static constexpr char kPrefix[] = "/proc/self/fd/";
+  std::memcpy(out, kPrefix, sizeof(kPrefix) - 1);
+  char digits[16];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + fd % 10);
+    fd /= 10;
+  } while (fd > 0);
+  char* at = out + sizeof(kPrefix) - 1;
+  while (n > 0) *at++ = digits[--n];
+  *at = '\0';
+}
+
+int32_t EnterUserNamespace(const PreparedView& view) {
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) return kViewUserNamespace;
+  if (!WriteWhole("/proc/self/uid_map", view.uid_map) || !WriteWhole("/proc/self/setgroups", "deny") ||
+      !WriteWhole("/proc/self/gid_map", view.gid_map)) {
+    return kViewIdMaps;
+  }
+  return 0;
+}
+
+// Runs in the child between fork and exec. Returns 0, or the step that failed (errno says why).
+int32_t EnterView(PreparedView& view) {
+  if (int32_t step = EnterUserNamespace(view)) return step;
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return kViewPrivateMounts;
+  // Opened before the cover goes on: afterwards their paths lead into the empty tmpfs.
+  for (auto& bind : view.binds) {
+    bind.fd = open(bind.path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (bind.fd < 0) return kViewOpen;
+    FormatFdPath(bind.fd, bind.source);
+  }
+  if (mount("tmpfs", view.hidden.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k,nr_inodes=4096") != 0) {
+    return kViewTmpfs;
+  }
+  for (auto& bind : view.binds) {
+    for (const auto& point : bind.mount_points) {
+      if (mkdir(point.c_str(), 0755) != 0 && errno != EEXIST) return kViewMountPoint;
+    }
+    if (mount(bind.source, bind.path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) return kViewBind;
+    close(bind.fd);
+    if (bind.read_only) {
+      // A remount inside a user namespace must keep the flags the original mount has locked.
+      struct statfs st;
+      if (statfs(bind.path.c_str(), &st) != 0) return kViewReadOnly;
+      unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY;
+      if (st.f_flags & ST_NOSUID) flags |= MS_NOSUID;
+      if (st.f_flags & ST_NODEV) flags |= MS_NODEV;
+      if (st.f_flags & ST_NOEXEC) flags |= MS_NOEXEC;
+      if (st.f_flags & ST_NOATIME) flags |= MS_NOATIME;
+      if (st.f_flags & ST_NODIRATIME) flags |= MS_NODIRATIME;
+      if (st.f_flags & ST_RELATIME) flags |= MS_RELATIME;
+      if (mount(nullptr, bind.path.c_str(), nullptr, flags, nullptr) != 0) return kViewReadOnly;
+    }
+  }
+  if (mount(nullptr, view.hidden.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+            nullptr) != 0) {
+    return kViewSeal;
+  }
+  // Mounts made in a namespace are the property of its user namespace, whose root could unmount them; seen
+  // from a namespace below it they are locked together and cannot be taken apart.
+  if (int32_t step = EnterUserNamespace(view)) return step == kViewUserNamespace ? kViewLock : step;
+  return 0;
+}
+
+absl::Status ViewError(absl::string_view what, int32_t step, int err) {
+  return absl::FailedPreconditionError(
+      absl::StrCat(what, ": its private file system view failed while ", ViewStepName(step), ": ", std::strerror(err)));
+}
+
 }  // namespace
+
+absl::Status CheckFilesystemView(const std::string& hidden) {
+  PreparedView prepared = PrepareView(FilesystemView{.hidden = hidden});
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return absl::InternalError(absl::StrCat("pipe2: ", std::strerror(errno)));
+  pid_t child = fork();
+  if (child < 0) {
+    int err = errno;
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    return absl::ResourceExhaustedError(absl::StrCat("fork: ", std::strerror(err)));
+  }
+  if (child == 0) {
+    if (int32_t step = EnterView(prepared)) {
+      int err = errno;
+      WriteMessage(pipe_fds[1], 'V', step);
+      WriteMessage(pipe_fds[1], 'E', err);
+      _exit(1);
+    }
+    _exit(0);
+  }
+  close(pipe_fds[1]);
+  int32_t step = 0;
+  int32_t err = 0;
+  char message[5];
+  while (true) {
+    ssize_t n = read(pipe_fds[0], message, sizeof(message));
+    if (n < 0 && errno == EINTR) continue;
+    if (n != static_cast<ssize_t>(sizeof(message))) break;
+    int32_t value;
+    std::memcpy(&value, message + 1, sizeof(value));
+    if (message[0] == 'V') step = value;
+    if (message[0] == 'E') err = value;
+  }
+  close(pipe_fds[0]);
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (step != 0) return ViewError(absl::StrCat("Hiding ", hidden), step, err);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return absl::InternalError(absl::StrCat("Hiding ", hidden, ": the check's process failed"));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<ProcessId> SpawnDaemon(const SpawnOptions& options) {
   // Everything the children need is prepared before fork: after it only async-signal-safe calls are made.
@@ -90,6 +300,8 @@ absl::StatusOr<ProcessId> SpawnDaemon(const SpawnOptions& options) {
   for (auto& e : env_storage) envp.push_back(e.data());
   envp.push_back(nullptr);
 
+  std::optional<PreparedView> view;
+  if (options.view) view = PrepareView(*options.view);
   const char* log_path = options.log_path.empty() ? "/dev/null" : options.log_path.c_str();
   const char* cwd = options.working_directory.empty() ? nullptr : options.working_directory.c_str();
 
@@ -114,6 +326,14 @@ absl::StatusOr<ProcessId> SpawnDaemon(const SpawnOptions& options) {
     if (second == 0) {
       // A group of its own, so that everything it starts can be counted and stopped with it.
       setpgid(0, 0);
+      if (view) {
+        if (int32_t step = EnterView(*view)) {
+          int err = errno;
+          WriteMessage(pipe_fds[1], 'V', step);
+          WriteMessage(pipe_fds[1], 'E', err);
+          _exit(127);
+        }
+      }
       int in = open("/dev/null", O_RDONLY);
       int out = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
       if (in < 0 || out < 0) {
@@ -143,6 +363,7 @@ absl::StatusOr<ProcessId> SpawnDaemon(const SpawnOptions& options) {
   }
   pid_t daemon_pid = 0;
   int exec_errno = 0;
+  int32_t view_step = 0;
   char message[5];
   while (true) {
     ssize_t n = read(pipe_fds[0], message, sizeof(message));
@@ -152,8 +373,10 @@ absl::StatusOr<ProcessId> SpawnDaemon(const SpawnOptions& options) {
     std::memcpy(&value, message + 1, sizeof(value));
     if (message[0] == 'P') daemon_pid = value;
     if (message[0] == 'E') exec_errno = value;
+    if (message[0] == 'V') view_step = value;
   }
   close(pipe_fds[0]);
+  if (view_step != 0) return ViewError(absl::StrCat("Cannot start ", options.program), view_step, exec_errno);
   if (exec_errno != 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("Cannot start ", options.program, ": ", std::strerror(exec_errno)));

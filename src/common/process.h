@@ -21,6 +21,18 @@ struct ProcessId {
   uint64_t start_time = 0;  // clock ticks after boot, /proc/<pid>/stat field 22
 };
 
+// A private view of the file system for a daemon: `hidden` is covered by an empty, read-only tmpfs, and only
+// `writable` and `readable` (directories under it; others are visible anyway) appear there again, at the same
+// paths. Made in a user and mount namespace of the daemon's own (our uid and gid map to themselves, so files
+// keep their owners), then locked by a second user namespace: the daemon cannot unmount any of it, not even
+// as root, and cannot reach the hidden files through /proc/<pid>/root of other processes either (the kernel
+// refuses that across user namespaces).
+struct FilesystemView {
+  std::string hidden;
+  std::vector<std::string> writable;
+  std::vector<std::string> readable;
+};
+
 struct SpawnOptions {
   std::string program;
   std::vector<std::string> args;                             // argv[1...]
@@ -28,6 +40,9 @@ struct SpawnOptions {
   std::vector<std::string> unset_env;                        // removed from the inherited environment
   std::string log_path;           // stdout and stderr are appended here; empty means /dev/null
   std::string working_directory;  // empty keeps ours
+  // The daemon sees the file system through this view (applied before the log is opened and the working
+  // directory entered); the spawn fails if it cannot be made.
+  std::optional<FilesystemView> view;
 };
 
 // Starts a daemon: a new session whose parent is not this process (double fork), so it outlives us and
@@ -35,6 +50,9 @@ struct SpawnOptions {
 // processes it starts join unless they leave on purpose: SignalGroup and GroupResidentBytes reach them all.
 // Fails with the exec error if the program cannot be started.
 absl::StatusOr<ProcessId> SpawnDaemon(const SpawnOptions& options);
+// Whether daemons can be given a FilesystemView hiding `hidden` here: user namespaces may be disabled (a
+// sysctl) or forbidden (some containers). The error says which step failed and why. Forks a short-lived child.
+absl::Status CheckFilesystemView(const std::string& hidden);
 
 std::optional<uint64_t> ProcessStartTime(pid_t pid);
 // The base name of the program a process runs, from its argv[0] ("amlcored"); empty when it is gone.

@@ -32,24 +32,24 @@ void VersionDispatcher::SetLimits(const DispatcherLimits& limits) {
   limits_ = limits;
 }
 
-void VersionDispatcher::SetBackends(const std::vector<std::pair<std::string, uint16_t>>& wanted) {
+void VersionDispatcher::SetBackends(const std::vector<std::pair<std::string, http::UpstreamAddress>>& wanted) {
   std::vector<std::pair<std::shared_ptr<Backend>, Pending>> forwards;
   {
     std::lock_guard lock(mu_);
     std::vector<std::shared_ptr<Backend>> next;
-    for (const auto& [id, port] : wanted) {
+    for (const auto& [id, address] : wanted) {
       auto it = std::find_if(backends_.begin(), backends_.end(),
-                             [&](const auto& b) { return b->replica_id == id && b->port == port; });
+                             [&](const auto& b) { return b->replica_id == id && b->address == address; });
       if (it != backends_.end()) {
         next.push_back(*it);
       } else {
-        next.push_back(std::make_shared<Backend>(Backend{id, port, 0}));
+        next.push_back(std::make_shared<Backend>(Backend{id, address, 0}));
       }
     }
     for (const auto& old : backends_) {
       if (std::find(next.begin(), next.end(), old) != next.end()) continue;
       if (old->inflight > 0) retired_.push_back(old);
-      upstream_->Forget(old->port);
+      upstream_->Forget(old->address);
     }
     std::erase_if(retired_, [](const auto& b) { return b->inflight == 0; });
     backends_ = std::move(next);
@@ -171,7 +171,7 @@ void VersionDispatcher::Forward(std::shared_ptr<Backend> backend, Pending pendin
   pending.request.headers.Set("Connection", "keep-alive");
   // Kept until the answer: a request not a byte of which reached the replica is sent again elsewhere.
   auto held = std::make_shared<Pending>(std::move(pending));
-  upstream_->Send(backend->port, held->request, left,
+  upstream_->Send(backend->address, held->request, left,
                   [this, backend, held, timeout](absl::StatusOr<http::Response> response) {
                     if (absl::IsUnavailable(response.status())) return Redirect(backend, std::move(*held));
                     if (absl::IsAborted(response.status())) LeaveOut(backend);
@@ -182,7 +182,7 @@ void VersionDispatcher::Forward(std::shared_ptr<Backend> backend, Pending pendin
                       if (out.status == 500) out.status = 502;
                       out.headers.Set("Connection", "keep-alive");
                     } else if (absl::IsDeadlineExceeded(response.status())) {
-                      upstream_->Forget(backend->port);
+                      upstream_->Forget(backend->address);
                       out = FrontEndMessage(504, absl::StrCat("Service ", service_, " did not answer within ",
                                                               timeout.count(), " ms"));
                     } else {
@@ -202,13 +202,13 @@ void VersionDispatcher::Forward(std::shared_ptr<Backend> backend, Pending pendin
 constexpr auto kLeaveOut = std::chrono::seconds(1);
 
 void VersionDispatcher::LeaveOut(const std::shared_ptr<Backend>& backend) {
-  upstream_->Forget(backend->port);
+  upstream_->Forget(backend->address);
   std::lock_guard lock(mu_);
   backend->unreachable_until = Clock::now() + kLeaveOut;
 }
 
 void VersionDispatcher::Redirect(const std::shared_ptr<Backend>& backend, Pending pending) {
-  upstream_->Forget(backend->port);
+  upstream_->Forget(backend->address);
   std::shared_ptr<Backend> chosen;
   bool queued = false;
   {

@@ -1,6 +1,6 @@
 // Routes the requests of one service version to its ready replicas: at most N in flight per replica, the
 // least-loaded replica first, the rest queued up to the service's wait limit, each answered within the
-// scoring timeout. A request not a byte of which reached a replica (it died, its port is closed) goes to
+// scoring timeout. A request not a byte of which reached a replica (it died, its socket is closed) goes to
 // another one, and that replica is left out for a while, so a crash fails only the requests it was serving.
 // A request whose bytes reached a replica that then failed is answered 502 and never sent again: it may be
 // what killed the replica, and sending it on would kill the next one too. A replica whose request timed out
@@ -49,8 +49,8 @@ class VersionDispatcher {
   VersionDispatcher(std::string service, std::string version, http::UpstreamClient* upstream);
 
   void SetLimits(const DispatcherLimits& limits);
-  // The replicas to route to (ready and not draining), by id and port; keeps counts of those that stay.
-  void SetBackends(const std::vector<std::pair<std::string, uint16_t>>& backends);
+  // The replicas to route to (ready and not draining), by id and address; keeps counts of those that stay.
+  void SetBackends(const std::vector<std::pair<std::string, http::UpstreamAddress>>& backends);
   // Requests in flight to a replica (0 for unknown ones).
   int Inflight(const std::string& replica_id) const;
   int ReadyBackends() const;
@@ -69,7 +69,7 @@ class VersionDispatcher {
  private:
   struct Backend {
     std::string replica_id;
-    uint16_t port = 0;
+    http::UpstreamAddress address;
     int inflight = 0;
     // Not picked before this time: a request could not be delivered to it.
     Clock::time_point unreachable_until{};

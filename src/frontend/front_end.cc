@@ -1,7 +1,9 @@
 #include "frontend/front_end.h"
 
+#include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <ctime>
 #include <iostream>
@@ -54,6 +56,14 @@ std::string Label(absl::string_view text) {
   return out;
 }
 
+http::Headers WithoutAuthorization(const http::Headers& headers) {
+  http::Headers out;
+  for (const auto& [name, value] : headers.fields()) {
+    if (!absl::EqualsIgnoreCase(name, "authorization")) out.Add(name, value);
+  }
+  return out;
+}
+
 // The workloads a front end runs, kept in its cluster directory across restarts.
 struct SavedWorkloads {
   std::vector<local::LocalWorkload> workloads;
@@ -77,6 +87,10 @@ struct FrontEnd::Impl {
   TokenGate tokens;
   // The fingerprint of the certificate served (local::FrontEndTls), "" for plain HTTP only.
   std::atomic<std::shared_ptr<const std::string>> tls_fingerprint{std::make_shared<const std::string>()};
+  // Serializes the admin interface's changes (routes, workloads) with the files that keep them across restarts,
+  // now that its requests may run on several I/O threads at once: a change is checked, written and applied as
+  // one step, in the order it arrived. The files are written without `mu`, which scoring requests take.
+  std::mutex admin_mu;
   std::mutex mu;
   domain::RouteTable routes;
   std::map<std::string, local::LocalWorkload> workloads;                  // by workload name
@@ -128,11 +142,16 @@ struct FrontEnd::Impl {
     services = std::move(next);
   }
 
-  void SaveWorkloadsLocked() {
+  // What workloads.json should hold. Call with mu held.
+  std::string SavedWorkloadsLocked() const {
     SavedWorkloads saved;
     for (const auto& [name, w] : workloads) saved.workloads.push_back(w);
-    (void)WriteFileAtomic(absl::StrCat(options.cluster_directory, "/", local::kWorkloadsFile), json::EncodeText(saved),
-                          0600);
+    return json::EncodeText(saved);
+  }
+
+  // Call with admin_mu held, not mu.
+  void SaveWorkloads(const std::string& text) {
+    (void)WriteFileAtomic(absl::StrCat(options.cluster_directory, "/", local::kWorkloadsFile), text, 0600);
   }
 
   void ApplyRoutes(domain::RouteTable table) {
@@ -145,24 +164,30 @@ struct FrontEnd::Impl {
   }
 
   void PutWorkload(local::LocalWorkload workload) {
+    std::lock_guard admin(admin_mu);
     std::string name = workload.key.Name();
     std::shared_ptr<VersionDispatcher> dispatcher;
+    std::string saved;
     {
       std::lock_guard guard(mu);
       dispatcher = DispatcherLocked(name, workload.key.endpoint, workload.key.version);
       workloads[name] = workload;
-      SaveWorkloadsLocked();
+      saved = SavedWorkloadsLocked();
     }
+    SaveWorkloads(saved);
     supervisor->Put(VersionTarget{std::move(workload), std::move(dispatcher)});
   }
 
   void RemoveWorkload(const std::string& name) {
+    std::lock_guard admin(admin_mu);
+    std::string saved;
     {
       std::lock_guard guard(mu);
       if (workloads.erase(name) == 0) return;
-      SaveWorkloadsLocked();
+      saved = SavedWorkloadsLocked();
       RebuildLocked();
     }
+    SaveWorkloads(saved);
     supervisor->Remove(name);
   }
 
@@ -198,12 +223,15 @@ struct FrontEnd::Impl {
   }
 
   // OK when the request carries the credential the service's auth mode asks for; otherwise UNAUTHENTICATED
-  // with what is wrong.
-  absl::Status Authorize(const ServiceEntry& entry, const http::Request& request) {
+  // with what is wrong. Scoring and the service's swagger.json take the service's credential when its auth is
+  // on, as on Azure; swagger.json also takes the cluster's admin token, with which amlcored probes that a
+  // service is routed.
+  absl::Status Authorize(const ServiceEntry& entry, const http::Request& request, absl::string_view action) {
     const auto& auth = entry.route.auth;
     if (auth.mode == domain::AuthMode::kNone) return absl::OkStatus();
     auto credential = http::BearerCredential(request.headers);
     if (!credential) return absl::UnauthenticatedError("the request has no 'Authorization: Bearer' header");
+    if (action == "/swagger.json" && ConstantTimeEquals(*credential, admin_token)) return absl::OkStatus();
     if (auth.mode == domain::AuthMode::kToken) return tokens.Check(*credential, auth.audience, std::time(nullptr));
     bool match = false;
     for (const auto& key : auth.keys) match |= !key.empty() && ConstantTimeEquals(*credential, key);
@@ -232,13 +260,15 @@ struct FrontEnd::Impl {
   }
 
   static http::Response AdminUnauthorized() {
-    return FrontEndMessage(401, "The admin interface needs 'Authorization: Bearer <admin token>'.");
+    return FrontEndMessage(401,
+                           "The admin interface and /metrics need 'Authorization: Bearer <admin token>' (the "
+                           "cluster's admin_token file).");
   }
 
-  // With SSL on, scoring requests (and the keys or tokens they carry) travel over HTTPS only; the same port
-  // still answers plain HTTP for health checks and the admin interface on loopback.
+  // With SSL on, a service's requests (and the keys or tokens they carry) travel over HTTPS only; the same port
+  // still answers plain HTTP for health checks, and the admin interface and amlcored's probes on loopback.
   std::optional<http::Response> RefusePlainScoring(const http::Request& request, const std::string& name) const {
-    if (request.tls || tls_fingerprint.load()->empty()) return std::nullopt;
+    if (request.tls || tls_fingerprint.load()->empty() || AdminAuthorized(request)) return std::nullopt;
     return FrontEndMessage(403, absl::StrCat("Service ", name, " is served over HTTPS on this cluster (SSL is "
                                              "enabled); use its https:// scoring URI."));
   }
@@ -248,16 +278,16 @@ struct FrontEnd::Impl {
   // lets the request through to Handle, which checks again.
   std::optional<http::Response> CheckHead(const http::Request& head) {
     absl::string_view path = head.path();
-    if (absl::StartsWith(path, "/admin/")) {
+    if (absl::StartsWith(path, "/admin/") || path == "/metrics") {
       return AdminAuthorized(head) ? std::nullopt : std::optional<http::Response>(AdminUnauthorized());
     }
     if (!absl::StartsWith(path, kServicePrefix)) return std::nullopt;
     auto [name, action] = ServicePath(path);
     auto entry = Find(name);
     if (!entry) return ServiceNotFound(name);
-    if (action == "/score") {
+    if (action == "/score" || action == "/swagger.json") {
       if (auto refused = RefusePlainScoring(head, name)) return refused;
-      if (auto s = Authorize(*entry, head); !s.ok()) return ServiceUnauthorized(*entry, name, s);
+      if (auto s = Authorize(*entry, head, action); !s.ok()) return ServiceUnauthorized(*entry, name, s);
     }
     return std::nullopt;
   }
@@ -269,10 +299,13 @@ struct FrontEnd::Impl {
     if (action != "/score" && action != "/swagger.json") {
       return std::move(reply)(FrontEndMessage(404, absl::StrCat("No resource at ", request.path(), ".")));
     }
-    if (action == "/score") {
-      if (auto refused = RefusePlainScoring(request, name)) return std::move(reply)(std::move(*refused));
-      if (auto s = Authorize(*entry, request); !s.ok()) return std::move(reply)(ServiceUnauthorized(*entry, name, s));
+    if (auto refused = RefusePlainScoring(request, name)) return std::move(reply)(std::move(*refused));
+    if (auto s = Authorize(*entry, request, action); !s.ok()) {
+      return std::move(reply)(ServiceUnauthorized(*entry, name, s));
     }
+    // The replica serves swagger.json without a credential; the admin token in particular must not reach a
+    // process that runs a user's script.
+    if (action == "/swagger.json") request.headers = WithoutAuthorization(request.headers);
     std::string query(request.query());
     request.target = absl::StrCat(action, query.empty() ? "" : "?", query);
     if (!request.headers.Get("x-request-id")) request.headers.Set("x-request-id", RequestId());
@@ -311,6 +344,7 @@ struct FrontEnd::Impl {
     if (path == "/admin/routes" && request.method == "PUT") {
       auto table = json::DecodeText<domain::RouteTable>(request.body, "Route table");
       if (!table.ok()) return std::move(reply)(FrontEndMessage(400, table.status().message()));
+      std::lock_guard admin(admin_mu);
       {
         std::lock_guard guard(mu);
         if (table->generation < routes.generation) {
@@ -434,6 +468,8 @@ struct FrontEnd::Impl {
       return std::move(reply)(http::Response::Text(200, "Healthy"));
     }
     if (path == "/metrics") {
+      // It names every service: for operators, who scrape it with the cluster's admin token.
+      if (!AdminAuthorized(request)) return std::move(reply)(AdminUnauthorized());
       http::Response r = http::Response::Text(200, Metrics());
       r.headers.Set("Content-Type", "text/plain; version=0.0.4");
       return std::move(reply)(std::move(r));
@@ -455,9 +491,17 @@ struct FrontEnd::Impl {
   }
 };
 
+int DefaultIoThreads() {
+  cpu_set_t cpus;
+  int cores = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus)
+                                                             : static_cast<int>(std::thread::hardware_concurrency());
+  return std::clamp(cores, 2, 8);
+}
+
 absl::StatusOr<std::unique_ptr<FrontEnd>> FrontEnd::Start(const FrontEndOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  if (impl->options.threads <= 0) impl->options.threads = DefaultIoThreads();
   const std::string& dir = options.cluster_directory;
   if (dir.empty()) return absl::InvalidArgumentError("--cluster-dir is required");
 
@@ -475,9 +519,10 @@ absl::StatusOr<std::unique_ptr<FrontEnd>> FrontEnd::Start(const FrontEndOptions&
   if (!token.ok()) return token.status();
   impl->admin_token = std::string(absl::StripAsciiWhitespace(*token));
 
-  impl->loop = std::make_unique<http::EventLoop>(options.threads);
+  impl->loop = std::make_unique<http::EventLoop>(impl->options.threads);
   impl->upstream = std::make_unique<http::UpstreamClient>(impl->loop.get());
-  impl->supervisor = std::make_unique<ReplicaSupervisor>(local::ReplicasDirectory(dir));
+  impl->supervisor = std::make_unique<ReplicaSupervisor>(local::ReplicasDirectory(dir), impl->upstream.get(),
+                                                          options.home.empty() ? dir : options.home);
   // The last routes and workloads survive a restart; the replicas of those workloads are adopted. What cannot be
   // read (a file of an older front end) starts empty, and amlcored sends it again.
   if (auto saved = ReadFile(absl::StrCat(dir, "/", local::kRoutesFile)); saved.ok()) {

@@ -1,5 +1,6 @@
 // The front end of one cluster (amlcore-fe): the single address clients score against. It answers health
-// checks on GET /, and takes route tables from amlcored on its authenticated admin interface.
+// checks on GET / to anyone; a service's /score and /swagger.json take one of its keys when its auth is on;
+// /metrics and the admin interface (route tables and workloads from amlcored) take the cluster's admin token.
 //
 //   auto fe = FrontEnd::Start({.cluster_directory = dir});
 //   std::cout << (*fe)->port();
@@ -18,12 +19,19 @@ struct FrontEndOptions {
   // Holds the admin token; the front end locks it and publishes its address there.
   std::string cluster_directory;
   std::string cluster_id;  // the cluster's resource id, for logs
+  // What replicas must not see (AMLCORE_HOME); the cluster directory when empty.
+  std::string home;
   std::string host = "127.0.0.1";
   uint16_t port = 0;
-  // I/O threads. One serves tens of thousands of requests a second and keeps each request on one thread;
-  // more help only with cores to spare beyond the replicas'.
-  int threads = 1;
+  // I/O threads; 0 means DefaultIoThreads().
+  int threads = 0;
 };
+
+// One I/O thread per core this process may run on, at least 2 and at most 8. One thread serves tens of
+// thousands of requests a second, but it is the only one: a handler that waits (on a lock, on the disk) holds
+// back every service of the cluster, and under load the front end gets one core however many there are. Past
+// 8 the replicas need the cores more.
+int DefaultIoThreads();
 
 class FrontEnd {
  public:

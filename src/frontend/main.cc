@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
     int threads;
     if (flag == "--cluster-dir") {
       options.cluster_directory = std::string(value);
+    } else if (flag == "--home") {
+      options.home = std::string(value);
     } else if (flag == "--cluster-id") {
       options.cluster_id = std::string(value);
     } else if (flag == "--host") {
@@ -24,7 +26,8 @@ int main(int argc, char** argv) {
       options.threads = threads;
     } else {
       std::cerr << "amlcore-fe: unknown or malformed flag " << flag << " " << value << "\n"
-                << "usage: amlcore-fe --cluster-dir DIR [--cluster-id ID] [--host HOST] [--port PORT] [--threads N]\n";
+                << "usage: amlcore-fe --cluster-dir DIR [--home DIR] [--cluster-id ID] [--host HOST] [--port PORT]\n"
+                << "                  [--threads N]\n";
       return 2;
     }
   }
@@ -34,13 +37,14 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // threads started below inherit the mask
 
+  if (options.threads == 0) options.threads = amlcore::frontend::DefaultIoThreads();
   auto fe = amlcore::frontend::FrontEnd::Start(options);
   if (!fe.ok()) {
     std::cerr << "amlcore-fe: " << fe.status().message() << std::endl;
     return 1;
   }
   std::cerr << "amlcore-fe: cluster " << options.cluster_id << " listening on " << options.host << ":"
-            << (*fe)->port() << std::endl;
+            << (*fe)->port() << " with " << options.threads << " I/O threads" << std::endl;
   int received = 0;
   sigwait(&signals, &received);
   std::cerr << "amlcore-fe: stopping on signal " << received << std::endl;

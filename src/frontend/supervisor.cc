@@ -12,8 +12,9 @@
 #include "absl/strings/str_split.h"
 #include "backend/local/layout.h"
 #include "common/files.h"
-#include "common/http_client.h"
 #include "common/json.h"
+
+extern char** environ;
 
 namespace amlcore::frontend {
 namespace {
@@ -23,12 +24,12 @@ using backend::local::kReplicaAppDirectory;
 using backend::local::kReplicaInfoFile;
 using backend::local::kReplicaLogFile;
 using backend::local::kReplicaPreviousLogFile;
+using backend::local::kReplicaSocketFile;
 using backend::local::kReplicaStatusFile;
 using domain::ReplicaState;
 
 struct RuntimeStatus {
   std::string phase;
-  uint16_t port = 0;
   std::string reason;
   std::string message;
 };
@@ -38,8 +39,8 @@ std::optional<RuntimeStatus> ReadRuntimeStatus(const std::string& directory) {
   if (!text.ok()) return std::nullopt;
   auto object = json::ParseObject(*text, kReplicaStatusFile);
   if (!object.ok()) return std::nullopt;
-  return RuntimeStatus{json::GetString(*object, "phase"), static_cast<uint16_t>(json::GetInt(*object, "port")),
-                       json::GetString(*object, "reason"), json::GetString(*object, "message")};
+  return RuntimeStatus{json::GetString(*object, "phase"), json::GetString(*object, "reason"),
+                       json::GetString(*object, "message")};
 }
 
 std::chrono::seconds Backoff(int restarts) {
@@ -47,11 +48,6 @@ std::chrono::seconds Backoff(int restarts) {
   return std::chrono::seconds(std::min(30, 1 << std::min(restarts, 5)));
 }
 
-bool ProbeReplica(uint16_t port, std::chrono::seconds timeout) {
-  http::Client client("127.0.0.1", port);
-  auto response = client.Send(http::Request{.method = "GET", .target = "/"}, {.timeout = timeout});
-  return response.ok() && response->status == 200;
-}
 }  // namespace
 
 std::string LogTail(const std::string& path, int lines) {
@@ -80,24 +76,40 @@ absl::Status LinkTree(const std::string& from, const std::string& to) {
   return absl::OkStatus();
 }
 
-ReplicaSupervisor::ReplicaSupervisor(std::string replicas_directory) : directory_(std::move(replicas_directory)) {}
+ReplicaSupervisor::ReplicaSupervisor(std::string replicas_directory, http::UpstreamClient* upstream,
+                                     std::string private_directory)
+    : directory_(std::move(replicas_directory)),
+      upstream_(upstream),
+      private_directory_(std::move(private_directory)) {}
 
 ReplicaSupervisor::~ReplicaSupervisor() { Stop(); }
 
 void ReplicaSupervisor::Start() {
   std::error_code ec;
   fs::create_directories(directory_, ec);
+  if (!private_directory_.empty()) {
+    if (absl::Status available = CheckFilesystemView(private_directory_); available.ok()) {
+      private_views_ = true;
+      std::fprintf(stderr, "amlcore-fe: replicas see only their own directories of %s\n", private_directory_.c_str());
+    } else {
+      std::fprintf(stderr,
+                   "amlcore-fe: WARNING: replicas run without a private view of the file system (%s); their "
+                   "scripts can read everything under %s, including admin tokens and other services' keys\n",
+                   std::string(available.message()).c_str(), private_directory_.c_str());
+    }
+  }
+  std::map<std::string, ProcessId> found;
+  for (const auto& entry : fs::directory_iterator(directory_, ec)) {
+    auto text = ReadFile((entry.path() / kReplicaInfoFile).string());
+    if (!text.ok()) continue;
+    auto object = json::ParseObject(*text, kReplicaInfoFile);
+    if (!object.ok()) continue;
+    found[entry.path().filename().string()] = ProcessId{static_cast<pid_t>(json::GetInt(*object, "pid")),
+                                                        static_cast<uint64_t>(json::GetInt(*object, "start_time"))};
+  }
   {
     std::lock_guard lock(mu_);
-    for (const auto& entry : fs::directory_iterator(directory_, ec)) {
-      auto text = ReadFile((entry.path() / kReplicaInfoFile).string());
-      if (!text.ok()) continue;
-      auto object = json::ParseObject(*text, kReplicaInfoFile);
-      if (!object.ok()) continue;
-      ProcessId process{static_cast<pid_t>(json::GetInt(*object, "pid")),
-                        static_cast<uint64_t>(json::GetInt(*object, "start_time"))};
-      orphans_[entry.path().filename().string()] = process;
-    }
+    orphans_ = std::move(found);
     ClaimOrphans();
   }
   loop_ = std::thread([this] { Loop(); });
@@ -146,6 +158,7 @@ void ReplicaSupervisor::ClaimOrphans() {
       Replica r;
       r.id = orphan->first;
       r.directory = absl::StrCat(directory_, "/", r.id);
+      r.address = http::UpstreamAddress::Unix(absl::StrCat(r.directory, "/", kReplicaSocketFile));
       absl::string_view rest = absl::string_view(r.id).substr(prefix.size());
       (void)absl::SimpleAtoi(rest.substr(0, rest.find('.')), &r.revision);
       r.process = orphan->second;
@@ -179,30 +192,129 @@ std::vector<domain::VersionObservation> ReplicaSupervisor::Status() const {
   return out;
 }
 
+// One pass: look (without the lock), decide (with it), act (without it), record what was started (with it).
 void ReplicaSupervisor::Loop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    Tick();
+    std::vector<Observation> observations = CollectObservationsLocked();
+    lock.unlock();
+    for (Observation& o : observations) Observe(o);
+    lock.lock();
+    ApplyObservationsLocked(observations);
+    ApplyProbeResultsLocked();
+    Plan plan = PlanLocked();
+    lock.unlock();
+    Execute(plan);
+    lock.lock();
+    for (const auto& [workload, replica] : plan.unrouted) {
+      if (Replica* r = FindLocked(workload, replica, nullptr)) r->unrouted = true;
+    }
+    ApplySpawnsLocked(plan.spawns);
+    if (stopping_) break;
     cv_.wait_for(lock, 100ms);
   }
 }
 
-void ReplicaSupervisor::Tick() {
-  for (auto it = sets_.begin(); it != sets_.end();) {
-    TickSet(it->second);
-    if (it->second.removed && it->second.replicas.empty()) {
-      it = sets_.erase(it);
-    } else {
-      ++it;
+ReplicaSupervisor::Replica* ReplicaSupervisor::FindLocked(const std::string& workload, const std::string& replica,
+                                                          const ProcessId* process) {
+  auto set = sets_.find(workload);
+  if (set == sets_.end()) return nullptr;
+  for (Replica& r : set->second.replicas) {
+    if (r.id != replica) continue;
+    // A result about an earlier process of this replica says nothing about the current one.
+    if (process != nullptr && (r.process.pid != process->pid || r.process.start_time != process->start_time)) {
+      return nullptr;
+    }
+    return &r;
+  }
+  return nullptr;
+}
+
+std::vector<ReplicaSupervisor::Observation> ReplicaSupervisor::CollectObservationsLocked() const {
+  std::vector<Observation> out;
+  for (const auto& [name, set] : sets_) {
+    for (const Replica& r : set.replicas) {
+      if (r.process.pid == 0 || r.spawning) continue;
+      Observation o;
+      o.workload = name;
+      o.replica = r.id;
+      o.process = r.process;
+      o.directory = r.directory;
+      o.memory_limit_gb = set.target.spec.memory_gb_limit;
+      o.terminating = r.terminating;
+      out.push_back(std::move(o));
     }
   }
-  // Replicas no route claims (their service was deleted while no front end ran) are stopped.
-  for (const auto& [id, process] : orphans_) {
-    (void)Terminate(process, 5s, /*whole_group=*/true);
-    std::error_code ec;
-    fs::remove_all(absl::StrCat(directory_, "/", id), ec);
+  return out;
+}
+
+void ReplicaSupervisor::Observe(Observation& o) {
+  o.running = IsRunning(o.process);
+  if (!o.running) {
+    SignalGroup(o.process.pid, SIGKILL);  // nothing it started outlives it
+    if (o.terminating) return;
+    if (auto status = ReadRuntimeStatus(o.directory); status && status->phase == "Failed") {
+      o.failure_reason = status->reason;
+      o.failure_message = status->message;
+    }
+    o.log_tail = LogTail(absl::StrCat(o.directory, "/", kReplicaLogFile), 20);
+    return;
   }
-  orphans_.clear();
+  if (o.terminating) return;
+  if (auto status = ReadRuntimeStatus(o.directory)) o.phase = status->phase;
+  if (o.memory_limit_gb > 0) o.resident_bytes = GroupResidentBytes(o.process.pid);
+}
+
+void ReplicaSupervisor::ApplyObservationsLocked(const std::vector<Observation>& observations) {
+  auto now = Clock::now();
+  for (const Observation& o : observations) {
+    Replica* r = FindLocked(o.workload, o.replica, &o.process);
+    if (r == nullptr) continue;
+    if (!o.running) {
+      if (r->terminating) {
+        r->process = {};
+        continue;
+      }
+      OnExit(*r, o);
+      ++r->restarts;
+      continue;
+    }
+    if (r->terminating) {
+      if (now > r->terminate_deadline && !SignalGroup(r->process.pid, SIGKILL)) kill(r->process.pid, SIGKILL);
+      continue;
+    }
+    if (o.phase == "Initializing") r->state = ReplicaState::kInitializing;
+    if (o.phase == "Ready" && r->state != ReplicaState::kReady) {
+      r->state = ReplicaState::kReady;
+      r->ready_since = now;
+    }
+    double limit = o.memory_limit_gb;
+    if (limit > 0 && o.resident_bytes > static_cast<uint64_t>(limit * 1024 * 1024 * 1024)) {
+      Kill(*r, "OOMKilled", absl::StrCat("The replica and the processes it started used more than its memory limit of ",
+                                         limit, " GB (memory_gb_limit)."));
+    }
+  }
+}
+
+void ReplicaSupervisor::ApplyProbeResultsLocked() {
+  std::vector<ProbeResult> results;
+  {
+    std::lock_guard lock(probe_results_->mu);
+    results.swap(probe_results_->results);
+  }
+  for (const ProbeResult& result : results) {
+    Replica* r = FindLocked(result.workload, result.replica, &result.process);
+    if (r == nullptr) continue;
+    r->probing = false;
+    const domain::ProbeSpec& liveness = sets_[result.workload].target.spec.liveness;
+    if (result.ok) {
+      r->liveness_failures = 0;
+    } else if (++r->liveness_failures >= std::max<int64_t>(1, liveness.failure_threshold) && !r->terminating) {
+      Kill(*r, "LivenessProbeFailed",
+           absl::StrCat("GET / failed ", r->liveness_failures, " times in a row (failure_threshold ",
+                        liveness.failure_threshold, ")."));
+    }
+  }
 }
 
 std::string ReplicaSupervisor::NewReplicaId(const VersionSet& set, int64_t revision) const {
@@ -220,26 +332,24 @@ void ReplicaSupervisor::Kill(Replica& r, const std::string& reason, const std::s
   if (r.process.pid > 0 && !SignalGroup(r.process.pid, SIGKILL)) kill(r.process.pid, SIGKILL);
 }
 
-void ReplicaSupervisor::OnExit(VersionSet& set, Replica& r) {
-  std::string log = absl::StrCat(r.directory, "/", kReplicaLogFile);
+void ReplicaSupervisor::OnExit(Replica& r, const Observation& o) {
   std::string reason = r.kill_reason;
   std::string message = r.kill_message;
   if (reason.empty()) {
-    auto status = ReadRuntimeStatus(r.directory);
-    if (status && status->phase == "Failed" && !status->reason.empty()) {
-      reason = status->reason;
-      message = status->message;
+    if (!o.failure_reason.empty()) {
+      reason = o.failure_reason;
+      message = o.failure_message;
     } else {
       reason = "Error";
       message = "The replica exited unexpectedly.";
     }
   }
-  std::string tail = LogTail(log, 20);
   r.last_reason = reason;
-  r.last_message = tail.empty() ? message : absl::StrCat(message, "\nLast lines of the replica's log:\n", tail);
+  r.last_message =
+      o.log_tail.empty() ? message : absl::StrCat(message, "\nLast lines of the replica's log:\n", o.log_tail);
   std::fprintf(stderr, "amlcore-fe: replica %s stopped: %s\n", r.id.c_str(), reason.c_str());
   r.process = {};
-  r.port = 0;
+  r.probing = false;
   r.kill_reason.clear();
   r.kill_message.clear();
   r.state = ReplicaState::kWaiting;
@@ -249,107 +359,43 @@ void ReplicaSupervisor::OnExit(VersionSet& set, Replica& r) {
   r.ready_since = {};
 }
 
-void ReplicaSupervisor::Spawn(VersionSet& set, Replica& r) {
-  const backend::local::LocalWorkload& spec = set.target.spec;
-  r.directory = absl::StrCat(directory_, "/", r.id);
-  std::string app = absl::StrCat(r.directory, "/", kReplicaAppDirectory);
-  std::error_code ec;
-  fs::create_directories(r.directory, ec);
-  if (!fs::exists(app)) {
-    if (auto s = LinkTree(spec.bundle_directory, app); !s.ok()) {
-      r.last_reason = "ReplicaSetupFailed";
-      r.last_message = std::string(s.message());
-      r.next_restart = Clock::now() + Backoff(++r.restarts);
-      return;
+ReplicaSupervisor::Plan ReplicaSupervisor::PlanLocked() {
+  Plan plan;
+  for (auto it = sets_.begin(); it != sets_.end();) {
+    PlanSetLocked(it->first, it->second, plan);
+    if (it->second.removed && it->second.replicas.empty()) {
+      it = sets_.erase(it);
+    } else {
+      ++it;
     }
   }
-  std::string log = absl::StrCat(r.directory, "/", kReplicaLogFile);
-  if (fs::exists(log)) fs::rename(log, absl::StrCat(r.directory, "/", kReplicaPreviousLogFile), ec);
-  fs::remove(absl::StrCat(r.directory, "/", kReplicaStatusFile), ec);
-
-  std::string source = spec.source_directory.empty() ? app : absl::StrCat(app, "/", spec.source_directory);
-  SpawnOptions options{
-      .program = spec.program,
-      .args = {"--status-file", absl::StrCat(r.directory, "/", kReplicaStatusFile), "--port", "0", "--log-file",
-               log},
-      .env = {{"AZUREML_ENTRY_SCRIPT", spec.entry_script},
-              {"AML_APP_ROOT", app},
-              {"AZUREML_SOURCE_DIRECTORY", source},
-              {"AZUREML_MODEL_DIR", absl::StrCat(app, "/", spec.model_directory)},
-              {"SCORING_TIMEOUT_MS", absl::StrCat(spec.scoring_timeout_ms)},
-              {"AMLCORE_PYTHON", spec.python},
-              {"AMLCORE_PYTHONPATH", absl::StrJoin(spec.python_path, ":")},
-              {"AMLCORE_SERVICE_NAME", set.target.spec.key.endpoint},
-              {"AMLCORE_REPLICA_ID", r.id}},
-      .log_path = log,
-      .working_directory = app,
-  };
-  for (const auto& [k, v] : spec.environment_variables) options.env.emplace_back(k, v);
-  auto process = SpawnDaemon(options);
-  r.started = Clock::now();
-  r.next_probe = r.started + std::chrono::seconds(spec.liveness.initial_delay_seconds);
-  r.liveness_failures = 0;
-  if (!process.ok()) {
-    r.last_reason = "ReplicaStartFailed";
-    r.last_message = std::string(process.status().message());
-    r.next_restart = Clock::now() + Backoff(++r.restarts);
-    return;
-  }
-  r.process = *process;
-  r.state = ReplicaState::kStarting;
-  json::bj::object info{{"id", r.id},
-                        {"revision", r.revision},
-                        {"pid", static_cast<int64_t>(r.process.pid)},
-                        {"start_time", static_cast<int64_t>(r.process.start_time)}};
-  (void)WriteFileAtomic(absl::StrCat(r.directory, "/", kReplicaInfoFile), json::Serialize(info), 0644);
+  // Replicas no route claims (their service was deleted while no front end ran) are stopped by StopOrphans.
+  for (const auto& [id, process] : orphans_) stopping_orphans_.push_back(StoppingOrphan{id, process});
+  orphans_.clear();
+  return plan;
 }
 
-void ReplicaSupervisor::TickSet(VersionSet& set) {
+void ReplicaSupervisor::PlanSetLocked(const std::string& name, VersionSet& set, Plan& plan) {
   const backend::local::LocalWorkload& spec = set.target.spec;
   auto now = Clock::now();
+  auto start = [&](Replica& r) {
+    r.spawning = true;
+    r.directory = absl::StrCat(directory_, "/", r.id);
+    r.address = http::UpstreamAddress::Unix(absl::StrCat(r.directory, "/", kReplicaSocketFile));
+    plan.spawns.push_back(SpawnJob{.workload = name, .replica = r.id, .directory = r.directory, .spec = spec});
+  };
 
   for (Replica& r : set.replicas) {
-    if (r.process.pid != 0) {
-      if (!IsRunning(r.process)) {
-        SignalGroup(r.process.pid, SIGKILL);  // nothing it started outlives it
-        if (r.terminating) {
-          r.process = {};
-          continue;
-        }
-        OnExit(set, r);
-        ++r.restarts;
-        continue;
-      }
-      if (r.terminating) {
-        if (now > r.terminate_deadline && !SignalGroup(r.process.pid, SIGKILL)) kill(r.process.pid, SIGKILL);
-        continue;
-      }
-      if (auto status = ReadRuntimeStatus(r.directory)) {
-        if (status->phase == "Initializing") r.state = ReplicaState::kInitializing;
-        if (status->phase == "Ready" && r.state != ReplicaState::kReady) {
-          r.state = ReplicaState::kReady;
-          r.port = status->port;
-          r.ready_since = now;
-        }
-      }
-      double limit = spec.memory_gb_limit;
-      if (limit > 0 && GroupResidentBytes(r.process.pid) > static_cast<uint64_t>(limit * 1024 * 1024 * 1024)) {
-        Kill(r, "OOMKilled", absl::StrCat("The replica and the processes it started used more than its memory limit of ",
-                                          limit, " GB (memory_gb_limit)."));
-        continue;
-      }
-      if (r.state == ReplicaState::kReady && now >= r.next_probe) {
-        r.next_probe = now + std::chrono::seconds(std::max<int64_t>(1, spec.liveness.period_seconds));
-        if (ProbeReplica(r.port, std::chrono::seconds(std::max<int64_t>(1, spec.liveness.timeout_seconds)))) {
-          r.liveness_failures = 0;
-        } else if (++r.liveness_failures >= std::max<int64_t>(1, spec.liveness.failure_threshold)) {
-          Kill(r, "LivenessProbeFailed",
-               absl::StrCat("GET / failed ", r.liveness_failures, " times in a row (failure_threshold ",
-                            spec.liveness.failure_threshold, ")."));
-        }
-      }
-    } else if (!r.draining && !set.removed && r.revision == spec.revision && now >= r.next_restart) {
-      Spawn(set, r);
+    if (r.spawning) continue;
+    if (r.process.pid == 0) {
+      if (!r.draining && !set.removed && r.revision == spec.revision && now >= r.next_restart) start(r);
+      continue;
+    }
+    if (!r.terminating && r.state == ReplicaState::kReady && !r.probing && now >= r.next_probe) {
+      r.next_probe = now + std::chrono::seconds(std::max<int64_t>(1, spec.liveness.period_seconds));
+      r.probing = true;
+      plan.probes.push_back(ProbeJob{name, r.id, r.process, r.address,
+                                     std::chrono::seconds(std::max<int64_t>(1, spec.liveness.timeout_seconds))});
     }
   }
 
@@ -370,7 +416,7 @@ void ReplicaSupervisor::TickSet(VersionSet& set) {
     r.revision = spec.revision;
     r.id = NewReplicaId(set, spec.revision);
     set.replicas.push_back(std::move(r));
-    Spawn(set, set.replicas.back());
+    start(set.replicas.back());
     ++current;
   }
   // Older revisions give way once the new one is ready (or right away when they serve nothing).
@@ -379,18 +425,22 @@ void ReplicaSupervisor::TickSet(VersionSet& set) {
     if (set.removed || current_ready >= spec.count || r.state != ReplicaState::kReady) r.draining = true;
   }
 
-  std::vector<std::pair<std::string, uint16_t>> backends;
+  std::vector<std::pair<std::string, http::UpstreamAddress>> backends;
   for (const Replica& r : set.replicas) {
     if (r.state == ReplicaState::kReady && !r.draining && !r.terminating && r.process.pid != 0) {
-      backends.emplace_back(r.id, r.port);
+      backends.emplace_back(r.id, r.address);
+    } else if (r.draining && !r.unrouted) {
+      plan.unrouted.emplace_back(name, r.id);
     }
   }
-  set.target.dispatcher->SetBackends(backends);
+  plan.routing.emplace_back(set.target.dispatcher, std::move(backends));
 
-  // Draining replicas stop once their last request is answered.
+  // Draining replicas stop once their last request is answered (one being started stops once it runs). The
+  // routing that leaves them out goes to the dispatcher after this pass: until it has, requests may still
+  // arrive, so a running replica stops in a later pass, never in the one that decided to drain it.
   for (Replica& r : set.replicas) {
-    if (!r.draining || r.terminating) continue;
-    if (r.process.pid != 0 && set.target.dispatcher->Inflight(r.id) > 0) continue;
+    if (!r.draining || r.terminating || r.spawning) continue;
+    if (r.process.pid != 0 && (!r.unrouted || set.target.dispatcher->Inflight(r.id) > 0)) continue;
     if (r.process.pid != 0) {
       if (!SignalGroup(r.process.pid, SIGTERM)) kill(r.process.pid, SIGTERM);
       r.terminating = true;
@@ -399,12 +449,140 @@ void ReplicaSupervisor::TickSet(VersionSet& set) {
       r.terminating = true;
     }
   }
-  std::erase_if(set.replicas, [](const Replica& r) {
-    if (!r.terminating || r.process.pid != 0) return false;
-    std::error_code ec;
-    fs::remove_all(r.directory, ec);
+  std::erase_if(set.replicas, [&](const Replica& r) {
+    if (!r.terminating || r.process.pid != 0 || r.spawning) return false;
+    if (!r.directory.empty()) plan.removals.push_back(r.directory);
     return true;
   });
+}
+
+void ReplicaSupervisor::Execute(Plan& plan) {
+  // The routing of a set removed in this pass goes out too: its dispatcher then routes to nothing.
+  for (auto& [dispatcher, backends] : plan.routing) dispatcher->SetBackends(backends);
+  for (const ProbeJob& probe : plan.probes) {
+    upstream_->Send(probe.address, http::Request{.method = "GET", .target = "/"},
+                    std::chrono::duration_cast<std::chrono::milliseconds>(probe.timeout),
+                    [results = probe_results_, probe](absl::StatusOr<http::Response> response) {
+                      std::lock_guard lock(results->mu);
+                      results->results.push_back(ProbeResult{probe.workload, probe.replica, probe.process,
+                                                              response.ok() && response->status == 200});
+                    });
+  }
+  for (SpawnJob& job : plan.spawns) RunSpawn(job);
+  for (const std::string& directory : plan.removals) {
+    std::error_code ec;
+    fs::remove_all(directory, ec);
+  }
+  StopOrphans();
+}
+
+// SIGTERM first, SIGKILL after a grace period, the directory once the process is gone; a pass at a time.
+void ReplicaSupervisor::StopOrphans() {
+  auto now = Clock::now();
+  std::erase_if(stopping_orphans_, [&](StoppingOrphan& orphan) {
+    if (IsRunning(orphan.process)) {
+      if (orphan.kill_after == Clock::time_point()) {
+        orphan.kill_after = now + 5s;
+        if (!SignalGroup(orphan.process.pid, SIGTERM)) kill(orphan.process.pid, SIGTERM);
+        return false;
+      }
+      if (now > orphan.kill_after && !SignalGroup(orphan.process.pid, SIGKILL)) kill(orphan.process.pid, SIGKILL);
+      return false;
+    }
+    // What it started and left behind goes with it (a group that was ours: we signalled it running).
+    if (orphan.kill_after != Clock::time_point()) SignalGroup(orphan.process.pid, SIGKILL);
+    std::error_code ec;
+    fs::remove_all(absl::StrCat(directory_, "/", orphan.id), ec);
+    return true;
+  });
+}
+
+void ReplicaSupervisor::RunSpawn(SpawnJob& job) const {
+  const backend::local::LocalWorkload& spec = job.spec;
+  std::string app = absl::StrCat(job.directory, "/", kReplicaAppDirectory);
+  std::error_code ec;
+  // Private: it holds the replica's socket, which must be reachable through the front end only.
+  fs::create_directories(job.directory, ec);
+  fs::permissions(job.directory, fs::perms::owner_all, ec);
+  if (!fs::exists(app)) {
+    if (auto s = LinkTree(spec.bundle_directory, app); !s.ok()) {
+      job.process = s;
+      job.failure_reason = "ReplicaSetupFailed";
+      return;
+    }
+  }
+  std::string log = absl::StrCat(job.directory, "/", kReplicaLogFile);
+  if (fs::exists(log)) fs::rename(log, absl::StrCat(job.directory, "/", kReplicaPreviousLogFile), ec);
+  fs::remove(absl::StrCat(job.directory, "/", kReplicaStatusFile), ec);
+  std::string socket = absl::StrCat(job.directory, "/", kReplicaSocketFile);
+  fs::remove(socket, ec);
+
+  std::string source = spec.source_directory.empty() ? app : absl::StrCat(app, "/", spec.source_directory);
+  SpawnOptions options{
+      .program = spec.program,
+      .args = {"--status-file", absl::StrCat(job.directory, "/", kReplicaStatusFile), "--socket", socket,
+               "--log-file", log},
+      .env = {{"AZUREML_ENTRY_SCRIPT", spec.entry_script},
+              {"AML_APP_ROOT", app},
+              {"AZUREML_SOURCE_DIRECTORY", source},
+              {"AZUREML_MODEL_DIR", absl::StrCat(app, "/", spec.model_directory)},
+              {"SCORING_TIMEOUT_MS", absl::StrCat(spec.scoring_timeout_ms)},
+              {"AMLCORE_PYTHON", spec.python},
+              {"AMLCORE_PYTHONPATH", absl::StrJoin(spec.python_path, ":")},
+              {"AMLCORE_SERVICE_NAME", spec.key.endpoint},
+              {"AMLCORE_REPLICA_ID", job.replica}},
+      .log_path = log,
+      .working_directory = app,
+  };
+  for (const auto& [k, v] : spec.environment_variables) options.env.emplace_back(k, v);
+  // amlcore's own settings stay with amlcore (AMLCORE_TOKEN is an admin token), but for those set above.
+  for (char** e = environ; *e != nullptr; ++e) {
+    absl::string_view name = absl::string_view(*e).substr(0, absl::string_view(*e).find('='));
+    bool ours = std::any_of(options.env.begin(), options.env.end(), [&](const auto& kv) { return kv.first == name; });
+    if (absl::StartsWith(name, "AMLCORE_") && !ours) options.unset_env.emplace_back(name);
+  }
+  if (private_views_) {
+    // Its own directory (app, log, status, socket), and read-only what its Python needs from the home: amlcore's
+    // modules and the environment's interpreter (a virtual environment: its bin/ and its parent).
+    FilesystemView view{.hidden = private_directory_, .writable = {job.directory}};
+    view.readable = spec.python_path;
+    if (!spec.python.empty()) view.readable.push_back(fs::path(spec.python).parent_path().parent_path().string());
+    view.readable.push_back(fs::path(spec.program).parent_path().string());
+    std::erase_if(view.readable, [&](const std::string& path) {
+      return !absl::StartsWith(path, absl::StrCat(private_directory_, "/")) || !fs::is_directory(path);
+    });
+    options.view = std::move(view);
+  }
+  job.process = SpawnDaemon(options);
+  if (!job.process.ok()) {
+    job.failure_reason = "ReplicaStartFailed";
+    return;
+  }
+  json::bj::object info{{"id", job.replica},
+                        {"revision", spec.revision},
+                        {"pid", static_cast<int64_t>(job.process->pid)},
+                        {"start_time", static_cast<int64_t>(job.process->start_time)}};
+  (void)WriteFileAtomic(absl::StrCat(job.directory, "/", kReplicaInfoFile), json::Serialize(info), 0644);
+}
+
+void ReplicaSupervisor::ApplySpawnsLocked(const std::vector<SpawnJob>& spawns) {
+  auto now = Clock::now();
+  for (const SpawnJob& job : spawns) {
+    Replica* r = FindLocked(job.workload, job.replica, nullptr);
+    if (r == nullptr) continue;
+    r->spawning = false;
+    r->started = now;
+    r->next_probe = now + std::chrono::seconds(job.spec.liveness.initial_delay_seconds);
+    r->liveness_failures = 0;
+    if (!job.process.ok()) {
+      r->last_reason = job.failure_reason;
+      r->last_message = std::string(job.process.status().message());
+      r->next_restart = now + Backoff(++r->restarts);
+      continue;
+    }
+    r->process = *job.process;
+    r->state = ReplicaState::kStarting;
+  }
 }
 
 }  // namespace amlcore::frontend

@@ -3,6 +3,12 @@
 // restarts crashed ones with back-off keeping their previous log, kills those over their memory limit
 // (OOMKilled) or failing their liveness probe, and tells each version's dispatcher which replicas are ready.
 // Replicas are daemons of their own: they outlive a front end restart and are adopted again.
+//
+// Its mutex guards bookkeeping only and is never held across anything slow: the loop collects what to look at
+// under it, reads /proc and status files without it, decides under it again, and then starts processes,
+// prepares their directories, removes old ones and sends probes without it. Probes are asynchronous (on the
+// front end's upstream client), so a replica that does not answer delays neither the others' probes nor
+// Status(), which the front end's admin interface calls on its I/O threads.
 #ifndef AMLCORE_FRONTEND_SUPERVISOR_H_
 #define AMLCORE_FRONTEND_SUPERVISOR_H_
 
@@ -11,11 +17,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "backend/local/local_workload.h"
+#include "common/http_upstream.h"
 #include "common/process.h"
 #include "domain/workload.h"
 #include "frontend/dispatcher.h"
@@ -29,14 +37,19 @@ struct VersionTarget {
 
 class ReplicaSupervisor {
  public:
-  explicit ReplicaSupervisor(std::string replicas_directory);
+  // Liveness probes go through `upstream`, which must outlive the supervisor (its callbacks do not touch the
+  // supervisor itself, so probes still in flight after Stop are harmless). Replicas do not see
+  // `private_directory` (AMLCORE_HOME: tokens, keys, the database) beyond their own directory and what their
+  // Python needs under it, where the system lets processes have a view of their own (see FilesystemView).
+  ReplicaSupervisor(std::string replicas_directory, http::UpstreamClient* upstream, std::string private_directory);
   ~ReplicaSupervisor();
 
   // Runs `target` (by its workload name): new replicas for a new revision replace the old ones by rolling.
   void Put(VersionTarget target);
   // Stops the replicas of a workload (after their requests in flight).
   void Remove(const std::string& workload);
-  // Every workload, including those being removed until their last replica stopped.
+  // Every workload, including those being removed until their last replica stopped. Never waits for a
+  // replica: it reads what the loop recorded.
   std::vector<domain::VersionObservation> Status() const;
   // Starts the supervision loop; replicas found running from an earlier front end are adopted.
   void Start();
@@ -48,7 +61,7 @@ class ReplicaSupervisor {
     int64_t revision = 0;
     std::string directory;
     ProcessId process;
-    uint16_t port = 0;
+    http::UpstreamAddress address;  // its Unix socket
     std::string state = domain::ReplicaState::kWaiting;
     Clock::time_point started;
     Clock::time_point next_restart;
@@ -56,7 +69,12 @@ class ReplicaSupervisor {
     Clock::time_point ready_since;
     int restarts = 0;
     int liveness_failures = 0;
+    bool spawning = false;  // the loop is starting its process, outside the lock
+    bool probing = false;   // a liveness probe is in flight
     bool draining = false;
+    // A routing without it has reached its dispatcher: no new request can be sent to it, so it may stop once
+    // those in flight are answered.
+    bool unrouted = false;
     bool terminating = false;
     Clock::time_point terminate_deadline;
     std::string kill_reason;  // set when the supervisor killed it
@@ -70,22 +88,99 @@ class ReplicaSupervisor {
     bool removed = false;  // no longer in the route table: drain and stop everything
   };
 
+  // What the loop learns about one running replica without the lock.
+  struct Observation {
+    std::string workload;
+    std::string replica;
+    ProcessId process;
+    std::string directory;
+    double memory_limit_gb = 0;
+    bool terminating = false;
+    // Filled in without the lock.
+    bool running = true;
+    std::string phase;  // from the replica's status file
+    std::string failure_reason;   // a replica that exited: what its status file says
+    std::string failure_message;
+    std::string log_tail;
+    uint64_t resident_bytes = 0;
+  };
+  // A replica process to start, prepared under the lock and started without it.
+  struct SpawnJob {
+    std::string workload;
+    std::string replica;
+    std::string directory;
+    backend::local::LocalWorkload spec;
+    // The outcome.
+    absl::StatusOr<ProcessId> process = absl::UnknownError("not started");
+    std::string failure_reason;
+  };
+  struct ProbeJob {
+    std::string workload;
+    std::string replica;
+    ProcessId process;
+    http::UpstreamAddress address;
+    std::chrono::seconds timeout{1};
+  };
+  struct ProbeResult {
+    std::string workload;
+    std::string replica;
+    ProcessId process;
+    bool ok = false;
+  };
+  // Probe answers arrive on the upstream's threads and wait here for the loop; shared so that a late answer
+  // outlives the supervisor safely.
+  struct ProbeResults {
+    std::mutex mu;
+    std::vector<ProbeResult> results;
+  };
+  // What one pass decided to do outside the lock.
+  struct Plan {
+    std::vector<std::pair<std::shared_ptr<VersionDispatcher>,
+                          std::vector<std::pair<std::string, http::UpstreamAddress>>>>
+        routing;
+    std::vector<ProbeJob> probes;
+    std::vector<SpawnJob> spawns;
+    std::vector<std::string> removals;  // directories of replicas that are gone
+    // Draining replicas the routing above leaves out: (workload, replica id), marked unrouted once it is applied.
+    std::vector<std::pair<std::string, std::string>> unrouted;
+  };
+  // A replica found at start that no workload claimed, being stopped.
+  struct StoppingOrphan {
+    std::string id;
+    ProcessId process;
+    Clock::time_point kill_after;  // set when SIGTERM was sent
+  };
+
   // Lets versions take over replicas found running at start (id prefix "<workload>.r"). Call with mu_ held.
   void ClaimOrphans();
   void Loop();
-  void Tick();
-  void TickSet(VersionSet& set);
-  void Spawn(VersionSet& set, Replica& replica);
-  void OnExit(VersionSet& set, Replica& replica);
+  std::vector<Observation> CollectObservationsLocked() const;
+  static void Observe(Observation& observation);
+  void ApplyObservationsLocked(const std::vector<Observation>& observations);
+  void ApplyProbeResultsLocked();
+  Plan PlanLocked();
+  void PlanSetLocked(const std::string& name, VersionSet& set, Plan& plan);
+  void Execute(Plan& plan);
+  void RunSpawn(SpawnJob& job) const;
+  void ApplySpawnsLocked(const std::vector<SpawnJob>& spawns);
+  void StopOrphans();
+  Replica* FindLocked(const std::string& workload, const std::string& replica, const ProcessId* process);
+  void OnExit(Replica& replica, const Observation& observation);
   void Kill(Replica& replica, const std::string& reason, const std::string& message);
   std::string NewReplicaId(const VersionSet& set, int64_t revision) const;
 
   const std::string directory_;
+  http::UpstreamClient* const upstream_;
+  const std::string private_directory_;
+  bool private_views_ = false;  // set by Start, before the loop runs: replicas get a FilesystemView
+  const std::shared_ptr<ProbeResults> probe_results_ = std::make_shared<ProbeResults>();
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, VersionSet> sets_;  // by workload name
+  std::map<std::string, VersionSet> sets_;    // by workload name
   std::map<std::string, ProcessId> orphans_;  // replicas found at start, by id, until a set claims them
   bool stopping_ = false;
+  // Touched by the loop thread only.
+  std::vector<StoppingOrphan> stopping_orphans_;
   std::thread loop_;
 };
 

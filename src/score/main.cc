@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
       options.host = std::string(value);
     } else if (flag == "--port" && absl::SimpleAtoi(value, &number) && number <= 65535) {
       options.port = static_cast<uint16_t>(number);
+    } else if (flag == "--socket") {
+      options.unix_socket = std::string(value);
     } else if (flag == "--status-file") {
       options.status_file = std::string(value);
     } else if (flag == "--log-file") {
@@ -22,8 +24,8 @@ int main(int argc, char** argv) {
       options.io_threads = static_cast<int>(number);
     } else {
       std::cerr << "amlcore-score: unknown or malformed flag " << flag << " " << value << "\n"
-                << "usage: amlcore-score [--host HOST] [--port PORT] [--status-file FILE] [--log-file FILE]\n"
-                << "                     [--io-threads N]\n"
+                << "usage: amlcore-score [--host HOST] [--port PORT | --socket PATH] [--status-file FILE]\n"
+                << "                     [--log-file FILE] [--io-threads N]\n"
                 << "The entry script and its directories come from AZUREML_ENTRY_SCRIPT, AML_APP_ROOT, "
                    "AZUREML_MODEL_DIR and AZUREML_SOURCE_DIRECTORY.\n";
       return 2;

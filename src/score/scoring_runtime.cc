@@ -105,11 +105,12 @@ class StatusFile {
  public:
   explicit StatusFile(std::string path) : path_(std::move(path)) {}
   void Write(absl::string_view phase, uint16_t port = 0, absl::string_view reason = "",
-             absl::string_view message = "") {
+             absl::string_view message = "", absl::string_view socket = "") {
     if (path_.empty()) return;
     json::bj::object o{{"phase", json::Bj(phase)},
                        {"pid", static_cast<int64_t>(getpid())},
                        {"port", static_cast<int64_t>(port)},
+                       {"socket", json::Bj(socket)},
                        {"reason", json::Bj(reason)},
                        {"message", json::Bj(message)}};
     (void)WriteFileAtomic(path_, json::Serialize(o), 0644);
@@ -512,12 +513,17 @@ int Runtime::Run() {
   auto server = http::Server::Start(
       http::ServerOptions{.host = options_.host,
                           .port = options_.port,
+                          .unix_socket = options_.unix_socket,
                           .make_error = [](int status, std::string message) { return Message(status, message); },
                           .loop = loop_.get()},
       [this](http::Request request, http::Responder reply) { Handle(std::move(request), std::move(reply)); });
   if (!server.ok()) return Fail("ServerStartFailed", std::string(server.status().message()), 1);
-  status_.Write("Ready", (*server)->port());
-  std::cerr << "amlcore-score: ready on " << options_.host << ":" << (*server)->port() << std::endl;
+  status_.Write("Ready", (*server)->port(), "", "", options_.unix_socket);
+  if (options_.unix_socket.empty()) {
+    std::cerr << "amlcore-score: ready on " << options_.host << ":" << (*server)->port() << std::endl;
+  } else {
+    std::cerr << "amlcore-score: ready on unix:" << options_.unix_socket << std::endl;
+  }
 
   sigset_t signals;
   sigemptyset(&signals);

@@ -22,7 +22,10 @@ namespace amlcore::score {
 struct RuntimeOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
-  std::string status_file;  // JSON: {"phase", "pid", "port", "reason", "message"}
+  // Listens on this Unix socket (mode 0600) instead of host and port: what a cluster's front end starts
+  // replicas with, so that only it (and the user who owns the socket's directory) can reach them.
+  std::string unix_socket;
+  std::string status_file;  // JSON: {"phase", "pid", "port", "socket", "reason", "message"}
   // When set, stdout and stderr (the script's, its children's, ours) go through a pipe into this file, which
   // is kept under 10 MB: past it the file becomes "<log_file>.1" (replacing the one before) and a new one
   // starts. Without it they go wherever they pointed when the process started.

@@ -84,13 +84,14 @@ TEST(VersionDispatcherTest, AReplicaWhoseRequestTimedOutGetsNoWorkUntilItAnswers
   VersionDispatcher dispatcher("svc", "v1", &upstream);
   dispatcher.SetLimits({.max_concurrent_per_replica = 1, .max_queue_wait = 10s, .scoring_timeout = 300ms});
 
-  dispatcher.SetBackends({{"busy", busy.port()}});
+  dispatcher.SetBackends({{"busy", http::UpstreamAddress::Tcp(busy.port())}});
   EXPECT_EQ(Score(dispatcher, "slow").status, 504);
   ASSERT_EQ(busy.parked(), 1);
   EXPECT_EQ(dispatcher.Inflight("busy"), 1) << "a timed-out replica still works on its request";
 
   // Both replicas are routed to now; the busy one must get nothing while its run() goes on.
-  dispatcher.SetBackends({{"busy", busy.port()}, {"idle", idle.port()}});
+  dispatcher.SetBackends(
+      {{"busy", http::UpstreamAddress::Tcp(busy.port())}, {"idle", http::UpstreamAddress::Tcp(idle.port())}});
   for (int i = 0; i < 6; ++i) {
     http::Response response = Score(dispatcher, "quick");
     EXPECT_EQ(response.status, 200);

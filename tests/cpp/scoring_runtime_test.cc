@@ -2,12 +2,15 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/http_client.h"
+#include "common/http_upstream.h"
 #include "common/json.h"
 #include "common/process.h"
 #include "cpp/test_support.h"
@@ -25,15 +28,19 @@ using ::testing::Not;
 
 class ScoringRuntimeTest : public ::testing::Test {
  protected:
-  // Starts a replica for `script`; returns its port (0 when it did not get ready).
-  uint16_t Start(const std::string& script, const std::string& timeout_ms = "1000") {
+  // Starts a replica for `script`; returns its port (0 when it did not get ready). With `extra_args`
+  // ("--socket", path) it listens there instead.
+  uint16_t Start(const std::string& script, const std::string& timeout_ms = "1000",
+                 const std::vector<std::string>& extra_args = {}) {
     fs::path app = fs::path(home_.path()) / "app";
     fs::create_directories(app / "src");
     std::ofstream(app / "src" / "score.py") << script;
     status_file_ = (fs::path(home_.path()) / "status.json").string();
     fs::remove(status_file_);
+    std::vector<std::string> args = {"--status-file", status_file_};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
     auto process = SpawnDaemon({.program = AMLCORE_SCORE_PATH,
-                                .args = {"--status-file", status_file_},
+                                .args = args,
                                 .env = {{"AZUREML_ENTRY_SCRIPT", "score.py"},
                                         {"AML_APP_ROOT", app.string()},
                                         {"AZUREML_SOURCE_DIRECTORY", (app / "src").string()},
@@ -47,7 +54,8 @@ class ScoringRuntimeTest : public ::testing::Test {
     testing::Eventually([&] {
       auto status = Status();
       if (json::GetString(status, "phase") == "Ready") port = static_cast<uint16_t>(json::GetInt(status, "port"));
-      return port != 0 || json::GetString(status, "phase") == "Failed";
+      return port != 0 || json::GetString(status, "phase") == "Failed" ||
+             (!extra_args.empty() && json::GetString(status, "phase") == "Ready");
     });
     return port;
   }
@@ -78,6 +86,40 @@ def run(raw):
         time.sleep(data["sleep"])
     return {"you_sent": data}
 )";
+
+// What the front end starts replicas with: a Unix socket only its owner can open, in a directory deep enough
+// that its path does not fit in a socket address (as under a long AMLCORE_HOME), and no TCP port at all.
+TEST_F(ScoringRuntimeTest, ListensOnAPrivateUnixSocketOfAnyPathLength) {
+  fs::path directory = fs::path(home_.path()) / std::string(100, 'd');
+  fs::create_directories(directory);
+  std::string socket = (directory / "replica.sock").string();
+  ASSERT_GT(socket.size(), 108u);
+  EXPECT_EQ(Start(kEcho, "1000", {"--socket", socket}), 0) << Log();
+  ASSERT_EQ(json::GetString(Status(), "phase"), "Ready") << Log();
+  EXPECT_EQ(json::GetString(Status(), "socket"), socket);
+  EXPECT_EQ(fs::status(socket).type(), fs::file_type::socket);
+  EXPECT_EQ(fs::status(socket).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  // Written after the status file, through the log's pipe.
+  testing::Eventually([&] { return absl::StrContains(Log(), "amlcore-score: ready on unix:" + socket); });
+  EXPECT_THAT(Log(), HasSubstr("amlcore-score: ready on unix:" + socket));
+
+  http::UpstreamClient upstream(1);
+  auto call = [&](http::Request request) {
+    std::promise<absl::StatusOr<http::Response>> answer;
+    upstream.Send(http::UpstreamAddress::Unix(socket), request, 10s,
+                  [&](absl::StatusOr<http::Response> response) { answer.set_value(std::move(response)); });
+    return answer.get_future().get();
+  };
+  auto health = call({.method = "GET", .target = "/"});
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(health->body, "Healthy");
+  auto scored = call({.method = "POST", .target = "/score", .body = R"({"a": 1})"});
+  ASSERT_TRUE(scored.ok()) << scored.status();
+  EXPECT_EQ(scored->body, R"({"you_sent": {"a": 1}})");
+  // A socket nobody listens on any more is unreachable: nothing was sent.
+  (void)Terminate(process_, 5s);
+  EXPECT_TRUE(absl::IsUnavailable(call({.method = "GET", .target = "/"}).status()));
+}
 
 TEST_F(ScoringRuntimeTest, RoutesHeadersAndErrorsOfTheInferenceServer) {
   uint16_t port = Start(kEcho);

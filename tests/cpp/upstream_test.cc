@@ -117,7 +117,7 @@ class ScriptedServer {
 
 absl::StatusOr<Response> SendAndWait(UpstreamClient& client, uint16_t port, const std::string& body) {
   std::promise<absl::StatusOr<Response>> result;
-  client.Send(port, Request{.method = "POST", .target = "/score", .body = body}, 10s,
+  client.Send(UpstreamAddress::Tcp(port), Request{.method = "POST", .target = "/score", .body = body}, 10s,
               [&](absl::StatusOr<Response> response) { result.set_value(std::move(response)); });
   return result.get_future().get();
 }

@@ -1,6 +1,7 @@
 """Fixtures: each test gets its own AMLCORE_HOME; the SDK starts amlcored there, and everything it started is
 stopped afterwards."""
 
+import glob
 import json
 import os
 import shutil
@@ -87,11 +88,17 @@ class Home:
                 pids.append(int(entry))
         return sorted(pids)
 
+    def cluster_admin_token(self):
+        """The admin token of the home's one cluster: what /metrics and the front end's admin interface take."""
+        [path] = glob.glob(os.path.join(self.path, "clusters", "*", "admin_token"))
+        with open(path) as f:
+            return f.read().strip()
+
     def replica_pids(self):
         return [p["pid"] for p in local_processes(self.path, "replica")]
 
     def replicas(self, service=None):
-        """The running replicas ({"name", "service", "pid", "port"}) of one service, or of all."""
+        """The running replicas ({"name", "service", "pid", "socket"}) of one service, or of all."""
         return [p for p in local_processes(self.path, "replica") if service is None or p["service"] == service]
 
 

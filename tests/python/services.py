@@ -56,6 +56,18 @@ def post(uri, body, key=None, headers=None):
         return e.code, e.read(), dict(e.headers)
 
 
+def get(uri, credential=None):
+    """GETs `uri`, with `Authorization: Bearer <credential>` when given: (status, body)."""
+    request = urllib.request.Request(uri)
+    if credential:
+        request.add_header("Authorization", "Bearer " + credential)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
 class Traffic:
     """Steady scoring traffic: `connections` threads, each over one kept-alive connection (reopened when it
     breaks), every request recorded as (start, end, status or the error's name). Bounded: it stops after

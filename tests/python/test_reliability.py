@@ -1,23 +1,24 @@
-"""Reliability under steady load: processes killed under traffic, a storm of overlapping operations, and
-malformed HTTP thrown at the front end and at a replica. Every loop is bounded in count and time; all traffic
-stays on loopback."""
+"""Reliability under steady load: processes killed or frozen under traffic, a storm of overlapping operations,
+malformed HTTP thrown at the front end and at a replica, and hostile scripts (exits, forks, floods of output,
+writes to the model, SIGSTOP, looking for secrets) while another service is measured. Every loop is bounded in
+count and time; all traffic stays on loopback."""
 
 import glob
 import json
 import os
 import random
 import signal
+import subprocess
 import socket
 import threading
 import time
 import urllib.parse
-import urllib.request
 
 import pytest
 
 from amlcore import Webservice
 from amlcore.exceptions import WebserviceException
-from services import ECHO, Traffic, deploy, post, script_dir
+from services import ECHO, Traffic, deploy, get, post, script_dir
 
 
 def wait_until(predicate, timeout, message):
@@ -108,6 +109,54 @@ def test_a_killed_front_end_comes_back_with_its_state(steady, home):
     assert again.run({"k": 3}) == {"echo": {"k": 3}}
 
 
+def test_a_frozen_replica_stalls_no_other_service(aks, tmp_path, home):
+    """A replica stopped with SIGSTOP fails its liveness probes by timing out; while it does, another service
+    on the same front end keeps answering promptly and amlcored's calls to that front end keep working."""
+    ws, target = aks
+    # Long probe timeouts, tried every second: a probe that held the supervisor would hold it most of the time.
+    frozen = deploy(ws, target, script_dir(tmp_path, ECHO, name="frozen"), name="frozen-svc",
+                    period_seconds=1, initial_delay_seconds=1, timeout_seconds=8, failure_threshold=100)
+    other = deploy(ws, target, script_dir(tmp_path, ECHO, name="other"), name="other-svc")
+    frozen.wait_for_deployment()
+    other.wait_for_deployment()
+    [victim] = [r["pid"] for r in home.replicas("frozen-svc")]
+    os.kill(victim, signal.SIGSTOP)
+    try:
+        with Traffic(other.scoring_uri, other.get_keys()[0], connections=2, max_seconds=40) as traffic:
+            traffic.wait_for(20)
+            # amlcored reads the front end's workloads for every reconciliation and every deployment.
+            again = Webservice(ws, "other-svc")
+            assert again.state == "Healthy"
+            third = deploy(ws, target, script_dir(tmp_path, ECHO, name="third"), name="third-svc")
+            third.wait_for_deployment(timeout_sec=60)
+            assert third.state == "Healthy" and third.run({"k": 1}) == {"echo": {"k": 1}}
+            # Long enough for several probes of the frozen replica to time out.
+            served = len(traffic.records)
+            deadline = time.monotonic() + 12
+            while time.monotonic() < deadline:
+                time.sleep(0.2)
+            traffic.wait_for(served + 20)
+    finally:
+        os.kill(victim, signal.SIGCONT)
+    assert traffic.failures() == []
+    slowest = max(end - start for start, end, _ in traffic.records)
+    assert slowest < 5, "a request to another service took {:.1f} s".format(slowest)
+
+
+def test_the_front_end_serves_on_every_core(aks, home):
+    """One I/O thread a core (2 to 8): a request that waits holds back one thread, not the whole cluster."""
+    [front_end] = home.frontend_pids()
+    names = []
+    for task in os.listdir("/proc/{}/task".format(front_end)):
+        with open("/proc/{}/task/{}/comm".format(front_end, task)) as f:
+            names.append(f.read().strip())
+    expected = min(8, max(2, len(os.sched_getaffinity(0))))
+    assert names.count("amlcore-io") == expected, names
+    [log] = glob.glob(os.path.join(home.path, "clusters", "*", "frontend.log"))
+    with open(log) as f:
+        assert "with {} I/O threads".format(expected) in f.read()
+
+
 def test_a_storm_of_overlapping_operations_ends_consistent(aks, tmp_path, home):
     ws, target = aks
     source = script_dir(tmp_path, ECHO)
@@ -163,7 +212,9 @@ def test_a_storm_of_overlapping_operations_ends_consistent(aks, tmp_path, home):
     wait_until(lambda: len(home.processes("amlcore-score")) == expected, 30,
                "replica processes do not match the services")
     assert sorted(home.processes("amlcore-score")) == sorted(home.replica_pids())
-    metrics = urllib.request.urlopen(target.scoring_endpoint + "/metrics").read().decode()
+    status, metrics = get(target.scoring_endpoint + "/metrics", home.cluster_admin_token())
+    assert status == 200, metrics
+    metrics = metrics.decode()
     for name, service in services.items():
         assert 'amlcore_fe_ready_replicas{{service="{0}",version="{0}"}} {1}'.format(
             name, service.num_replicas) in metrics
@@ -218,9 +269,19 @@ def malformed_requests(rng, host, path, count):
         yield bytes(data)
 
 
-def throw(port, payload):
+def connect(address):
+    """A connection to a port on 127.0.0.1, or to a Unix socket (a path)."""
+    if isinstance(address, str):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(2)
+        s.connect(address)
+        return s
+    return socket.create_connection(("127.0.0.1", address), timeout=2)
+
+
+def throw(address, payload):
     """Sends `payload` and reads what comes back until the peer closes or goes quiet."""
-    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+    with connect(address) as s:
         try:
             s.sendall(payload)
             s.shutdown(socket.SHUT_WR)
@@ -235,31 +296,66 @@ def test_malformed_http_crashes_nothing(steady, home, target_kind):
     ws, service = steady
     parts = urllib.parse.urlsplit(service.scoring_uri)
     if target_kind == "front end":
-        port, path = parts.port, parts.path
+        address, host, path = parts.port, parts.netloc, parts.path
         [victim] = home.frontend_pids()
     else:
         replica = home.replica_pids()[0]
-        port = replica_port(home, replica)
+        address, host = replica_socket(home, replica), "localhost"
         path, victim = "/score", replica
     rng = random.Random(target_kind)
     deadline = time.monotonic() + 40
     sent = 0
-    for payload in malformed_requests(rng, "127.0.0.1:{}".format(port), path, 400):
+    for payload in malformed_requests(rng, host, path, 400):
         if time.monotonic() > deadline:
             break
-        throw(port, payload)
+        throw(address, payload)
         sent += 1
     assert sent >= 100
     assert victim in (home.frontend_pids() if target_kind == "front end" else home.replica_pids())
     assert service.run({"after": sent}) == {"echo": {"after": sent}}
 
 
-def replica_port(home, pid):
-    """The port a replica listens on."""
+def replica_socket(home, pid):
+    """The Unix socket a replica listens on."""
     for replica in home.replicas():
-        if replica["pid"] == pid:
-            return replica["port"]
+        if replica["pid"] == pid and replica["socket"]:
+            return replica["socket"]
     raise AssertionError("replica {} is not running".format(pid))
+
+
+def listening_tcp_ports(pid):
+    """The TCP ports process `pid` listens on (its socket descriptors that /proc/net/tcp* list as LISTEN)."""
+    inodes = set()
+    for fd in os.listdir("/proc/{}/fd".format(pid)):
+        try:
+            target = os.readlink("/proc/{}/fd/{}".format(pid, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    ports = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes:
+                    ports.append(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def test_a_replica_listens_only_on_its_private_socket(steady, home):
+    ws, service = steady
+    for replica in home.replicas("steady-svc"):
+        # No TCP port: nothing on this machine can call it past the front end's authentication.
+        assert listening_tcp_ports(replica["pid"]) == []
+        socket_path = replica["socket"]
+        assert os.stat(socket_path).st_mode & 0o777 == 0o600
+        assert os.stat(os.path.dirname(socket_path)).st_mode & 0o777 == 0o700
+        # Its owner can still reach it there (the front end does).
+        with connect(socket_path) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            assert s.recv(65536).startswith(b"HTTP/1.1 200")
+    assert len(listening_tcp_ports(home.frontend_pids()[0])) == 1
 
 
 # --- hostile score.py ------------------------------------------------------------------------------------
@@ -332,7 +428,7 @@ def test_a_script_flooding_its_output_keeps_the_log_bounded(aks, tmp_path, home)
     cap = 10 * 1024 * 1024
     assert os.path.getsize(log) <= cap and cap - (1 << 20) < os.path.getsize(log + ".1") <= cap
     assert sorted(os.listdir(os.path.dirname(log))) == sorted(
-        ["app", "replica.json", "replica.log", "replica.log.1", "status.json"])
+        ["app", "replica.json", "replica.log", "replica.log.1", "replica.sock", "status.json"])
     # The replica keeps serving, and its logs are readable.
     assert post(service.scoring_uri, "{}", key)[0] == 200
     assert "the forked child writes here too" in service.get_logs()
@@ -402,3 +498,261 @@ def test_nothing_a_replica_started_outlives_its_service_or_its_cluster(aks, tmp_
         else:
             home.stop_all()  # amlcored --stop --with-clusters
         wait_until(lambda: not _alive(child), 30, "the script's child outlived " + ending)
+
+
+# Looks for the control plane's secrets from inside a replica, and uses what it finds: reads the home's admin
+# token and server.json, every cluster's token and route table (all services' keys), other replicas'
+# directories, the same files through /proc/<pid>/root of every process it can see, and the working
+# directories and environments of the home's processes; then tries every token it found on amlcored's REST
+# API, calls other replicas' sockets, and POSTs without a key to every TCP port the home's processes listen
+# on. (Not to other ports of the machine: whatever else runs there is not amlcore's, and not this test's.)
+SNOOPS = """
+    import glob, json, os, socket, urllib.error, urllib.request
+
+    def init():
+        pass
+
+    def read(path):
+        try:
+            with open(path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return None
+
+    def call(method, url, token=None, body=None):
+        request = urllib.request.Request(url, data=body, method=method)
+        if token:
+            request.add_header("Authorization", "Bearer " + token)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except (OSError, ValueError) as e:
+            return type(e).__name__
+
+    def unix_post(path):
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(5)
+                s.connect(path)
+                s.sendall(b"POST /score HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\n{}")
+                return s.recv(100).decode(errors="replace")
+        except OSError as e:
+            return type(e).__name__
+
+    def run(raw):
+        ask = json.loads(raw)
+        app = os.environ["AML_APP_ROOT"]
+        mine = os.path.dirname(app)
+        homes = {ask["home"], os.environ.get("AMLCORE_HOME", ""), os.path.normpath(os.path.join(mine, "../../../.."))}
+        homes.discard("")
+        names = ["admin_token", "server.json", "amlcore.db", "clusters/*/admin_token", "clusters/*/routes.json",
+                 "clusters/*/workloads.json", "clusters/*/frontend.log", "clusters/*/replicas/*/replica.log",
+                 "clusters/*/replicas/*/app/score.py"]
+        roots = [""]
+        for pid in os.listdir("/proc"):
+            if pid.isdigit() and int(pid) != os.getpid():
+                roots += ["/proc/{}/root".format(pid)]
+        paths = set()
+        for root in roots:
+            for home in homes:
+                for name in names:
+                    paths.update(glob.glob(root + home + "/" + name))
+        for pid in ask["pids"]:
+            paths.update(["/proc/{}/cwd/admin_token".format(pid), "/proc/{}/cwd/routes.json".format(pid),
+                          "/proc/{}/environ".format(pid)])
+        found = {}
+        for path in sorted(paths):
+            if path.startswith(mine + "/") or path.startswith(tuple(r + mine + "/" for r in roots)):
+                continue  # its own files
+            text = read(path)
+            if text is not None and (not path.endswith("/environ") or "AMLCORE_TOKEN" in text):
+                found[path] = text
+        tokens = set()
+        for text in found.values():
+            tokens.add(text.strip())
+            try:
+                tokens.add(json.loads(text).get("token", ""))
+            except (ValueError, AttributeError):
+                pass
+        tokens = {t for t in tokens if t and t.isprintable() and len(t) < 200}
+        deletes = {token[:8]: call("DELETE", ask["delete_url"], token) for token in sorted(tokens)}
+        deletes["no token"] = call("DELETE", ask["delete_url"])
+        sockets = {}
+        for root in roots:
+            for home in homes:
+                for path in glob.glob(root + home + "/clusters/*/replicas/*/replica.sock"):
+                    if not path.startswith(mine + "/"):
+                        sockets[path] = unix_post(path)
+        sockets[ask["victim_socket"]] = unix_post(ask["victim_socket"])
+        answers = {}
+        for port in ask["ports"]:
+            for target in ("/score", "/api/v1/service/victim-svc/score"):
+                answers["{}{}".format(port, target)] = call("POST", "http://127.0.0.1:{}{}".format(port, target),
+                                                            body=b"{}")
+        return {"found": sorted(found), "deletes": deletes, "sockets": sockets, "answers": answers}
+"""
+
+
+def namespaces_available():
+    return subprocess.run(["unshare", "-Urm", "true"], capture_output=True).returncode == 0
+
+
+def test_a_replica_finds_no_secret_and_reaches_nothing_past_the_front_end(aks, tmp_path, home):
+    if not namespaces_available():
+        pytest.skip("this machine does not allow user namespaces: replicas run without a private view")
+    ws, target = aks
+    victim = deploy(ws, target, script_dir(tmp_path, ECHO, name="victim"), name="victim-svc")
+    snoop = deploy(ws, target, script_dir(tmp_path, SNOOPS, name="snoop"), name="snoop-svc")
+    victim.wait_for_deployment()
+    snoop.wait_for_deployment()
+    with open(os.path.join(home.path, "server.json")) as f:
+        endpoint = json.load(f)["endpoint"]
+    delete_url = "{}/modelmanagement/v1.0/subscriptions/{}/resourceGroups/{}/providers/" \
+                 "Microsoft.MachineLearningServices/workspaces/{}/services/victim-svc".format(
+                     endpoint, ws.subscription_id, ws.resource_group, ws.name)
+    [victim_replica] = home.replicas("victim-svc")
+    pids = [home.server_pid()] + home.frontend_pids() + home.replica_pids()
+    ports = sorted({port for pid in pids for port in listening_tcp_ports(pid)})
+    assert len(ports) == 2  # amlcored's and the front end's
+    status, body, _ = post(snoop.scoring_uri, json.dumps({
+        "home": home.path, "delete_url": delete_url, "victim_socket": victim_replica["socket"], "pids": pids,
+        "ports": ports}), snoop.get_keys()[0])
+    assert status == 200, body
+    report = json.loads(body)
+    assert report["found"] == []
+    assert report["deletes"] == {"no token": 401}
+    assert all(not answer.startswith("HTTP/1.1 200") for answer in report["sockets"].values()), report["sockets"]
+    assert report["sockets"][victim_replica["socket"]] in ("FileNotFoundError", "PermissionError")
+    assert report["answers"] and 200 not in report["answers"].values(), report["answers"]
+    # The victim is intact, and answers its own key.
+    again = Webservice(ws, "victim-svc")
+    assert again.state == "Healthy" and again.run({"k": 1}) == {"echo": {"k": 1}}
+
+
+def test_replicas_get_none_of_amlcores_settings(aks, tmp_path, home, monkeypatch):
+    """An admin token given to the SDK in the environment does not reach the scripts amlcored runs."""
+    ws, target = aks
+    monkeypatch.setenv("AMLCORE_TOKEN", "not-for-replicas")  # what amlcored and its front ends inherit
+    home.stop_all()
+    service = deploy(ws, target, script_dir(tmp_path, """
+        import os
+        def init():
+            pass
+        def run(raw):
+            return sorted(k for k in os.environ if k.startswith("AMLCORE_"))
+    """), name="env-svc")
+    service.wait_for_deployment()
+    assert service.run("{}") == ["AMLCORE_PYTHON", "AMLCORE_PYTHONPATH", "AMLCORE_REPLICA_ID", "AMLCORE_SERVICE_NAME"]
+
+
+# One script that does, on request, each thing a hostile score.py may do to the process running it: flood its
+# output, write the model file it was given, fork a child that ignores SIGTERM, exit in the middle of a
+# request, stop itself with SIGSTOP.
+HOSTILE = """
+    import json, os, signal, time
+    def init():
+        pass
+    def run(raw):
+        action = json.loads(raw).get("do")
+        if action == "flood":
+            line = "x" * 1023
+            for _ in range(4000):
+                print(line)
+            for _ in range(4000):
+                os.write(1, (line + "\\n").encode())
+        elif action == "write model":
+            path = os.path.join(os.getenv("AZUREML_MODEL_DIR"), "weights.txt")
+            try:
+                os.chmod(path, 0o600)
+                with open(path, "w") as f:
+                    f.write("damaged")
+            except OSError as e:
+                return {"refused": str(e)}
+        elif action == "fork":
+            child = os.fork()
+            if child == 0:
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                for _ in range(600):
+                    time.sleep(0.1)
+                os._exit(0)
+            return {"child": child}
+        elif action == "exit":
+            os._exit(3)
+        elif action == "stop":
+            os.kill(os.getpid(), signal.SIGSTOP)
+            time.sleep(10)  # the other threads may stop a moment later than this one returns from kill()
+        return {"pid": os.getpid()}
+"""
+
+# The other service on the cluster: it echoes and reads the model file the hostile one was given.
+BYSTANDER = """
+    import json, os
+    def init():
+        pass
+    def run(raw):
+        with open(os.path.join(os.getenv("AZUREML_MODEL_DIR"), "weights.txt")) as f:
+            return {"echo": json.loads(raw), "model": f.read()}
+"""
+
+
+def test_a_hostile_script_harms_only_its_own_replica(aks, tmp_path, home):
+    """While one service's script floods its output, writes its model file, forks, exits mid-request and stops
+    itself, another service on the same cluster keeps answering every request, promptly and unchanged."""
+    from amlcore import Model
+    ws, target = aks
+    weights = tmp_path / "weights.txt"
+    weights.write_text("original")
+    model = Model.register(ws, model_path=str(weights), model_name="hostile-weights")
+    bystander = deploy(ws, target, script_dir(tmp_path, BYSTANDER, name="bystander"), name="bystander-svc",
+                       models=[model], num_replicas=2)
+    hostile = deploy(ws, target, script_dir(tmp_path, HOSTILE, name="hostile"), name="hostile-svc",
+                     models=[model], scoring_timeout_ms=2000, initial_delay_seconds=1, period_seconds=1,
+                     timeout_seconds=1, failure_threshold=2)
+    bystander.wait_for_deployment()
+    hostile.wait_for_deployment()
+    bystanders = sorted(r["pid"] for r in home.replicas("bystander-svc"))
+    key = hostile.get_keys()[0]
+
+    def attack(action):
+        status, body, _ = post(hostile.scoring_uri, json.dumps({"do": action}), key)
+        return status, json.loads(body) if status == 200 else body
+
+    def answers_again():
+        # A replica of the hostile service is back and serving.
+        wait_until(lambda: post(hostile.scoring_uri, "{}", key)[0] == 200, 60,
+                   "the hostile service did not come back")
+
+    with Traffic(bystander.scoring_uri, bystander.get_keys()[0], connections=2, max_seconds=150) as traffic:
+        traffic.wait_for(20)
+        assert attack("flood")[0] == 200
+        status, answer = attack("write model")
+        assert status == 200 and ("refused" in answer or os.geteuid() == 0), answer
+        status, answer = attack("fork")
+        assert status == 200, answer
+        child = answer["child"]
+        assert _alive(child)
+        [replica] = home.replicas("hostile-svc")
+        # Exiting in the middle of a request fails that request, and only that one.
+        assert attack("exit")[0] == 502
+        answers_again()
+        wait_until(lambda: not _alive(child), 30, "the script's child outlived its replica")
+        wait_until(lambda: not _alive(replica["pid"]), 30, "the replica that exited is still there")
+        # A replica that stops itself times its request out, fails its liveness probe and is replaced.
+        [stopping] = home.replicas("hostile-svc")
+        assert attack("stop")[0] == 504
+        wait_until(lambda: [r["pid"] for r in home.replicas("hostile-svc")] not in ([], [stopping["pid"]]), 60,
+                   "the replica that stopped itself was not replaced")
+        answers_again()
+        served = len(traffic.records)
+        traffic.wait_for(served + 20)
+    # The other service answered every request, none slowly, from the same replicas, with the model as registered.
+    assert traffic.failures() == [], traffic.failures()[:5]
+    slowest = max(end - start for start, end, _ in traffic.records)
+    assert slowest < 5, "a request to the other service took {:.1f} s".format(slowest)
+    assert sorted(r["pid"] for r in home.replicas("bystander-svc")) == bystanders
+    assert bystander.run({"k": 1}) == {"echo": {"k": 1}, "model": "original"}
+    download = tmp_path / "download"
+    model.download(target_dir=str(download))
+    assert (download / "weights.txt").read_text() == "original"

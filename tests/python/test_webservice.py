@@ -6,8 +6,6 @@ import signal
 import textwrap
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import joblib
 import pytest
@@ -21,7 +19,7 @@ from amlcore.exceptions import (ComputeTargetException, ModelNotFoundException, 
                                 WebserviceException, WebserviceTimeoutException)
 from amlcore.model import InferenceConfig
 from amlcore.webservice import AksWebservice
-from services import ECHO, Traffic, deploy, head_only, post, script_dir
+from services import ECHO, Traffic, deploy, get, head_only, post, script_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DIABETES_SOURCE = os.path.join(ROOT, "examples", "python", "diabetes")
@@ -67,7 +65,9 @@ def test_diabetes_service_end_to_end(aks, diabetes_model, capsys, home):
     for key in (None, "wrong-key"):
         status, body, _ = post(service.scoring_uri, SAMPLE, key)
         assert status == 401 and b"Authorization: Bearer <credential>" in body
-    swagger = json.loads(urllib.request.urlopen(service.swagger_uri).read())
+    status, body = get(service.swagger_uri, primary)
+    assert status == 200, body
+    swagger = json.loads(body)
     assert swagger["swagger"] == "2.0" and "ServiceInput" in swagger["definitions"]
 
     # Keys: regenerate the primary; the old one stops working, run() recovers on its own.
@@ -106,7 +106,9 @@ def test_diabetes_service_end_to_end(aks, diabetes_model, capsys, home):
     with pytest.raises(ComputeTargetException_or_any(), match="still runs web service diabetes"):
         target.delete()
 
-    metrics = urllib.request.urlopen(target.scoring_endpoint + "/metrics").read().decode()
+    status, metrics = get(target.scoring_endpoint + "/metrics", home.cluster_admin_token())
+    assert status == 200, metrics
+    metrics = metrics.decode()
     assert 'amlcore_fe_requests_total{service="diabetes",version="diabetes",code="2xx"}' in metrics
     assert 'amlcore_fe_ready_replicas{service="diabetes",version="diabetes"} 2' in metrics
 
@@ -277,6 +279,34 @@ def test_auth_disabled_and_own_keys(aks, tmp_path):
     assert open_service.run({}) == {"echo": {}}
     assert keyed.get_keys() == ("primary-key-123", "secondary-key-456")
     assert post(keyed.scoring_uri, "{}", "secondary-key-456")[0] == 200
+
+
+def test_what_the_front_end_answers_without_a_credential(aks, tmp_path, home):
+    """As on azureml-fe: a service's swagger.json takes the same key as its scoring URI when its auth is on;
+    /metrics, which names every service of the cluster, takes the cluster's admin token; health is public."""
+    ws, target = aks
+    source = script_dir(tmp_path, ECHO)
+    keyed = deploy(ws, target, source, name="keyed-svc")
+    open_service = deploy(ws, target, source, name="open-svc", auth_enabled=False)
+    keyed.wait_for_deployment()
+    open_service.wait_for_deployment()
+    key, admin = keyed.get_keys()[0], home.cluster_admin_token()
+
+    for credential in (None, "wrong-key-123"):
+        status, body = get(keyed.swagger_uri, credential)
+        assert status == 401 and b"Authorization: Bearer <credential>" in body, (credential, status, body)
+    for credential in (key, admin):
+        status, body = get(keyed.swagger_uri, credential)
+        assert status == 200 and json.loads(body)["swagger"] == "2.0", body
+    assert get(open_service.swagger_uri)[0] == 200
+
+    metrics = target.scoring_endpoint + "/metrics"
+    for credential in (None, key, "wrong-token"):
+        status, body = get(metrics, credential)
+        assert status == 401 and b"admin token" in body and b"keyed-svc" not in body, (credential, status, body)
+    status, body = get(metrics, admin)
+    assert status == 200 and b'service="keyed-svc"' in body and b'service="open-svc"' in body
+    assert get(target.scoring_endpoint + "/") == (200, b"Healthy")
 
 
 def test_memory_limit_kills_the_replica(aks, tmp_path):

@@ -8,8 +8,9 @@
 //       frontend.log
 //       routes.json, workloads.json      the front end's desired state, kept across its restarts
 //       tls.json                         the certificate and key it serves HTTPS with, when SSL is on (0600)
-//       replicas/<replica id>/           one per replica: replica.json (pid), status.json, replica.log,
-//                                        replica.previous.log, app/ (its copy of the bundle)
+//       replicas/<replica id>/           one per replica (0700): replica.json (pid), status.json, replica.log,
+//                                        replica.previous.log, replica.sock (where it listens, 0600: the
+//                                        front end is the only way in), app/ (its copy of the bundle)
 //   <home>/bundles/<workload>/r<revision>/   staged source snapshot and model files of one revision
 //   <home>/environments/<hash>/          built Python environments
 #ifndef AMLCORE_BACKEND_LOCAL_LAYOUT_H_
@@ -36,10 +37,11 @@ inline constexpr char kReplicaStatusFile[] = "status.json";
 inline constexpr char kReplicaLogFile[] = "replica.log";
 inline constexpr char kReplicaPreviousLogFile[] = "replica.previous.log";
 inline constexpr char kReplicaAppDirectory[] = "app";
+inline constexpr char kReplicaSocketFile[] = "replica.sock";
 
 // The version of the admin interface between the local backend and amlcore-fe; a front end that speaks another
 // one is replaced.
-inline constexpr int kFrontEndApiVersion = 3;
+inline constexpr int kFrontEndApiVersion = 4;
 
 inline std::string ClustersDirectory(absl::string_view home) { return absl::StrCat(home, "/clusters"); }
 inline std::string ClusterDirectory(absl::string_view home, int64_t cluster_id) {

@@ -78,11 +78,11 @@ std::optional<FrontEndInfo> RunningFrontEnd(const std::string& directory) {
 // What a replica reports of itself (amlcore-score's status file).
 struct ReplicaRuntimeStatus {
   std::string phase;
-  int64_t port = 0;
+  std::string socket;
 };
 constexpr auto JsonFields(const ReplicaRuntimeStatus*) {
   return json::Fields(json::Field("phase", &ReplicaRuntimeStatus::phase),
-                      json::Field("port", &ReplicaRuntimeStatus::port));
+                      json::Field("socket", &ReplicaRuntimeStatus::socket));
 }
 
 std::vector<std::pair<std::string, ProcessId>> RunningReplicas(const std::string& cluster_directory) {
@@ -289,8 +289,8 @@ absl::StatusOr<ClusterState> LocalBackend::EnsureCluster(const ClusterRef& clust
   }
   auto process = SpawnDaemon(SpawnOptions{
       .program = options_.frontend_program,
-      .args = {"--cluster-dir", directory, "--host", "127.0.0.1", "--port", absl::StrCat(port), "--cluster-id",
-               cluster.resource_id},
+      .args = {"--cluster-dir", directory, "--home", options_.home, "--host", "127.0.0.1", "--port",
+               absl::StrCat(port), "--cluster-id", cluster.resource_id},
       .log_path = log_path,
       .working_directory = directory,
   });
@@ -419,6 +419,8 @@ absl::StatusOr<bool> LocalBackend::Probe(const ClusterRef& cluster, absl::string
   http::Request request{.method = "GET", .target = absl::StrCat("/api/v1/service/", endpoint, "/swagger.json")};
   // Pinned, so that the probe reaches the version being deployed whatever its share of traffic.
   request.headers.Set("azureml-model-deployment", version);
+  // swagger.json is as private as the service; the cluster's admin token opens it for this probe.
+  request.headers.Set("Authorization", absl::StrCat("Bearer ", address->token));
   auto response = client.Send(std::move(request), {.timeout = 2s});
   return response.ok() && response->status == 200;
 }
@@ -520,7 +522,7 @@ std::vector<LocalProcess> ListLocalProcesses(const std::string& home) {
     for (const auto& [id, process] : RunningReplicas(directory)) {
       auto status = ReadJsonFile<ReplicaRuntimeStatus>(
           absl::StrCat(ReplicasDirectory(directory), "/", id, "/", kReplicaStatusFile));
-      out.push_back({"replica", id, id.substr(0, id.find('.')), process, status ? status->port : 0});
+      out.push_back({"replica", id, id.substr(0, id.find('.')), process, 0, status ? status->socket : ""});
     }
   }
   return out;
@@ -533,7 +535,8 @@ std::string LocalProcessesToJson(const std::vector<LocalProcess>& processes) {
                                     {"name", p.name},
                                     {"service", p.service},
                                     {"pid", static_cast<int64_t>(p.process.pid)},
-                                    {"port", p.port}});
+                                    {"port", p.port},
+                                    {"socket", p.socket}});
   }
   return json::Serialize(json::bj::object{{"processes", std::move(list)}});
 }

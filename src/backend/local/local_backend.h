@@ -93,9 +93,10 @@ struct LocalProcess {
   std::string name;     // the cluster's id, or the replica's id (<endpoint>.<version>.<uid>.r<revision>.<n>)
   std::string service;  // a replica's endpoint
   ProcessId process;
-  int64_t port = 0;     // where it listens (0 while a replica starts)
+  int64_t port = 0;     // where a front end listens on 127.0.0.1 (0 for replicas)
+  std::string socket;   // where a replica listens: its Unix socket, once it is ready ("" before)
 };
-// As JSON: {"processes": [{"kind", "name", "service", "pid", "port"}]}.
+// As JSON: {"processes": [{"kind", "name", "service", "pid", "port", "socket"}]}.
 std::string LocalProcessesToJson(const std::vector<LocalProcess>& processes);
 std::vector<LocalProcess> ListLocalProcesses(const std::string& home);
 // Stops every front end (first, so they do not restart replicas) and then every replica of a home's clusters.
