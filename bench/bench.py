@@ -157,7 +157,19 @@ def combine(results):
 
 # --- the baseline -------------------------------------------------------------------------------------------
 
-class Baseline:
+class Server:
+    """A server process the benchmark started (self.process, its output in self.log_file)."""
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log_file.close()
+
+
+class Baseline(Server):
     """gunicorn sync workers serving bench/baseline/inference_server.py for one score.py."""
 
     def __init__(self, name, app_root, workers, env, logs):
@@ -196,16 +208,8 @@ class Baseline:
     def pids(self):
         return [self.process.pid] + children(self.process.pid)
 
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log_file.close()
 
-
-class DirectReplica:
+class DirectReplica(Server):
     """amlcore-score serving one score.py on a TCP port of 127.0.0.1, as the front end's replicas do on their
     Unix sockets: what a client that could call a replica directly would get."""
 
@@ -238,14 +242,6 @@ class DirectReplica:
 
     def pids(self):
         return [self.process.pid]
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log_file.close()
 
 
 # --- figures ------------------------------------------------------------------------------------------------

@@ -635,23 +635,24 @@ struct Server::Impl {
 
   bool Listening() const { return acceptor ? acceptor->is_open() : local_acceptor->is_open(); }
 
+  // After accept() failed for want of descriptors or memory. The pending connection stays in the backlog and
+  // the listener stays readable: trying again at once would spin. Pause, and let descriptors free up
+  // (connections close, idle ones time out); say so once.
+  void PauseAccepting(const beast::error_code& ec, const std::string& where) {
+    if (accept_failures++ == 0) {
+      state.Log(absl::StrCat("Cannot accept connections on ", where, ": ", ec.message(), "; trying again every 100 ms"));
+    }
+    accept_pause->expires_after(std::chrono::milliseconds(100));
+    accept_pause->async_wait([this](beast::error_code timer_ec) {
+      if (!timer_ec && Listening()) Accept();
+    });
+  }
+
   void Accept() {
     if (local_acceptor) return AcceptLocal();
     acceptor->async_accept(asio::make_strand(loop->impl().ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
-      if (ec && OutOfResources(ec)) {
-        // The pending connection stays in the backlog and the listener stays readable: trying again at once
-        // would spin. Pause, and let descriptors free up (connections close, idle ones time out).
-        if (accept_failures++ == 0) {
-          state.Log(absl::StrCat("Cannot accept connections on port ", port, ": ", ec.message(),
-                                 "; trying again every 100 ms"));
-        }
-        accept_pause->expires_after(std::chrono::milliseconds(100));
-        accept_pause->async_wait([this](beast::error_code timer_ec) {
-          if (!timer_ec && Listening()) Accept();
-        });
-        return;
-      }
+      if (ec && OutOfResources(ec)) return PauseAccepting(ec, absl::StrCat("port ", port));
       if (!ec) {
         if (accept_failures > 0) {
           state.Log(absl::StrCat("Accepting connections on port ", port, " again after ", accept_failures,
@@ -685,17 +686,7 @@ struct Server::Impl {
   void AcceptLocal() {
     local_acceptor->async_accept(asio::make_strand(loop->impl().ioc), [this](beast::error_code ec, local::socket socket) {
       if (ec == asio::error::operation_aborted || !local_acceptor->is_open()) return;
-      if (ec && OutOfResources(ec)) {
-        if (accept_failures++ == 0) {
-          state.Log(absl::StrCat("Cannot accept connections on ", state.options.unix_socket, ": ", ec.message(),
-                                 "; trying again every 100 ms"));
-        }
-        accept_pause->expires_after(std::chrono::milliseconds(100));
-        accept_pause->async_wait([this](beast::error_code timer_ec) {
-          if (!timer_ec && Listening()) Accept();
-        });
-        return;
-      }
+      if (ec && OutOfResources(ec)) return PauseAccepting(ec, state.options.unix_socket);
       if (!ec) {
         accept_failures = 0;
         bool over_limit = state.connections.load() >= state.options.max_connections;

@@ -101,6 +101,20 @@ enum ViewStep : int32_t {
   kViewLock,
 };
 
+// Reads WriteMessage's messages from `fd` until the writers close it, handing each to `on`.
+template <class On>
+void ReadMessages(int fd, On on) {
+  char message[5];
+  while (true) {
+    ssize_t n = read(fd, message, sizeof(message));
+    if (n < 0 && errno == EINTR) continue;
+    if (n != static_cast<ssize_t>(sizeof(message))) break;
+    int32_t value;
+    std::memcpy(&value, message + 1, sizeof(value));
+    on(message[0], value);
+  }
+}
+
 const char* ViewStepName(int32_t step) {
   switch (step) {
     case kViewUserNamespace: return "creating a user and mount namespace";
@@ -256,16 +270,10 @@ absl::Status CheckFilesystemView(const std::string& hidden) {
   close(pipe_fds[1]);
   int32_t step = 0;
   int32_t err = 0;
-  char message[5];
-  while (true) {
-    ssize_t n = read(pipe_fds[0], message, sizeof(message));
-    if (n < 0 && errno == EINTR) continue;
-    if (n != static_cast<ssize_t>(sizeof(message))) break;
-    int32_t value;
-    std::memcpy(&value, message + 1, sizeof(value));
-    if (message[0] == 'V') step = value;
-    if (message[0] == 'E') err = value;
-  }
+  ReadMessages(pipe_fds[0], [&](char tag, int32_t value) {
+    if (tag == 'V') step = value;
+    if (tag == 'E') err = value;
+  });
   close(pipe_fds[0]);
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
@@ -364,17 +372,11 @@ absl::StatusOr<ProcessId> SpawnDaemon(const SpawnOptions& options) {
   pid_t daemon_pid = 0;
   int exec_errno = 0;
   int32_t view_step = 0;
-  char message[5];
-  while (true) {
-    ssize_t n = read(pipe_fds[0], message, sizeof(message));
-    if (n < 0 && errno == EINTR) continue;
-    if (n != static_cast<ssize_t>(sizeof(message))) break;
-    int32_t value;
-    std::memcpy(&value, message + 1, sizeof(value));
-    if (message[0] == 'P') daemon_pid = value;
-    if (message[0] == 'E') exec_errno = value;
-    if (message[0] == 'V') view_step = value;
-  }
+  ReadMessages(pipe_fds[0], [&](char tag, int32_t value) {
+    if (tag == 'P') daemon_pid = value;
+    if (tag == 'E') exec_errno = value;
+    if (tag == 'V') view_step = value;
+  });
   close(pipe_fds[0]);
   if (view_step != 0) return ViewError(absl::StrCat("Cannot start ", options.program), view_step, exec_errno);
   if (exec_errno != 0) {

@@ -2,6 +2,7 @@
 Azure ML's deploy-to-AKS article; real front end and replicas."""
 
 import collections
+import glob
 import json
 import os
 import signal
@@ -15,7 +16,7 @@ from amlcore.environment import Environment
 from amlcore.exceptions import WebserviceException
 from amlcore.model import InferenceConfig
 from amlcore.webservice import AksEndpoint, AksEndpointDeploymentConfiguration, AksWebservice
-from services import Traffic, post, script_dir
+from services import Traffic, get, post, script_dir
 
 # Answers with the version that runs it (from the model file it was deployed with), or fails init() when asked.
 VERSIONED = """
@@ -73,7 +74,12 @@ def shares(endpoint, count, pin=None):
 
 def metric_values(target):
     """The front end's /metrics as {series: value}."""
-    text = urllib.request.urlopen(target.scoring_endpoint + "/metrics").read().decode()
+    # /metrics names every service: it takes the cluster's admin token.
+    [token_file] = glob.glob(os.path.join(os.environ["AMLCORE_HOME"], "clusters", "*", "admin_token"))
+    with open(token_file) as f:
+        status, body = get(target.scoring_endpoint + "/metrics", f.read().strip())
+    assert status == 200, body
+    text = body.decode()
     return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
             for line in text.splitlines() if line and not line.startswith("#")}
 
@@ -299,7 +305,8 @@ def test_the_endpoints_own_settings_keys_swagger_and_serialize(rollout):
     assert new_key != old_key
     assert post(endpoint.scoring_uri, "{}", old_key)[0] == 401
     assert post(endpoint.scoring_uri, "{}", new_key)[0] == 200
-    with urllib.request.urlopen(endpoint.swagger_uri) as response:
+    swagger = urllib.request.Request(endpoint.swagger_uri, headers={"Authorization": "Bearer " + new_key})
+    with urllib.request.urlopen(swagger) as response:
         assert response.status == 200 and response.headers["azureml-model-deployment"] in ("versiona", "versionb")
 
     endpoint.update(auth_enabled=False, description="open for a demo", tags={"stage": "demo"})
