@@ -743,6 +743,8 @@ def main():
     parser.add_argument("--output", default=os.path.join(ROOT, "BENCHMARKS.md"), help="where the report goes")
     parser.add_argument("--json", help="also write the raw figures here")
     parser.add_argument("--from-json", help="measure nothing: write the report of figures saved with --json")
+    parser.add_argument("--skip-security", action="store_true",
+                        help="leave out the token-auth and HTTPS rows (bench/security.py)")
     args = parser.parse_args()
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
     if args.from_json:
@@ -757,6 +759,14 @@ def main():
         finally:
             bench.close()
     text = report(results)
+    if not args.from_json and not args.skip_security:
+        log("== token auth and HTTPS (bench/security.py)")
+        security = subprocess.run([sys.executable, os.path.join(HERE, "security.py"), "--duration",
+                                   str(args.duration), "--rounds", str(args.rounds)],
+                                  stdout=subprocess.PIPE, text=True, timeout=1800)
+        if security.returncode != 0:
+            sys.exit("bench: bench/security.py failed")
+        text += "\n\n" + security.stdout.strip()
     with open(args.output, "w") as f:
         f.write(text + "\n")
     if args.json and not args.from_json:

@@ -23,7 +23,12 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench import Home, Load, combine, log  # noqa: E402
+from bench import Home, Load, combine  # noqa: E402
+
+
+def log(*args):
+    # Progress goes to stderr; stdout carries only the table, which bench/run adds to BENCHMARKS.md.
+    print(*args, file=sys.stderr, flush=True)
 
 
 def certificate(directory, cname):
@@ -97,6 +102,12 @@ def main():
                 results.append(r)
                 log("{:<48} {:>8.0f} req/s  p50 {:>7.3f} ms  p99 {:>7.3f} ms  front end {:.1f} µs CPU/request  "
                     "errors {}".format(r["name"], r["rps"], r["p50_ms"], r["p99_ms"], r["fe_us"], r["errors"]))
+        print("## Token auth and HTTPS")
+        print()
+        print("What token authentication and TLS cost, beside key auth over plain HTTP: `bench/security` ({} s runs, "
+              "median of {}). The token row sends one token throughout, as the SDK does until its refresh time; "
+              "the new-connection rows ask for `Connection: close`, so with HTTPS every request pays a full "
+              "handshake (ECDSA P-256 certificate).".format(args.duration, args.rounds))
         print()
         print("| {} connections, 1 replica, trivial score.py | req/s | p50 ms | p99 ms | front end CPU µs/request "
               "| vs key, HTTP (same connection mode) | errors |".format(args.connections))
@@ -109,7 +120,7 @@ def main():
         tool = os.path.join(os.path.dirname(HERE), "build", "bench", "amlcore_bench_token")
         if os.path.exists(tool):
             print()
-            print(subprocess.run([tool], capture_output=True, text=True, timeout=120).stdout.strip())
+            print(subprocess.run([tool], capture_output=True, text=True, timeout=120).stdout.strip() + ".")
     finally:
         program = os.path.join(os.path.dirname(amlcore.__file__), "bin", "amlcored")
         subprocess.run([program, "--stop", "--with-clusters", "--home", home], capture_output=True, timeout=120)

@@ -211,3 +211,22 @@ def test_renew_needs_a_leaf_domain_label(ws, certificate):
         bad = AksCompute.provisioning_configuration(agent_count=1, cluster_purpose="DevTest")
         bad.enable_ssl(leaf_domain_label="Bad_Label")
         ComputeTarget.create(ws, "bad-label", bad)
+
+
+def test_attaching_a_cluster_with_ssl_makes_its_front_end_serve_https(ws, certificate, tmp_path, monkeypatch):
+    from amlcore import Workspace
+    aks = ComputeTarget.create(ws, "plain-aks", AksCompute.provisioning_configuration(
+        agent_count=1, cluster_purpose="DevTest"))
+    aks.wait_for_completion()
+    assert aks.scoring_endpoint.startswith("http://")
+    cert, key = certificate("localhost")
+    config = AksCompute.attach_configuration(resource_id=aks.cluster_resource_id, cluster_purpose="DevTest")
+    config.enable_ssl(ssl_cname="localhost", ssl_cert_pem_file=cert, ssl_key_pem_file=key)
+    attached = ComputeTarget.attach(Workspace.create("team-ws"), "secured", config)
+    attached.wait_for_completion()
+    assert attached.scoring_endpoint.startswith("https://localhost:")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)
+    service = deploy(attached.workspace, attached, script_dir(tmp_path, ECHO), name="attached-svc")
+    service.wait_for_deployment()
+    assert service.scoring_uri.startswith("https://localhost:")
+    assert service.run('{"n": 10}') == {"echo": {"n": 10}}
