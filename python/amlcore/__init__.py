@@ -20,4 +20,6 @@ from amlcore.model import InferenceConfig, Model
 from amlcore.webservice import Webservice
 
 __version__ = _core.__version__
-__all__ = ["Workspace", "ComputeTarget", "Environment", "Model", "InferenceConfig", "Webservice", "__version__"]
+VERSION = __version__  # azureml.core.VERSION
+__all__ = ["Workspace", "ComputeTarget", "Environment", "Model", "InferenceConfig", "Webservice", "VERSION",
+           "__version__"]

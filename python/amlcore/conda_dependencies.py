@@ -84,6 +84,11 @@ class CondaDependencies:
     def conda_packages(self):
         return iter(self._core.conda_packages)
 
+    def _is_empty(self):
+        core = self._core
+        return not (list(core.pip_packages) or list(core.conda_packages) or core.python_version or
+                    list(core.channels))
+
     def serialize_to_string(self):
         """The specification as a conda environment file."""
         return self._core.serialize()

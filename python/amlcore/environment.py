@@ -4,7 +4,12 @@ from amlcore import _core
 from amlcore.conda_dependencies import CondaDependencies
 from amlcore.exceptions import UserErrorException
 
-__all__ = ["Environment"]
+__all__ = ["Environment", "DEFAULT_CPU_IMAGE", "DEFAULT_GPU_IMAGE"]
+
+# azureml's default base images. Replicas run as processes of this machine, so an image only names the
+# environment (it is part of its identity); nothing is pulled.
+DEFAULT_CPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:20230509.v1"
+DEFAULT_GPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.1-cudnn8-ubuntu20.04:20230509.v1"
 
 
 class PythonSection:
@@ -13,7 +18,8 @@ class PythonSection:
     def __init__(self):
         self.user_managed_dependencies = False
         self.interpreter_path = "python"
-        self.conda_dependencies = None
+        # As in azureml, every new environment has a specification to add packages to.
+        self.conda_dependencies = CondaDependencies()
         self.conda_dependencies_file = None
 
 
@@ -97,7 +103,8 @@ class Environment:
         section.user_managed_dependencies = bool(self.python.user_managed_dependencies)
         section.interpreter_path = self.python.interpreter_path or "python"
         deps = self.python.conda_dependencies
-        if deps is not None:
+        # A specification with nothing in it is the same environment as none (and builds nothing).
+        if deps is not None and not deps._is_empty():
             if not isinstance(deps, CondaDependencies):
                 raise UserErrorException("env.python.conda_dependencies must be a CondaDependencies, not {}.".format(
                     type(deps).__name__))

@@ -442,12 +442,15 @@ absl::StatusOr<std::string> Webservice::Run(absl::string_view input_data) {
   if (scoring_uri_.empty()) {
     if (auto s = UpdateDeploymentState(); !s.ok()) return s;
   }
+  // azureml's words when there is nothing to call, with amlcore's reason.
+  auto not_ready = [this] {
+    return AsWebserviceError(absl::FailedPreconditionError(absl::StrCat(
+        "Error attempting to call webservice, scoring_uri unavailable. This could be due to a failed deployment, "
+        "or the service is not ready yet.\nCurrent State: ", state_, reason_.empty() ? "" : absl::StrCat(" (", reason_, ")"),
+        "\nErrors: ", error_.empty() ? "None" : error_)));
+  };
   auto url = http::ParseUrl(scoring_uri_);
-  if (!url) {
-    return AsWebserviceError(absl::FailedPreconditionError(
-        absl::StrCat("Error attempting to call webservice, scoring_uri unavailable. This could be due to a failed "
-                     "deployment, or the service is not ready yet.\nCurrent State: ", state_)));
-  }
+  if (!url) return not_ready();
   http::Client client(ConnectHost(url->host), url->port, ScoringTls(*url));
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto credential = Credential(/*fresh=*/attempt > 0);
@@ -459,6 +462,10 @@ absl::StatusOr<std::string> Webservice::Run(absl::string_view input_data) {
     if (!endpoint_name_.empty()) request.headers.Set("azureml-model-deployment", name_);
     auto response = client.Send(std::move(request), {.timeout = std::chrono::minutes(5)});
     if (!response.ok()) return AsWebserviceError(response.status());
+    // A service that exists but is not serving (never routed: 404; no ready replica: 503) says why.
+    if (response->status == 404 || response->status == 503) {
+      if (UpdateDeploymentState().ok() && state_ != ServiceState::kHealthy) return not_ready();
+    }
     if (response->status == 401 && attempt == 0) {
       // The keys may have been regenerated, the token expired or the auth mode changed: look again, once.
       (void)UpdateDeploymentState();

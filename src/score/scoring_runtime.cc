@@ -1,6 +1,7 @@
 #include "score/scoring_runtime.h"
 
 #include <pybind11/embed.h>
+#include <pybind11/stl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -14,6 +15,8 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -90,6 +93,24 @@ def load(path):
 
 def describe(exc_type, exc, tb):
     return "".join(traceback.format_exception(exc_type, exc, tb))
+
+
+def make_request(method, path, query, headers, body):
+    from azureml.contrib.services.aml_request import AMLRequest
+    return AMLRequest(method, path, query, headers, body)
+
+
+def response_parts(result):
+    """(status, [(name, value)], body bytes) of an AMLResponse (or anything shaped like one); None otherwise."""
+    status = getattr(result, "status_code", None)
+    if not isinstance(status, int) or isinstance(result, (str, bytes, dict, list)):
+        return None
+    data = result.get_data() if hasattr(result, "get_data") else getattr(result, "data", b"")
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    headers = getattr(result, "headers", {}) or {}
+    pairs = list(headers.items()) if hasattr(headers, "items") else list(headers)
+    return status, [(str(k), str(v)) for k, v in pairs], bytes(data)
 )PY";
 
 std::string Env(const char* name, const std::string& fallback = "") {
@@ -123,6 +144,10 @@ class StatusFile {
 // One scoring request on its way through Python.
 struct Job {
   std::string input;
+  // With a @rawhttp run(): the request as it came (input is then its body, any bytes).
+  std::string method;
+  std::string query;
+  std::vector<std::pair<std::string, std::string>> headers;
   std::string request_id;
   std::string client_request_id;
   std::mutex mu;
@@ -187,7 +212,7 @@ class Runtime {
   std::string swagger_;
   py::object glue_;  // the glue module's namespace (a dict), set once the interpreter runs
   py::object run_;
-
+  bool raw_ = false;  // run() is decorated with @rawhttp: it takes an AMLRequest
   py::object dumps_;  // json.dumps
   std::unique_ptr<http::EventLoop> loop_;
 
@@ -275,7 +300,12 @@ void Runtime::Handle(http::Request request, http::Responder reply) {
   if (path != "/score") return std::move(reply)(tag(Message(404, absl::StrCat("No resource at ", path, "."))));
 
   auto job = std::make_shared<Job>();
-  if (request.method == "POST") {
+  if (raw_ && (request.method == "POST" || request.method == "GET")) {
+    job->method = request.method;
+    job->query = std::string(request.query());
+    for (const auto& [name, value] : request.headers.fields()) job->headers.emplace_back(name, value);
+    job->input = std::move(request.body);
+  } else if (request.method == "POST") {
     if (!IsValidUtf8(request.body)) {
       return std::move(reply)(tag(Message(400, "The request body is not valid UTF-8.")));
     }
@@ -348,8 +378,20 @@ void Runtime::RunJobs() {
     bool failed = false;
     glue_["request_id"] = job->request_id;
     try {
-      py::object result = run_(py::str(job->input));
-      response = http::Response::Json(200, dumps_(result).cast<std::string>());
+      py::object result = raw_ ? run_(glue_["make_request"](job->method, "/score", job->query, job->headers,
+                                                            py::bytes(job->input)))
+                               : run_(py::str(job->input));
+      py::object parts = raw_ ? glue_["response_parts"](result) : py::none();
+      if (!parts.is_none()) {
+        auto [status, headers, body] = parts.cast<std::tuple<int, std::vector<std::pair<std::string, std::string>>,
+                                                             std::string>>();
+        response.status = status;
+        response.body = std::move(body);
+        for (auto& [name, value] : headers) response.headers.Set(name, value);
+        if (!response.headers.Get("Content-Type")) response.headers.Set("Content-Type", "text/plain; charset=utf-8");
+      } else {
+        response = http::Response::Json(200, dumps_(result).cast<std::string>());
+      }
     } catch (py::error_already_set& error) {
       failed = true;
       std::string trace = Describe(error);
@@ -501,6 +543,7 @@ int Runtime::Run() {
     }
   }
   run_ = module.attr("run");
+  raw_ = py::hasattr(run_, "_amlcore_rawhttp") && py::bool_(run_.attr("_amlcore_rawhttp"));
   dumps_ = py::module_::import("json").attr("dumps");
   status_.Write("Initializing");
   try {
