@@ -230,3 +230,22 @@ def test_attaching_a_cluster_with_ssl_makes_its_front_end_serve_https(ws, certif
     service.wait_for_deployment()
     assert service.scoring_uri.startswith("https://localhost:")
     assert service.run('{"n": 10}') == {"echo": {"n": 10}}
+
+
+def test_an_endpoint_with_token_auth_over_https(secure, tmp_path):
+    from amlcore import Model
+    from amlcore.model import InferenceConfig
+    from amlcore.webservice import AksEndpoint
+    aks, service, cert, key = secure
+    inference = InferenceConfig(entry_script="score.py", source_directory=script_dir(tmp_path, ECHO, "ep"))
+    endpoint = Model.deploy(aks.workspace, "tls-ep", [], inference, AksEndpoint.deploy_configuration(
+        version_name="version-a", traffic_percentile=100, token_auth_enabled=True, cpu_cores=0.1, memory_gb=0.2),
+        aks)
+    endpoint.wait_for_deployment()
+    assert endpoint.scoring_uri.startswith("https://localhost:")
+    assert endpoint.run('{"n": 11}') == {"echo": {"n": 11}}
+    token = endpoint.get_access_token().access_token
+    out = subprocess.run(["curl", "-sS", "--cacert", cert, "-H", "Authorization: Bearer " + token, "-H",
+                          "Content-Type: application/json", "-d", '{"n": 12}', endpoint.scoring_uri],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and json.loads(out.stdout) == {"echo": {"n": 12}}, out.stderr
