@@ -33,8 +33,6 @@ std::string ErrorJson(absl::string_view code, absl::string_view message) {
   return json::Serialize(bj::object{{"code", json::Bj(code)}, {"message", json::Bj(message)}});
 }
 
-absl::Status Superseded() { return absl::AbortedError("superseded"); }
-
 // Elapsed time since a stored timestamp.
 absl::Duration Since(const std::string& timestamp) {
   absl::Time t;
