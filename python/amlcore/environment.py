@@ -1,5 +1,8 @@
 """Environment, as in ``azureml.core.Environment``: what a scoring replica's Python has installed."""
 
+import json
+import os
+
 from amlcore import _core
 from amlcore.conda_dependencies import CondaDependencies
 from amlcore.exceptions import UserErrorException
@@ -94,6 +97,67 @@ class Environment:
         for core in _core.Environment.list(workspace._core):
             out[core.name] = Environment._from_core(core)
         return out
+
+    _DEFINITION_FILE = "azureml_environment.json"
+    _CONDA_FILE = "conda_dependencies.yml"
+
+    def save_to_directory(self, path, overwrite=False):
+        """Write this definition to the folder ``path``: ``azureml_environment.json`` and, when it lists
+        packages, ``conda_dependencies.yml`` (as azureml does); ``load_from_directory`` reads it back."""
+        os.makedirs(path, exist_ok=True)
+        definition = os.path.join(path, self._DEFINITION_FILE)
+        conda = os.path.join(path, self._CONDA_FILE)
+        if not overwrite:
+            for existing in (definition, conda):
+                if os.path.exists(existing):
+                    raise UserErrorException("File {} already exists. Set overwrite=True to replace it.".format(
+                        existing))
+        deps = self.python.conda_dependencies
+        has_deps = deps is not None and not deps._is_empty()
+        document = {
+            "name": self.name,
+            "version": self.version,
+            "environmentVariables": dict(self.environment_variables),
+            "python": {"userManagedDependencies": bool(self.python.user_managed_dependencies),
+                       "interpreterPath": self.python.interpreter_path or "python",
+                       "condaDependenciesFile": self._CONDA_FILE if has_deps else None},
+            "docker": {"baseImage": self.docker.base_image, "baseDockerfile": self.docker.base_dockerfile},
+            "inferencingStackVersion": self.inferencing_stack_version,
+        }
+        with open(definition, "w") as f:
+            json.dump(document, f, indent=4)
+        if has_deps:
+            deps.save(conda)
+        elif os.path.exists(conda):
+            os.remove(conda)
+
+    @staticmethod
+    def load_from_directory(path):
+        """The environment ``save_to_directory`` wrote to the folder ``path``."""
+        definition = os.path.join(path, Environment._DEFINITION_FILE)
+        try:
+            with open(definition) as f:
+                document = json.load(f)
+        except OSError as e:
+            raise UserErrorException("Cannot read {}: {}.".format(definition, e.strerror))
+        except ValueError as e:
+            raise UserErrorException("{} is not valid JSON: {}.".format(definition, e))
+        if not isinstance(document, dict) or not isinstance(document.get("name"), str):
+            raise UserErrorException("{} has no environment name.".format(definition))
+        env = Environment(document["name"])
+        env.version = document.get("version")
+        env.environment_variables = dict(document.get("environmentVariables") or {})
+        python = document.get("python") or {}
+        env.python.user_managed_dependencies = bool(python.get("userManagedDependencies", False))
+        env.python.interpreter_path = python.get("interpreterPath") or "python"
+        conda_file = python.get("condaDependenciesFile")
+        if conda_file:
+            env.python.conda_dependencies = CondaDependencies(os.path.join(path, conda_file))
+        docker = document.get("docker") or {}
+        env.docker.base_image = docker.get("baseImage")
+        env.docker.base_dockerfile = docker.get("baseDockerfile")
+        env.inferencing_stack_version = document.get("inferencingStackVersion")
+        return env
 
     def _to_core(self):
         core = _core.Environment()

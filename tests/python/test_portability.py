@@ -3,7 +3,7 @@ VERSION, the compute_target module, environments that start with a specification
 entry scripts (AMLRequest, rawhttp, AMLResponse), and a clear error when a service that exists is not serving."""
 
 import json
-import urllib.request
+import os
 
 import pytest
 
@@ -93,3 +93,27 @@ def test_run_on_a_service_that_is_not_serving_says_its_state(aks, tmp_path):
         service.run({"a": 1})
     message = str(raised.value)
     assert "Current State: Failed" in message and "not found" not in message, message
+
+
+def test_an_environment_saved_to_a_directory_loads_back_the_same(tmp_path):
+    from amlcore.exceptions import UserErrorException
+    env = Environment("saved-env")
+    env.python.conda_dependencies.add_pip_package("scikit-learn")
+    env.python.conda_dependencies.set_python_version("3.11")
+    env.environment_variables = {"MODE": "fast"}
+    env.docker.base_image = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04"
+    folder = str(tmp_path / "env")
+    env.save_to_directory(folder)
+    assert sorted(os.listdir(folder)) == ["azureml_environment.json", "conda_dependencies.yml"]
+    loaded = Environment.load_from_directory(folder)
+    assert loaded.name == "saved-env" and loaded.environment_variables == {"MODE": "fast"}
+    assert list(loaded.python.conda_dependencies.pip_packages) == ["scikit-learn"]
+    assert loaded.python.conda_dependencies.get_python_version() == "3.11"
+    assert loaded.get_hash() == env.get_hash()
+    with pytest.raises(UserErrorException, match="already exists. Set overwrite=True"):
+        env.save_to_directory(folder)
+    Environment("plain-env").save_to_directory(folder, overwrite=True)
+    assert os.listdir(folder) == ["azureml_environment.json"]
+    assert Environment.load_from_directory(folder).python.conda_dependencies._is_empty()
+    with pytest.raises(UserErrorException, match="Cannot read"):
+        Environment.load_from_directory(str(tmp_path / "nowhere"))
