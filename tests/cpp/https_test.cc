@@ -211,8 +211,11 @@ TEST_F(HttpsTest, OpenSslClientsResumeByTicketAndBySessionId) {
     EXPECT_THAT(result.output, HasSubstr("Reused, TLSv1.")) << options;
     EXPECT_THAT(result.output, HasSubstr("Verify return code: 0 (ok)")) << options;
     EXPECT_THAT(result.output, HasSubstr("Compression: NONE")) << options;
-    EXPECT_GE(server_->tls_counters().resumed, resumed_before + 5) << options << "\n"
-                                                                   << result.output;
+    // The server counts a handshake when its I/O thread has finished it, which may be just after s_client,
+    // whose side ends first, has exited.
+    EXPECT_TRUE(testing::Eventually([&] { return server_->tls_counters().resumed >= resumed_before + 5; }))
+        << options << ": " << server_->tls_counters().resumed - resumed_before << " resumed\n"
+        << result.output;
   }
 }
 
@@ -233,7 +236,9 @@ TEST_F(HttpsTest, RefusesTls11AndCiphersWithoutForwardSecrecyOrAead) {
   auto renegotiate = RunCommand(absl::StrCat("sh -c 'echo R; sleep 1' | ", OpenSsl("-tls1_2", "")));
   EXPECT_THAT(renegotiate.output, HasSubstr("RENEGOTIATING"));
   EXPECT_THAT(renegotiate.output, HasSubstr("no renegotiation"));
-  EXPECT_GE(server_->tls_counters().failed, 2u);
+  // Counted once the server's side of the handshake has failed too, which may be after the client gave up.
+  EXPECT_TRUE(testing::Eventually([&] { return server_->tls_counters().failed >= 2u; }))
+      << server_->tls_counters().failed << " failed handshakes";
 }
 
 TEST_F(HttpsTest, SetTlsServesTheNewCertificateToNewConnectionsOnly) {
@@ -367,7 +372,9 @@ TEST_F(HttpsTest, ClientRefusesAnUntrustedCertificateOrAnotherName) {
   reply = missing_ca.Send({.method = "GET", .target = "/"});
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kInvalidArgument) << reply.status();
   EXPECT_THAT(std::string(reply.status().message()), HasSubstr("cannot load CA file"));
-  EXPECT_GE(server_->tls_counters().failed, 2u);
+  // Counted once the server's side of the handshake has failed too, which may be after the client gave up.
+  EXPECT_TRUE(testing::Eventually([&] { return server_->tls_counters().failed >= 2u; }))
+      << server_->tls_counters().failed << " failed handshakes";
 }
 
 // A client socket that speaks plain HTTP by hand.
