@@ -422,6 +422,10 @@ def test_failed_environment_build_shows_the_installer_output(aks, tmp_path, monk
     assert "pip could not install amlcore-no-such-package==9.9" in message
     assert "No matching distribution found" in message or "Could not find a version" in message
     assert service.state == "Failed" and service.phase == "BuildingEnvironment"
+    # Never routed, the service still exists: run() says what state it is in, not "not found".
+    with pytest.raises(WebserviceException, match="Current State: Failed") as error:
+        service.run({"n": 1})
+    assert "EnvironmentBuildFailed" in str(error.value) and "not found" not in str(error.value)
 
 
 def test_update_under_traffic_loses_no_request_and_overwrite_keeps_uri_and_keys(aks, tmp_path):
