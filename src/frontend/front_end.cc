@@ -541,6 +541,8 @@ absl::StatusOr<std::unique_ptr<FrontEnd>> FrontEnd::Start(const FrontEndOptions&
     if (!parsed.ok()) return parsed.status();
     if (!parsed->empty()) tls = std::move(*parsed);
   }
+  // Before the server listens: adopted replicas are routed by the time the first request arrives.
+  impl->supervisor->Start();
   Impl* raw = impl.get();
   auto server = http::Server::Start(
       http::ServerOptions{
@@ -559,7 +561,6 @@ absl::StatusOr<std::unique_ptr<FrontEnd>> FrontEnd::Start(const FrontEndOptions&
     }
   }
   impl->expiry = std::thread([raw] { raw->ExpiryLoop(); });
-  impl->supervisor->Start();
 
   ProcessId self{getpid(), ProcessStartTime(getpid()).value_or(0)};
   json::bj::object info{{"pid", static_cast<int64_t>(self.pid)},

@@ -108,9 +108,12 @@ void ReplicaSupervisor::Start() {
                                                         static_cast<uint64_t>(json::GetInt(*object, "start_time"))};
   }
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     orphans_ = std::move(found);
     ClaimOrphans();
+    // A first round before the front end serves anything: replicas it adopts that are ready get their routes
+    // now, so that no request meets a version without replicas while they run.
+    PassLocked(lock);
   }
   loop_ = std::thread([this] { Loop(); });
 }
@@ -196,23 +199,27 @@ std::vector<domain::VersionObservation> ReplicaSupervisor::Status() const {
 void ReplicaSupervisor::Loop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    std::vector<Observation> observations = CollectObservationsLocked();
-    lock.unlock();
-    for (Observation& o : observations) Observe(o);
-    lock.lock();
-    ApplyObservationsLocked(observations);
-    ApplyProbeResultsLocked();
-    Plan plan = PlanLocked();
-    lock.unlock();
-    Execute(plan);
-    lock.lock();
-    for (const auto& [workload, replica] : plan.unrouted) {
-      if (Replica* r = FindLocked(workload, replica, nullptr)) r->unrouted = true;
-    }
-    ApplySpawnsLocked(plan.spawns);
+    PassLocked(lock);
     if (stopping_) break;
     cv_.wait_for(lock, 100ms);
   }
+}
+
+void ReplicaSupervisor::PassLocked(std::unique_lock<std::mutex>& lock) {
+  std::vector<Observation> observations = CollectObservationsLocked();
+  lock.unlock();
+  for (Observation& o : observations) Observe(o);
+  lock.lock();
+  ApplyObservationsLocked(observations);
+  ApplyProbeResultsLocked();
+  Plan plan = PlanLocked();
+  lock.unlock();
+  Execute(plan);
+  lock.lock();
+  for (const auto& [workload, replica] : plan.unrouted) {
+    if (Replica* r = FindLocked(workload, replica, nullptr)) r->unrouted = true;
+  }
+  ApplySpawnsLocked(plan.spawns);
 }
 
 ReplicaSupervisor::Replica* ReplicaSupervisor::FindLocked(const std::string& workload, const std::string& replica,

@@ -154,6 +154,9 @@ class ReplicaSupervisor {
   // Lets versions take over replicas found running at start (id prefix "<workload>.r"). Call with mu_ held.
   void ClaimOrphans();
   void Loop();
+  // One round: observe the replicas, apply probe results, then spawn, stop and route as planned. Takes `lock`
+  // (on mu_) held and returns with it held; it is released while processes are observed or started.
+  void PassLocked(std::unique_lock<std::mutex>& lock);
   std::vector<Observation> CollectObservationsLocked() const;
   static void Observe(Observation& observation);
   void ApplyObservationsLocked(const std::vector<Observation>& observations);
