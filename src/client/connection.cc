@@ -104,14 +104,18 @@ std::string Connection::endpoint() const {
 
 absl::Status Connection::Discover() {
   if (home_.empty()) return absl::OkStatus();  // explicit endpoint: nothing to discover
-  auto server_file = ReadServerFile(home_);
-  if (server_file.ok() && IsRunning(server_file->process) && Healthy(*server_file)) {
+  // Talks to the server a server.json names, if it answers; a server found again after a restart or a start
+  // gets new connections (`new_server`).
+  auto adopt = [this](const absl::StatusOr<ServerFile>& f, bool new_server) {
+    if (!f.ok() || !IsRunning(f->process) || !Healthy(*f)) return false;
     std::lock_guard lock(mu_);
-    if (endpoint_ != server_file->endpoint) idle_.clear();
-    endpoint_ = server_file->endpoint;
-    token_ = server_file->token;
-    return absl::OkStatus();
-  }
+    if (new_server || endpoint_ != f->endpoint) idle_.clear();
+    endpoint_ = f->endpoint;
+    token_ = f->token;
+    return true;
+  };
+  auto server_file = ReadServerFile(home_);
+  if (adopt(server_file, false)) return absl::OkStatus();
   // A server holds the home, yet server.json does not lead to it: the file was deleted or damaged, or the
   // server is still starting. Starting another would only find the home locked.
   std::string lock_path = absl::StrCat(home_, "/amlcored.lock");
@@ -121,14 +125,7 @@ absl::Status Connection::Discover() {
     bool released = false;                 // the server stopped meanwhile: start a new one below
     for (auto deadline = Clock::now() + (is_server ? 20s : 2s); !released && Clock::now() < deadline;
          std::this_thread::sleep_for(20ms)) {
-      auto f = ReadServerFile(home_);
-      if (f.ok() && IsRunning(f->process) && Healthy(*f)) {
-        std::lock_guard lock(mu_);
-        idle_.clear();
-        endpoint_ = f->endpoint;
-        token_ = f->token;
-        return absl::OkStatus();
-      }
+      if (adopt(ReadServerFile(home_), true)) return absl::OkStatus();
       released = !FileLock::IsHeld(lock_path);
     }
     if (!released) {
@@ -159,14 +156,7 @@ absl::Status Connection::Discover() {
                                                ". Set AMLCORE_SERVER_PROGRAM to the amlcored executable."));
   }
   for (auto deadline = Clock::now() + 20s; Clock::now() < deadline; std::this_thread::sleep_for(20ms)) {
-    auto f = ReadServerFile(home_);
-    if (f.ok() && IsRunning(f->process) && Healthy(*f)) {
-      std::lock_guard lock(mu_);
-      idle_.clear();
-      endpoint_ = f->endpoint;
-      token_ = f->token;
-      return absl::OkStatus();
-    }
+    if (adopt(ReadServerFile(home_), true)) return absl::OkStatus();
   }
   auto log = ReadFile(absl::StrCat(home_, "/amlcored.log"));
   std::string tail = log.ok() ? log->substr(log->size() > 1500 ? log->size() - 1500 : 0) : "";

@@ -18,6 +18,7 @@ import pytest
 
 from amlcore import Webservice
 from amlcore.exceptions import WebserviceException
+from conftest import _alive
 from services import ECHO, Traffic, deploy, get, post, script_dir
 
 
@@ -454,14 +455,6 @@ FORKS = """
     def run(raw):
         return {{"pid": os.getpid()}}
 """
-
-
-def _alive(pid):
-    try:
-        with open("/proc/{}/stat".format(pid)) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
 
 
 def _child_of(pid_file):
