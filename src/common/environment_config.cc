@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
@@ -39,6 +40,13 @@ EnvironmentConfig Read(std::optional<std::string>* malformed) {
   }
   if (auto lifetime = seconds("AMLCORE_TOKEN_LIFETIME_SECONDS", 10, 86400)) {
     c.token_lifetime = std::chrono::seconds(static_cast<int64_t>(*lifetime));
+  }
+  std::string offline = absl::AsciiStrToLower(Get("AMLCORE_OFFLINE_ENVIRONMENTS"));
+  if (offline == "1" || offline == "true") {
+    c.offline_environments = true;
+  } else if (!offline.empty() && offline != "0" && offline != "false") {
+    *malformed = absl::StrCat("AMLCORE_OFFLINE_ENVIRONMENTS must be 1 (use installed versions when pip cannot "
+                              "install a requirement) or 0, not '", Get("AMLCORE_OFFLINE_ENVIRONMENTS"), "'.");
   }
   return c;
 }

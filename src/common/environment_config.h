@@ -26,6 +26,9 @@ struct EnvironmentConfig {
   std::chrono::milliseconds simulated_provisioning{0};
   // How long the tokens of services with token auth live (AMLCORE_TOKEN_LIFETIME_SECONDS; one hour as on Azure).
   std::chrono::seconds token_lifetime{3600};
+  // AMLCORE_OFFLINE_ENVIRONMENTS=1: a requirement pip cannot install (no package index) while the runtime's
+  // Python has another version of it is built with that version, with a warning, instead of failing.
+  bool offline_environments = false;
 
   static EnvironmentConfig Load();
   // Like Load, but a malformed value is an error naming the variable.

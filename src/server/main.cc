@@ -22,7 +22,9 @@ constexpr char kUsage[] =
     "  --processes      print the running front ends and replicas of DIR's clusters as JSON\n"
     "signals: SIGTERM or SIGINT stop the server; SIGHUP makes it write <home>/server.json again\n"
     "environment: AMLCORE_SIMULATED_PROVISIONING_SECONDS makes cluster creation take that long\n"
-    "             AMLCORE_TOKEN_LIFETIME_SECONDS sets how long service tokens live (default 3600)\n";
+    "             AMLCORE_TOKEN_LIFETIME_SECONDS sets how long service tokens live (default 3600)\n"
+    "             AMLCORE_OFFLINE_ENVIRONMENTS=1 builds environments whose pinned requirements pip cannot\n"
+    "             install with the versions the runtime's Python has, warning about each\n";
 
 }  // namespace
 
@@ -82,6 +84,7 @@ int main(int argc, char** argv) {
   }
   options.simulated_provisioning = environment->simulated_provisioning;
   options.token_lifetime = environment->token_lifetime;
+  options.offline_environments = environment->offline_environments;
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);

@@ -276,6 +276,7 @@ absl::StatusOr<std::unique_ptr<WorkspaceServer>> WorkspaceServer::Start(Workspac
         .frontend_program = impl->options.frontend_program,
         .scoring_program = impl->options.scoring_program,
         .runtime_python = impl->options.runtime_python,
+        .offline_environments = impl->options.offline_environments,
         .python_path = PrepareReplicaPythonPath(home),
         .blobs = impl->blobs.get()});
     impl->backend = impl->local->seams();

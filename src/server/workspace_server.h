@@ -27,6 +27,9 @@ struct WorkspaceServerOptions {
   std::string scoring_program;
   // The Python replicas and environments build on; empty: $AMLCORE_RUNTIME_PYTHON, else /usr/bin/python3.
   std::string runtime_python;
+  // Builds environments whose pinned requirements pip cannot install with the versions the runtime's Python has,
+  // warning about each, instead of failing them (AMLCORE_OFFLINE_ENVIRONMENTS=1 for amlcored).
+  bool offline_environments = false;
   std::chrono::milliseconds simulated_provisioning{0};
   // How often every cluster is reconciled (front ends restarted, service health updated).
   std::chrono::milliseconds reconcile_interval{2000};

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -151,3 +152,38 @@ def certificate(tmp_path):
                         "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
         return str(cert), str(key)
     return make
+
+
+def _index_only(monkeypatch, listener):
+    """pip, as the server runs it, sees one package index, on `listener`, and none of the machine's pip settings:
+    tests never reach beyond loopback. Generous retry and timeout defaults show that builds bound pip themselves."""
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:{}/simple".format(listener.getsockname()[1]))
+    monkeypatch.setenv("PIP_DEFAULT_TIMEOUT", "600")
+    monkeypatch.setenv("PIP_RETRIES", "10")
+    for name in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX", "http_proxy", "https_proxy", "all_proxy",
+                 "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def refusing_index(home, monkeypatch):
+    """A package index that refuses connections (a port held but not listened on): pip fails at once. Request it
+    before the fixtures that start the server."""
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    _index_only(monkeypatch, held)
+    yield
+    held.close()
+
+
+@pytest.fixture
+def silent_index(home, monkeypatch):
+    """A package index that accepts connections and never answers: what makes pip wait out its timeouts. Request
+    it before the fixtures that start the server."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    _index_only(monkeypatch, listener)
+    yield
+    listener.close()

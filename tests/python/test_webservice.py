@@ -407,7 +407,7 @@ def test_amlignore_keeps_files_out_of_the_snapshot(aks, tmp_path):
     assert service.run("{}") == [".amlignore", ".gitignore", "keep.txt", "score.py"]
 
 
-def test_failed_environment_build_shows_the_installer_output(aks, tmp_path, monkeypatch):
+def test_failed_environment_build_shows_the_installer_output(refusing_index, aks, tmp_path, monkeypatch):
     ws, target = aks
     env = Environment("missing-env")
     env.python.conda_dependencies = CondaDependencies.create(pip_packages=["amlcore-no-such-package==9.9"])

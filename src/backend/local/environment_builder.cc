@@ -8,11 +8,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "backend/local/layout.h"
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/json.h"
+#include "common/json_fields.h"
 #include "common/process.h"
-#include "backend/local/layout.h"
 
 namespace amlcore::backend::local {
 namespace {
@@ -21,7 +22,24 @@ using namespace std::chrono_literals;
 
 constexpr char kMarker[] = "amlcore-environment.json";
 
-// Reports, for each requirement, the installed distribution and version (or null) in the runtime's Python.
+// pip runs with the machine's configuration, but bounded: an index that cannot be reached fails it within one
+// socket timeout instead of after pip's retries (or a PIP_DEFAULT_TIMEOUT of minutes), and the whole install has
+// a deadline.
+constexpr int kPipSocketTimeoutSeconds = 15;
+constexpr auto kPipDeadline = 20min;
+
+// What a build leaves in <home>/environments/<hash>/: the interpreter replicas use, and what it does not honour.
+struct EnvironmentMarker {
+  std::string python;
+  std::string hash;
+  std::vector<std::string> warnings;
+};
+constexpr auto JsonFields(const EnvironmentMarker*) {
+  return json::Fields(json::Field("python", &EnvironmentMarker::python), json::Field("hash", &EnvironmentMarker::hash),
+                      json::Field("warnings", &EnvironmentMarker::warnings));
+}
+
+// Reports, for each requirement, the distribution it names and the version installed in the runtime's Python.
 constexpr char kProbeScript[] = R"PY(
 import json, sys
 from importlib import metadata
@@ -47,38 +65,125 @@ for text in sys.argv[1:]:
 print(json.dumps(out))
 )PY";
 
-// Conda's "name=1.0" pins are pip's "name==1.0".
-std::string CondaToPip(const std::string& spec) {
-  if (spec.find("==") != std::string::npos || spec.find(">=") != std::string::npos ||
-      spec.find("<=") != std::string::npos || spec.find("!=") != std::string::npos) {
-    return spec;
-  }
-  size_t eq = spec.find('=');
-  if (eq == std::string::npos) return spec;
-  std::string version = spec.substr(eq + 1);
-  if (size_t build = version.find('='); build != std::string::npos) version = version.substr(0, build);
-  return absl::StrCat(spec.substr(0, eq), "==", version);
-}
-
 std::string Normalized(absl::string_view name) {
   return absl::StrReplaceAll(absl::AsciiStrToLower(name), {{"_", "-"}, {".", "-"}});
-}
-
-// azureml's serving stack, which amlcore's runtime stands in for.
-bool ProvidedByAmlcore(const std::string& name) {
-  std::string n = Normalized(name);
-  return absl::StartsWith(n, "azureml-") || n == "azureml" || n == "inference-schema";
 }
 
 std::string Tail(const std::string& text, size_t max) {
   return text.size() > max ? absl::StrCat("...", text.substr(text.size() - max)) : text;
 }
+
+std::string LastLine(absl::string_view text) {
+  text = absl::StripTrailingAsciiWhitespace(text);
+  size_t newline = text.rfind('\n');
+  return std::string(newline == absl::string_view::npos ? text : text.substr(newline + 1));
+}
+
+std::vector<std::string> Texts(const std::vector<ProbedRequirement>& requirements) {
+  std::vector<std::string> out;
+  for (const auto& r : requirements) out.push_back(r.text);
+  return out;
+}
+
+std::vector<std::string> PipSpecs(const std::vector<ProbedRequirement>& requirements) {
+  std::vector<std::string> out;
+  for (const auto& r : requirements) out.push_back(r.pip_spec);
+  return out;
+}
+
+struct PipInstall {
+  std::string command;  // as tried, for messages
+  absl::StatusOr<CommandResult> result;
+  bool ok() const { return result.ok() && result->exit_code == 0; }
+  std::string Output() const { return result.ok() ? result->output : std::string(result.status().message()); }
+};
+
+// The one way a build runs pip: into `venv`, with the machine's pip configuration and the bounds above.
+PipInstall RunPip(const std::string& venv, const std::vector<std::string>& specs) {
+  std::vector<std::string> argv = {absl::StrCat(venv, "/bin/python"), "-m", "pip", "install",
+                                   "--disable-pip-version-check", "--no-input", "--retries", "0", "--timeout",
+                                   absl::StrCat(kPipSocketTimeoutSeconds)};
+  argv.insert(argv.end(), specs.begin(), specs.end());
+  return PipInstall{absl::StrJoin(argv, " "), RunCommand(argv, kPipDeadline)};
+}
+
+// The build's error when pip could not install `failed`: what was tried, what the runtime's Python has instead,
+// what to do, and pip's output.
+absl::Status PipFailure(const PipInstall& pip, const std::vector<ProbedRequirement>& failed,
+                        bool offline_environments) {
+  std::string message = absl::StrCat("pip could not install ", absl::StrJoin(Texts(failed), " "));
+  if (pip.result.ok() && pip.result->timed_out) {
+    absl::StrAppend(&message, " (stopped after ",
+                    std::chrono::duration_cast<std::chrono::minutes>(kPipDeadline).count(), " minutes)");
+  }
+  absl::StrAppend(&message, ". Tried: ", pip.command, " (with the machine's pip configuration, no retries, a ",
+                  kPipSocketTimeoutSeconds, " s socket timeout).");
+  bool substitutable = false;
+  for (const auto& r : failed) {
+    absl::StrAppend(&message, "\n", UnavailableExplanation(r));
+    substitutable |= !r.installed.empty();
+  }
+  absl::StrAppend(&message, "\nGive pip a package index that has ", failed.size() == 1 ? "it" : "them",
+                  " (pip.conf, PIP_INDEX_URL, PIP_FIND_LINKS) or change the requirements",
+                  substitutable && !offline_environments
+                      ? "; to use the versions available instead, start amlcored with AMLCORE_OFFLINE_ENVIRONMENTS=1"
+                      : "",
+                  ". pip's output:\n", Tail(pip.Output(), 6000));
+  return MakeError(absl::StatusCode::kFailedPrecondition, "EnvironmentBuildFailed", message);
+}
 }  // namespace
 
-EnvironmentBuilder::EnvironmentBuilder(std::string home, std::string runtime_python)
-    : home_(std::move(home)), runtime_python_(std::move(runtime_python)) {
+// azureml's serving stack, which amlcore's runtime stands in for.
+bool ProvidedByAmlcore(absl::string_view distribution) {
+  std::string n = Normalized(distribution);
+  return absl::StartsWith(n, "azureml-") || n == "azureml" || n == "inference-schema";
+}
+
+RequirementAction DecideRequirement(const ProbedRequirement& requirement, bool pip_failed,
+                                    bool offline_environments) {
+  if (ProvidedByAmlcore(requirement.name)) return RequirementAction::kProvided;
+  if (!requirement.installed.empty() && requirement.matches) return RequirementAction::kSatisfied;
+  if (!pip_failed) return RequirementAction::kInstall;
+  return offline_environments && !requirement.installed.empty() ? RequirementAction::kSubstitute
+                                                                : RequirementAction::kUnavailable;
+}
+
+std::string CondaToPip(absl::string_view spec) {
+  for (absl::string_view op : {"==", ">=", "<=", "!=", "~=", ">", "<"}) {
+    if (absl::StrContains(spec, op)) return std::string(spec);
+  }
+  size_t eq = spec.find('=');
+  if (eq == absl::string_view::npos) return std::string(spec);
+  absl::string_view version = spec.substr(eq + 1);
+  size_t build = version.find('=');
+  bool exact = build != absl::string_view::npos;
+  if (exact) version = version.substr(0, build);
+  return absl::StrCat(spec.substr(0, eq), "==", version, exact || absl::StrContains(version, "*") ? "" : ".*");
+}
+
+std::string SubstitutionWarning(const ProbedRequirement& requirement) {
+  return absl::StrCat("WARNING: requirement ", requirement.text, " is not installed; using ", requirement.name, " ",
+                      requirement.installed, " instead (AMLCORE_OFFLINE_ENVIRONMENTS=1)");
+}
+
+std::string UnavailableExplanation(const ProbedRequirement& requirement) {
+  if (requirement.installed.empty()) {
+    return absl::StrCat("requirement ", requirement.text,
+                        ": pip could not install it, and the runtime's Python has no ", requirement.name, ".");
+  }
+  return absl::StrCat("requirement ", requirement.text, ": pip could not install it; the version available is ",
+                      requirement.name, " ", requirement.installed,
+                      " (in the runtime's Python), which does not satisfy it.");
+}
+
+EnvironmentBuilder::EnvironmentBuilder(std::string home, std::string runtime_python, bool offline_environments)
+    : home_(std::move(home)),
+      runtime_python_(std::move(runtime_python)),
+      offline_environments_(offline_environments) {
   auto version = RunCommand({runtime_python_, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"}, 10s);
-  if (version.ok() && version->exit_code == 0) runtime_version_ = std::string(absl::StripAsciiWhitespace(version->output));
+  if (version.ok() && version->exit_code == 0) {
+    runtime_version_ = std::string(absl::StripAsciiWhitespace(version->output));
+  }
 }
 
 std::optional<absl::StatusOr<BuiltEnvironment>> EnvironmentBuilder::FromCache(const Environment& env,
@@ -93,16 +198,30 @@ std::optional<absl::StatusOr<BuiltEnvironment>> EnvironmentBuilder::FromCache(co
                        absl::StrCat("The user-managed environment's interpreter_path ", python, " does not exist."));
     }
     log(absl::StrCat("Environment ", short_hash, ": user-managed dependencies, using ", python, " as it is"));
-    return BuiltEnvironment{python, false};
+    return BuiltEnvironment{python, false, {}};
   }
-  auto marker = ReadFile(absl::StrCat(EnvironmentsDirectory(home_), "/", hash, "/", kMarker));
-  if (!marker.ok()) return std::nullopt;
-  auto object = json::ParseObject(*marker, kMarker);
-  if (!object.ok()) return std::nullopt;
-  std::string python = json::GetString(*object, "python");
-  if (!fs::exists(python)) return std::nullopt;
-  log(absl::StrCat("Environment ", short_hash, ": cache hit (machine-wide), using ", python));
-  return BuiltEnvironment{python, false};
+  std::string path = absl::StrCat(EnvironmentsDirectory(home_), "/", hash, "/", kMarker);
+  auto text = ReadFile(path);
+  if (!text.ok()) return std::nullopt;
+  auto marker = json::DecodeText<EnvironmentMarker>(*text, path);
+  if (!marker.ok() || !fs::exists(marker->python)) return std::nullopt;
+  if (!marker->warnings.empty() && !offline_environments_) {
+    log(absl::StrCat("Environment ", short_hash, ": the cached build uses installed versions in place of ",
+                     marker->warnings.size() == 1 ? "a requirement" : "requirements",
+                     " pip could not install, which only AMLCORE_OFFLINE_ENVIRONMENTS=1 allows; building it again"));
+    return std::nullopt;
+  }
+  log(absl::StrCat("Environment ", short_hash, ": cache hit (machine-wide), using ", marker->python));
+  for (const auto& warning : marker->warnings) log(warning);
+  return BuiltEnvironment{marker->python, false, marker->warnings};
+}
+
+std::vector<std::string> EnvironmentBuilder::Warnings(const std::string& hash) const {
+  std::string path = absl::StrCat(EnvironmentsDirectory(home_), "/", hash, "/", kMarker);
+  auto text = ReadFile(path);
+  if (!text.ok()) return {};
+  auto marker = json::DecodeText<EnvironmentMarker>(*text, path);
+  return marker.ok() ? marker->warnings : std::vector<std::string>{};
 }
 
 absl::StatusOr<BuiltEnvironment> EnvironmentBuilder::Build(const Environment& env, const std::string& hash,
@@ -112,7 +231,7 @@ absl::StatusOr<BuiltEnvironment> EnvironmentBuilder::Build(const Environment& en
   std::string directory = absl::StrCat(EnvironmentsDirectory(home_), "/", hash);
   if (auto s = MakeDirectories(EnvironmentsDirectory(home_)); !s.ok()) return s;
 
-  std::vector<std::string> requirements;
+  std::vector<ProbedRequirement> requirements;
   if (env.python.conda_dependencies) {
     const CondaDependencies& conda = *env.python.conda_dependencies;
     if (!conda.python_version.empty() && !runtime_version_.empty() &&
@@ -121,51 +240,55 @@ absl::StatusOr<BuiltEnvironment> EnvironmentBuilder::Build(const Environment& en
       log(absl::StrCat("Warning: the environment pins Python ", conda.python_version, "; replicas run Python ",
                        runtime_version_, "."));
     }
-    for (const auto& p : conda.conda_packages) requirements.push_back(CondaToPip(p));
-    for (const auto& p : conda.pip_packages) requirements.push_back(p);
+    for (const auto& p : conda.conda_packages) requirements.push_back({.text = p, .pip_spec = CondaToPip(p)});
+    for (const auto& p : conda.pip_packages) requirements.push_back({.text = p, .pip_spec = p});
   }
   log(absl::StrCat("Environment ", short_hash, ": cache miss, resolving ", requirements.size(), " package",
                    requirements.size() == 1 ? "" : "s", " against ", runtime_python_));
 
-  std::vector<std::string> install;
+  std::vector<ProbedRequirement> install;
   if (!requirements.empty()) {
     std::vector<std::string> argv = {runtime_python_, "-c", kProbeScript};
-    argv.insert(argv.end(), requirements.begin(), requirements.end());
+    for (const auto& r : requirements) argv.push_back(r.pip_spec);
     auto probe = RunCommand(argv, 60s);
     if (!probe.ok()) return probe.status();
     auto parsed = json::Parse(probe->exit_code == 0 ? probe->output : "");
-    if (!parsed.ok() || !parsed->is_array()) {
+    if (!parsed.ok() || !parsed->is_array() || parsed->as_array().size() != requirements.size()) {
       return MakeError(absl::StatusCode::kInternal, "EnvironmentBuildFailed",
                        absl::StrCat("Could not inspect the runtime's packages:\n", Tail(probe->output, 4000)));
     }
-    for (const auto& item : parsed->as_array()) {
-      const auto& o = item.as_object();
-      std::string text = json::GetString(o, "requirement");
-      std::string name = json::GetString(o, "name");
+    for (size_t i = 0; i < requirements.size(); ++i) {
+      ProbedRequirement& r = requirements[i];
+      const auto& o = parsed->as_array()[i].as_object();
       if (!json::GetString(o, "error").empty()) {
         return MakeError(absl::StatusCode::kInvalidArgument, "EnvironmentBuildFailed",
-                         absl::StrCat("The requirement '", text, "' cannot be read: ", json::GetString(o, "error")));
+                         absl::StrCat("The requirement '", r.text, "' cannot be read: ", json::GetString(o, "error")));
       }
-      if (ProvidedByAmlcore(name)) {
-        log(absl::StrCat("  skipped ", text, ": provided by amlcore"));
-      } else if (const auto* installed = o.if_contains("installed"); installed && installed->is_string()) {
-        bool matches = json::GetBool(o, "matches", true);
-        log(absl::StrCat("  satisfied ", text, ": ", name, " ", json::Sv(installed->as_string()),
-                         matches ? "" : " is installed (a different version; it is used as it is)"));
-      } else {
-        install.push_back(text);
+      r.name = json::GetString(o, "name");
+      r.installed = json::GetString(o, "installed");
+      r.matches = json::GetBool(o, "matches", false);
+      switch (DecideRequirement(r, /*pip_failed=*/false, offline_environments_)) {
+        case RequirementAction::kProvided:
+          log(absl::StrCat("  skipped ", r.text, ": provided by amlcore"));
+          break;
+        case RequirementAction::kSatisfied:
+          log(absl::StrCat("  satisfied ", r.text, ": ", r.name, " ", r.installed));
+          break;
+        default:
+          install.push_back(r);
       }
     }
   }
 
   std::string python = runtime_python_;
+  std::vector<std::string> warnings;
+  std::error_code ec;
   if (install.empty()) {
     log(absl::StrCat("Environment ", short_hash, ": nothing to install, using the runtime's Python ", python));
   } else {
     std::string venv = absl::StrCat(directory, "/venv");
-    std::error_code ec;
     fs::remove_all(directory, ec);
-    log(absl::StrCat("  installing ", absl::StrJoin(install, " "), " into ", venv));
+    log(absl::StrCat("  installing ", absl::StrJoin(Texts(install), " "), " into ", venv));
     auto created = RunCommand({runtime_python_, "-m", "venv", "--system-site-packages", "--without-pip", venv}, 5min);
     if (!created.ok()) return created.status();
     if (created->exit_code != 0) {
@@ -173,24 +296,46 @@ absl::StatusOr<BuiltEnvironment> EnvironmentBuilder::Build(const Environment& en
       return MakeError(absl::StatusCode::kFailedPrecondition, "EnvironmentBuildFailed",
                        absl::StrCat("Creating the virtual environment failed:\n", Tail(created->output, 6000)));
     }
-    std::vector<std::string> argv = {absl::StrCat(venv, "/bin/python"), "-m", "pip", "install",
-                                     "--disable-pip-version-check", "--no-input"};
-    argv.insert(argv.end(), install.begin(), install.end());
-    auto pip = RunCommand(argv, 30min);
-    if (!pip.ok()) return pip.status();
-    if (pip->exit_code != 0) {
-      fs::remove_all(directory, ec);
-      return MakeError(absl::StatusCode::kFailedPrecondition, "EnvironmentBuildFailed",
-                       absl::StrCat("pip could not install ", absl::StrJoin(install, " "),
-                                    pip->timed_out ? " (timed out)" : "", ". Its output:\n", Tail(pip->output, 6000)));
+    PipInstall pip = RunPip(venv, PipSpecs(install));
+    std::vector<ProbedRequirement> installed = install;
+    if (!pip.ok()) {
+      log(absl::StrCat("  pip could not install ", absl::StrJoin(Texts(install), " "), ": ", LastLine(pip.Output())));
+      std::vector<ProbedRequirement> substituted, unavailable;
+      for (const auto& r : install) {
+        (DecideRequirement(r, /*pip_failed=*/true, offline_environments_) == RequirementAction::kSubstitute
+             ? substituted
+             : unavailable)
+            .push_back(r);
+      }
+      installed.clear();
+      // Substitutes stand in for what pip could not install; what has none may still install on its own.
+      if (!substituted.empty() && !unavailable.empty()) {
+        pip = RunPip(venv, PipSpecs(unavailable));
+        if (pip.ok()) installed = std::exchange(unavailable, {});
+      }
+      if (!unavailable.empty()) {
+        fs::remove_all(directory, ec);
+        return PipFailure(pip, offline_environments_ ? unavailable : install, offline_environments_);
+      }
+      for (const auto& r : substituted) {
+        warnings.push_back(SubstitutionWarning(r));
+        log(warnings.back());
+      }
     }
-    log(absl::StrCat("  installed ", absl::StrJoin(install, " ")));
-    python = absl::StrCat(venv, "/bin/python");
+    if (installed.empty()) {
+      fs::remove_all(directory, ec);
+      log(absl::StrCat("Environment ", short_hash, ": nothing installed, using the runtime's Python ", python));
+    } else {
+      log(absl::StrCat("  installed ", absl::StrJoin(Texts(installed), " ")));
+      python = absl::StrCat(venv, "/bin/python");
+    }
   }
   if (auto s = MakeDirectories(directory); !s.ok()) return s;
-  json::bj::object marker{{"python", python}, {"hash", hash}};
-  if (auto s = WriteFileAtomic(absl::StrCat(directory, "/", kMarker), json::Serialize(marker), 0644); !s.ok()) return s;
-  return BuiltEnvironment{python, true};
+  EnvironmentMarker marker{python, hash, warnings};
+  if (auto s = WriteFileAtomic(absl::StrCat(directory, "/", kMarker), json::EncodeText(marker), 0644); !s.ok()) {
+    return s;
+  }
+  return BuiltEnvironment{python, true, std::move(warnings)};
 }
 
 }  // namespace amlcore::backend::local

@@ -162,7 +162,8 @@ struct LocalBackend::Builds {
 
 LocalBackend::LocalBackend(LocalBackendOptions options)
     : options_(std::move(options)), builds_(std::make_shared<Builds>()) {
-  builds_->builder = std::make_shared<EnvironmentBuilder>(options_.home, options_.runtime_python);
+  builds_->builder =
+      std::make_shared<EnvironmentBuilder>(options_.home, options_.runtime_python, options_.offline_environments);
 }
 
 LocalBackend::~LocalBackend() = default;

@@ -27,6 +27,7 @@ struct LocalBackendOptions {
   std::string frontend_program;          // amlcore-fe
   std::string scoring_program;           // amlcore-score
   std::string runtime_python;            // the Python replicas and environments build on
+  bool offline_environments = false;     // use installed versions of requirements pip cannot install
   std::vector<std::string> python_path;  // import paths replicas get (amlcore and its azureml shims)
   BlobStore* blobs = nullptr;            // where artifacts are read from
 };
