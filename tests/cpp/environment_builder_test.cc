@@ -21,6 +21,20 @@ ProbedRequirement Probed(std::string text, std::string name, std::string install
   return ProbedRequirement{.text = text, .pip_spec = text, .name = name, .installed = installed, .matches = matches};
 }
 
+TEST(ProvidedByAmlcoreTest, OnlyWhatTheReplicaRuntimeShips) {
+  for (const char* name : {"azureml-defaults", "azureml-core", "azureml-contrib-services",
+                           "azureml-inference-server-http", "inference-schema"}) {
+    EXPECT_TRUE(ProvidedByAmlcore(name)) << name;
+  }
+  // Distribution names compare as pip compares them.
+  EXPECT_TRUE(ProvidedByAmlcore("AzureML_Defaults"));
+  EXPECT_TRUE(ProvidedByAmlcore("inference_schema"));
+  for (const char* name : {"azureml-dataprep", "azureml-train-automl-runtime", "azureml-sdk", "azureml-monitoring",
+                           "azureml", "azureml-core-extra", "scikit-learn"}) {
+    EXPECT_FALSE(ProvidedByAmlcore(name)) << name;
+  }
+}
+
 TEST(DecideRequirementTest, ProvidedWhateverTheRuntimeHas) {
   auto defaults = Probed("azureml-defaults==1.50.0", "azureml-defaults", "", false);
   EXPECT_EQ(DecideRequirement(defaults, false, false), RequirementAction::kProvided);
@@ -47,6 +61,16 @@ TEST(DecideRequirementTest, WhatPipCouldNotInstallIsSubstitutedOnlyOfflineAndOnl
   auto missing = Probed("lightgbm==3.3.5", "lightgbm", "", false);
   EXPECT_EQ(DecideRequirement(missing, true, false), RequirementAction::kUnavailable);
   EXPECT_EQ(DecideRequirement(missing, true, true), RequirementAction::kUnavailable);
+}
+
+TEST(DecideRequirementTest, OtherAzuremlPackagesAreRequirementsLikeAny) {
+  EXPECT_EQ(DecideRequirement(Probed("azureml-dataprep", "azureml-dataprep", "", false), false, false),
+            RequirementAction::kInstall);
+  EXPECT_EQ(DecideRequirement(Probed("azureml-dataprep", "azureml-dataprep", "4.10.1", true), false, false),
+            RequirementAction::kSatisfied);
+  EXPECT_EQ(DecideRequirement(Probed("azureml-train-automl-runtime==1.50.0", "azureml-train-automl-runtime", "", false),
+                              true, true),
+            RequirementAction::kUnavailable);
 }
 
 TEST(CondaToPipTest, ASingleEqualsMeansTheVersionAndItsPatchReleases) {

@@ -133,10 +133,25 @@ absl::Status PipFailure(const PipInstall& pip, const std::vector<ProbedRequireme
 }
 }  // namespace
 
-// azureml's serving stack, which amlcore's runtime stands in for.
 bool ProvidedByAmlcore(absl::string_view distribution) {
-  std::string n = Normalized(distribution);
-  return absl::StartsWith(n, "azureml-") || n == "azureml" || n == "inference-schema";
+  // Each with the reason amlcore may stand in for it; the modules live in python/amlcore/_shims.
+  static constexpr absl::string_view kProvided[] = {
+      // The serving meta package: azureml-core and the inference server, both below.
+      "azureml-defaults",
+      // What entry scripts use of it, azureml.core (Model.get_model_path, Workspace, ...), maps to amlcore.
+      "azureml-core",
+      // azureml.contrib.services.aml_request / aml_response (rawhttp, AMLRequest, AMLResponse) are shimmed.
+      "azureml-contrib-services",
+      // The inference server itself is amlcore-score.
+      "azureml-inference-server-http",
+      // input_schema / output_schema and the standard, numpy and pandas parameter types are shimmed.
+      "inference-schema",
+  };
+  std::string name = Normalized(distribution);
+  for (absl::string_view provided : kProvided) {
+    if (name == provided) return true;
+  }
+  return false;
 }
 
 RequirementAction DecideRequirement(const ProbedRequirement& requirement, bool pip_failed,

@@ -46,7 +46,8 @@ enum class RequirementAction {
 RequirementAction DecideRequirement(const ProbedRequirement& requirement, bool pip_failed,
                                     bool offline_environments);
 
-// True for azureml's serving stack, which amlcore's replica runtime stands in for.
+// True for the distributions whose modules amlcore's replica runtime ships (azureml-defaults, azureml-core,
+// inference-schema, ...); every other one, azureml's included, is a requirement like any.
 bool ProvidedByAmlcore(absl::string_view distribution);
 
 // Conda's match specification in pip's terms: "name=1.0" means any 1.0.x, "name=1.0=build" exactly 1.0.
