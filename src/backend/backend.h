@@ -90,6 +90,9 @@ struct EnvironmentBuild {
   std::string ref;                 // when ready: what workloads name in environment_ref
   absl::Status error;              // when failed
   std::vector<std::string> log;    // every line so far
+  // When ready: what the environment does not honour (requirements substituted offline), one line each, which
+  // every deployment of it logs, cached or not.
+  std::vector<std::string> warnings;
 };
 
 struct BundleRequest {

@@ -537,7 +537,8 @@ void ReplicaSupervisor::RunSpawn(SpawnJob& job) const {
               {"AMLCORE_PYTHON", spec.python},
               {"AMLCORE_PYTHONPATH", absl::StrJoin(spec.python_path, ":")},
               {"AMLCORE_SERVICE_NAME", spec.key.endpoint},
-              {"AMLCORE_REPLICA_ID", job.replica}},
+              {"AMLCORE_REPLICA_ID", job.replica},
+              {"AMLCORE_ENVIRONMENT_WARNINGS", absl::StrJoin(spec.environment_warnings, "\n")}},
       .log_path = log,
       .working_directory = app,
   };

@@ -526,6 +526,10 @@ int Runtime::Run() {
     return Fail("UserScriptImportFailed", Describe(e), kExitImportFailed);
   }
 
+  // What the environment does not honour, where the replica's log shows it.
+  for (absl::string_view warning : absl::StrSplit(Env("AMLCORE_ENVIRONMENT_WARNINGS"), '\n', absl::SkipEmpty())) {
+    std::cerr << "amlcore-score: " << warning << std::endl;
+  }
   std::cerr << "amlcore-score: loading " << script.string() << " with " << python << std::endl;
   py::object module;
   try {

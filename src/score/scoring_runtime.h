@@ -3,8 +3,9 @@
 //
 // Configuration comes from the environment, as in Azure ML: AZUREML_ENTRY_SCRIPT, AML_APP_ROOT,
 // AZUREML_MODEL_DIR, AZUREML_SOURCE_DIRECTORY, SCORING_TIMEOUT_MS; plus AMLCORE_PYTHON (the interpreter whose
-// environment to use, e.g. a venv's bin/python), AMLCORE_PYTHONPATH (extra import paths) and
-// AMLCORE_SERVICE_NAME. Progress is published in a status file the supervisor reads.
+// environment to use, e.g. a venv's bin/python), AMLCORE_PYTHONPATH (extra import paths),
+// AMLCORE_SERVICE_NAME and AMLCORE_ENVIRONMENT_WARNINGS (lines the log starts with: what the environment does not
+// honour). Progress is published in a status file the supervisor reads.
 //
 // A run() still going after SCORING_TIMEOUT_MS is interrupted with TimeoutError; its request is answered
 // 500 "Scoring timeout after N ms" once run() has stopped, so the reply also says the replica is free. A

@@ -226,6 +226,7 @@ StepResult ServiceController::BuildEnvironment(Loaded& l) {
   if (build.state == backend::EnvironmentBuild::State::kReady && reported.build_lines == 0 && workspace_knows) {
     // This workspace deployed the environment before: one line says so.
     lines.push_back(absl::StrCat("Environment ", hash.substr(0, 12), ": cache hit (workspace), using ", build.ref));
+    lines.insert(lines.end(), build.warnings.begin(), build.warnings.end());
     reported.build_lines = build.log.size();
   } else {
     for (size_t i = reported.build_lines; i < build.log.size(); ++i) lines.push_back(build.log[i]);

@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "backend/local/layout.h"
+#include "backend/local/local_workload.h"
 #include "common/environment_config.h"
 #include "common/files.h"
 #include "common/json_fields.h"
@@ -101,6 +102,15 @@ TEST(RequirementMessagesTest, NameTheRequirementAndTheVersionAvailable) {
   EXPECT_EQ(SubstitutionWarning(conda),
             "WARNING: requirement scikit-learn=0.22.1 is not installed; using scikit-learn 1.2.1 instead "
             "(AMLCORE_OFFLINE_ENVIRONMENTS=1)");
+}
+
+TEST(LocalWorkloadTest, CarriesTheEnvironmentsWarningsToTheFrontEnd) {
+  LocalWorkload workload;
+  workload.environment_warnings = {"WARNING: requirement a==1 is not installed; using a 2 instead"};
+  auto decoded = json::DecodeText<LocalWorkload>(json::EncodeText(workload), "Workload");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_THAT(decoded->environment_warnings,
+              ElementsAre("WARNING: requirement a==1 is not installed; using a 2 instead"));
 }
 
 TEST(EnvironmentCacheTest, ABuildWithSubstitutesIsReusedOnlyWhereTheyAreAllowed) {

@@ -340,6 +340,7 @@ absl::Status LocalBackend::ApplyVersion(const ClusterRef& cluster, const domain:
                           ? absl::StrCat("azureml-models/", models.front().name, "/", models.front().version)
                           : "azureml-models";
   w.python = spec.environment_ref.empty() ? options_.runtime_python : spec.environment_ref;
+  w.environment_warnings = builds_->builder->Warnings(spec.environment_hash);
   w.python_path = options_.python_path;
   w.environment_variables = spec.environment_variables;
   w.memory_gb_limit = spec.resources.memory_gb_limit;
@@ -443,6 +444,7 @@ EnvironmentBuild LocalBackend::EnsureEnvironment(const Environment& environment,
     if (cached->ok()) {
       quick.state = EnvironmentBuild::State::kReady;
       quick.ref = (*cached)->python;
+      quick.warnings = (*cached)->warnings;
       builds->by_hash[hash] = quick;
     } else {
       quick.state = EnvironmentBuild::State::kFailed;
@@ -462,6 +464,7 @@ EnvironmentBuild LocalBackend::EnsureEnvironment(const Environment& environment,
     if (built.ok()) {
       state.state = EnvironmentBuild::State::kReady;
       state.ref = built->python;
+      state.warnings = built->warnings;
     } else {
       state.state = EnvironmentBuild::State::kFailed;
       state.error = built.status();

@@ -24,6 +24,8 @@ struct LocalWorkload {
   std::string source_directory;  // relative to the bundle ("" for the bundle itself)
   std::string model_directory;   // AZUREML_MODEL_DIR, relative to the bundle
   std::string python;            // interpreter whose environment replicas use
+  // What the environment does not honour (substituted requirements): replicas print it when they start.
+  std::vector<std::string> environment_warnings;
   std::vector<std::string> python_path;
   std::map<std::string, std::string> environment_variables;
   double memory_gb_limit = 0;  // 0: no limit
@@ -38,6 +40,7 @@ constexpr auto JsonFields(const LocalWorkload*) {
       json::Field("entryScript", &LocalWorkload::entry_script),
       json::Field("sourceDirectory", &LocalWorkload::source_directory),
       json::Field("modelDirectory", &LocalWorkload::model_directory), json::Field("python", &LocalWorkload::python),
+      json::Field("environmentWarnings", &LocalWorkload::environment_warnings),
       json::Field("pythonPath", &LocalWorkload::python_path),
       json::Field("environmentVariables", &LocalWorkload::environment_variables),
       json::Field("memoryGbLimit", &LocalWorkload::memory_gb_limit),
