@@ -83,6 +83,10 @@ _IMAGES = ("amlcore deploys models with an InferenceConfig and builds their envi
 _DEPLOY_MODEL = ("Deploy with Model.deploy(workspace, name, models, inference_config, deployment_config, "
                  "deployment_target), where inference_config is InferenceConfig(entry_script=..., environment=...).")
 _AZURE_RESOURCES = "amlcore runs on this machine and creates no Azure resources"
+_NO_SIGN_IN = ("amlcore signs nobody in to Azure Active Directory; the SDK reaches its server with the server's own "
+               "admin token, which it finds by itself")
+_SERVICE_CREDENTIALS = ("To call a service over HTTP, send one of its keys (service.get_keys()) or a token "
+                        "(service.get_access_token()) as 'Authorization: Bearer <key or token>'.")
 _SPARK = "amlcore has no Databricks or Spark integration"
 _PIP_PACKAGES = "List the Python packages a deployment needs with CondaDependencies.create(pip_packages=[...])."
 
@@ -152,6 +156,14 @@ UNSUPPORTED = (
     Unsupported("amlcore.environment", "SparkSection", "class", _SPARK, _PIP_PACKAGES),
     Unsupported("amlcore.environment", "RSection", "class", "amlcore's replicas run Python entry scripts only",
                 "Write the entry script in Python."),
+    # Authentication: the classes notebooks pass as auth= work (amlcore.authentication); these do not.
+    Unsupported("amlcore.authentication", "AzureMLTokenAuthentication", "class", _NO_SIGN_IN,
+                "Workspace(...) and Workspace.from_config() need no auth=. " + _SERVICE_CREDENTIALS),
+    Unsupported("amlcore.authentication", "Audience", "class", _NO_SIGN_IN, _SERVICE_CREDENTIALS),
+    Unsupported("amlcore.authentication", "AbstractAuthentication.get_authentication_header", "method", _NO_SIGN_IN,
+                _SERVICE_CREDENTIALS),
+    Unsupported("amlcore.authentication", "TokenAuthentication.get_token", "method", _NO_SIGN_IN,
+                _SERVICE_CREDENTIALS),
 )
 
 # azureml module paths whose names amlcore keeps in another module: path -> (module, names). Placeholders of the
@@ -169,7 +181,7 @@ MODULE_ALIASES = {
 }
 
 # amlcore's own modules (files) that mirror azureml modules; mirror_package() applies the table to them.
-MIRRORED_MODULES = ("amlcore", "amlcore.compute", "amlcore.compute_target",
+MIRRORED_MODULES = ("amlcore", "amlcore.authentication", "amlcore.compute", "amlcore.compute_target",
                     "amlcore.conda_dependencies", "amlcore.environment", "amlcore.exceptions", "amlcore.model",
                     "amlcore.webservice", "amlcore.workspace")
 

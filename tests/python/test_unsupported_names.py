@@ -1,6 +1,6 @@
 """azureml names amlcore does not provide: each imports under its ported path, and using it raises
 UnsupportedFeatureError with the message the README's table documents; the table is the registry's; names amlcore
-never heard of get an error that says so."""
+never heard of get an error that says so; the authentication classes notebooks pass to Workspace are accepted."""
 
 import importlib
 import inspect
@@ -155,7 +155,7 @@ def test_a_name_amlcore_never_heard_of_raises_an_import_error_that_says_so(state
 
 def test_reading_a_name_amlcore_never_heard_of_raises_an_attribute_error_that_says_so():
     from amlcore import compute
-    for module in (amlcore, compute, amlcore.exceptions):
+    for module in (amlcore, compute, amlcore.exceptions, amlcore.authentication):
         with pytest.raises(AttributeError) as raised:
             module.Foo
         assert "amlcore has no name '{}.Foo'".format(module.__name__) in str(raised.value)
@@ -184,3 +184,35 @@ def test_azureml_exceptions_names_exist_and_are_never_raised_by_amlcore():
             assert str(e) == "handled"
     assert issubclass(UnsupportedFeatureError, UserErrorException) and issubclass(UnsupportedFeatureError,
                                                                                    NotImplementedError)
+
+
+def test_the_authentication_classes_notebooks_pass_are_accepted_by_workspace(home, tmp_path):
+    from amlcore import Workspace
+    from amlcore.authentication import (AbstractAuthentication, AzureCliAuthentication,
+                                        InteractiveLoginAuthentication, MsiAuthentication,
+                                        ServicePrincipalAuthentication, TokenAuthentication)
+    from amlcore.exceptions import AuthenticationException
+
+    interactive = InteractiveLoginAuthentication(force=True, tenant_id="my-tenant")
+    principal = ServicePrincipalAuthentication(tenant_id="my-tenant", service_principal_id="my-app",
+                                               service_principal_password="s3cret-value")
+    cli, msi = AzureCliAuthentication(), MsiAuthentication(identity_config={"client_id": "my-identity"})
+    token = TokenAuthentication(lambda audience: "a-token")
+    assert "s3cret-value" not in repr(vars(principal)) and principal.service_principal_id == "my-app"
+    assert msi.identity_config == {"client_id": "my-identity"}
+    assert all(isinstance(a, AbstractAuthentication) for a in (interactive, principal, cli, msi, token))
+    with pytest.raises(AuthenticationException, match="get_token_for_audience cannot be null."):
+        TokenAuthentication(None)
+
+    ws = Workspace.create("auth-ws", auth=interactive)
+    assert Workspace(ws.subscription_id, ws.resource_group, "auth-ws", auth=principal) == ws
+    assert Workspace.get("auth-ws", auth=cli) == ws
+    assert Workspace.list(auth=msi)["auth-ws"] == [ws]
+    ws.write_config(path=str(tmp_path))
+    assert Workspace.from_config(path=str(tmp_path), auth=token) == ws
+
+    with pytest.raises(UnsupportedFeatureError, match=r"^azureml\.core\.authentication\.AbstractAuthentication\."
+                                                      r"get_authentication_header is not provided by amlcore"):
+        principal.get_authentication_header()
+    with pytest.raises(UnsupportedFeatureError, match="service.get_keys()"):
+        token.get_token()
