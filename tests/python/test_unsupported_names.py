@@ -8,6 +8,9 @@ import os
 import pickle
 import pydoc
 import re
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -216,3 +219,43 @@ def test_the_authentication_classes_notebooks_pass_are_accepted_by_workspace(hom
         principal.get_authentication_header()
     with pytest.raises(UnsupportedFeatureError, match="service.get_keys()"):
         token.get_token()
+
+
+def test_entry_scripts_import_azureml_names_inside_replicas():
+    # A replica's Python finds amlcore's azureml stand-in on its path; a subprocess keeps it out of this one.
+    script = textwrap.dedent("""
+        import amlcore
+        from amlcore.exceptions import UnsupportedFeatureError
+        from azureml.core.model import Model, InferenceConfig
+        from azureml.core import Workspace, Experiment
+        from azureml.core.webservice import AksWebservice
+        from azureml.core.compute.aks import SslConfiguration
+        from azureml.core.run import Run
+        from azureml.exceptions import WebserviceException
+        from azureml.monitoring import ModelDataCollector
+        import azureml.core
+        assert (Model, InferenceConfig, Workspace) == (amlcore.Model, amlcore.InferenceConfig, amlcore.Workspace)
+        assert Experiment is amlcore.Experiment and Run is amlcore.run.Run
+        assert AksWebservice is amlcore.webservice.AksWebservice
+        assert SslConfiguration is amlcore.compute.SslConfiguration
+        assert WebserviceException is amlcore.exceptions.WebserviceException
+        assert azureml.core.VERSION == amlcore.VERSION
+        try:
+            Run.get_context()
+        except UnsupportedFeatureError as e:
+            print("run:", e)
+        collector = ModelDataCollector("model", designation="inputs", feature_names=["a", "b"])
+        assert collector.collect([[1, 2]], user_correlation_id="id-1") == "id-1"
+        assert collector.collect([[1, 2]]) and collector.add_correlations([[1, 2]], {}) == [[1, 2]]
+        try:
+            import azureml.pipeline.core
+        except ImportError as e:
+            print("pipeline:", e)
+    """)
+    shims = os.path.join(os.path.dirname(amlcore.__file__), "_shims")
+    env = dict(os.environ, PYTHONPATH=shims)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("run: azureml.core.run.Run.get_context is not provided by amlcore"), lines
+    assert lines[1].startswith("pipeline: azureml.pipeline is not available in amlcore's scoring replicas"), lines
