@@ -23,3 +23,9 @@ __version__ = _core.__version__
 VERSION = __version__  # azureml.core.VERSION
 __all__ = ["Workspace", "ComputeTarget", "Environment", "Model", "InferenceConfig", "Webservice", "VERSION",
            "__version__"]
+
+# Every azureml.core name imports: what amlcore does not provide imports as a placeholder that raises
+# UnsupportedFeatureError when used (amlcore/_azureml_names.py, listed in the README).
+from amlcore import _azureml_names  # noqa: E402
+
+_azureml_names.mirror_package()

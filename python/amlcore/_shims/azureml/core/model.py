@@ -1,1 +1,0 @@
-from amlcore.model import InferenceConfig, Model  # noqa: F401
