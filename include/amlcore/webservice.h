@@ -263,6 +263,131 @@ class AksWebservice : public Webservice {
   double memory_gb_ = 0;
 };
 
+// AciWebservice.deploy_configuration: a service in a container group of its own on this machine, as Azure
+// Container Instances runs one (no compute target to create). The server applies ACI's defaults: 0.1 CPU,
+// 0.5 GB, auth off, one replica; a container group takes at most 4 CPU cores and 16 GB.
+struct AciServiceDeploymentConfiguration {
+  std::optional<double> cpu_cores;
+  std::optional<double> memory_gb;
+  std::map<std::string, std::string> tags;
+  std::map<std::string, std::string> properties;
+  std::string description;
+  std::string location;  // the workspace's when empty
+  std::optional<bool> auth_enabled;
+  std::optional<bool> ssl_enabled;
+  std::optional<bool> enable_app_insights;
+  std::string ssl_cert_pem_file;
+  std::string ssl_key_pem_file;
+  std::string ssl_cname;
+  std::string dns_name_label;
+  std::string primary_key;
+  std::string secondary_key;
+  std::optional<bool> collect_model_data;
+  // Customer-managed keys and virtual networks are Azure's; amlcore refuses them (see Validate).
+  std::string cmk_vault_base_url;
+  std::string cmk_key_name;
+  std::string cmk_key_version;
+  std::string vnet_name;
+  std::string subnet_name;
+
+  // azureml's checks, with its messages; kInvalidArgument.
+  absl::Status Validate() const;
+};
+
+// LocalWebservice.deploy_configuration: a service on a fixed port of this machine (any free port when unset),
+// for trying a model out. No authentication, one replica.
+struct LocalWebserviceDeploymentConfiguration {
+  std::optional<int64_t> port;
+
+  absl::Status Validate() const;
+};
+
+// A service in a container group of its own, as on Azure Container Instances: its scoring URI is
+// http(s)://<host>:<port>/score.
+//
+//   auto service = amlcore::AciWebservice::Deploy(ws, "aci-diabetes", {*model}, inference, {.cpu_cores = 1});
+class AciWebservice : public Webservice {
+ public:
+  static constexpr char kComputeType[] = "ACI";
+
+  // Starts deploying `models` as service `name`; returns at once (then WaitForDeployment).
+  static absl::StatusOr<std::shared_ptr<AciWebservice>> Deploy(const Workspace& workspace, absl::string_view name,
+                                                               const std::vector<Model>& models,
+                                                               const InferenceConfig& inference_config,
+                                                               const AciServiceDeploymentConfiguration& config = {},
+                                                               bool overwrite = false);
+  // AciWebservice.update: unset fields keep their value; azureml's "Error, ..." messages.
+  struct Changes {
+    std::optional<std::map<std::string, std::string>> tags;
+    std::map<std::string, std::string> properties;  // added to the service's
+    std::string description;
+    std::optional<bool> auth_enabled;
+    std::optional<bool> ssl_enabled;
+    std::string ssl_cert_pem_file;
+    std::string ssl_key_pem_file;
+    std::string ssl_cname;
+    std::optional<bool> enable_app_insights;
+    std::optional<std::vector<Model>> models;
+    std::optional<InferenceConfig> inference_config;
+  };
+  absl::Status Update(const Changes& changes);
+
+  double cpu_cores() const { return cpu_cores_; }
+  double memory_gb() const { return memory_gb_; }
+  const std::string& location() const { return location_; }
+  bool ssl_enabled() const { return ssl_enabled_; }
+  const std::string& cname() const { return cname_; }
+  const std::string& dns_name_label() const { return dns_name_label_; }
+  const std::string& public_fqdn() const { return public_fqdn_; }
+  bool enable_app_insights() const { return enable_app_insights_; }
+
+ private:
+  friend class WebserviceCodec;
+  explicit AciWebservice(Workspace workspace) : Webservice(std::move(workspace)) {}
+
+  double cpu_cores_ = 0;
+  double memory_gb_ = 0;
+  std::string location_;
+  bool ssl_enabled_ = false;
+  std::string cname_;
+  std::string dns_name_label_;
+  std::string public_fqdn_;
+  bool enable_app_insights_ = false;
+};
+
+// A service on a port of this machine, as azureml's LocalWebservice: its scoring URI is
+// http://localhost:<port>/score. Reload() deploys the entry script and source directory again from disk.
+//
+//   auto service = amlcore::LocalWebservice::Deploy(ws, "local-diabetes", {*model}, inference, {.port = 6789});
+class LocalWebservice : public Webservice {
+ public:
+  static constexpr char kComputeType[] = "Local";
+
+  static absl::StatusOr<std::shared_ptr<LocalWebservice>> Deploy(
+      const Workspace& workspace, absl::string_view name, const std::vector<Model>& models,
+      const InferenceConfig& inference_config, const LocalWebserviceDeploymentConfiguration& config = {},
+      bool overwrite = false);
+  // LocalWebservice.update: new models, inference configuration or port (unset ones stay).
+  struct Changes {
+    std::optional<std::vector<Model>> models;
+    std::optional<InferenceConfig> inference_config;
+    std::optional<LocalWebserviceDeploymentConfiguration> deployment_config;
+  };
+  absl::Status Update(const Changes& changes);
+  // Packs the entry script and source directory again from where they were deployed from, and restarts the
+  // service with them (the models and environment stay).
+  absl::Status Reload();
+
+  int64_t port() const { return port_; }
+
+ private:
+  friend class WebserviceCodec;
+  explicit LocalWebservice(Workspace workspace) : Webservice(std::move(workspace)) {}
+
+  int64_t port_ = 0;
+  std::optional<InferenceConfig> inference_config_;  // what it was deployed with, from this process
+};
+
 // A version of an AksEndpoint as create_version and update_version take it; unset fields keep their value.
 struct AksEndpointVersion {
   AksServiceDeploymentConfiguration config;  // the deployment settings of the version (DeploySettingScope::kVersion)

@@ -97,36 +97,61 @@ class Model:
     @staticmethod
     def deploy(workspace, name, models, inference_config=None, deployment_config=None, deployment_target=None,
                overwrite=False, show_output=False):
-        """Start deploying ``models`` as web service ``name``; returns at once (then ``wait_for_deployment``)."""
-        from amlcore.webservice import AksEndpointDeploymentConfiguration, AksServiceDeploymentConfiguration, AksWebservice
+        """Start deploying ``models`` as web service ``name``; returns at once (then ``wait_for_deployment``).
+
+        The kind of service follows ``deployment_config``: AKS (with an AksCompute ``deployment_target``), an AKS
+        endpoint, ACI (``AciWebservice.deploy_configuration()``, also the default when there is neither a
+        configuration nor a target) or local (``LocalWebservice.deploy_configuration()``, which waits for the
+        service as azureml's does). Without ``inference_config``, a single scikit-learn or ONNX model registered
+        with its ``model_framework`` gets a default entry script and environment (no-code deployment).
+        """
         from amlcore.compute import AksCompute
-        if deployment_target is None or not isinstance(deployment_target, AksCompute):
-            raise WebserviceException("deployment_target must be an AksCompute: amlcore deploys web services to AKS "
-                                      "compute targets.")
-        if deployment_config is None:
-            deployment_config = AksWebservice.deploy_configuration()
-        if not isinstance(deployment_config, AksServiceDeploymentConfiguration):
-            raise WebserviceException("deployment_config must come from AksWebservice.deploy_configuration() or "
-                                      "AksEndpoint.deploy_configuration(), not {}.".format(
-                                          type(deployment_config).__name__))
-        if inference_config is None:
-            raise WebserviceException("Model.deploy needs an inference_config with the entry script.")
-        if not isinstance(inference_config, InferenceConfig):
+        from amlcore.webservice import (AciServiceDeploymentConfiguration, AksEndpointDeploymentConfiguration,
+                                        AksServiceDeploymentConfiguration, AksWebservice,
+                                        LocalWebserviceDeploymentConfiguration, _wrap_service)
+        if inference_config is not None and not isinstance(inference_config, InferenceConfig):
             raise WebserviceException("inference_config must be an InferenceConfig, not {}.".format(
                 type(inference_config).__name__))
         models = list(models or [])
         for m in models:
             if not isinstance(m, Model):
                 raise WebserviceException("models must be Model objects, not {}.".format(type(m).__name__))
+        core_models = [m._core for m in models]
+        core_inference = inference_config._to_core() if inference_config is not None else _core.InferenceConfig()
+        if deployment_config is None and deployment_target is None:
+            from amlcore.webservice import AciWebservice
+            deployment_config = AciWebservice.deploy_configuration()
+        if isinstance(deployment_config, (AciServiceDeploymentConfiguration, LocalWebserviceDeploymentConfiguration)):
+            if deployment_target is not None:
+                raise WebserviceException("Error, {} services run in a container group of their own; deploy them "
+                                          "without a deployment_target.".format(
+                                              "ACI" if isinstance(deployment_config,
+                                                                  AciServiceDeploymentConfiguration) else "Local"))
+            if isinstance(deployment_config, AciServiceDeploymentConfiguration):
+                core = _core.AciWebservice.deploy(workspace._core, name, core_models, core_inference,
+                                                  deployment_config._to_core(), bool(overwrite))
+                return _wrap_service(workspace, core)
+            core = _core.LocalWebservice.deploy(workspace._core, name, core_models, core_inference,
+                                                deployment_config._to_core(), bool(overwrite))
+            service = _wrap_service(workspace, core)
+            service.wait_for_deployment(show_output=bool(show_output))
+            return service
+        if deployment_target is None or not isinstance(deployment_target, AksCompute):
+            raise WebserviceException("deployment_target must be an AksCompute for an AKS deployment; ACI and local "
+                                      "services (AciWebservice/LocalWebservice.deploy_configuration()) take none.")
+        if deployment_config is None:
+            deployment_config = AksWebservice.deploy_configuration()
+        if not isinstance(deployment_config, AksServiceDeploymentConfiguration):
+            raise WebserviceException("deployment_config must come from AksWebservice.deploy_configuration(), "
+                                      "AksEndpoint.deploy_configuration(), AciWebservice.deploy_configuration() or "
+                                      "LocalWebservice.deploy_configuration(), not {}.".format(
+                                          type(deployment_config).__name__))
         if isinstance(deployment_config, AksEndpointDeploymentConfiguration):
-            core = _core.AksEndpoint.deploy(workspace._core, name, [m._core for m in models],
-                                            inference_config._to_core(), deployment_config._to_core(),
-                                            deployment_target._core)
+            core = _core.AksEndpoint.deploy(workspace._core, name, core_models, core_inference,
+                                            deployment_config._to_core(), deployment_target._core)
         else:
-            core = _core.AksWebservice.deploy(workspace._core, name, [m._core for m in models],
-                                              inference_config._to_core(), deployment_config._to_core(),
-                                              deployment_target._core, bool(overwrite))
-        from amlcore.webservice import _wrap_service
+            core = _core.AksWebservice.deploy(workspace._core, name, core_models, core_inference,
+                                              deployment_config._to_core(), deployment_target._core, bool(overwrite))
         return _wrap_service(workspace, core)
 
     def download(self, target_dir=".", exist_ok=False, exists_ok=None):

@@ -1,10 +1,12 @@
-"""Web services, as in ``azureml.core.webservice``: Webservice and AksWebservice."""
+"""Web services, as in ``azureml.core.webservice``: Webservice, AksWebservice, AksEndpoint, AciWebservice and
+LocalWebservice."""
 
 import datetime
 import enum
 import inspect
 import json
 import numbers
+import os
 import warnings
 
 from amlcore import _core
@@ -12,7 +14,8 @@ from amlcore._core_property import core_property
 from amlcore.exceptions import WebserviceException
 
 __all__ = ["Webservice", "AksWebservice", "AksServiceDeploymentConfiguration", "AksEndpoint",
-           "AksEndpointDeploymentConfiguration"]
+           "AksEndpointDeploymentConfiguration", "AciWebservice", "AciServiceDeploymentConfiguration",
+           "ContainerResourceRequirements", "LocalWebservice", "LocalWebserviceDeploymentConfiguration"]
 
 # The deployment settings, from the core's table: (name, kind, scopes), in azureml's parameter order. The scopes
 # say which calls take a setting (DeploySettingScope in amlcore/webservice.h).
@@ -100,7 +103,14 @@ class AksEndpointDeploymentConfiguration(AksServiceDeploymentConfiguration):
 
 
 def _wrap_service(workspace, core, expected=None):
-    subclass = AksEndpoint if isinstance(core, _core.AksEndpoint) else AksWebservice
+    if isinstance(core, _core.AksEndpoint):
+        subclass = AksEndpoint
+    elif isinstance(core, _core.AciWebservice):
+        subclass = AciWebservice
+    elif isinstance(core, _core.LocalWebservice):
+        subclass = LocalWebservice
+    else:
+        subclass = AksWebservice
     if expected is not None and expected is not Webservice and not issubclass(subclass, expected):
         raise WebserviceException("Webservice {} is of type {}, not {}.".format(core.name, core.compute_type,
                                                                                expected.__name__))
@@ -453,3 +463,231 @@ _VERSION_SIGNATURE = inspect.Signature(
        + _VERSION_PARAMETERS[_VERSION_PARAMETERS.index("traffic_percentile") + 1:]])
 AksEndpoint.create_version.__signature__ = _VERSION_SIGNATURE
 AksEndpoint.update_version.__signature__ = _VERSION_SIGNATURE
+
+
+def _check_value(name, value, kind, prefix="Invalid configuration, "):
+    """azureml-style type checks of keyword arguments: kind is bool, number, str, int or dict."""
+    if value is None:
+        return None
+    if kind == "bool":
+        ok = isinstance(value, bool)
+        expected = "True or False"
+    elif kind == "number":
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        expected = "a number"
+    elif kind == "int":
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        expected = "an integer"
+    elif kind == "dict":
+        ok = isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        expected = "a dict of strings to strings"
+    else:
+        ok = isinstance(value, str)
+        expected = "a string"
+    if not ok:
+        raise WebserviceException("{}{} must be {}, not {!r}.".format(prefix, name, expected, value))
+    return float(value) if kind == "number" else int(value) if kind == "int" else value
+
+
+def _models_and_inference(models, inference_config):
+    """The core's models and inference configuration from update()'s arguments (None when not given)."""
+    from amlcore.model import InferenceConfig, Model
+    core_models = None
+    if models is not None:
+        if not all(isinstance(m, Model) for m in models):
+            raise WebserviceException("Error, models must be Model objects.")
+        core_models = [m._core for m in models]
+    core_inference = None
+    if inference_config is not None:
+        if not isinstance(inference_config, InferenceConfig):
+            raise WebserviceException("Error, inference_config must be an InferenceConfig, not {}.".format(
+                type(inference_config).__name__))
+        core_inference = inference_config._to_core()
+    return core_models, core_inference
+
+
+_ACI_PARAMETERS = (("cpu_cores", "number"), ("memory_gb", "number"), ("tags", "dict"), ("properties", "dict"),
+                   ("description", "str"), ("location", "str"), ("auth_enabled", "bool"), ("ssl_enabled", "bool"),
+                   ("enable_app_insights", "bool"), ("ssl_cert_pem_file", "str"), ("ssl_key_pem_file", "str"),
+                   ("ssl_cname", "str"), ("dns_name_label", "str"), ("primary_key", "str"),
+                   ("secondary_key", "str"), ("collect_model_data", "bool"), ("cmk_vault_base_url", "str"),
+                   ("cmk_key_name", "str"), ("cmk_key_version", "str"), ("vnet_name", "str"), ("subnet_name", "str"))
+
+
+class AciServiceDeploymentConfiguration:
+    """The configuration of an ACI web service, from ``AciWebservice.deploy_configuration()``. Unset values take
+    ACI's defaults (0.1 CPU, 0.5 GB, auth off); a container group takes at most 4 CPU cores and 16 GB."""
+
+    def __init__(self, cpu_cores=None, memory_gb=None, tags=None, properties=None, description=None, location=None,
+                 auth_enabled=None, ssl_enabled=None, enable_app_insights=None, ssl_cert_pem_file=None,
+                 ssl_key_pem_file=None, ssl_cname=None, dns_name_label=None, primary_key=None, secondary_key=None,
+                 collect_model_data=None, cmk_vault_base_url=None, cmk_key_name=None, cmk_key_version=None,
+                 vnet_name=None, subnet_name=None):
+        values = dict(locals())
+        for name, kind in _ACI_PARAMETERS:
+            setattr(self, name, _check_value(name, values[name], kind))
+        self.validate_configuration()
+
+    def validate_configuration(self):
+        """azureml's checks, with its messages; raises WebserviceException."""
+        self._to_core().validate()
+
+    def _to_core(self):
+        core = _core.AciServiceDeploymentConfiguration()
+        for name, _ in _ACI_PARAMETERS:
+            value = getattr(self, name)
+            if value is not None:
+                setattr(core, name, os.fspath(value) if name.endswith("_file") else value)
+        return core
+
+    def print_deploy_configuration(self):
+        parts = []
+        if self.cpu_cores:
+            parts.append("CPU requirement: {}".format(self.cpu_cores))
+        if self.memory_gb:
+            parts.append("Memory requirement: {}GB".format(self.memory_gb))
+        if parts:
+            print(", ".join(parts))
+
+    def __repr__(self):
+        given = ", ".join("{}={!r}".format(n, getattr(self, n)) for n, _ in _ACI_PARAMETERS
+                          if getattr(self, n) is not None and n != "primary_key" and n != "secondary_key")
+        return "AciServiceDeploymentConfiguration({})".format(given)
+
+
+class ContainerResourceRequirements:
+    """The CPU cores and memory (GB) of an ACI service's container."""
+
+    def __init__(self, cpu, memory_in_gb):
+        self.cpu = cpu
+        self.memory_in_gb = memory_in_gb
+
+    def serialize(self):
+        return {"cpu": self.cpu, "memoryInGB": self.memory_in_gb}
+
+    def __repr__(self):
+        return "ContainerResourceRequirements(cpu={}, memory_in_gb={})".format(self.cpu, self.memory_in_gb)
+
+
+class AciWebservice(Webservice):
+    """A web service in a container group of its own, as on Azure Container Instances: no compute target to
+    create, one container, scoring URI ``http(s)://<host>:<port>/score``. Deploy with
+    ``Model.deploy(ws, name, models, inference_config, AciWebservice.deploy_configuration(...))``."""
+
+    _webservice_type = "ACI"
+
+    @staticmethod
+    def deploy_configuration(cpu_cores=None, memory_gb=None, tags=None, properties=None, description=None,
+                             location=None, auth_enabled=None, ssl_enabled=None, enable_app_insights=None,
+                             ssl_cert_pem_file=None, ssl_key_pem_file=None, ssl_cname=None, dns_name_label=None,
+                             primary_key=None, secondary_key=None, collect_model_data=None,
+                             cmk_vault_base_url=None, cmk_key_name=None, cmk_key_version=None,
+                             vnet_name=None, subnet_name=None):
+        """The configuration of an ACI web service (azureml's parameters and checks)."""
+        return AciServiceDeploymentConfiguration(
+            cpu_cores, memory_gb, tags, properties, description, location, auth_enabled, ssl_enabled,
+            enable_app_insights, ssl_cert_pem_file, ssl_key_pem_file, ssl_cname, dns_name_label, primary_key,
+            secondary_key, collect_model_data, cmk_vault_base_url, cmk_key_name, cmk_key_version, vnet_name,
+            subnet_name)
+
+    def update(self, image=None, tags=None, properties=None, description=None, auth_enabled=None, ssl_enabled=None,
+               ssl_cert_pem_file=None, ssl_key_pem_file=None, ssl_cname=None, enable_app_insights=None, models=None,
+               inference_config=None):
+        """Change the service; new models or an inference configuration start a new deployment (then
+        ``wait_for_deployment()``)."""
+        if image is not None:
+            raise WebserviceException("Error, images are not used by amlcore; pass models and inference_config.")
+        changes = _core.AciWebservice.Changes()
+        if tags is not None:
+            changes.tags = _check_value("tags", tags, "dict", "Error, ")
+        for name, value, kind in (("properties", properties, "dict"), ("description", description, "str"),
+                                  ("ssl_cert_pem_file", ssl_cert_pem_file, "str"),
+                                  ("ssl_key_pem_file", ssl_key_pem_file, "str"), ("ssl_cname", ssl_cname, "str")):
+            if value is not None:
+                setattr(changes, name, _check_value(name, value, kind, "Error, "))
+        for name, value in (("auth_enabled", auth_enabled), ("ssl_enabled", ssl_enabled),
+                            ("enable_app_insights", enable_app_insights)):
+            setattr(changes, name, _check_value(name, value, "bool", "Error, "))
+        changes.models, changes.inference_config = _models_and_inference(models, inference_config)
+        self._core.update(changes)
+
+    @property
+    def container_resource_requirements(self):
+        return ContainerResourceRequirements(self._core.cpu_cores, self._core.memory_gb)
+
+    cpu_cores = core_property("cpu_cores")
+    memory_gb = core_property("memory_gb")
+    location = core_property("location")
+    ssl_enabled = core_property("ssl_enabled")
+    cname = core_property("cname", empty_as_none=True)
+    dns_name_label = core_property("dns_name_label", empty_as_none=True)
+    public_fqdn = core_property("public_fqdn", empty_as_none=True)
+    enable_app_insights = core_property("enable_app_insights")
+
+    @property
+    def public_ip(self):
+        return "127.0.0.1"
+
+
+class LocalWebserviceDeploymentConfiguration:
+    """The configuration of a local web service, from ``LocalWebservice.deploy_configuration(port=None)``: the
+    port it listens on (a free one when None)."""
+
+    def __init__(self, port=None):
+        self.port = _check_value("port", port, "int")
+        self.validate_configuration()
+
+    def validate_configuration(self):
+        self._to_core().validate()
+
+    def _to_core(self):
+        core = _core.LocalWebserviceDeploymentConfiguration()
+        core.port = self.port
+        return core
+
+    def __repr__(self):
+        return "LocalWebserviceDeploymentConfiguration(port={!r})".format(self.port)
+
+
+class LocalWebservice(Webservice):
+    """A web service on a port of this machine, to try a model out: scoring URI ``http://localhost:<port>/score``,
+    no authentication, one replica. ``reload()`` deploys the entry script and source directory again from disk.
+    Like the other services it is kept by the workspace server: ``Webservice(ws, name)`` finds it."""
+
+    _webservice_type = "Local"
+
+    @staticmethod
+    def deploy_configuration(port=None):
+        """The configuration of a local web service."""
+        return LocalWebserviceDeploymentConfiguration(port)
+
+    def update(self, models=None, image_config=None, deployment_config=None, wait=False, inference_config=None):
+        """Deploy new models, inference configuration or port; waits for it when ``wait``."""
+        if image_config is not None:
+            raise WebserviceException("Error, images are not used by amlcore; pass models and inference_config.")
+        if deployment_config is not None and not isinstance(deployment_config, LocalWebserviceDeploymentConfiguration):
+            raise WebserviceException("Error, deployment_config must come from LocalWebservice.deploy_configuration()"
+                                      ", not {}.".format(type(deployment_config).__name__))
+        changes = _core.LocalWebservice.Changes()
+        changes.models, changes.inference_config = _models_and_inference(models, inference_config)
+        if deployment_config is not None:
+            changes.deployment_config = deployment_config._to_core()
+        self._core.update(changes)
+        if wait:
+            self.wait_for_deployment()
+
+    def reload(self, wait=False):
+        """Deploy the entry script and source directory again from where they were deployed from (the models and
+        environment stay), as after editing ``score.py``; waits for it when ``wait``."""
+        self._core.reload()
+        if wait:
+            self.wait_for_deployment()
+
+    def delete(self, delete_cache=True, delete_image=False):
+        """Delete the service and free its port."""
+        self._core.delete()
+
+    def get_logs(self, num_lines=5000, init=False):
+        return super().get_logs(num_lines, init)
+
+    port = core_property("port")

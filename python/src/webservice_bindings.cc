@@ -17,6 +17,12 @@ void DefineWebservice(py::module_& m) {
   py::class_<AksEndpointVersion> endpoint_version(m, "AksEndpointVersion");
   py::class_<AksEndpointUpdate> endpoint_update(m, "AksEndpointUpdate");
   py::class_<AksEndpoint, AksWebservice, std::shared_ptr<AksEndpoint>> endpoint(m, "AksEndpoint");
+  py::class_<AciServiceDeploymentConfiguration> aci_config(m, "AciServiceDeploymentConfiguration");
+  py::class_<AciWebservice, Webservice, std::shared_ptr<AciWebservice>> aci(m, "AciWebservice");
+  py::class_<AciWebservice::Changes> aci_changes(aci, "Changes");
+  py::class_<LocalWebserviceDeploymentConfiguration> local_config(m, "LocalWebserviceDeploymentConfiguration");
+  py::class_<LocalWebservice, Webservice, std::shared_ptr<LocalWebservice>> local(m, "LocalWebservice");
+  py::class_<LocalWebservice::Changes> local_changes(local, "Changes");
 
   // Settings by name: the table in src/domain/deploy_settings.cc decides which there are and their types.
   config.def(py::init<>())
@@ -183,6 +189,88 @@ void DefineWebservice(py::module_& m) {
         for (const auto& name : self.version_order()) out.emplace_back(name, self.versions().at(name));
         return out;
       });
+
+  using AciConfig = AciServiceDeploymentConfiguration;
+  aci_config.def(py::init<>())
+      .def_readwrite("cpu_cores", &AciConfig::cpu_cores)
+      .def_readwrite("memory_gb", &AciConfig::memory_gb)
+      .def_readwrite("tags", &AciConfig::tags)
+      .def_readwrite("properties", &AciConfig::properties)
+      .def_readwrite("description", &AciConfig::description)
+      .def_readwrite("location", &AciConfig::location)
+      .def_readwrite("auth_enabled", &AciConfig::auth_enabled)
+      .def_readwrite("ssl_enabled", &AciConfig::ssl_enabled)
+      .def_readwrite("enable_app_insights", &AciConfig::enable_app_insights)
+      .def_readwrite("ssl_cert_pem_file", &AciConfig::ssl_cert_pem_file)
+      .def_readwrite("ssl_key_pem_file", &AciConfig::ssl_key_pem_file)
+      .def_readwrite("ssl_cname", &AciConfig::ssl_cname)
+      .def_readwrite("dns_name_label", &AciConfig::dns_name_label)
+      .def_readwrite("primary_key", &AciConfig::primary_key)
+      .def_readwrite("secondary_key", &AciConfig::secondary_key)
+      .def_readwrite("collect_model_data", &AciConfig::collect_model_data)
+      .def_readwrite("cmk_vault_base_url", &AciConfig::cmk_vault_base_url)
+      .def_readwrite("cmk_key_name", &AciConfig::cmk_key_name)
+      .def_readwrite("cmk_key_version", &AciConfig::cmk_key_version)
+      .def_readwrite("vnet_name", &AciConfig::vnet_name)
+      .def_readwrite("subnet_name", &AciConfig::subnet_name)
+      .def("validate", [](const AciConfig& self) { ThrowIfError(self.Validate()); });
+  aci_changes.def(py::init<>())
+      .def_readwrite("tags", &AciWebservice::Changes::tags)
+      .def_readwrite("properties", &AciWebservice::Changes::properties)
+      .def_readwrite("description", &AciWebservice::Changes::description)
+      .def_readwrite("auth_enabled", &AciWebservice::Changes::auth_enabled)
+      .def_readwrite("ssl_enabled", &AciWebservice::Changes::ssl_enabled)
+      .def_readwrite("ssl_cert_pem_file", &AciWebservice::Changes::ssl_cert_pem_file)
+      .def_readwrite("ssl_key_pem_file", &AciWebservice::Changes::ssl_key_pem_file)
+      .def_readwrite("ssl_cname", &AciWebservice::Changes::ssl_cname)
+      .def_readwrite("enable_app_insights", &AciWebservice::Changes::enable_app_insights)
+      .def_readwrite("models", &AciWebservice::Changes::models)
+      .def_readwrite("inference_config", &AciWebservice::Changes::inference_config);
+  aci.def_static(
+         "deploy",
+         [](const Workspace& ws, const std::string& name, const std::vector<Model>& models,
+            const InferenceConfig& inference, const AciConfig& config, bool overwrite) {
+           return ValueOrThrow(
+               WithoutGil([&] { return AciWebservice::Deploy(ws, name, models, inference, config, overwrite); }));
+         },
+         py::arg("workspace"), py::arg("name"), py::arg("models"), py::arg("inference_config"), py::arg("config"),
+         py::arg("overwrite"))
+      .def("update",
+           [](AciWebservice& self, const AciWebservice::Changes& c) {
+             ThrowIfError(WithoutGil([&] { return self.Update(c); }));
+           })
+      .def_property_readonly("cpu_cores", &AciWebservice::cpu_cores)
+      .def_property_readonly("memory_gb", &AciWebservice::memory_gb)
+      .def_property_readonly("location", &AciWebservice::location)
+      .def_property_readonly("ssl_enabled", &AciWebservice::ssl_enabled)
+      .def_property_readonly("cname", &AciWebservice::cname)
+      .def_property_readonly("dns_name_label", &AciWebservice::dns_name_label)
+      .def_property_readonly("public_fqdn", &AciWebservice::public_fqdn)
+      .def_property_readonly("enable_app_insights", &AciWebservice::enable_app_insights);
+
+  local_config.def(py::init<>())
+      .def_readwrite("port", &LocalWebserviceDeploymentConfiguration::port)
+      .def("validate", [](const LocalWebserviceDeploymentConfiguration& self) { ThrowIfError(self.Validate()); });
+  local_changes.def(py::init<>())
+      .def_readwrite("models", &LocalWebservice::Changes::models)
+      .def_readwrite("inference_config", &LocalWebservice::Changes::inference_config)
+      .def_readwrite("deployment_config", &LocalWebservice::Changes::deployment_config);
+  local
+      .def_static(
+          "deploy",
+          [](const Workspace& ws, const std::string& name, const std::vector<Model>& models,
+             const InferenceConfig& inference, const LocalWebserviceDeploymentConfiguration& config, bool overwrite) {
+            return ValueOrThrow(
+                WithoutGil([&] { return LocalWebservice::Deploy(ws, name, models, inference, config, overwrite); }));
+          },
+          py::arg("workspace"), py::arg("name"), py::arg("models"), py::arg("inference_config"), py::arg("config"),
+          py::arg("overwrite"))
+      .def("update",
+           [](LocalWebservice& self, const LocalWebservice::Changes& c) {
+             ThrowIfError(WithoutGil([&] { return self.Update(c); }));
+           })
+      .def("reload", [](LocalWebservice& self) { ThrowIfError(WithoutGil([&] { return self.Reload(); })); })
+      .def_property_readonly("port", &LocalWebservice::port);
 }
 
 }  // namespace amlcore::python

@@ -33,6 +33,8 @@ struct ClusterRef {
   int64_t id = 0;
   std::string resource_id;
   std::optional<ClusterTls> tls;  // what EnsureCluster makes the router serve; plain HTTP when unset
+  // The port the router must listen on (a local web service's); 0: any, and the one it has once it runs.
+  uint16_t port = 0;
 };
 
 struct ClusterState {

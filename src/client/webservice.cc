@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -11,13 +12,17 @@
 #include "absl/time/time.h"
 #include "client/connection.h"
 #include "client/model_management.h"
+#include "client/no_code.h"
 #include "client/polling.h"
 #include "client/snapshot.h"
 #include "common/environment_config.h"
 #include "common/errors.h"
+#include "common/files.h"
 #include "common/http_client.h"
 #include "common/json.h"
 #include "common/json_fields.h"
+#include "common/tar.h"
+#include "domain/container_rules.h"
 #include "domain/deploy_settings.h"
 #include "domain/operation_wire.h"
 #include "domain/service_rules.h"
@@ -76,6 +81,28 @@ absl::StatusOr<PackedInference> PackInference(const Workspace& ws, const Inferen
   if (!sha.ok()) return AsWebserviceError(sha.status());
   return PackedInference{snapshot->entry_script, snapshot->root_name, *sha, std::move(*environment)};
 }
+// No inference configuration at all: a no-code deployment (client/no_code.h).
+bool IsEmpty(const InferenceConfig& c) {
+  return c.entry_script.empty() && c.source_directory.empty() && c.conda_file.empty() && c.runtime.empty() &&
+         !c.environment;
+}
+
+// The entry script and environment a no-code deployment of `models` runs, uploaded.
+absl::StatusOr<PackedInference> PackNoCode(const Workspace& ws, const std::vector<Model>& models) {
+  auto deployment = internal::NoCodeDeploymentFor(models);
+  if (!deployment.ok()) return AsWebserviceError(deployment.status());
+  auto archive = WriteTar({TarEntry{deployment->entry_script_name, deployment->entry_script}});
+  if (!archive.ok()) return archive.status();
+  auto sha = internal::UploadBlob(*ws.connection(), *archive);
+  if (!sha.ok()) return AsWebserviceError(sha.status());
+  return PackedInference{deployment->entry_script_name, "", *sha, std::move(deployment->environment)};
+}
+
+// What a deployment runs: what inference_config packs, or the no-code defaults of `models` without one.
+absl::StatusOr<PackedInference> PackDeployment(const Workspace& ws, const InferenceConfig& config,
+                                               const std::vector<Model>& models) {
+  return IsEmpty(config) ? PackNoCode(ws, models) : PackInference(ws, config);
+}
 }  // namespace
 
 class WebserviceCodec {
@@ -133,21 +160,54 @@ class WebserviceCodec {
       aks->cpu_cores_ = d->config ? config.cpu_cores : 0;
       aks->memory_gb_ = d->config ? config.memory_gb : 0;
     }
+    domain::ServiceDocument::ContainerGroup group = d->container.value_or(domain::ServiceDocument::ContainerGroup{});
+    if (auto* aci = dynamic_cast<AciWebservice*>(&s)) {
+      aci->cpu_cores_ = d->config ? config.cpu_cores : 0;
+      aci->memory_gb_ = d->config ? config.memory_gb : 0;
+      aci->enable_app_insights_ = d->config && config.enable_app_insights;
+      aci->location_ = group.location;
+      aci->ssl_enabled_ = group.ssl_enabled;
+      aci->cname_ = group.cname;
+      aci->dns_name_label_ = group.dns_name_label;
+      aci->public_fqdn_ = group.public_fqdn;
+    }
+    if (auto* local = dynamic_cast<LocalWebservice*>(&s)) local->port_ = group.port;
   }
 
-  // An AksWebservice, or an AksEndpoint for an endpoint's document.
-  static absl::StatusOr<std::shared_ptr<AksWebservice>> Make(const Workspace& ws, const std::string& body) {
+  // The class of a service's computeType (AksWebservice, AksEndpoint, AciWebservice, LocalWebservice), from its
+  // document.
+  static absl::StatusOr<std::shared_ptr<Webservice>> Make(const Workspace& ws, const std::string& body) {
     auto object = json::ParseObject(body, "Service reply");
     if (!object.ok()) return object.status();
-    std::shared_ptr<AksWebservice> s;
-    if (json::GetString(*object, "computeType") == AksEndpoint::kComputeType) {
+    std::shared_ptr<Webservice> s;
+    std::string type = json::GetString(*object, "computeType");
+    if (type == AksEndpoint::kComputeType) {
       s.reset(new AksEndpoint(ws));
+    } else if (type == AciWebservice::kComputeType) {
+      s.reset(new AciWebservice(ws));
+    } else if (type == LocalWebservice::kComputeType) {
+      s.reset(new LocalWebservice(ws));
     } else {
       s.reset(new AksWebservice(ws));
     }
     if (auto status = Fill(*s, body); !status.ok()) return status;
     return s;
   }
+
+  // Sends a JSON patch of the service and follows the operation it starts.
+  static absl::Status Patch(Webservice& s, const std::string& patch) {
+    internal::CallOptions call;
+    call.idempotent = false;
+    call.headers = {{"Content-Type", "application/json-patch+json"}};
+    auto reply = s.workspace_.connection()->Call("PATCH", ServicePath(s.workspace_, s.name_), patch, call);
+    if (!reply.ok()) return ServiceError(s.name_, reply.status());
+    if (auto status = Fill(s, reply->body); !status.ok()) return status;
+    SetOperation(s, reply->headers.Get("Operation-Location").value_or(""));
+    return absl::OkStatus();
+  }
+
+  static void RememberInference(LocalWebservice& s, const InferenceConfig& config) { s.inference_config_ = config; }
+  static const std::optional<InferenceConfig>& InferenceOf(const LocalWebservice& s) { return s.inference_config_; }
 
   static void SetOperation(Webservice& s, absl::string_view location) {
     s.operation_id_ = std::string(location.substr(location.rfind('/') + 1));
@@ -246,7 +306,7 @@ absl::StatusOr<std::shared_ptr<Webservice>> Webservice::Get(const Workspace& ws,
   if (!reply.ok()) return ServiceError(name, reply.status());
   auto service = WebserviceCodec::Make(ws, reply->body);
   if (!service.ok()) return AsWebserviceError(service.status());
-  return std::shared_ptr<Webservice>(std::move(*service));
+  return std::move(*service);
 }
 
 absl::StatusOr<std::vector<std::shared_ptr<Webservice>>> Webservice::List(const Workspace& ws,
@@ -331,7 +391,11 @@ absl::Status Webservice::WaitForDeployment(const PollOptions& options) {
   if (!done.ok()) return AsWebserviceError(WithOperationState(done.status(), state_));
   (void)UpdateDeploymentState();
   if (options.on_progress) {
-    options.on_progress(absl::StrCat("AKS service creation operation finished, operation \"", done->state, "\"\n"));
+    // azureml names the kind of service: "AKS", "ACI" or "Local".
+    std::string kind = compute_type_ == AciWebservice::kComputeType || compute_type_ == LocalWebservice::kComputeType
+                           ? compute_type_
+                           : "AKS";
+    options.on_progress(absl::StrCat(kind, " service creation operation finished, operation \"", done->state, "\"\n"));
   }
   if (done->state == "Succeeded") return absl::OkStatus();
   std::string message = absl::StrCat(
@@ -434,7 +498,8 @@ std::optional<http::ClientTls> ScoringTls(const http::Url& url) {
 // Where to connect for a scoring URI's host: names under "localhost" are this machine's loopback (RFC 6761),
 // which leaf domain labels use.
 std::string ConnectHost(const std::string& host) {
-  return absl::EndsWith(host, ".localhost") ? "127.0.0.1" : host;
+  // The front ends listen on 127.0.0.1, which "localhost" may not resolve to first.
+  return host == "localhost" || absl::EndsWith(host, ".localhost") ? "127.0.0.1" : host;
 }
 }  // namespace
 
@@ -513,29 +578,21 @@ absl::Status Webservice::Delete() {
 std::string Webservice::Serialize() const { return document_; }
 
 namespace {
-// POST /services: a web service (AKS) or an endpoint (AKSENDPOINT) with its first version.
-absl::StatusOr<std::shared_ptr<AksWebservice>> StartDeployment(const Workspace& ws, absl::string_view name,
-                                                               const std::vector<Model>& models,
-                                                               const InferenceConfig& inference_config,
-                                                               const AksServiceDeploymentConfiguration& config,
-                                                               const AksCompute& target, bool overwrite,
-                                                               absl::string_view compute_type) {
-  if (auto s = Webservice::ValidateName(name); !s.ok()) return Invalid(s.message());
-  if (auto s = config.Validate(); !s.ok()) return s;
-  auto packed = PackInference(ws, inference_config);
+// POST /services: `request` (its name, type, target and settings) with the models and what inference_config
+// packs; the service as the server describes it, of the class of its type.
+absl::StatusOr<std::shared_ptr<Webservice>> StartDeployment(const Workspace& ws, domain::ServiceRequest request,
+                                                            const std::vector<Model>& models,
+                                                            const InferenceConfig& inference_config) {
+  if (auto s = Webservice::ValidateName(request.name); !s.ok()) return Invalid(s.message());
+  if (auto s = request.config.Validate(); !s.ok()) return s;
+  auto packed = PackDeployment(ws, inference_config, models);
   if (!packed.ok()) return packed.status();
-  domain::ServiceRequest request;
-  request.name = std::string(name);
-  request.compute_type = std::string(compute_type);
-  request.compute_name = target.name();
   for (const auto& m : models) request.model_ids.push_back(m.id());
   request.entry_script = packed->entry_script;
   request.source_directory = packed->source_directory;
   request.snapshot = packed->snapshot;
   request.has_environment = true;
   request.environment = std::move(packed->environment);
-  request.config = config;
-  request.overwrite = overwrite;
   internal::CallOptions call;
   call.idempotent = false;
   auto reply = ws.connection()->Call("POST", absl::StrCat(internal::ModelManagementPath(ws), "/services"),
@@ -546,7 +603,238 @@ absl::StatusOr<std::shared_ptr<AksWebservice>> StartDeployment(const Workspace& 
   WebserviceCodec::SetOperation(**service, reply->headers.Get("Operation-Location").value_or(""));
   return service;
 }
+
+// The service StartDeployment made, as the class asked for.
+template <class T>
+absl::StatusOr<std::shared_ptr<T>> As(absl::StatusOr<std::shared_ptr<Webservice>> service) {
+  if (!service.ok()) return service.status();
+  auto typed = std::dynamic_pointer_cast<T>(*service);
+  if (!typed) {
+    return absl::InternalError(absl::StrCat("The server answered a deployment of type ", T::kComputeType,
+                                            " with a service of type ", (*service)->compute_type(), "."));
+  }
+  return typed;
+}
+
+domain::ServiceRequest RequestOf(absl::string_view name, absl::string_view compute_type,
+                                 const AksServiceDeploymentConfiguration& config, bool overwrite) {
+  domain::ServiceRequest request;
+  request.name = std::string(name);
+  request.compute_type = std::string(compute_type);
+  request.config = config;
+  request.overwrite = overwrite;
+  return request;
+}
+
+// The JSON patch lines of a new inference configuration (or, with an empty one, of the no-code defaults of
+// `models`).
+absl::Status AppendInference(const Workspace& ws, const InferenceConfig& config, bj::array& patch,
+                             const std::vector<Model>& models = {}) {
+  auto packed = PackDeployment(ws, config, models);
+  if (!packed.ok()) return packed.status();
+  auto replace = [&](const char* path, bj::value value) {
+    patch.push_back(bj::object{{"op", "replace"}, {"path", path}, {"value", std::move(value)}});
+  };
+  replace("/entryScript", bj::value(packed->entry_script));
+  replace("/sourceDirectory", bj::value(packed->source_directory));
+  replace("/snapshot", bj::value(packed->snapshot));
+  replace("/environment", domain::EnvironmentToJson(packed->environment));
+  return absl::OkStatus();
+}
+
+void AppendReplace(bj::array& patch, absl::string_view path, bj::value value) {
+  patch.push_back(bj::object{{"op", "replace"}, {"path", json::Bj(path)}, {"value", std::move(value)}});
+}
+
+absl::StatusOr<std::string> ReadPemFile(const std::string& path, const char* what) {
+  auto text = ReadFile(path);
+  if (!text.ok()) {
+    return Invalid(absl::StrCat("Error occurred attempting to read SSL ", what, " pem file:\n", text.status().message()));
+  }
+  return std::move(*text);
+}
+
+// Absolute, so that a later reload() finds them whatever the working directory is then.
+std::string Absolute(const std::string& path) {
+  if (path.empty()) return path;
+  std::error_code ignored;
+  return std::filesystem::absolute(path, ignored).lexically_normal().string();
+}
 }  // namespace
+
+absl::StatusOr<std::shared_ptr<AciWebservice>> AciWebservice::Deploy(const Workspace& ws, absl::string_view name,
+                                                                     const std::vector<Model>& models,
+                                                                     const InferenceConfig& inference_config,
+                                                                     const AciServiceDeploymentConfiguration& config,
+                                                                     bool overwrite) {
+  if (auto s = config.Validate(); !s.ok()) return s;
+  AksServiceDeploymentConfiguration settings;
+  settings.cpu_cores = config.cpu_cores;
+  settings.memory_gb = config.memory_gb;
+  settings.tags = config.tags;
+  settings.properties = config.properties;
+  settings.description = config.description;
+  settings.auth_enabled = config.auth_enabled;
+  settings.enable_app_insights = config.enable_app_insights;
+  settings.primary_key = config.primary_key;
+  settings.secondary_key = config.secondary_key;
+  settings.collect_model_data = config.collect_model_data;
+  domain::ServiceRequest request = RequestOf(name, kComputeType, settings, overwrite);
+  request.container.location = config.location;
+  request.container.dns_name_label = config.dns_name_label;
+  if (config.ssl_enabled.value_or(false)) {
+    request.container.ssl_enabled = true;
+    auto cert = ReadPemFile(config.ssl_cert_pem_file, "cert");
+    if (!cert.ok()) return cert.status();
+    auto key = ReadPemFile(config.ssl_key_pem_file, "key");
+    if (!key.ok()) return key.status();
+    request.container.ssl_certificate = std::move(*cert);
+    request.container.ssl_key = std::move(*key);
+    request.container.ssl_cname = config.ssl_cname;
+  }
+  return As<AciWebservice>(StartDeployment(ws, std::move(request), models, inference_config));
+}
+
+absl::Status AciServiceDeploymentConfiguration::Validate() const {
+  auto s = domain::ValidateAciConfiguration(*this);
+  return s.ok() ? s : Invalid(s.message());
+}
+
+absl::Status AciWebservice::Update(const Changes& c) {
+  if (!c.tags && c.properties.empty() && c.description.empty() && !c.auth_enabled && !c.ssl_enabled &&
+      c.ssl_cert_pem_file.empty() && c.ssl_key_pem_file.empty() && c.ssl_cname.empty() && !c.enable_app_insights &&
+      !c.models && !c.inference_config) {
+    return Invalid("No parameters provided to update.");
+  }
+  std::vector<std::string> errors;
+  bool no_code = c.models && !c.inference_config && c.models->size() == 1 &&
+                 internal::IsNoCodeFramework(c.models->front().model_framework());
+  if (c.models && !c.inference_config && !no_code) {
+    errors.push_back("Error, both \"models\" and \"inference_config\" inputs must be provided in order to update "
+                     "the models.");
+  }
+  bool ssl = c.ssl_enabled.value_or(ssl_enabled_);
+  if ((!c.ssl_cert_pem_file.empty() || !c.ssl_key_pem_file.empty()) && !ssl) {
+    errors.push_back("Error, SSL must be enabled in order to update SSL cert/key.");
+  }
+  for (const auto& [file, what] : {std::pair{&c.ssl_cert_pem_file, "ssl_cert_pem_file"},
+                                   std::pair{&c.ssl_key_pem_file, "ssl_key_pem_file"}}) {
+    if (!file->empty() && !std::filesystem::exists(*file)) {
+      errors.push_back(absl::StrCat("Error, unable to find ", what, " at provided path: ", *file));
+    }
+  }
+  if (!errors.empty()) return Invalid(absl::StrJoin(errors, "\n"));
+  bj::array patch;
+  AksServiceDeploymentConfiguration settings;
+  settings.auth_enabled = c.auth_enabled;
+  settings.enable_app_insights = c.enable_app_insights;
+  if (settings.auth_enabled || settings.enable_app_insights) {
+    AppendReplace(patch, "/deploymentConfig", domain::DeployConfigToJson(settings));
+  }
+  if (c.tags) AppendReplace(patch, "/kvTags", domain::TagsToJson(*c.tags));
+  if (!c.properties.empty()) {
+    std::map<std::string, std::string> properties = properties_;
+    for (const auto& [k, v] : c.properties) properties[k] = v;
+    AppendReplace(patch, "/properties", domain::TagsToJson(properties));
+  }
+  if (!c.description.empty()) AppendReplace(patch, "/description", bj::value(c.description));
+  if (c.ssl_enabled) AppendReplace(patch, "/sslEnabled", bj::value(*c.ssl_enabled));
+  if (!c.ssl_cert_pem_file.empty()) {
+    auto cert = ReadPemFile(c.ssl_cert_pem_file, "cert");
+    if (!cert.ok()) return cert.status();
+    AppendReplace(patch, "/sslCertificate", bj::value(*cert));
+  }
+  if (!c.ssl_key_pem_file.empty()) {
+    auto key = ReadPemFile(c.ssl_key_pem_file, "key");
+    if (!key.ok()) return key.status();
+    AppendReplace(patch, "/sslKey", bj::value(*key));
+  }
+  if (!c.ssl_cname.empty()) AppendReplace(patch, "/cname", bj::value(c.ssl_cname));
+  if (c.models) {
+    bj::array ids;
+    for (const auto& m : *c.models) ids.push_back(bj::value(m.id()));
+    AppendReplace(patch, "/models", std::move(ids));
+  }
+  if (c.inference_config || no_code) {
+    if (auto s = AppendInference(workspace_, c.inference_config.value_or(InferenceConfig{}), patch,
+                                 c.models.value_or(std::vector<Model>{}));
+        !s.ok()) {
+      return s;
+    }
+  }
+  return WebserviceCodec::Patch(*this, json::Serialize(patch));
+}
+
+absl::Status LocalWebserviceDeploymentConfiguration::Validate() const {
+  if (port && (*port < 1 || *port > 65535)) {
+    return Invalid(absl::StrCat("Invalid configuration, port must be between 1 and 65535, not ", *port, "."));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<LocalWebservice>> LocalWebservice::Deploy(
+    const Workspace& ws, absl::string_view name, const std::vector<Model>& models,
+    const InferenceConfig& inference_config, const LocalWebserviceDeploymentConfiguration& config, bool overwrite) {
+  if (auto s = config.Validate(); !s.ok()) return s;
+  domain::ServiceRequest request = RequestOf(name, kComputeType, {}, overwrite);
+  request.container.port = config.port.value_or(0);
+  request.container.client_entry_script = Absolute(
+      inference_config.source_directory.empty()
+          ? inference_config.entry_script
+          : (std::filesystem::path(inference_config.source_directory) / inference_config.entry_script).string());
+  request.container.client_source_directory = Absolute(inference_config.source_directory);
+  auto service = As<LocalWebservice>(StartDeployment(ws, std::move(request), models, inference_config));
+  if (service.ok()) WebserviceCodec::RememberInference(**service, inference_config);
+  return service;
+}
+
+absl::Status LocalWebservice::Update(const Changes& c) {
+  if (!c.models && !c.inference_config && !c.deployment_config) {
+    return Invalid("No parameters provided to update.");
+  }
+  bj::array patch;
+  if (c.deployment_config) {
+    if (auto s = c.deployment_config->Validate(); !s.ok()) return s;
+    AppendReplace(patch, "/port", bj::value(c.deployment_config->port.value_or(0)));
+  }
+  if (c.models) {
+    bj::array ids;
+    for (const auto& m : *c.models) ids.push_back(bj::value(m.id()));
+    AppendReplace(patch, "/models", std::move(ids));
+  }
+  if (c.inference_config) {
+    if (auto s = AppendInference(workspace_, *c.inference_config, patch); !s.ok()) return s;
+    inference_config_ = *c.inference_config;
+  }
+  return WebserviceCodec::Patch(*this, json::Serialize(patch));
+}
+
+absl::Status LocalWebservice::Reload() {
+  if (auto s = UpdateDeploymentState(); !s.ok()) return s;
+  InferenceConfig config;
+  if (inference_config_) {
+    config = *inference_config_;
+  } else {
+    // Deployed from another process: the files it was deployed from, with the environment it runs.
+    auto object = json::ParseObject(document_, "Service");
+    if (!object.ok()) return object.status();
+    auto d = domain::ServiceDocumentFromJson(*object);
+    if (!d.ok()) return d.status();
+    if (!d->container || d->container->client_entry_script.empty()) {
+      return Invalid(absl::StrCat("Error, local service ", name_, " does not know where its entry script is; "
+                                  "update it with an inference_config."));
+    }
+    config.source_directory = d->container->client_source_directory;
+    std::filesystem::path script(d->container->client_entry_script);
+    config.entry_script = config.source_directory.empty()
+                              ? script.string()
+                              : script.lexically_relative(config.source_directory).string();
+    if (d->environment) config.environment = *d->environment;
+  }
+  bj::array patch;
+  if (auto s = AppendInference(workspace_, config, patch); !s.ok()) return s;
+  return WebserviceCodec::Patch(*this, json::Serialize(patch));
+}
 
 absl::StatusOr<std::shared_ptr<AksWebservice>> AksWebservice::Deploy(
     const Workspace& ws, absl::string_view name, const std::vector<Model>& models,
@@ -555,7 +843,9 @@ absl::StatusOr<std::shared_ptr<AksWebservice>> AksWebservice::Deploy(
   if (!config.version_name.empty() || config.traffic_percentile) {
     return Invalid("Error, version_name and traffic_percentile are settings of AksEndpoint.deploy_configuration.");
   }
-  return StartDeployment(ws, name, models, inference_config, config, target, overwrite, kComputeType);
+  domain::ServiceRequest request = RequestOf(name, kComputeType, config, overwrite);
+  request.compute_name = target.name();
+  return As<AksWebservice>(StartDeployment(ws, std::move(request), models, inference_config));
 }
 
 absl::StatusOr<std::shared_ptr<AksEndpoint>> AksEndpoint::Deploy(const Workspace& ws, absl::string_view name,
@@ -567,23 +857,12 @@ absl::StatusOr<std::shared_ptr<AksEndpoint>> AksEndpoint::Deploy(const Workspace
   if (!config.version_name.empty()) {
     if (auto s = domain::ValidateVersionName(config.version_name); !s.ok()) return Invalid(s.message());
   }
-  auto service = StartDeployment(ws, name, models, inference_config, config, target, false, kComputeType);
-  if (!service.ok()) return service.status();
-  auto endpoint = std::dynamic_pointer_cast<AksEndpoint>(*service);
-  if (!endpoint) return absl::InternalError("The server answered an endpoint's deployment with a web service.");
-  return endpoint;
+  domain::ServiceRequest request = RequestOf(name, kComputeType, config, false);
+  request.compute_name = target.name();
+  return As<AksEndpoint>(StartDeployment(ws, std::move(request), models, inference_config));
 }
 
-absl::Status AksEndpoint::Patch(const std::string& patch) {
-  internal::CallOptions call;
-  call.idempotent = false;
-  call.headers = {{"Content-Type", "application/json-patch+json"}};
-  auto reply = workspace_.connection()->Call("PATCH", ServicePath(workspace_, name_), patch, call);
-  if (!reply.ok()) return ServiceError(name_, reply.status());
-  if (auto s = WebserviceCodec::Fill(*this, reply->body); !s.ok()) return s;
-  WebserviceCodec::SetOperation(*this, reply->headers.Get("Operation-Location").value_or(""));
-  return absl::OkStatus();
-}
+absl::Status AksEndpoint::Patch(const std::string& patch) { return WebserviceCodec::Patch(*this, patch); }
 
 namespace {
 // The JSON of a version as create_version and update_version send it; settings that are the endpoint's are
@@ -712,21 +991,9 @@ absl::Status AksWebservice::Update(const AksServiceUpdate& update) {
     replace("/models", std::move(ids));
   }
   if (update.inference_config) {
-    auto packed = PackInference(workspace_, *update.inference_config);
-    if (!packed.ok()) return packed.status();
-    replace("/entryScript", bj::value(packed->entry_script));
-    replace("/sourceDirectory", bj::value(packed->source_directory));
-    replace("/snapshot", bj::value(packed->snapshot));
-    replace("/environment", domain::EnvironmentToJson(packed->environment));
+    if (auto s = AppendInference(workspace_, *update.inference_config, patch); !s.ok()) return s;
   }
-  internal::CallOptions call;
-  call.idempotent = false;
-  call.headers = {{"Content-Type", "application/json-patch+json"}};
-  auto reply = workspace_.connection()->Call("PATCH", ServicePath(workspace_, name_), json::Serialize(patch), call);
-  if (!reply.ok()) return ServiceError(name_, reply.status());
-  if (auto s = WebserviceCodec::Fill(*this, reply->body); !s.ok()) return s;
-  WebserviceCodec::SetOperation(*this, reply->headers.Get("Operation-Location").value_or(""));
-  return absl::OkStatus();
+  return WebserviceCodec::Patch(*this, json::Serialize(patch));
 }
 
 }  // namespace amlcore

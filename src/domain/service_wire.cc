@@ -178,6 +178,16 @@ std::string ServiceRequestToJson(const ServiceRequest& r) {
                {"deploymentConfig", DeployConfigToJson(r.config)},
                {"overwrite", r.overwrite}};
   if (r.has_environment) o["environment"] = EnvironmentToJson(r.environment);
+  const ContainerGroupRequest& c = r.container;
+  if (!c.location.empty()) o["location"] = c.location;
+  if (!c.dns_name_label.empty()) o["dnsNameLabel"] = c.dns_name_label;
+  if (c.ssl_enabled) o["sslEnabled"] = true;
+  if (!c.ssl_certificate.empty()) o["sslCertificate"] = c.ssl_certificate;
+  if (!c.ssl_key.empty()) o["sslKey"] = c.ssl_key;
+  if (!c.ssl_cname.empty()) o["cname"] = c.ssl_cname;
+  if (c.port != 0) o["port"] = c.port;
+  if (!c.client_entry_script.empty()) o["clientEntryScript"] = c.client_entry_script;
+  if (!c.client_source_directory.empty()) o["clientSourceDirectory"] = c.client_source_directory;
   return json::Serialize(o);
 }
 
@@ -194,6 +204,16 @@ absl::StatusOr<ServiceRequest> ServiceRequestFromJson(absl::string_view body) {
   r.source_directory = reader.String("sourceDirectory").value_or("");
   r.snapshot = reader.String("snapshot").value_or("");
   r.overwrite = reader.Bool("overwrite").value_or(false);
+  ContainerGroupRequest& c = r.container;
+  c.location = reader.String("location").value_or("");
+  c.dns_name_label = reader.String("dnsNameLabel").value_or("");
+  c.ssl_enabled = reader.Bool("sslEnabled").value_or(false);
+  c.ssl_certificate = reader.String("sslCertificate").value_or("");
+  c.ssl_key = reader.String("sslKey").value_or("");
+  c.ssl_cname = reader.String("cname").value_or("");
+  c.port = reader.Int("port").value_or(0);
+  c.client_entry_script = reader.String("clientEntryScript").value_or("");
+  c.client_source_directory = reader.String("clientSourceDirectory").value_or("");
   const bj::value* environment = reader.Raw("environment");
   const bj::value* config = reader.Raw("deploymentConfig");
   if (auto s = reader.Finish(); !s.ok()) return s;
@@ -294,6 +314,18 @@ json::bj::object ServiceDocumentToJson(const ServiceDocument& d) {
   if (d.traffic_percentile) out["trafficPercentile"] = *d.traffic_percentile;
   if (d.is_default) out["isDefault"] = *d.is_default;
   if (!d.version_type.empty()) out["type"] = d.version_type;
+  if (d.container) {
+    const auto& c = *d.container;
+    out["location"] = c.location;
+    out["sslEnabled"] = c.ssl_enabled;
+    out["cname"] = text_or_null(c.cname);
+    out["dnsNameLabel"] = text_or_null(c.dns_name_label);
+    out["publicFqdn"] = text_or_null(c.public_fqdn);
+    out["publicIp"] = "127.0.0.1";
+    if (c.port != 0) out["port"] = c.port;
+    if (!c.client_entry_script.empty()) out["clientEntryScript"] = c.client_entry_script;
+    if (!c.client_source_directory.empty()) out["clientSourceDirectory"] = c.client_source_directory;
+  }
   if (d.compute_type == "AKSENDPOINT") {
     bj::object versions;
     for (const auto& v : d.versions) versions[v.name] = ServiceDocumentToJson(v);
@@ -350,6 +382,18 @@ absl::StatusOr<ServiceDocument> ServiceDocumentFromJson(const json::bj::object& 
   }
   if (const bj::value* v = o.if_contains("isDefault"); v && v->is_bool()) d.is_default = v->as_bool();
   d.version_type = json::GetString(o, "type");
+  if (o.contains("publicIp")) {
+    ServiceDocument::ContainerGroup c;
+    c.location = json::GetString(o, "location");
+    c.ssl_enabled = json::GetBool(o, "sslEnabled");
+    c.cname = json::GetString(o, "cname");
+    c.dns_name_label = json::GetString(o, "dnsNameLabel");
+    c.public_fqdn = json::GetString(o, "publicFqdn");
+    c.port = json::GetInt(o, "port");
+    c.client_entry_script = json::GetString(o, "clientEntryScript");
+    c.client_source_directory = json::GetString(o, "clientSourceDirectory");
+    d.container = std::move(c);
+  }
   if (const bj::object* versions = json::GetObject(o, "versions")) {
     for (const auto& [name, v] : *versions) {
       if (!v.is_object()) return absl::InvalidArgumentError("Service document: every version must be an object.");

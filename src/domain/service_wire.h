@@ -44,6 +44,22 @@ json::bj::object EnvironmentToJson(const Environment& environment);
 absl::StatusOr<Environment> EnvironmentFromJson(const json::bj::object& object);
 std::string EnvironmentHash(const Environment& environment);
 
+// What an ACI or local service asks of its container group, beyond the deployment settings (top-level fields
+// of the request, as azureml sends them for ACI).
+struct ContainerGroupRequest {
+  std::string location;
+  std::string dns_name_label;
+  bool ssl_enabled = false;
+  std::string ssl_certificate;  // PEM
+  std::string ssl_key;          // PEM
+  std::string ssl_cname;
+  int64_t port = 0;  // a local service's port (0: any free one)
+  // A local service's entry script and source directory as the client deployed them (absolute paths on its
+  // machine), for reload().
+  std::string client_entry_script;
+  std::string client_source_directory;
+};
+
 // POST /services and PATCH-style updates.
 struct ServiceRequest {
   std::string name;
@@ -57,6 +73,7 @@ struct ServiceRequest {
   Environment environment;
   AksServiceDeploymentConfiguration config;
   bool overwrite = false;
+  ContainerGroupRequest container;  // computeType ACI or Local
 };
 std::string ServiceRequestToJson(const ServiceRequest& request);
 absl::StatusOr<ServiceRequest> ServiceRequestFromJson(absl::string_view body);
@@ -149,6 +166,18 @@ struct ServiceDocument {
   std::optional<int64_t> traffic_percentile;
   std::optional<bool> is_default;
   std::string version_type;  // Control or Treatment
+  // An ACI or local service's container group.
+  struct ContainerGroup {
+    std::string location;
+    bool ssl_enabled = false;
+    std::string cname;
+    std::string dns_name_label;
+    std::string public_fqdn;  // the scoring URI's host
+    int64_t port = 0;
+    std::string client_entry_script;
+    std::string client_source_directory;
+  };
+  std::optional<ContainerGroup> container;
 };
 json::bj::object ServiceDocumentToJson(const ServiceDocument& document);
 absl::StatusOr<ServiceDocument> ServiceDocumentFromJson(const json::bj::object& object);

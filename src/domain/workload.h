@@ -200,10 +200,14 @@ struct RouteTable {
   int64_t generation = 0;
   std::vector<EndpointRoute> endpoints;
   TokenValidation tokens;
+  // The endpoint that also answers at /score and /swagger.json (an ACI or local service's container group,
+  // which serves one service as ACI does); "" for none.
+  std::string root_endpoint;
 };
 constexpr auto JsonFields(const RouteTable*) {
   return json::Fields(json::Field("generation", &RouteTable::generation),
-                      json::Field("endpoints", &RouteTable::endpoints), json::Field("tokens", &RouteTable::tokens));
+                      json::Field("endpoints", &RouteTable::endpoints), json::Field("tokens", &RouteTable::tokens),
+                      json::Field("root_endpoint", &RouteTable::root_endpoint));
 }
 
 // Replica states as backends report them.

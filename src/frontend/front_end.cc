@@ -245,6 +245,19 @@ struct FrontEnd::Impl {
     return {std::string(rest.substr(0, slash)), slash == absl::string_view::npos ? "" : rest.substr(slash)};
   }
 
+  // The service and action a path addresses: "/api/v1/service/{name}{action}", or "/score" and
+  // "/swagger.json" of the table's root endpoint (a container group's one service); nullopt for other paths.
+  std::optional<std::pair<std::string, std::string>> ServiceTarget(absl::string_view path) {
+    if (absl::StartsWith(path, kServicePrefix)) {
+      auto [name, action] = ServicePath(path);
+      return std::make_pair(std::move(name), std::string(action));
+    }
+    if (path != "/score" && path != "/swagger.json") return std::nullopt;
+    std::lock_guard guard(mu);
+    if (routes.root_endpoint.empty()) return std::nullopt;
+    return std::make_pair(routes.root_endpoint, std::string(path));
+  }
+
   static http::Response ServiceNotFound(const std::string& name) {
     return FrontEndMessage(404, absl::StrCat("Service ", name, " not found."));
   }
@@ -281,8 +294,9 @@ struct FrontEnd::Impl {
     if (absl::StartsWith(path, "/admin/") || path == "/metrics") {
       return AdminAuthorized(head) ? std::nullopt : std::optional<http::Response>(AdminUnauthorized());
     }
-    if (!absl::StartsWith(path, kServicePrefix)) return std::nullopt;
-    auto [name, action] = ServicePath(path);
+    auto target = ServiceTarget(path);
+    if (!target) return std::nullopt;
+    const auto& [name, action] = *target;
     auto entry = Find(name);
     if (!entry) return ServiceNotFound(name);
     if (action == "/score" || action == "/swagger.json") {
@@ -293,7 +307,9 @@ struct FrontEnd::Impl {
   }
 
   void HandleService(http::Request request, http::Responder reply) {
-    auto [name, action] = ServicePath(request.path());
+    auto target = ServiceTarget(request.path());
+    if (!target) return std::move(reply)(FrontEndMessage(404, absl::StrCat("No resource at ", request.path(), ".")));
+    const auto& [name, action] = *target;
     auto entry = Find(name);
     if (!entry) return std::move(reply)(ServiceNotFound(name));
     if (action != "/score" && action != "/swagger.json") {
@@ -460,7 +476,9 @@ struct FrontEnd::Impl {
 
   void Handle(http::Request request, http::Responder reply) {
     absl::string_view path = request.path();
-    if (absl::StartsWith(path, kServicePrefix)) return HandleService(std::move(request), std::move(reply));
+    if (absl::StartsWith(path, kServicePrefix) || path == "/score" || path == "/swagger.json") {
+      return HandleService(std::move(request), std::move(reply));
+    }
     if (path == "/") {
       if (request.method != "GET" && request.method != "HEAD") {
         return std::move(reply)(FrontEndMessage(405, "Method not allowed; use GET."));

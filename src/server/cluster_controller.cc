@@ -10,7 +10,7 @@
 namespace amlcore::server {
 
 backend::ClusterRef ClusterRefOf(const ClusterRecord& cluster) {
-  backend::ClusterRef ref{cluster.id, cluster.resource_id(), std::nullopt};
+  backend::ClusterRef ref{cluster.id, cluster.resource_id(), std::nullopt, static_cast<uint16_t>(cluster.port)};
   if (cluster.ssl && cluster.ssl->status != "Disabled" && !cluster.ssl->cert.empty()) {
     ref.tls = backend::ClusterTls{cluster.ssl->cert, cluster.ssl->key, cluster.ssl->cname};
   }
@@ -38,6 +38,8 @@ StepResult ClusterController::Reconcile(int64_t cluster_id) {
   if (!cluster) return StepResult::Done();
   backend::ClusterRef ref = ClusterRefOf(*cluster);
 
+  // A container group being deleted is its service's controller's to take down.
+  if (cluster->is_container_group() && cluster->state == ProvisioningState::kDeleting) return StepResult::Done();
   // A cluster marked for deletion that no compute target (and so no operation) holds any more goes away here.
   if (cluster->state == ProvisioningState::kDeleting && !attached) {
     auto done = backend_.workloads->DeleteCluster(ref);

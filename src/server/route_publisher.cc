@@ -52,6 +52,8 @@ absl::Status RoutePublisher::Publish(int64_t cluster_id) {
     auto versions = store_->VersionsOnCluster(tx, cluster_id);
     if (!versions.ok()) return versions.status();
     for (const auto& [service, version] : *versions) {
+      // A container group's one service answers at its root too.
+      if (cluster.is_container_group()) table.root_endpoint = service.name;
       if (service.state == ServiceState::kDeleting || version.state == kVersionDeleting || version.live_spec.empty()) {
         continue;
       }

@@ -13,6 +13,7 @@
 #include "domain/scheduler.h"
 #include "domain/service_rules.h"
 #include "domain/vm_sizes.h"
+#include "server/cluster_controller.h"
 #include "server/model_service.h"
 
 namespace amlcore::server {
@@ -52,7 +53,7 @@ std::string ReplicaCount(int64_t n) { return absl::StrCat(n, " replica", n == 1 
 }  // namespace
 
 backend::ClusterRef ServiceController::Loaded::cluster_ref() const {
-  return cluster ? backend::ClusterRef{cluster->id, cluster->resource_id()} : backend::ClusterRef{};
+  return cluster ? ClusterRefOf(*cluster) : backend::ClusterRef{};
 }
 
 ServiceController::ServiceController(Store* store, Operations* operations, backend::Backend backend,
@@ -162,6 +163,30 @@ StepResult ServiceController::Reconcile(int64_t service_id) {
   return Fail(l, ServicePhase::kValidating, "InternalError", absl::StrCat("Unknown deployment phase ", phase));
 }
 
+std::optional<StepResult> ServiceController::StartContainerGroup(Loaded& l) {
+  ClusterRecord& group = *l.cluster;
+  auto state = backend_.workloads->EnsureCluster(ClusterRefOf(group));
+  if (!state.ok()) {
+    std::string where = group.port != 0 ? absl::StrCat(" on port ", group.port) : "";
+    return Fail(l, ServicePhase::kValidating, "ContainerGroupFailed",
+                absl::StrCat("The service's container group could not start", where, ": ", state.status().message()));
+  }
+  if (!state->ready) return StepResult::RequeueAfter(std::chrono::milliseconds(50));
+  if (state->scoring_endpoint == group.scoring_endpoint) return std::nullopt;
+  auto s = store_->db().Transaction([&](Tx& tx) -> absl::Status {
+    auto current = store_->GetCluster(tx, group.id);
+    if (!current.ok() || !current->has_value()) return absl::NotFoundError("container group gone");
+    ClusterRecord updated = **current;
+    updated.scoring_endpoint = state->scoring_endpoint;
+    if (auto st = store_->UpdateCluster(tx, updated); !st.ok()) return st;
+    if (l.operation) return store_->AppendOperationLog(tx, l.operation->id, state->message);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return StepResult::RequeueAfter(kRetry);
+  group.scoring_endpoint = state->scoring_endpoint;
+  return std::nullopt;
+}
+
 StepResult ServiceController::Validate(Loaded& l) {
   const domain::ServiceRequest& request = l.spec.request;
   std::vector<domain::ModelArtifact> models;
@@ -177,6 +202,9 @@ StepResult ServiceController::Validate(Loaded& l) {
     return absl::OkStatus();
   });
   if (!read.ok()) return Fail(l, ServicePhase::kValidating, "ModelNotFound", std::string(read.message()));
+  if (l.cluster && l.cluster->is_container_group()) {
+    if (std::optional<StepResult> waiting = StartContainerGroup(l)) return *waiting;
+  }
   if (!l.cluster || l.cluster->state != ProvisioningState::kSucceeded || l.cluster->scoring_endpoint.empty()) {
     return Fail(l, ServicePhase::kValidating, "ComputeTargetNotReady",
                 absl::StrCat("The front end of cluster ", l.cluster ? l.cluster->name : l.service.compute_name,
@@ -568,9 +596,18 @@ StepResult ServiceController::DeleteService(Loaded& l) {
       if (draining && patient) return StepResult::RequeueAfter(kReplicaPoll);
     }
   }
+  // A container group is the service's own: it goes with it, and its port is free once the deletion ends.
+  bool group = l.cluster && l.cluster->is_container_group();
+  if (group) {
+    auto gone = backend_.workloads->DeleteCluster(l.cluster_ref());
+    if (!gone.ok() || !*gone) return StepResult::RequeueAfter(kReplicaPoll);
+  }
   for (const auto& v : l.versions) backend_.artifacts->ReleaseBundles(WorkloadKeyOf(l.service, v), {});
   auto s = store_->db().Transaction([&](Tx& tx) -> absl::Status {
     if (auto st = store_->DeleteService(tx, l.service.id); !st.ok()) return st;
+    if (group) {
+      if (auto st = store_->DeleteCluster(tx, l.cluster->id); !st.ok()) return st;
+    }
     if (operation_id.empty()) return absl::OkStatus();
     auto op = store_->GetOperation(tx, operation_id);
     if (!op.ok() || !op->has_value()) return op.status();

@@ -82,6 +82,9 @@ class ServiceController {
   // deleted; kAborted otherwise (a deletion took over, and will reconcile next).
   absl::Status Advance(const Loaded& l, const Change& change);
 
+  // An ACI or local service's container group: started (or its settings applied) before the deployment goes
+  // on; a step to return while it starts, nothing once it runs.
+  std::optional<StepResult> StartContainerGroup(Loaded& l);
   StepResult Validate(Loaded& l);
   StepResult BuildEnvironment(Loaded& l);
   StepResult Schedule(Loaded& l);

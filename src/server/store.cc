@@ -194,6 +194,13 @@ CREATE TABLE server_settings (
   name TEXT PRIMARY KEY,
   value TEXT NOT NULL);
 )sql",
+    // ACI and local web services run in container groups of their own: clusters of another kind, some on a
+    // fixed port.
+    R"sql(
+ALTER TABLE clusters ADD COLUMN kind TEXT NOT NULL DEFAULT 'AKS';
+ALTER TABLE clusters ADD COLUMN port INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE clusters ADD COLUMN dns_name_label TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 SqlValue SslToValue(const std::optional<SslConfiguration>& ssl) {
@@ -263,7 +270,7 @@ WorkspaceRecord WorkspaceFromRow(const Row& r) {
 
 constexpr char kClusterColumns[] =
     "id, subscription_id, resource_group, name, location, agent_count, vm_size, ssl, networking, lb_type, "
-    "lb_subnet, state, created_by_workspace, scoring_endpoint, created, route_generation";
+    "lb_subnet, state, created_by_workspace, scoring_endpoint, created, route_generation, kind, port, dns_name_label";
 
 ClusterRecord ClusterFromRow(const Row& r) {
   ClusterRecord c;
@@ -283,6 +290,9 @@ ClusterRecord ClusterFromRow(const Row& r) {
   c.scoring_endpoint = r.Text(13);
   c.created = r.Text(14);
   c.route_generation = r.Int(15);
+  c.kind = r.Text(16);
+  c.port = r.Int(17);
+  c.dns_name_label = r.Text(18);
   return c;
 }
 
@@ -347,7 +357,34 @@ std::string NowTimestamp() {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6S+00:00", absl::Now(), absl::UTCTimeZone());
 }
 
+namespace {
+constexpr std::pair<const char*, const char*> kComputeTypes[] = {
+    {ServiceKind::kWebservice, "AKS"},
+    {ServiceKind::kEndpoint, "AKSENDPOINT"},
+    {ServiceKind::kAciWebservice, "ACI"},
+    {ServiceKind::kLocalWebservice, "Local"},
+};
+}  // namespace
+
+const char* ComputeTypeOfKind(absl::string_view kind) {
+  for (const auto& [k, type] : kComputeTypes) {
+    if (kind == k) return type;
+  }
+  return "AKS";
+}
+
+const char* KindOfComputeType(absl::string_view compute_type) {
+  for (const auto& [kind, type] : kComputeTypes) {
+    if (compute_type == type) return kind;
+  }
+  return ServiceKind::kWebservice;
+}
+
 std::string ClusterRecord::resource_id() const {
+  if (is_container_group()) {
+    return absl::StrCat("/subscriptions/", subscription_id, "/resourceGroups/", resource_group,
+                        "/providers/Microsoft.ContainerInstance/containerGroups/", name);
+  }
   return domain::FormatClusterResourceId({subscription_id, resource_group, name});
 }
 
@@ -421,8 +458,8 @@ absl::StatusOr<std::optional<ClusterRecord>> Store::FindCluster(Tx& tx, const st
   return QueryOne<ClusterRecord>(
       tx,
       absl::StrCat("SELECT ", kClusterColumns,
-                   " FROM clusters WHERE subscription_id = ? AND resource_group = ? AND name = ?"),
-      {subscription, resource_group, name}, ClusterFromRow);
+                   " FROM clusters WHERE subscription_id = ? AND resource_group = ? AND name = ? AND kind = ?"),
+      {subscription, resource_group, name, std::string(ClusterKind::kAks)}, ClusterFromRow);
 }
 
 absl::StatusOr<std::optional<ClusterRecord>> Store::GetCluster(Tx& tx, int64_t id) {
@@ -439,10 +476,11 @@ absl::StatusOr<int64_t> Store::InsertCluster(Tx& tx, const ClusterRecord& c) {
   auto changes = tx.Execute(
       "INSERT INTO clusters (subscription_id, resource_group, name, location, agent_count, vm_size, ssl, "
       "networking, lb_type, lb_subnet, state, created_by_workspace, fe_port, fe_pid, fe_start_time, "
-      "scoring_endpoint, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, ?)",
+      "scoring_endpoint, created, kind, port, dns_name_label) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, ?, ?, ?, ?)",
       {c.subscription_id, c.resource_group, c.name, c.location, c.agent_count, c.vm_size, SslToValue(c.ssl),
        NetworkingToValue(c.networking), c.load_balancer_type, c.load_balancer_subnet, c.state,
-       c.created_by_workspace, c.scoring_endpoint, c.created});
+       c.created_by_workspace, c.scoring_endpoint, c.created, c.kind, c.port, c.dns_name_label});
   if (!changes.ok()) return changes.status();
   return tx.LastInsertId();
 }
@@ -450,10 +488,11 @@ absl::StatusOr<int64_t> Store::InsertCluster(Tx& tx, const ClusterRecord& c) {
 absl::Status Store::UpdateCluster(Tx& tx, const ClusterRecord& c) {
   return Changed(tx.Execute(
       "UPDATE clusters SET location = ?, agent_count = ?, vm_size = ?, ssl = ?, networking = ?, lb_type = ?, "
-      "lb_subnet = ?, state = ?, created_by_workspace = ?, scoring_endpoint = ?, route_generation = ? WHERE id = ?",
+      "lb_subnet = ?, state = ?, created_by_workspace = ?, scoring_endpoint = ?, route_generation = ?, port = ?, "
+      "dns_name_label = ? WHERE id = ?",
       {c.location, c.agent_count, c.vm_size, SslToValue(c.ssl), NetworkingToValue(c.networking),
        c.load_balancer_type, c.load_balancer_subnet, c.state, c.created_by_workspace, c.scoring_endpoint,
-       c.route_generation, c.id}));
+       c.route_generation, c.port, c.dns_name_label, c.id}));
 }
 
 absl::Status Store::DeleteCluster(Tx& tx, int64_t id) {

@@ -36,7 +36,14 @@ struct WorkspaceRecord {
   std::string created;
 };
 
-// An AKS cluster. Clusters exist on their own; compute targets link workspaces to them.
+// Kinds of clusters: AKS clusters, which compute targets link workspaces to, and the container groups that
+// run one ACI or local web service each (created and deleted with their service, never a compute target).
+struct ClusterKind {
+  static constexpr char kAks[] = "AKS";
+  static constexpr char kContainerGroup[] = "ContainerGroup";
+};
+
+// A cluster. AKS clusters exist on their own; compute targets link workspaces to them.
 struct ClusterRecord {
   int64_t id = 0;
   std::string subscription_id;
@@ -54,7 +61,11 @@ struct ClusterRecord {
   std::string scoring_endpoint;  // base URL of the cluster's router, as its backend reported it ("" until ready)
   std::string created;
   int64_t route_generation = 0;  // of the last route table built for its router
+  std::string kind = ClusterKind::kAks;
+  int64_t port = 0;              // the port its router must listen on (a local service's); 0: any, then kept
+  std::string dns_name_label;    // a container group's ACI DNS name label
 
+  bool is_container_group() const { return kind == ClusterKind::kContainerGroup; }
   std::string resource_id() const;
 };
 
@@ -127,7 +138,12 @@ struct EnvironmentRecord {
 struct ServiceKind {
   static constexpr char kWebservice[] = "AksWebservice";
   static constexpr char kEndpoint[] = "AksEndpoint";
+  static constexpr char kAciWebservice[] = "AciWebservice";      // in a container group of its own
+  static constexpr char kLocalWebservice[] = "LocalWebservice";  // in a container group on a fixed port
 };
+// The computeType of a kind of service in documents and requests (AKS, AKSENDPOINT, ACI, Local), and back.
+const char* ComputeTypeOfKind(absl::string_view kind);
+const char* KindOfComputeType(absl::string_view compute_type);
 
 struct ServiceRecord {
   int64_t id = 0;

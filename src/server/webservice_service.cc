@@ -5,9 +5,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/crypto.h"
 #include "common/errors.h"
+#include "common/http_types.h"
+#include "domain/container_rules.h"
 #include "domain/endpoint_rules.h"
 #include "domain/service_rules.h"
 #include "domain/vm_sizes.h"
@@ -32,9 +35,14 @@ constexpr char kAksEndpoint[] = "AKSENDPOINT";
 // Checks the request's own rules; state-dependent ones come later.
 absl::Status CheckRequest(const domain::ServiceRequest& r) {
   if (auto s = domain::ValidateServiceName(r.name); !s.ok()) return Invalid(s.message());
-  if (r.compute_type != kAks && r.compute_type != kAksEndpoint) {
+  bool container = domain::IsContainerGroupType(r.compute_type);
+  if (r.compute_type != kAks && r.compute_type != kAksEndpoint && !container) {
     return Invalid(absl::StrCat("computeType '", r.compute_type,
-                                "' is not supported; amlcore deploys web services (AKS) and endpoints (AKSENDPOINT)."));
+                                "' is not supported; amlcore deploys web services (AKS, ACI, Local) and endpoints "
+                                "(AKSENDPOINT)."));
+  }
+  if (container) {
+    if (auto s = domain::ValidateContainerGroupRequest(r); !s.ok()) return Invalid(s.message());
   }
   if (r.compute_type == kAks && (!r.config.version_name.empty() || r.config.traffic_percentile)) {
     return Invalid("Error, version_name and traffic_percentile are settings of AksEndpoint.deploy_configuration.");
@@ -48,7 +56,9 @@ absl::Status CheckRequest(const domain::ServiceRequest& r) {
                      "create_version, update_version and delete_version, or delete it first.");
     }
   }
-  if (r.compute_name.empty()) return Invalid("A deployment needs a deployment_target (an AKS compute target).");
+  if (r.compute_name.empty() && !container) {
+    return Invalid("A deployment needs a deployment_target (an AKS compute target).");
+  }
   if (r.entry_script.empty()) return Invalid("A deployment needs an entry script.");
   if (auto s = domain::ValidateSnapshotPath("entryScript", r.entry_script); !s.ok()) return Invalid(s.message());
   if (auto s = domain::ValidateSnapshotPath("sourceDirectory", r.source_directory); !s.ok()) {
@@ -166,7 +176,7 @@ absl::StatusOr<json::bj::object> WebserviceService::Describe(Tx& tx, const Servi
   bool endpoint = s.kind == ServiceKind::kEndpoint;
   domain::ServiceDocument d;
   d.name = s.name;
-  d.compute_type = endpoint ? "AKSENDPOINT" : "AKS";
+  d.compute_type = ComputeTypeOfKind(s.kind);
   d.description = s.description;
   d.tags = s.tags;
   d.properties = s.properties;
@@ -176,10 +186,34 @@ absl::StatusOr<json::bj::object> WebserviceService::Describe(Tx& tx, const Servi
   d.reason = s.reason;
   d.created_time = s.created;
   d.updated_time = s.updated;
+  bool container = cluster->has_value() && (*cluster)->is_container_group();
   if (cluster->has_value() && !(*cluster)->scoring_endpoint.empty()) {
-    std::string base = absl::StrCat((*cluster)->scoring_endpoint, "/api/v1/service/", s.name);
+    // A container group serves its one service at its root, as ACI and azureml's local services do.
+    std::string base = container ? (*cluster)->scoring_endpoint
+                                 : absl::StrCat((*cluster)->scoring_endpoint, "/api/v1/service/", s.name);
+    if (s.kind == ServiceKind::kLocalWebservice) absl::StrReplaceAll({{"//127.0.0.1:", "//localhost:"}}, &base);
     d.scoring_uri = absl::StrCat(base, "/score");
     d.swagger_uri = absl::StrCat(base, "/swagger.json");
+  }
+  if (container) {
+    const ClusterRecord& group = **cluster;
+    domain::ServiceDocument::ContainerGroup c;
+    c.location = group.location;
+    c.ssl_enabled = group.ssl.has_value();
+    if (group.ssl) c.cname = group.ssl->cname;
+    c.dns_name_label = group.dns_name_label;
+    c.port = group.port;
+    if (auto url = http::ParseUrl(group.scoring_endpoint)) {
+      c.public_fqdn = url->host;
+      c.port = url->port;
+    }
+    if (!versions->empty()) {
+      if (auto spec = DeploymentSpecFromJson(versions->front().spec); spec.ok()) {
+        c.client_entry_script = spec->request.container.client_entry_script;
+        c.client_source_directory = spec->request.container.client_source_directory;
+      }
+    }
+    d.container = std::move(c);
   }
   d.error = ErrorOf(s.error);
   if (!endpoint) {
@@ -229,6 +263,8 @@ absl::StatusOr<json::bj::object> WebserviceService::Describe(Tx& tx, const Servi
 absl::StatusOr<WebserviceService::Accepted> WebserviceService::Create(const WorkspaceKey& key, absl::string_view body) {
   auto request = domain::ServiceRequestFromJson(body);
   if (!request.ok()) return Invalid(request.status().message());
+  bool container = domain::IsContainerGroupType(request->compute_type);
+  if (container) domain::ApplyContainerGroupDefaults(*request);
   if (auto s = CheckRequest(*request); !s.ok()) return s;
   if (!request->snapshot.empty() && !blobs_->Exists(request->snapshot)) {
     return Invalid(absl::StrCat("The source snapshot ", request->snapshot, " was not uploaded."));
@@ -236,49 +272,62 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Create(const Work
   return operations_->Accept<Accepted>([&](Tx& tx, Accepted& accepted) -> absl::Status {
     auto ws = RequireWorkspace(*store_, tx, key);
     if (!ws.ok()) return ws.status();
-    auto compute = store_->FindCompute(tx, ws->id, request->compute_name);
-    if (!compute.ok()) return compute.status();
-    if (!compute->has_value()) {
-      return MakeError(absl::StatusCode::kNotFound, "ComputeTargetNotFound",
-                       absl::StrCat("ComputeTargetNotFound: Compute Target with name ", request->compute_name,
-                                    " not found in provided workspace"));
-    }
-    if ((*compute)->provisioning_state != ProvisioningState::kSucceeded) {
-      return Conflict("ComputeTargetNotReady", absl::StrCat("Compute target ", request->compute_name, " is ",
-                                                            (*compute)->provisioning_state,
-                                                            "; deploy once it has Succeeded."));
-    }
-    auto cluster = store_->GetCluster(tx, (*compute)->cluster_id);
-    if (!cluster.ok() || !cluster->has_value()) return absl::InternalError("compute target without cluster");
-    if (auto s = CheckReplicaFits(request->config, **cluster); !s.ok()) return s;
-    if (auto s = RequireModels(*store_, tx, ws->id, request->model_ids); !s.ok()) return s;
-    // The front end routes by name, so a name is taken on its cluster, whichever workspace uses it.
-    auto on_cluster = store_->ServicesOnCluster(tx, (*cluster)->id);
-    if (!on_cluster.ok()) return on_cluster.status();
-    for (const auto& other : *on_cluster) {
-      if (other.workspace_id != ws->id && absl::EqualsIgnoreCase(other.name, request->name)) {
-        return Conflict("ServiceNameTaken", absl::StrCat("Cluster ", (*cluster)->name, " already serves a service named ",
-                                                         request->name, " for another workspace; choose another name."));
-      }
-    }
     auto existing = store_->FindService(tx, ws->id, request->name);
     if (!existing.ok()) return existing.status();
+    const char* kind = KindOfComputeType(request->compute_type);
+    if (existing->has_value() && (!request->overwrite || (*existing)->kind != kind ||
+                                  (*existing)->kind == ServiceKind::kEndpoint)) {
+      std::string hint = (*existing)->kind != kind
+                             ? absl::StrCat(" It is of type ", ComputeTypeOfKind((*existing)->kind),
+                                            "; delete it first to deploy it as ", request->compute_type, ".")
+                             : ". Pass overwrite=True to replace it (keeping its scoring URI and keys).";
+      return MakeError(absl::StatusCode::kAlreadyExists, "ServiceAlreadyExists",
+                       absl::StrCat("Error, there is already a service with name ", request->name,
+                                    " found in workspace ", ws->name, hint.front() == '.' ? "" : ".", hint));
+    }
+    if (auto s = RequireModels(*store_, tx, ws->id, request->model_ids); !s.ok()) return s;
+    std::optional<ClusterRecord> cluster;
+    if (container) {
+      auto group = ContainerGroupFor(tx, *ws, *request, existing->has_value() ? &**existing : nullptr);
+      if (!group.ok()) return group.status();
+      cluster = std::move(*group);
+    } else {
+      auto compute = store_->FindCompute(tx, ws->id, request->compute_name);
+      if (!compute.ok()) return compute.status();
+      if (!compute->has_value()) {
+        return MakeError(absl::StatusCode::kNotFound, "ComputeTargetNotFound",
+                         absl::StrCat("ComputeTargetNotFound: Compute Target with name ", request->compute_name,
+                                      " not found in provided workspace"));
+      }
+      if ((*compute)->provisioning_state != ProvisioningState::kSucceeded) {
+        return Conflict("ComputeTargetNotReady", absl::StrCat("Compute target ", request->compute_name, " is ",
+                                                              (*compute)->provisioning_state,
+                                                              "; deploy once it has Succeeded."));
+      }
+      auto found = store_->GetCluster(tx, (*compute)->cluster_id);
+      if (!found.ok() || !found->has_value()) return absl::InternalError("compute target without cluster");
+      cluster = std::move(**found);
+      if (auto s = CheckReplicaFits(request->config, *cluster); !s.ok()) return s;
+      // The front end routes by name, so a name is taken on its cluster, whichever workspace uses it.
+      auto on_cluster = store_->ServicesOnCluster(tx, cluster->id);
+      if (!on_cluster.ok()) return on_cluster.status();
+      for (const auto& other : *on_cluster) {
+        if (other.workspace_id != ws->id && absl::EqualsIgnoreCase(other.name, request->name)) {
+          return Conflict("ServiceNameTaken", absl::StrCat("Cluster ", cluster->name, " already serves a service named ",
+                                                           request->name, " for another workspace; choose another name."));
+        }
+      }
+    }
     OperationRecord op;
     DeploymentSpec spec{.request = *request};
     if (existing->has_value()) {
       ServiceRecord service = **existing;
-      if (!request->overwrite || service.kind != ServiceKind::kWebservice) {
-        return MakeError(absl::StatusCode::kAlreadyExists, "ServiceAlreadyExists",
-                         absl::StrCat("Error, there is already a service with name ", request->name,
-                                      " found in workspace ", ws->name,
-                                      ". Pass overwrite=True to replace it (keeping its scoring URI and keys)."));
-      }
       if (auto s = RequireNoRunningOperation(*store_, tx, ResourceKind::kService, service.id, "Service",
                                              request->name);
           !s.ok()) {
         return s;
       }
-      if (service.cluster_id != (*cluster)->id) {
+      if (service.cluster_id != cluster->id) {
         return Invalid(absl::StrCat("Service ", request->name, " runs on compute target ", service.compute_name,
                                     "; overwrite keeps a service on its target. Delete it to move it."));
       }
@@ -301,10 +350,10 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Create(const Work
     ServiceRecord service;
     service.workspace_id = ws->id;
     service.name = request->name;
-    service.kind = endpoint ? ServiceKind::kEndpoint : ServiceKind::kWebservice;
+    service.kind = kind;
     if (endpoint) service.endpoint_config = json::Serialize(EndpointSettings(request->config));
     service.compute_name = request->compute_name;
-    service.cluster_id = (*cluster)->id;
+    service.cluster_id = cluster->id;
     service.state = ServiceState::kTransitioning;
     service.phase = ServicePhase::kValidating;
     service.primary_key = request->config.primary_key.empty() ? RandomHex(16) : request->config.primary_key;
@@ -332,13 +381,68 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Create(const Work
     if (auto v = store_->InsertServiceVersion(tx, version); !v.ok()) return v.status();
     op.type = kCreate;
     op.payload = json::Serialize(bj::object{{"revision", 1}});
+    std::string target = container ? absl::StrCat("container group ", cluster->name) : service.compute_name;
     return Begin(tx, op, service,
                  absl::StrCat("Deploying ", endpoint ? "endpoint " : "service ", service.name,
                               endpoint ? absl::StrCat(" (version ", version.name, ")") : "", " with ",
                               request->model_ids.size(), " model", request->model_ids.size() == 1 ? "" : "s", " to ",
-                              service.compute_name),
+                              target),
                  accepted);
   });
+}
+
+absl::StatusOr<ClusterRecord> WebserviceService::ContainerGroupFor(Tx& tx, const WorkspaceRecord& workspace,
+                                                                   const domain::ServiceRequest& request,
+                                                                   const ServiceRecord* existing) {
+  const domain::ContainerGroupRequest& want = request.container;
+  // A local service's port is its own among the container groups amlcore runs (whether the machine has it
+  // free shows when its front end starts).
+  if (want.port != 0) {
+    auto clusters = store_->ListClusters(tx);
+    if (!clusters.ok()) return clusters.status();
+    for (const auto& other : *clusters) {
+      if (other.port == want.port && (existing == nullptr || other.id != existing->cluster_id)) {
+        return Conflict("PortInUse", absl::StrCat("Invalid configuration, port ", want.port,
+                                                  " is in use by another local web service (container group ",
+                                                  other.name, "); choose another port or delete that service."));
+      }
+    }
+  }
+  ClusterRecord group;
+  if (existing != nullptr) {
+    auto found = store_->GetCluster(tx, existing->cluster_id);
+    if (!found.ok()) return found.status();
+    if (!found->has_value()) return absl::InternalError("service without container group");
+    group = **found;
+  } else {
+    group.subscription_id = workspace.subscription_id;
+    group.resource_group = workspace.resource_group;
+    group.name = absl::StrCat(request.name, "-", RandomHex(4));
+    group.kind = ClusterKind::kContainerGroup;
+    group.agent_count = 1;
+    group.vm_size = domain::kContainerGroupVmSize;
+    group.load_balancer_type = "PublicIp";
+    group.state = ProvisioningState::kSucceeded;
+    group.created_by_workspace = workspace.id;
+    group.created = NowTimestamp();
+  }
+  group.location = want.location.empty() ? workspace.location : want.location;
+  group.port = want.port;
+  group.dns_name_label = want.dns_name_label;
+  if (want.ssl_enabled) {
+    group.ssl = SslConfiguration{.status = "Enabled", .cert = want.ssl_certificate, .key = want.ssl_key,
+                                 .cname = want.ssl_cname};
+  } else {
+    group.ssl.reset();
+  }
+  if (existing != nullptr) {
+    if (auto s = store_->UpdateCluster(tx, group); !s.ok()) return s;
+    return group;
+  }
+  auto id = store_->InsertCluster(tx, group);
+  if (!id.ok()) return id.status();
+  group.id = *id;
+  return group;
 }
 
 absl::StatusOr<WebserviceService::Accepted> WebserviceService::Update(const WorkspaceKey& key, const std::string& name,
@@ -359,6 +463,7 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Update(const Work
     domain::ServiceRequest& r = spec->request;
     // Whether anything that runs changes; auth, labels and the like only change the routes.
     bool redeploy = false;
+    bool container_changed = false;
     AksServiceDeploymentConfiguration routing_changes;
     for (const auto& item : patch->as_array()) {
       if (!item.is_object()) return Invalid("Every patch operation must be an object.");
@@ -404,6 +509,23 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Update(const Work
         if (path == "/sourceDirectory") r.source_directory = text;
         if (path == "/snapshot") r.snapshot = text;
         if (path == "/description") service.description = text;
+      } else if (domain::IsContainerGroupType(r.compute_type) &&
+                 (path == "/sslEnabled" || path == "/sslCertificate" || path == "/sslKey" || path == "/cname" ||
+                  path == "/port")) {
+        // The container group's own settings: its front end is set up again, its replicas stay.
+        container_changed = true;
+        domain::ContainerGroupRequest& g = r.container;
+        if (path == "/sslEnabled") {
+          if (!value->is_bool()) return Invalid("/sslEnabled must be true or false.");
+          g.ssl_enabled = value->as_bool();
+        } else if (path == "/port") {
+          if (!value->is_int64()) return Invalid("/port must be an integer.");
+          g.port = value->as_int64();
+        } else {
+          if (!value->is_string()) return Invalid(absl::StrCat(path, " must be a string."));
+          std::string text(json::Sv(value->as_string()));
+          (path == "/sslCertificate" ? g.ssl_certificate : path == "/sslKey" ? g.ssl_key : g.ssl_cname) = text;
+        }
       } else if (path == "/kvTags" || path == "/properties") {
         std::map<std::string, std::string> map;
         if (auto s = domain::ReadStringMap(value, path.substr(1), &map); !s.ok()) return Invalid(s.message());
@@ -417,6 +539,13 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Update(const Work
       return Invalid(absl::StrCat("The source snapshot ", r.snapshot, " was not uploaded."));
     }
     if (auto s = RequireModels(*store_, tx, service.workspace_id, r.model_ids); !s.ok()) return s;
+    if (container_changed) {
+      auto ws = RequireWorkspace(*store_, tx, key);
+      if (!ws.ok()) return ws.status();
+      if (auto group = ContainerGroupFor(tx, *ws, r, &service); !group.ok()) return group.status();
+      // The deployment's first step brings the container group's front end to its new settings.
+      redeploy = true;
+    }
     if (!redeploy) return UpdateRoutes(tx, service, version, r, routing_changes, accepted);
     auto before = RememberLive(tx, service);
     if (!before.ok()) return before.status();
@@ -479,6 +608,14 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Delete(const Work
     }
     service.state = ServiceState::kDeleting;
     if (auto s = store_->UpdateService(tx, service); !s.ok()) return s;
+    // A container group goes with its service (the service's controller takes it down), and is not kept up
+    // meanwhile.
+    if (auto group = store_->GetCluster(tx, service.cluster_id);
+        group.ok() && group->has_value() && (*group)->is_container_group()) {
+      ClusterRecord deleting = **group;
+      deleting.state = ProvisioningState::kDeleting;
+      if (auto s = store_->UpdateCluster(tx, deleting); !s.ok()) return s;
+    }
     OperationRecord op;
     op.type = kDelete;
     return Begin(tx, op, service, absl::StrCat("Deleting service ", service.name), accepted);
@@ -512,7 +649,7 @@ absl::StatusOr<json::bj::array> WebserviceService::List(const WorkspaceKey& key,
     auto all = store_->ListServices(tx, ws->id);
     if (!all.ok()) return all.status();
     for (const auto& s : *all) {
-      std::string type = s.kind == ServiceKind::kEndpoint ? kAksEndpoint : kAks;
+      std::string type = ComputeTypeOfKind(s.kind);
       if (!query.compute_type.empty() && !absl::EqualsIgnoreCase(query.compute_type, type)) continue;
       if (!MatchesFilters(s.tags, query.tags) || !MatchesFilters(s.properties, query.properties)) continue;
       auto described = Describe(tx, s);

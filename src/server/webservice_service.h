@@ -86,6 +86,11 @@ class WebserviceService {
   // The checks of one version's deployment request that depend on the state (models, snapshot, cluster).
   absl::Status CheckVersionRequest(Tx& tx, const ServiceRecord& service, const ClusterRecord& cluster,
                                    const domain::ServiceRequest& request);
+  // The container group an ACI or local service runs in: a new one (recorded), or the one `existing` has, set
+  // up as the request asks (location, port, SSL). A conflict when another local service has the port.
+  absl::StatusOr<ClusterRecord> ContainerGroupFor(Tx& tx, const WorkspaceRecord& workspace,
+                                                  const domain::ServiceRequest& request,
+                                                  const ServiceRecord* existing);
   // One replica fits on one agent of the cluster.
   absl::Status CheckReplicaFits(const AksServiceDeploymentConfiguration& config, const ClusterRecord& cluster);
 

@@ -233,6 +233,11 @@ absl::StatusOr<ClusterState> LocalBackend::EnsureCluster(const ClusterRef& clust
     ClusterProgress& progress = clusters_[cluster.id];
     if (status.ok()) {
       auto parsed = json::DecodeText<FrontEndStatus>(*status, "Front end status");
+      if (parsed.ok() && parsed->api == kFrontEndApiVersion && cluster.port != 0 && info->port != cluster.port) {
+        // A local service moved to another port: its front end starts again there.
+        StopProcess(process, progress);
+        return ClusterState{false, "", absl::StrCat("Moving the front end to port ", cluster.port)};
+      }
       if (parsed.ok() && parsed->api == kFrontEndApiVersion) {
         if (parsed->tls != tls.Fingerprint()) {
           // A new certificate (or none): the front end takes it for new connections and keeps the open ones.
@@ -283,9 +288,9 @@ absl::StatusOr<ClusterState> LocalBackend::EnsureCluster(const ClusterRef& clust
     // Someone holds the lock but published no address yet: a front end in its first milliseconds.
     return ClusterState{false, "", "Waiting for the cluster's front end to publish its address"};
   }
-  // Start one, on the port its predecessor had so that scoring URIs stay valid.
-  int64_t port = 0;
-  if (auto previous = ReadJsonFile<FrontEndInfo>(absl::StrCat(directory, "/", kFrontEndInfoFile))) {
+  // Start one, on the port asked for, else on the port its predecessor had so that scoring URIs stay valid.
+  int64_t port = cluster.port;
+  if (auto previous = ReadJsonFile<FrontEndInfo>(absl::StrCat(directory, "/", kFrontEndInfoFile)); previous && !port) {
     port = previous->port;
   }
   auto process = SpawnDaemon(SpawnOptions{
