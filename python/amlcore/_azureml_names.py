@@ -133,7 +133,8 @@ UNSUPPORTED = (
     Unsupported("amlcore.environment", "DockerBuildContext", "class",
                 "amlcore builds environments as Python virtual environments, not Docker images", _PIP_PACKAGES),
     Unsupported("amlcore.webservice", "UnknownWebservice", "class", "amlcore knows the type of every service it runs",
-                "Webservice(workspace, name) returns the service as an AksWebservice or AksEndpoint."),
+                "Webservice(workspace, name) returns the service as an AksWebservice, AksEndpoint, AciWebservice or "
+                "LocalWebservice."),
     # Azure resources around a workspace.
     Unsupported("amlcore.keyvault", "Keyvault", "class", _AZURE_RESOURCES,
                 "Give a service its settings through Environment.environment_variables.", ("amlcore",)),
@@ -178,6 +179,9 @@ MODULE_ALIASES = {
                                                       "AksServiceDeploymentConfiguration",
                                                       "AksEndpointDeploymentConfiguration")),
     "amlcore.webservice.webservice": ("amlcore.webservice", ("Webservice",)),
+    "amlcore.webservice.aci": ("amlcore.webservice", ("AciWebservice", "AciServiceDeploymentConfiguration",
+                                                      "ContainerResourceRequirements")),
+    "amlcore.webservice.local": ("amlcore.webservice", ("LocalWebservice", "LocalWebserviceDeploymentConfiguration")),
 }
 
 # amlcore's own modules (files) that mirror azureml modules; mirror_package() applies the table to them.

@@ -537,11 +537,14 @@ void ReplicaSupervisor::RunSpawn(SpawnJob& job) const {
               {"AMLCORE_PYTHON", spec.python},
               {"AMLCORE_PYTHONPATH", absl::StrJoin(spec.python_path, ":")},
               {"AMLCORE_SERVICE_NAME", spec.key.endpoint},
-              {"AMLCORE_REPLICA_ID", job.replica},
-              {"AMLCORE_ENVIRONMENT_WARNINGS", absl::StrJoin(spec.environment_warnings, "\n")}},
+              {"AMLCORE_REPLICA_ID", job.replica}},
       .log_path = log,
       .working_directory = app,
   };
+  // What the environment substituted, for the replica's log to start with (only when there is something).
+  if (!spec.environment_warnings.empty()) {
+    options.env.emplace_back("AMLCORE_ENVIRONMENT_WARNINGS", absl::StrJoin(spec.environment_warnings, "\n"));
+  }
   for (const auto& [k, v] : spec.environment_variables) options.env.emplace_back(k, v);
   // amlcore's own settings stay with amlcore (AMLCORE_TOKEN is an admin token), but for those set above.
   for (char** e = environ; *e != nullptr; ++e) {
