@@ -3,6 +3,8 @@
 #define AMLCORE_AMLCORE_H_
 
 #include "amlcore/compute.h"
+#include "amlcore/dataset.h"
+#include "amlcore/datastore.h"
 #include "amlcore/environment.h"
 #include "amlcore/error.h"
 #include "amlcore/model.h"
