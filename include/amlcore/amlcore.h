@@ -9,6 +9,7 @@
 #include "amlcore/error.h"
 #include "amlcore/model.h"
 #include "amlcore/operation.h"
+#include "amlcore/profile.h"
 #include "amlcore/version.h"
 #include "amlcore/webservice.h"
 #include "amlcore/workspace.h"
