@@ -15,11 +15,13 @@ server (``amlcored``) instead of Azure::
 from amlcore import _core
 from amlcore.workspace import Workspace
 from amlcore.compute import ComputeTarget
+from amlcore.dataset import Dataset
+from amlcore.datastore import Datastore
 from amlcore.environment import Environment
 from amlcore.model import InferenceConfig, Model
 from amlcore.webservice import Webservice
 
 __version__ = _core.__version__
 VERSION = __version__  # azureml.core.VERSION
-__all__ = ["Workspace", "ComputeTarget", "Environment", "Model", "InferenceConfig", "Webservice", "VERSION",
-           "__version__"]
+__all__ = ["Workspace", "ComputeTarget", "Dataset", "Datastore", "Environment", "Model", "InferenceConfig",
+           "Webservice", "VERSION", "__version__"]
