@@ -43,7 +43,7 @@ struct ModelProfileOptions {
 struct ModelProfileDetails {
   std::string name;
   std::string description;
-  std::string state;  // NotStarted, Running, Succeeded, Failed
+  std::string state;  // Running, then Succeeded or Failed
   std::string created_time;
   std::string error;  // why it failed, or what it noticed on success (a limit exceeded)
   std::string input_dataset_id;

@@ -155,19 +155,12 @@ struct ModelProfile::State {
   std::atomic<bool> stop{false};
   std::thread worker;
 
-  void SetState(absl::string_view state) {
-    std::lock_guard lock(mu);
-    details.state = std::string(state);
-    changed.notify_all();
-  }
-
   // Everything up to the measurements; what failed goes to details.error.
   void Run();
   absl::Status Measure(const fs::path& directory, ModelProfileDetails& out);
 };
 
 void ModelProfile::State::Run() {
-  SetState("Running");
   std::error_code ec;
   fs::path directory = fs::temp_directory_path(ec) / absl::StrCat("amlcore-profile-", getpid(), "-",
                                                                   absl::ToUnixNanos(absl::Now()));
@@ -379,7 +372,7 @@ absl::StatusOr<std::shared_ptr<ModelProfile>> ModelProfile::Start(
   ModelProfileDetails& d = state->details;
   d.name = std::string(name);
   d.description = options.description;
-  d.state = "NotStarted";
+  d.state = "Running";  // from the start: the replica is prepared on the worker at once
   d.created_time = absl::FormatTime("%Y-%m-%dT%H:%M:%E6S+00:00", absl::Now(), absl::UTCTimeZone());
   d.input_dataset_id = options.input_dataset_id;
   for (const Model& m : models) d.model_ids.push_back(m.id());
