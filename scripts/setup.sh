@@ -8,7 +8,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libssl-dev libabsl-dev libsqlite3-dev
   pybind11-dev python3-dev python3-venv python3-pip python3-pytest
   libgtest-dev libgmock-dev
-  python3-numpy python3-sklearn python3-flask python3-requests gunicorn wrk
+  python3-numpy python3-sklearn python3-pandas python3-flask python3-requests gunicorn wrk
 )
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }

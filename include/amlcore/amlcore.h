@@ -3,10 +3,13 @@
 #define AMLCORE_AMLCORE_H_
 
 #include "amlcore/compute.h"
+#include "amlcore/dataset.h"
+#include "amlcore/datastore.h"
 #include "amlcore/environment.h"
 #include "amlcore/error.h"
 #include "amlcore/model.h"
 #include "amlcore/operation.h"
+#include "amlcore/profile.h"
 #include "amlcore/version.h"
 #include "amlcore/webservice.h"
 #include "amlcore/workspace.h"

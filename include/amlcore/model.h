@@ -27,12 +27,32 @@ struct ModelFramework {
   static constexpr char kCustom[] = "Custom";
 };
 
+// The resources a model needs to run (azureml's ResourceConfiguration), kept with the model.
+struct ResourceConfiguration {
+  std::optional<double> cpu;           // cores, > 0
+  std::optional<double> memory_in_gb;  // > 0
+  std::optional<double> gpu;           // a whole number > 0
+
+  // Every rule it breaks, one "Invalid configuration, ..." line each (a WebserviceException).
+  absl::Status Validate() const;
+};
+
+// A dataset a model is associated with, under the purpose it served ("training", "validation", ...).
+struct ModelDatasetReference {
+  std::string name;
+  std::string id;  // a saved dataset's id (Dataset::id())
+};
+
 struct ModelRegisterOptions {
   std::map<std::string, std::string> tags;
   std::map<std::string, std::string> properties;
   std::string description;
   std::string model_framework;
-  std::string model_framework_version;
+  std::string model_framework_version;  // only with model_framework
+  std::vector<ModelDatasetReference> datasets;
+  std::string sample_input_dataset_id;   // saved datasets' ids
+  std::string sample_output_dataset_id;
+  std::optional<ResourceConfiguration> resource_configuration;
 };
 
 struct ModelListOptions {
@@ -83,6 +103,10 @@ class Model {
   const std::string& model_framework() const { return model_framework_; }
   const std::string& model_framework_version() const { return model_framework_version_; }
   const std::vector<ModelFile>& files() const { return files_; }
+  const std::vector<ModelDatasetReference>& datasets() const { return datasets_; }
+  const std::string& sample_input_dataset_id() const { return sample_input_dataset_id_; }
+  const std::string& sample_output_dataset_id() const { return sample_output_dataset_id_; }
+  const std::optional<ResourceConfiguration>& resource_configuration() const { return resource_configuration_; }
 
  private:
   friend class ModelCodec;
@@ -98,6 +122,10 @@ class Model {
   std::string model_framework_;
   std::string model_framework_version_;
   std::vector<ModelFile> files_;
+  std::vector<ModelDatasetReference> datasets_;
+  std::string sample_input_dataset_id_;
+  std::string sample_output_dataset_id_;
+  std::optional<ResourceConfiguration> resource_configuration_;
 };
 
 }  // namespace amlcore

@@ -15,14 +15,16 @@ server (``amlcored``) instead of Azure::
 from amlcore import _core
 from amlcore.workspace import Workspace
 from amlcore.compute import ComputeTarget
+from amlcore.dataset import Dataset
+from amlcore.datastore import Datastore
 from amlcore.environment import Environment
 from amlcore.model import InferenceConfig, Model
 from amlcore.webservice import Webservice
 
 __version__ = _core.__version__
 VERSION = __version__  # azureml.core.VERSION
-__all__ = ["Workspace", "ComputeTarget", "Environment", "Model", "InferenceConfig", "Webservice", "VERSION",
-           "__version__"]
+__all__ = ["Workspace", "ComputeTarget", "Dataset", "Datastore", "Environment", "Model", "InferenceConfig",
+           "Webservice", "VERSION", "__version__"]
 
 # Every azureml.core name imports: what amlcore does not provide imports as a placeholder that raises
 # UnsupportedFeatureError when used (amlcore/_azureml_names.py, listed in the README).

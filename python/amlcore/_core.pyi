@@ -1,6 +1,6 @@
 """Type stubs of amlcore._core, the native layer under the amlcore package."""
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 DEFAULT_SUBSCRIPTION_ID: str
 DEFAULT_RESOURCE_GROUP: str
@@ -167,3 +167,118 @@ class AksCompute(ComputeTarget):
     def load_balancer_subnet(self) -> str: ...
     @property
     def scoring_endpoint(self) -> str: ...
+
+DEFAULT_DATASTORE_NAME: str
+INVALID_DATASET_PATH_MESSAGE: str
+
+class DatastoreFile:
+    path: str
+    sha256: str
+    size: int
+    modified_time: str
+
+class Datastore:
+    @staticmethod
+    def get(workspace: Workspace, name: str) -> Datastore: ...
+    @staticmethod
+    def get_default(workspace: Workspace) -> Datastore: ...
+    @staticmethod
+    def list(workspace: Workspace) -> List[Datastore]: ...
+    def upload(self, src_dir: str, target_path: str, overwrite: bool, show_progress: bool) -> int: ...
+    def upload_files(self, files: List[str], relative_root: str, target_path: str, overwrite: bool,
+                     show_progress: bool) -> int: ...
+    def list_files(self, prefix: str = "") -> List[DatastoreFile]: ...
+    def download(self, target_path: str, prefix: str, overwrite: bool, show_progress: bool) -> int: ...
+    workspace: Workspace
+    name: str
+    datastore_type: str
+    container_name: str
+    account_name: str
+    is_default: bool
+
+class DelimitedFilesOptions:
+    separator: str
+    header: str
+    encoding: str
+    include_path: bool
+    infer_column_types: bool
+    support_multi_line: bool
+    empty_as_string: bool
+    def __init__(self) -> None: ...
+
+class DatasetFile:
+    datastore: str
+    path: str
+    relative_path: str
+    sha256: str
+    size: int
+
+class Dataset:
+    @staticmethod
+    def from_files(workspace: Workspace, paths: List[Tuple[str, str]], validate: bool) -> Dataset: ...
+    @staticmethod
+    def from_delimited_files(workspace: Workspace, paths: List[Tuple[str, str]], options: DelimitedFilesOptions,
+                             validate: bool) -> Dataset: ...
+    @staticmethod
+    def get_by_name(workspace: Workspace, name: str, version: Optional[int] = None) -> Dataset: ...
+    @staticmethod
+    def get_by_id(workspace: Workspace, id: str) -> Dataset: ...
+    @staticmethod
+    def list(workspace: Workspace) -> List[Dataset]: ...
+    def register(self, name: str, description: str, tags: Dict[str, str], create_new_version: bool) -> Dataset: ...
+    def save(self) -> Dataset: ...
+    def files(self) -> List[DatasetFile]: ...
+    def to_path(self) -> List[str]: ...
+    def download(self, target_dir: str, overwrite: bool) -> List[str]: ...
+    workspace: Workspace
+    id: str
+    name: str
+    version: int
+    description: str
+    tags: Dict[str, str]
+    dataset_type: str
+    created_time: str
+    paths: List[Tuple[str, str]]
+    delimited: Optional[DelimitedFilesOptions]
+
+class ResourceConfiguration:
+    cpu: Optional[float]
+    memory_in_gb: Optional[float]
+    gpu: Optional[float]
+    def __init__(self) -> None: ...
+    def validate(self) -> None: ...
+
+class ModelProfileDetails:
+    name: str
+    description: str
+    state: str
+    created_time: str
+    error: str
+    input_dataset_id: str
+    model_ids: List[str]
+    requested_cpu: Optional[float]
+    requested_memory_in_gb: Optional[float]
+    total_queries: Optional[int]
+    success_queries: Optional[int]
+    success_rate: Optional[float]
+    average_latency_ms: Optional[float]
+    latency_p50_ms: Optional[float]
+    latency_p90_ms: Optional[float]
+    latency_p95_ms: Optional[float]
+    latency_p99_ms: Optional[float]
+    latency_p999_ms: Optional[float]
+    measured_queries_per_second: Optional[float]
+    max_utilized_cpu: Optional[float]
+    max_utilized_memory_gb: Optional[float]
+    recommended_cpu: Optional[float]
+    recommended_memory_gb: Optional[float]
+
+class ModelProfile:
+    @staticmethod
+    def validate_arguments(name: str, cpu: Optional[float], memory_in_gb: Optional[float]) -> None: ...
+    @staticmethod
+    def start(workspace: Workspace, name: str, models: list, inference_config: object, inputs: List[str],
+              cpu: Optional[float], memory_in_gb: Optional[float], description: str,
+              input_dataset_id: str) -> ModelProfile: ...
+    def wait_for_completion(self, show_output: bool = False, timeout: Optional[float] = None) -> None: ...
+    def details(self) -> ModelProfileDetails: ...

@@ -18,6 +18,20 @@ def _string_map(value, name):
     return dict(value)
 
 
+def _optional_float(value, name):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UserErrorException("{} must be a number, not {}.".format(name, type(value).__name__))
+    return float(value)
+
+
+def _is_dataset(value):
+    from amlcore.data.file_dataset import FileDataset
+    from amlcore.data.tabular_dataset import TabularDataset
+    return isinstance(value, (FileDataset, TabularDataset))
+
+
 def _filters(value, name):
     """azureml filters: strings ("key") or [key, value] pairs, as "key" / "key=value"."""
     out = []
@@ -68,12 +82,46 @@ class Model:
     def register(workspace, model_path, model_name, tags=None, properties=None, description=None, datasets=None,
                  model_framework=None, model_framework_version=None, child_paths=None, sample_input_dataset=None,
                  sample_output_dataset=None, resource_configuration=None):
-        """Upload the file or folder at ``model_path`` as the next version of ``model_name``."""
+        """Upload the file or folder at ``model_path`` as the next version of ``model_name``.
+
+        ``datasets`` ((purpose, dataset) pairs), ``sample_input_dataset``, ``sample_output_dataset`` and
+        ``resource_configuration`` are kept with the model and read back as its attributes.
+        """
+        from amlcore.resource_configuration import ResourceConfiguration
+        dataset_ids = []
+        for pair in datasets or []:
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2 or not isinstance(pair[0], str):
+                raise WebserviceException("datasets must be a list of (purpose, dataset) tuples, not {!r}.".format(
+                    pair))
+            if not _is_dataset(pair[1]):
+                raise WebserviceException("Invalid dataset of type {} passed, must be of type Dataset or "
+                                          "DatasetSnapshot".format(type(pair[1])))
+            dataset_ids.append((pair[0], pair[1]._ensure_saved(workspace)))
+        sample_input_id = Model._get_dataset_id(workspace, sample_input_dataset, "sample input dataset")
+        sample_output_id = Model._get_dataset_id(workspace, sample_output_dataset, "sample output dataset")
+        resources = None
+        if resource_configuration is not None:
+            if not isinstance(resource_configuration, ResourceConfiguration):
+                raise WebserviceException("resource_configuration must be a ResourceConfiguration, not {}.".format(
+                    type(resource_configuration).__name__))
+            resources = resource_configuration._to_core()
+            resources.validate()
         print("Registering model {}".format(model_name))
         core = _core.Model.register(workspace._core, os.fspath(model_path), model_name, _string_map(tags, "tags"),
                                     _string_map(properties, "properties"), description or "", model_framework or "",
-                                    model_framework_version or "")
+                                    model_framework_version or "", dataset_ids, sample_input_id, sample_output_id,
+                                    resources)
         return Model._wrap(workspace, core)
+
+    @staticmethod
+    def _get_dataset_id(workspace, dataset, param_name):
+        """The saved id of a sample dataset ("" for None)."""
+        if dataset is None:
+            return ""
+        if not _is_dataset(dataset):
+            raise WebserviceException("Invalid {} of type {} passed, must be of type TabularDataset or "
+                                      "FileDataset".format(param_name, type(dataset)))
+        return dataset._ensure_saved(workspace)
 
     @staticmethod
     def list(workspace, name=None, tags=None, properties=None, run_id=None, latest=False, dataset_id=None,
@@ -88,6 +136,46 @@ class Model:
         if model_framework:
             models = [m for m in models if m.model_framework == model_framework]
         return models
+
+    @staticmethod
+    def profile(workspace, profile_name, models, inference_config, input_dataset, cpu=None, memory_in_gb=None,
+                description=None):
+        """Measure what a deployment of ``models`` with ``inference_config`` needs: each row of
+        ``input_dataset`` (a TabularDataset with one column of strings) is sent to ``run()`` in a scoring replica
+        of its own on this machine. Returns a ModelProfile at once; then ``wait_for_completion()``."""
+        from amlcore.data.tabular_dataset import TabularDataset
+        from amlcore.profile import ModelProfile
+        _core.ModelProfile.validate_arguments(profile_name or "", _optional_float(cpu, "cpu"),
+                                              _optional_float(memory_in_gb, "memory_in_gb"))
+        if input_dataset is None:
+            raise UserErrorException("Dataset not provided. Profiling required a dataset with sample input data.")
+        if not isinstance(input_dataset, TabularDataset):
+            raise UserErrorException("Dataset type not supported. Profiling currently works only with Tabular "
+                                     "Datasets. Provided: %s" % type(input_dataset))
+        if not isinstance(inference_config, InferenceConfig):
+            raise WebserviceException("inference_config must be an InferenceConfig, not {}.".format(
+                type(inference_config).__name__))
+        models = list(models or [])
+        for m in models:
+            if not isinstance(m, Model):
+                raise WebserviceException("models must be Model objects, not {}.".format(type(m).__name__))
+        frame = input_dataset.to_pandas_dataframe()
+        description_of = "columns: {}, rows: {}, types: {}".format(
+            list(frame.columns), len(frame), {str(c): str(t) for c, t in frame.dtypes.items()})
+        if len(frame.columns) != 1:
+            raise UserErrorException("Dataset format not supported. Number of columns != 1. Dataset profile %s"
+                                     % description_of)
+        column = frame[frame.columns[0]]
+        if not all(isinstance(v, str) for v in column.tolist()):
+            raise UserErrorException("Dataset format not supported. Dataset contains datatype other than string. "
+                                     "Dataset profile %s" % description_of)
+        if len(frame) < 1:
+            raise UserErrorException("Empty Dataset. Dataset profile %s" % description_of)
+        core = _core.ModelProfile.start(workspace._core, profile_name, [m._core for m in models],
+                                        inference_config._to_core(), column.tolist(), _optional_float(cpu, "cpu"),
+                                        _optional_float(memory_in_gb, "memory_in_gb"), description or "",
+                                        input_dataset.id)
+        return ModelProfile._wrap(workspace, core)
 
     @staticmethod
     def get_model_path(model_name, version=None, _workspace=None):
@@ -163,9 +251,60 @@ class Model:
         self._core.delete()
 
     def serialize(self):
+        resources = self.resource_configuration
         return {"id": self.id, "name": self.name, "version": self.version, "tags": self.tags,
                 "properties": self.properties, "description": self.description, "createdTime": self.created_time,
-                "modelFramework": self.model_framework, "modelFrameworkVersion": self.model_framework_version}
+                "modelFramework": self.model_framework, "modelFrameworkVersion": self.model_framework_version,
+                "datasets": {purpose: list(ids) for purpose, ids in self._dataset_ids().items()},
+                "resourceConfiguration": resources.serialize() if resources else None,
+                "sampleInputDatasetId": self._core.sample_input_dataset_id or None,
+                "sampleOutputDatasetId": self._core.sample_output_dataset_id or None}
+
+    def _dataset_ids(self):
+        ids = {}
+        for purpose, dataset_id in self._core.datasets:
+            ids.setdefault(purpose, []).append(dataset_id)
+        return ids
+
+    def _dataset(self, dataset_id):
+        """The saved dataset with this id, or None when it cannot be read (azureml logs and skips those)."""
+        if not dataset_id:
+            return None
+        from amlcore.dataset import Dataset
+        cache = self.__dict__.setdefault("_datasets_by_id", {})
+        if dataset_id not in cache:
+            try:
+                cache[dataset_id] = Dataset.get_by_id(self.workspace, dataset_id)
+            except Exception:  # azureml: "Cannot find Saved Dataset with ID ..." is a warning, not an error
+                cache[dataset_id] = None
+        return cache[dataset_id]
+
+    @property
+    def datasets(self):
+        """A dict of purpose ("training", ...) to the datasets registered with the model for it."""
+        out = {}
+        for purpose, ids in self._dataset_ids().items():
+            for dataset_id in ids:
+                dataset = self._dataset(dataset_id)
+                if dataset is not None:
+                    out.setdefault(purpose, []).append(dataset)
+        return out
+
+    @property
+    def sample_input_dataset(self):
+        """The sample input dataset given at registration, or None."""
+        return self._dataset(self._core.sample_input_dataset_id)
+
+    @property
+    def sample_output_dataset(self):
+        """The sample output dataset given at registration, or None."""
+        return self._dataset(self._core.sample_output_dataset_id)
+
+    @property
+    def resource_configuration(self):
+        """The ResourceConfiguration given at registration, or None."""
+        from amlcore.resource_configuration import ResourceConfiguration
+        return ResourceConfiguration._from_core(self._core.resource_configuration)
 
     id = core_property("id")
     name = core_property("name")

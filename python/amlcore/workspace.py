@@ -124,6 +124,23 @@ class Workspace:
         from amlcore.webservice import Webservice
         return {s.name: s for s in Webservice.list(self)}
 
+    def get_default_datastore(self):
+        """The workspace's default datastore, ``workspaceblobstore`` (an AzureBlobDatastore)."""
+        from amlcore.datastore import Datastore
+        return Datastore.get_default(self)
+
+    @property
+    def datastores(self):
+        """A dict of datastore name to its object."""
+        from amlcore.datastore import Datastore
+        return {d.name: d for d in Datastore._list(self)}
+
+    @property
+    def datasets(self):
+        """A dict of registered dataset name to its latest version."""
+        from amlcore.dataset import Dataset
+        return Dataset.get_all(self)
+
     @property
     def environments(self):
         """A dict of registered environment name to its latest Environment."""

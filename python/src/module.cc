@@ -8,6 +8,7 @@ void DefineWorkspace(pybind11::module_& m);
 void DefineCompute(pybind11::module_& m);
 void DefineModel(pybind11::module_& m);
 void DefineWebservice(pybind11::module_& m);
+void DefineData(pybind11::module_& m);
 }  // namespace amlcore::python
 
 PYBIND11_MODULE(_core, m) {
@@ -16,5 +17,6 @@ PYBIND11_MODULE(_core, m) {
   amlcore::python::DefineWorkspace(m);
   amlcore::python::DefineCompute(m);
   amlcore::python::DefineModel(m);
+  amlcore::python::DefineData(m);
   amlcore::python::DefineWebservice(m);
 }

@@ -5,8 +5,11 @@
 
 #include <pybind11/pybind11.h>
 
+#include <functional>
 #include <optional>
 #include <utility>
+
+#include "absl/strings/string_view.h"
 
 #include "amlcore/operation.h"
 
@@ -14,6 +17,9 @@ namespace amlcore::python {
 
 // Poll options for a wait: show_output prints azureml's progress; timeout is in seconds.
 PollOptions MakePollOptions(bool show_output, std::optional<double> timeout_seconds);
+
+// A progress callback that writes each line it gets, and a newline, to sys.stdout; none when `show` is false.
+std::function<void(absl::string_view)> PrintLines(bool show);
 
 // Calls f() with the GIL released.
 template <class F>

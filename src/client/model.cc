@@ -43,6 +43,11 @@ class ModelCodec {
     m.model_framework_ = d.framework;
     m.model_framework_version_ = d.framework_version;
     m.files_ = d.files;
+    m.datasets_ = d.datasets;
+    // Written by the server itself; anything else reads as no sample dataset.
+    m.sample_input_dataset_id_ = domain::DatasetIdOfUrl(d.sample_input_data).value_or("");
+    m.sample_output_dataset_id_ = domain::DatasetIdOfUrl(d.sample_output_data).value_or("");
+    m.resource_configuration_ = d.resource_requirements;
     return m;
   }
 
@@ -57,12 +62,28 @@ class ModelCodec {
 
 absl::Status Model::ValidateName(absl::string_view name) { return domain::ValidateModelName(name); }
 
+absl::Status ResourceConfiguration::Validate() const {
+  return AsWebserviceError(domain::ValidateResourceConfiguration(*this));
+}
+
 std::string Model::id() const { return absl::StrCat(name_, ":", version_); }
 
 absl::StatusOr<Model> Model::Register(const Workspace& ws, absl::string_view model_path, absl::string_view model_name,
                                       const ModelRegisterOptions& options) {
   if (auto s = domain::ValidateModelName(model_name); !s.ok()) {
     return AsWebserviceError(MakeError(absl::StatusCode::kInvalidArgument, "ValidationError", s.message()));
+  }
+  if (auto s = domain::ValidateModelFramework(options.model_framework, options.model_framework_version); !s.ok()) {
+    return AsWebserviceError(s);
+  }
+  if (options.resource_configuration) {
+    if (auto s = options.resource_configuration->Validate(); !s.ok()) return s;
+  }
+  for (const ModelDatasetReference& d : options.datasets) {
+    if (d.name.empty() || d.id.empty()) {
+      return AsWebserviceError(absl::InvalidArgumentError(
+          "A model's dataset reference needs a name (what the dataset was for) and a saved dataset's id."));
+    }
   }
   std::error_code ec;
   fs::path root = fs::path(std::string(model_path)).lexically_normal();
@@ -101,7 +122,11 @@ absl::StatusOr<Model> Model::Register(const Workspace& ws, absl::string_view mod
                   {"properties", domain::TagsToJson(options.properties)},
                   {"framework", options.model_framework},
                   {"frameworkVersion", options.model_framework_version},
-                  {"files", std::move(entries)}};
+                  {"files", std::move(entries)},
+                  {"datasets", json::Encode(options.datasets)},
+                  {"sampleInputData", domain::DatasetUrl(options.sample_input_dataset_id)},
+                  {"sampleOutputData", domain::DatasetUrl(options.sample_output_dataset_id)},
+                  {"resourceRequirements", json::Encode(options.resource_configuration)}};
   internal::CallOptions call;
   call.idempotent = false;
   auto reply = ws.connection()->Call("POST", absl::StrCat(internal::ModelManagementPath(ws), "/models"),

@@ -1,5 +1,6 @@
 #include "domain/service_rules.h"
 
+#include <cmath>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -51,6 +52,27 @@ absl::Status ValidateModelName(absl::string_view name) {
       "Invalid model name '", name,
       "'. A model name starts with a letter or digit, continues with letters, digits, dashes, periods and "
       "underscores, and is at most 255 characters long (^[a-zA-Z0-9][a-zA-Z0-9\\-\\._]{0,254}$)."));
+}
+
+absl::Status ValidateResourceConfiguration(const ResourceConfiguration& r) {
+  std::vector<std::string> errors;
+  // NaN (what the Python layer passes for a value that is not a number) fails every comparison.
+  if (r.cpu && !(*r.cpu > 0)) errors.push_back("Invalid configuration, cpu must be greater than zero.");
+  if (r.memory_in_gb && !(*r.memory_in_gb > 0)) {
+    errors.push_back("Invalid configuration, memory_in_gb must be greater than zero.");
+  }
+  if (r.gpu && (!(*r.gpu > 0) || std::floor(*r.gpu) != *r.gpu)) {
+    errors.push_back("Invalid configuration, gpu must be integer and greater than zero.");
+  }
+  if (errors.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+}
+
+absl::Status ValidateModelFramework(absl::string_view framework, absl::string_view framework_version) {
+  if (framework.empty() && !framework_version.empty()) {
+    return absl::InvalidArgumentError("Model framework version cannot be provided without a valid framework");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace amlcore::domain

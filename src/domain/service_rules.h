@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "amlcore/model.h"
 
 namespace amlcore::domain {
 
@@ -18,6 +19,11 @@ absl::Status ValidateModelName(absl::string_view name);
 absl::Status ValidateSnapshotPath(absl::string_view field, absl::string_view path);
 // Endpoint version names follow the service-name rule.
 absl::Status ValidateVersionName(absl::string_view name);
+// azureml's ResourceConfiguration rules: cpu and memory_in_gb greater than zero, gpu a whole number greater than
+// zero. Every broken rule is a line "Invalid configuration, ...".
+absl::Status ValidateResourceConfiguration(const ResourceConfiguration& resources);
+// A model framework version only comes with a framework.
+absl::Status ValidateModelFramework(absl::string_view framework, absl::string_view framework_version);
 
 }  // namespace amlcore::domain
 

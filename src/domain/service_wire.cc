@@ -2,11 +2,14 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/crypto.h"
 
 namespace amlcore::domain {
 namespace {
 namespace bj = json::bj;
+
+constexpr absl::string_view kDatasetUrlPrefix = "aml://dataset/";
 
 absl::Status ReadStringList(const bj::value* raw, absl::string_view field, std::vector<std::string>* out) {
   if (raw == nullptr || raw->is_null()) return absl::OkStatus();
@@ -52,7 +55,25 @@ json::bj::object ModelToJson(const ModelDocument& m) {
                     {"framework", m.framework},
                     {"frameworkVersion", m.framework_version},
                     {"createdTime", m.created_time},
-                    {"files", std::move(files)}};
+                    {"files", std::move(files)},
+                    {"datasets", json::Encode(m.datasets)},
+                    {"sampleInputData", m.sample_input_data.empty() ? bj::value(nullptr) : bj::value(m.sample_input_data)},
+                    {"sampleOutputData",
+                     m.sample_output_data.empty() ? bj::value(nullptr) : bj::value(m.sample_output_data)},
+                    {"resourceRequirements", json::Encode(m.resource_requirements)}};
+}
+
+std::string DatasetUrl(absl::string_view dataset_id) {
+  return dataset_id.empty() ? "" : absl::StrCat(kDatasetUrlPrefix, dataset_id);
+}
+
+absl::StatusOr<std::string> DatasetIdOfUrl(absl::string_view url) {
+  absl::string_view id = url;
+  if (!absl::ConsumePrefix(&id, kDatasetUrlPrefix) || id.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", url, "' does not name a dataset; sample data is given as ", kDatasetUrlPrefix, "<id>."));
+  }
+  return std::string(id);
 }
 
 absl::StatusOr<ModelDocument> ModelFromJson(const json::bj::object& object) {
@@ -67,6 +88,17 @@ absl::StatusOr<ModelDocument> ModelFromJson(const json::bj::object& object) {
   m.framework_version = reader.String("frameworkVersion").value_or("");
   if (auto s = ReadStringMap(reader.Raw("kvTags"), "kvTags", &m.tags); !s.ok()) return s;
   if (auto s = ReadStringMap(reader.Raw("properties"), "properties", &m.properties); !s.ok()) return s;
+  m.sample_input_data = reader.String("sampleInputData").value_or("");
+  m.sample_output_data = reader.String("sampleOutputData").value_or("");
+  if (const bj::value* datasets = reader.Raw("datasets")) {
+    if (auto s = json::Decode(*datasets, &m.datasets, "datasets", {.reject_unknown = true}); !s.ok()) return s;
+  }
+  if (const bj::value* resources = reader.Raw("resourceRequirements")) {
+    if (auto s = json::Decode(*resources, &m.resource_requirements, "resourceRequirements", {.reject_unknown = true});
+        !s.ok()) {
+      return s;
+    }
+  }
   const bj::value* files = reader.Raw("files");
   if (auto s = reader.Finish(); !s.ok()) return s;
   if (files == nullptr || !files->is_array() || files->as_array().empty()) {

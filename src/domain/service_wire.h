@@ -17,6 +17,20 @@
 #include "domain/deploy_settings.h"
 #include "domain/service_rules.h"
 
+namespace amlcore {
+
+// Public structs of models on the wire (found by argument-dependent lookup, so they live in their namespace).
+constexpr auto JsonFields(const ModelDatasetReference*) {
+  return json::Fields(json::Field("name", &ModelDatasetReference::name), json::Field("id", &ModelDatasetReference::id));
+}
+constexpr auto JsonFields(const ResourceConfiguration*) {
+  return json::Fields(json::Field("cpu", &ResourceConfiguration::cpu),
+                      json::Field("memoryInGB", &ResourceConfiguration::memory_in_gb),
+                      json::Field("gpu", &ResourceConfiguration::gpu));
+}
+
+}  // namespace amlcore
+
 namespace amlcore::domain {
 
 json::bj::object TagsToJson(const std::map<std::string, std::string>& tags);
@@ -33,7 +47,14 @@ struct ModelDocument {
   std::string framework_version;
   std::vector<ModelFile> files;
   std::string created_time;
+  std::vector<ModelDatasetReference> datasets;
+  std::string sample_input_data;   // "aml://dataset/<saved dataset id>", as Azure keeps it
+  std::string sample_output_data;
+  std::optional<ResourceConfiguration> resource_requirements;
 };
+// "aml://dataset/<id>" for a saved dataset's id ("" stays ""), and back (an error for another form).
+std::string DatasetUrl(absl::string_view dataset_id);
+absl::StatusOr<std::string> DatasetIdOfUrl(absl::string_view url);
 json::bj::object ModelToJson(const ModelDocument& model);
 // Strict (wrong types and unknown fields are errors): a model document, or the body of POST /models, where the
 // server assigns the version and creation time.

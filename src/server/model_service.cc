@@ -7,6 +7,7 @@
 #include "common/errors.h"
 #include "common/files.h"
 #include "domain/service_rules.h"
+#include "server/data_service.h"
 
 namespace amlcore::server {
 namespace {
@@ -46,6 +47,26 @@ absl::StatusOr<domain::ModelDocument> ModelService::Register(const WorkspaceKey&
   auto model = domain::ModelFromJson(*object);
   if (!model.ok()) return Invalid(model.status().message());
   if (auto s = domain::ValidateModelName(model->name); !s.ok()) return Invalid(s.message());
+  if (auto s = domain::ValidateModelFramework(model->framework, model->framework_version); !s.ok()) {
+    return Invalid(s.message());
+  }
+  if (model->resource_requirements) {
+    if (auto s = domain::ValidateResourceConfiguration(*model->resource_requirements); !s.ok()) {
+      return Invalid(s.message());
+    }
+  }
+  // The datasets it names must be saved in the workspace.
+  std::vector<std::string> dataset_ids;
+  for (const ModelDatasetReference& d : model->datasets) {
+    if (d.name.empty() || d.id.empty()) return Invalid("Every entry of 'datasets' needs a name and an id.");
+    dataset_ids.push_back(d.id);
+  }
+  for (const std::string* url : {&model->sample_input_data, &model->sample_output_data}) {
+    if (url->empty()) continue;
+    auto id = domain::DatasetIdOfUrl(*url);
+    if (!id.ok()) return Invalid(id.status().message());
+    dataset_ids.push_back(*id);
+  }
   std::string root;
   for (const auto& f : model->files) {
     if (auto s = CheckContainedPath(f.path); !s.ok()) return Invalid(absl::StrCat("Model file path ", s.message()));
@@ -63,6 +84,7 @@ absl::StatusOr<domain::ModelDocument> ModelService::Register(const WorkspaceKey&
   auto status = store_->db().Transaction([&](Tx& tx) -> absl::Status {
     auto ws = RequireWorkspace(*store_, tx, key);
     if (!ws.ok()) return ws.status();
+    if (auto s = RequireSavedDatasets(*store_, tx, ws->id, dataset_ids); !s.ok()) return s;
     auto version = store_->NextModelVersion(tx, ws->id, out.name);
     if (!version.ok()) return version.status();
     out.version = *version;

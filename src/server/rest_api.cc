@@ -28,6 +28,13 @@ constexpr char kWorkspace[] =
 constexpr char kModelManagement[] =
     "modelmanagement/{api}/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/"
     "workspaces/{ws}";
+// Datastores and datasets, under their Azure service prefixes.
+constexpr char kDatastores[] =
+    "datastore/{api}/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/"
+    "workspaces/{ws}";
+constexpr char kDatasets[] =
+    "dataset/{api}/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/"
+    "workspaces/{ws}";
 constexpr char kProvider[] = "Microsoft.MachineLearningServices";
 constexpr char kAdmin[] = "admin";
 
@@ -71,6 +78,11 @@ template <class T>
 void Reply(Responder reply, const absl::StatusOr<T>& value, int status = 200) {
   std::move(reply)(value.ok() ? JsonResponse(status, bj::value(*value)) : ErrorResponse(value.status()));
 }
+// Sends the JSON of a struct that lists its JsonFields, or the error of a failed call.
+template <class T>
+void ReplyEncoded(Responder reply, const absl::StatusOr<T>& value) {
+  std::move(reply)(value.ok() ? JsonResponse(200, json::Encode(*value)) : ErrorResponse(value.status()));
+}
 void Reply(Responder reply, const absl::Status& status) {
   std::move(reply)(status.ok() ? JsonResponse(200, bj::object{}) : ErrorResponse(status));
 }
@@ -102,6 +114,7 @@ RestApi::RestApi(std::string admin_token, Services services)
       workspaces_(services.workspaces),
       computes_(services.computes),
       models_(services.models),
+      data_(services.data),
       webservices_(services.webservices),
       operations_(services.operations),
       blobs_(services.blobs),
@@ -331,6 +344,57 @@ void RestApi::AddRoutes() {
   route("POST", mms + "/services/{name}/token", [this](const Request&, const PathParams& p, Responder reply) {
     auto token = webservices_->IssueToken(KeyOf(p), p["name"]);
     std::move(reply)(token.ok() ? JsonResponse(200, json::Encode(*token)) : ErrorResponse(token.status()));
+  });
+  AddDataRoutes();
+}
+
+void RestApi::AddDataRoutes() {
+  auto route = [this](const char* method, std::string pattern,
+                      std::function<void(const Request&, const PathParams&, Responder)> handler) {
+    router_.Add(method, pattern, kAdmin, std::move(handler));
+  };
+  std::string stores = kDatastores;
+  std::string sets = kDatasets;
+
+  // Datastores (the datastore service's paths), and their files (content in /blobs, paths here).
+  route("GET", stores + "/datastores", [this](const Request&, const PathParams& p, Responder reply) {
+    auto all = data_->ListDatastores(KeyOf(p));
+    std::move(reply)(all.ok() ? JsonResponse(200, ListOf(json::Encode(*all).as_array())) : ErrorResponse(all.status()));
+  });
+  route("GET", stores + "/default", [this](const Request&, const PathParams& p, Responder reply) {
+    ReplyEncoded(std::move(reply), data_->GetDefaultDatastore(KeyOf(p)));
+  });
+  route("GET", stores + "/datastores/{name}", [this](const Request&, const PathParams& p, Responder reply) {
+    ReplyEncoded(std::move(reply), data_->GetDatastore(KeyOf(p), p["name"]));
+  });
+  route("GET", stores + "/datastores/{name}/files", [this](const Request& r, const PathParams& p, Responder reply) {
+    ReplyEncoded(std::move(reply), data_->ListFiles(KeyOf(p), p["name"], r.QueryParam("prefix").value_or("")));
+  });
+  route("POST", stores + "/datastores/{name}/files", [this](const Request& r, const PathParams& p, Responder reply) {
+    ReplyEncoded(std::move(reply), data_->CommitFiles(KeyOf(p), p["name"], r.body));
+  });
+
+  // Datasets: saved definitions by id, registrations by name and version.
+  route("POST", sets + "/saveddatasets", [this](const Request& r, const PathParams& p, Responder reply) {
+    ReplyEncoded(std::move(reply), data_->SaveDataset(KeyOf(p), r.body));
+  });
+  route("GET", sets + "/saveddatasets/{id}", [this](const Request&, const PathParams& p, Responder reply) {
+    ReplyEncoded(std::move(reply), data_->GetSavedDataset(KeyOf(p), p["id"]));
+  });
+  route("POST", sets + "/datasets", [this](const Request& r, const PathParams& p, Responder reply) {
+    ReplyEncoded(std::move(reply), data_->RegisterDataset(KeyOf(p), r.body));
+  });
+  route("GET", sets + "/datasets", [this](const Request&, const PathParams& p, Responder reply) {
+    ReplyEncoded(std::move(reply), data_->ListDatasets(KeyOf(p)));
+  });
+  route("GET", sets + "/datasets/{name}", [this](const Request& r, const PathParams& p, Responder reply) {
+    int64_t version = 0;
+    if (auto v = r.QueryParam("version"); v && (!absl::SimpleAtoi(*v, &version) || version <= 0)) {
+      return std::move(reply)(ErrorResponse(
+          MakeError(absl::StatusCode::kInvalidArgument, "ValidationError",
+                    absl::StrCat("Invalid value ", *v, " for version. Version value must be number or \"latest\"."))));
+    }
+    ReplyEncoded(std::move(reply), data_->GetDataset(KeyOf(p), p["name"], version));
   });
 }
 

@@ -10,6 +10,7 @@
 #include "common/http_server.h"
 #include "common/blob_store.h"
 #include "server/compute_service.h"
+#include "server/data_service.h"
 #include "server/model_service.h"
 #include "server/operations.h"
 #include "server/webservice_service.h"
@@ -28,6 +29,7 @@ class RestApi {
     BlobStore* blobs;
     TokenAuthority* tokens;
     std::function<void()> republish_routes;  // after the token keys changed
+    DataService* data = nullptr;
   };
   RestApi(std::string admin_token, Services services);
 
@@ -38,6 +40,8 @@ class RestApi {
  private:
   // Every route: method, path pattern, policy and handler, in one table.
   void AddRoutes();
+  // Datastores and datasets.
+  void AddDataRoutes();
   bool IsAdmin(const http::Request& request) const;
   // Answers with the operation, long polling when asked (?waitSeconds=N&version=V).
   void OperationStatus(const http::Request& request, const std::string& operation_id, bool model_management,
@@ -53,6 +57,7 @@ class RestApi {
   WorkspaceService* workspaces_;
   ComputeService* computes_;
   ModelService* models_;
+  DataService* data_;
   WebserviceService* webservices_;
   Operations* operations_;
   BlobStore* blobs_;

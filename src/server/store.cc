@@ -201,6 +201,38 @@ ALTER TABLE clusters ADD COLUMN kind TEXT NOT NULL DEFAULT 'AKS';
 ALTER TABLE clusters ADD COLUMN port INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE clusters ADD COLUMN dns_name_label TEXT NOT NULL DEFAULT '';
 )sql",
+    // Datastores' files (paths naming blobs), saved dataset definitions and their registrations (versioned per
+    // name), and what models keep of azureml's datasets and resource configuration.
+    R"sql(
+CREATE TABLE datastore_files (
+  workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+  datastore TEXT NOT NULL COLLATE NOCASE,
+  path TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  modified TEXT NOT NULL,
+  PRIMARY KEY (workspace_id, datastore, path));
+CREATE TABLE saved_datasets (
+  id TEXT PRIMARY KEY,
+  workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+  definition TEXT NOT NULL,
+  created TEXT NOT NULL);
+CREATE TABLE datasets (
+  id INTEGER PRIMARY KEY,
+  workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+  name TEXT NOT NULL COLLATE NOCASE,
+  version INTEGER NOT NULL,
+  saved_id TEXT NOT NULL,
+  description TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  created TEXT NOT NULL,
+  UNIQUE (workspace_id, name, version));
+CREATE INDEX datasets_by_saved_id ON datasets (saved_id);
+ALTER TABLE models ADD COLUMN datasets TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE models ADD COLUMN sample_input_data TEXT NOT NULL DEFAULT '';
+ALTER TABLE models ADD COLUMN sample_output_data TEXT NOT NULL DEFAULT '';
+ALTER TABLE models ADD COLUMN resource_requirements TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 SqlValue SslToValue(const std::optional<SslConfiguration>& ssl) {

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "amlcore/compute.h"
 #include "domain/compute_wire.h"
+#include "domain/data_wire.h"
 #include "domain/service_wire.h"
 #include "server/database.h"
 
@@ -196,6 +197,26 @@ struct ServiceVersionRecord {
   std::string created;
 };
 
+// A saved dataset definition; its id comes from the definition (domain::SavedDatasetId).
+struct SavedDatasetRecord {
+  std::string id;
+  int64_t workspace_id = 0;
+  DatasetDefinition definition;
+  std::string created;
+};
+
+// One registered version of a dataset name.
+struct DatasetRecord {
+  int64_t id = 0;
+  int64_t workspace_id = 0;
+  std::string name;
+  int64_t version = 0;
+  std::string saved_id;
+  std::string description;
+  std::map<std::string, std::string> tags;
+  std::string created;
+};
+
 std::string NowTimestamp();
 
 // A key that signs service tokens (ES256). Times are seconds since the epoch.
@@ -307,8 +328,8 @@ class Store {
   // The next number in the order of waiting versions.
   absl::StatusOr<int64_t> NextScheduleSeq(Tx& tx);
 
-  // Every blob the state refers to: model files, source snapshots of service versions (asked for or running),
-  // and those of what running updates would go back to.
+  // Every blob the state refers to: model files, datastore files, source snapshots of service versions (asked
+  // for or running), and those of what running updates would go back to.
   absl::StatusOr<std::set<std::string>> ReferencedBlobs(Tx& tx);
 
   // The server's own settings (its token issuer, ...).
@@ -319,6 +340,30 @@ class Store {
   absl::StatusOr<std::vector<SigningKeyRecord>> SigningKeys(Tx& tx);
   absl::Status PutSigningKey(Tx& tx, const SigningKeyRecord& key);  // inserts, or updates its retirement
   absl::Status DeleteSigningKey(Tx& tx, const std::string& kid);
+
+  // Datastores' files, by path.
+  absl::StatusOr<std::vector<DatastoreFile>> ListDatastoreFiles(Tx& tx, int64_t workspace_id,
+                                                                const std::string& datastore,
+                                                                const std::string& prefix);
+  absl::StatusOr<std::optional<DatastoreFile>> FindDatastoreFile(Tx& tx, int64_t workspace_id,
+                                                                 const std::string& datastore,
+                                                                 const std::string& path);
+  absl::Status PutDatastoreFile(Tx& tx, int64_t workspace_id, const std::string& datastore,
+                                const DatastoreFile& file);  // inserts or replaces
+
+  // Saved datasets and their registrations.
+  absl::Status PutSavedDataset(Tx& tx, const SavedDatasetRecord& record);  // keeps an existing one
+  absl::StatusOr<std::optional<SavedDatasetRecord>> FindSavedDataset(Tx& tx, int64_t workspace_id,
+                                                                     const std::string& id);
+  absl::StatusOr<int64_t> InsertDataset(Tx& tx, const DatasetRecord& record);
+  // `version` 0 means the latest.
+  absl::StatusOr<std::optional<DatasetRecord>> FindDataset(Tx& tx, int64_t workspace_id, const std::string& name,
+                                                           int64_t version);
+  // The latest version of each name, by name.
+  absl::StatusOr<std::vector<DatasetRecord>> ListLatestDatasets(Tx& tx, int64_t workspace_id);
+  // The newest registration of a saved dataset, if it has one.
+  absl::StatusOr<std::optional<DatasetRecord>> LatestRegistrationOf(Tx& tx, int64_t workspace_id,
+                                                                    const std::string& saved_id);
 
   // Names of the workspaces and compute targets attached to a cluster ("ws/compute").
   absl::StatusOr<std::vector<std::string>> DescribeAttachments(Tx& tx, int64_t cluster_id);

@@ -2,6 +2,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/json.h"
+#include "common/json_fields.h"
 #include "server/store.h"
 
 namespace amlcore::server {
@@ -27,7 +28,15 @@ std::vector<ModelFile> FilesFromText(const std::string& text) {
 }
 
 constexpr char kModelColumns[] =
-    "id, workspace_id, name, version, description, tags, properties, framework, framework_version, files, created";
+    "id, workspace_id, name, version, description, tags, properties, framework, framework_version, files, created, "
+    "datasets, sample_input_data, sample_output_data, resource_requirements";
+
+// A JSON column decoded into `out`; unreadable text leaves it as it was.
+template <class T>
+void DecodeColumn(const std::string& text, T* out) {
+  if (text.empty()) return;
+  if (auto parsed = json::Parse(text); parsed.ok()) (void)json::Decode(*parsed, out);
+}
 
 ModelRecord ModelFromRow(const Row& r) {
   ModelRecord m;
@@ -42,6 +51,10 @@ ModelRecord ModelFromRow(const Row& r) {
   m.model.framework_version = r.Text(8);
   m.model.files = FilesFromText(r.Text(9));
   m.model.created_time = r.Text(10);
+  DecodeColumn(r.Text(11), &m.model.datasets);
+  m.model.sample_input_data = r.Text(12);
+  m.model.sample_output_data = r.Text(13);
+  DecodeColumn(r.Text(14), &m.model.resource_requirements);
   return m;
 }
 
@@ -122,9 +135,11 @@ absl::StatusOr<int64_t> Store::InsertModel(Tx& tx, const ModelRecord& r) {
   const auto& m = r.model;
   auto changed = tx.Execute(
       "INSERT INTO models (workspace_id, name, version, description, tags, properties, framework, "
-      "framework_version, files, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "framework_version, files, created, datasets, sample_input_data, sample_output_data, resource_requirements) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       {r.workspace_id, m.name, m.version, m.description, MapToText(m.tags), MapToText(m.properties), m.framework,
-       m.framework_version, FilesToText(m.files), m.created_time});
+       m.framework_version, FilesToText(m.files), m.created_time, json::EncodeText(m.datasets), m.sample_input_data,
+       m.sample_output_data, m.resource_requirements ? json::EncodeText(*m.resource_requirements) : std::string()});
   if (!changed.ok()) return changed.status();
   return tx.LastInsertId();
 }
@@ -298,6 +313,9 @@ absl::StatusOr<std::set<std::string>> Store::ReferencedBlobs(Tx& tx) {
     for (const auto& f : FilesFromText(r.Text(0))) out.insert(f.sha256);
   });
   if (!models.ok()) return models;
+  auto datastore_files = tx.Query("SELECT DISTINCT sha256 FROM datastore_files", {},
+                                  [&](const Row& r) { out.insert(r.Text(0)); });
+  if (!datastore_files.ok()) return datastore_files;
   // Snapshots sit in the JSON of deployment specs, under request.snapshot; running updates keep the spec they
   // would go back to in their payload.
   auto snapshot_of = [&](const std::string& text) {

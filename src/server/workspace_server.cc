@@ -56,6 +56,7 @@ struct WorkspaceServer::Impl {
   std::unique_ptr<WorkspaceService> workspaces;
   std::unique_ptr<WebserviceService> webservices;
   std::unique_ptr<ModelService> models;
+  std::unique_ptr<DataService> data;
   std::unique_ptr<RestApi> api;
   std::unique_ptr<http::Server> http;
   std::thread resync;
@@ -312,12 +313,13 @@ absl::StatusOr<std::unique_ptr<WorkspaceServer>> WorkspaceServer::Start(Workspac
       [webservices](Tx& tx, int64_t workspace_id, const std::string& id) {
         return webservices->ServicesUsingModel(tx, workspace_id, id);
       });
+  impl->data = std::make_unique<DataService>(impl->store.get(), impl->blobs.get());
   Impl* self = impl.get();
   impl->api = std::make_unique<RestApi>(
       impl->admin_token,
       RestApi::Services{impl->workspaces.get(), impl->computes.get(), impl->models.get(), impl->webservices.get(),
                         impl->operations.get(), impl->blobs.get(), impl->tokens.get(),
-                        [self] { self->EnqueueClusters(); }});
+                        [self] { self->EnqueueClusters(); }, impl->data.get()});
   ComputeService* computes = impl->computes.get();
   ClusterController* clusters = impl->cluster_controller.get();
   impl->controllers->Register(ResourceKind::kCompute, [computes](int64_t id) { return computes->Reconcile(id); });

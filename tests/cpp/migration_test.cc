@@ -1,5 +1,6 @@
 // A home directory written by amlcore 0.1.0 (schema version 2: operations keyed by name, clusters known by a
-// front end's port and pid, versions without workload uid or reserved capacity) keeps working.
+// front end's port and pid, versions without workload uid or reserved capacity, models without datasets) keeps
+// working.
 #include <filesystem>
 #include <fstream>
 
@@ -65,6 +66,9 @@ void WriteOldHome(const std::string& home) {
          "'primary-key-0001', 'secondary-key-0001', '', '{}', '{}', ?, ?)",
          {t, t}},
         {"INSERT INTO service_versions VALUES (1, 1, 'old-svc', ?, 1, ?, 1)", {spec, spec}},
+        {"INSERT INTO models VALUES (1, 1, 'old-model', 1, 'from 0.1.0', '{}', '{}', 'ScikitLearn', '1.0', "
+         "'[{\"path\": \"model.pkl\", \"sha256\": \"0000\", \"size\": 4}]', ?)",
+         {t}},
     };
     for (const auto& [sql, params] : rows) {
       if (auto s = tx.Execute(sql, params); !s.ok()) return s.status();
@@ -96,6 +100,15 @@ TEST(MigrationTest, AHomeOfTheFirstReleaseKeepsWorking) {
   auto keys = (*service)->GetKeys();
   ASSERT_TRUE(keys.ok());
   EXPECT_EQ(keys->first, "primary-key-0001");
+
+  // A model of then reads with what models keep now (datasets, resources) empty.
+  auto model = Model::Get(*ws, "old-model");
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->model_framework(), "ScikitLearn");
+  EXPECT_EQ(model->model_framework_version(), "1.0");
+  EXPECT_TRUE(model->datasets().empty());
+  EXPECT_TRUE(model->sample_input_dataset_id().empty());
+  EXPECT_FALSE(model->resource_configuration().has_value());
 
   // The old operation reads in the new shape, keyed by its resource.
   auto op = http::Client("127.0.0.1", (*server)->port())
