@@ -186,8 +186,9 @@ MODULE_ALIASES = {
 
 # amlcore's own modules (files) that mirror azureml modules; mirror_package() applies the table to them.
 MIRRORED_MODULES = ("amlcore", "amlcore.authentication", "amlcore.compute", "amlcore.compute_target",
-                    "amlcore.conda_dependencies", "amlcore.environment", "amlcore.exceptions", "amlcore.model",
-                    "amlcore.webservice", "amlcore.workspace")
+                    "amlcore.conda_dependencies", "amlcore.data", "amlcore.dataset", "amlcore.datastore",
+                    "amlcore.environment", "amlcore.exceptions", "amlcore.model", "amlcore.profile",
+                    "amlcore.resource_configuration", "amlcore.webservice", "amlcore.workspace")
 
 _UNKNOWN = ("amlcore has no {what} {name!r}. amlcore provides azureml.core's deployment API under azureml's names "
             "(azureml.core -> amlcore); the azureml names it does not provide are listed in its README under '"

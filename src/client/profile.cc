@@ -87,19 +87,18 @@ std::string PreparePythonPath(const fs::path& directory) {
 }
 
 // CPU seconds (user + system) a process used, from /proc/<pid>/stat.
+// CPU time a process's threads have used, from each thread's schedstat (nanoseconds): /proc/<pid>/stat counts
+// clock ticks (10 ms), too coarse for a profile of a few quick requests.
 double CpuSeconds(pid_t pid) {
-  auto stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
-  if (!stat.ok()) return 0;
-  size_t close = stat->rfind(')');
-  if (close == std::string::npos) return 0;
-  std::vector<absl::string_view> fields =
-      absl::StrSplit(absl::string_view(*stat).substr(close + 2), ' ');
-  int64_t user = 0, system = 0;
-  // After the command: state is field 3, utime 14 and stime 15 (so indices 11 and 12 here).
-  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &user) ||
-      !absl::SimpleAtoi(fields[12], &system))
-    return 0;
-  return static_cast<double>(user + system) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::error_code ec;
+  uint64_t nanoseconds = 0;
+  for (const auto& task : std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"), ec)) {
+    auto stat = ReadFile(absl::StrCat(task.path().string(), "/schedstat"));
+    if (!stat.ok()) continue;
+    uint64_t ns = 0;
+    if (absl::SimpleAtoi(absl::string_view(*stat).substr(0, stat->find(' ')), &ns)) nanoseconds += ns;
+  }
+  return static_cast<double>(nanoseconds) / 1e9;
 }
 
 // The peak resident memory of a process (VmHWM), in bytes.
