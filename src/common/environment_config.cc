@@ -41,6 +41,9 @@ EnvironmentConfig Read(std::optional<std::string>* malformed) {
   if (auto lifetime = seconds("AMLCORE_TOKEN_LIFETIME_SECONDS", 10, 86400)) {
     c.token_lifetime = std::chrono::seconds(static_cast<int64_t>(*lifetime));
   }
+  if (auto window = seconds("AMLCORE_AUTOSCALE_STABILIZATION_SECONDS", 0, 3600)) {
+    c.autoscale_stabilization = std::chrono::milliseconds(static_cast<int64_t>(*window * 1000));
+  }
   std::string offline = absl::AsciiStrToLower(Get("AMLCORE_OFFLINE_ENVIRONMENTS"));
   if (offline == "1" || offline == "true") {
     c.offline_environments = true;

@@ -29,6 +29,9 @@ struct EnvironmentConfig {
   // AMLCORE_OFFLINE_ENVIRONMENTS=1: a requirement pip cannot install (no package index) while the runtime's
   // Python has another version of it is built with that version, with a warning, instead of failing.
   bool offline_environments = false;
+  // How long an autoscaled service's load must stay low before its replicas are scaled down
+  // (AMLCORE_AUTOSCALE_STABILIZATION_SECONDS, 60 by default as Kubernetes' HorizontalPodAutoscaler waits).
+  std::chrono::milliseconds autoscale_stabilization{60000};
 
   static EnvironmentConfig Load();
   // Like Load, but a malformed value is an error naming the variable.

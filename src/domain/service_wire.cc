@@ -346,6 +346,11 @@ json::bj::object ServiceDocumentToJson(const ServiceDocument& d) {
   if (d.traffic_percentile) out["trafficPercentile"] = *d.traffic_percentile;
   if (d.is_default) out["isDefault"] = *d.is_default;
   if (!d.version_type.empty()) out["type"] = d.version_type;
+  if (d.replicas) {
+    out["readyReplicas"] = d.replicas->ready;
+    out["desiredReplicas"] = d.replicas->desired;
+    out["wantedReplicas"] = d.replicas->wanted;
+  }
   if (d.container) {
     const auto& c = *d.container;
     out["location"] = c.location;
@@ -414,6 +419,10 @@ absl::StatusOr<ServiceDocument> ServiceDocumentFromJson(const json::bj::object& 
   }
   if (const bj::value* v = o.if_contains("isDefault"); v && v->is_bool()) d.is_default = v->as_bool();
   d.version_type = json::GetString(o, "type");
+  if (o.contains("desiredReplicas")) {
+    d.replicas = ServiceDocument::Replicas{json::GetInt(o, "readyReplicas"), json::GetInt(o, "desiredReplicas"),
+                                           json::GetInt(o, "wantedReplicas")};
+  }
   if (o.contains("publicIp")) {
     ServiceDocument::ContainerGroup c;
     c.location = json::GetString(o, "location");

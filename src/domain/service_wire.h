@@ -199,6 +199,14 @@ struct ServiceDocument {
     std::string client_source_directory;
   };
   std::optional<ContainerGroup> container;
+  // Its replicas as the backend last reported them (beyond azureml): ready, to run now (what an autoscaled
+  // version's autoscaler decided), and what its load asks for.
+  struct Replicas {
+    int64_t ready = 0;
+    int64_t desired = 0;
+    int64_t wanted = 0;
+  };
+  std::optional<Replicas> replicas;
 };
 json::bj::object ServiceDocumentToJson(const ServiceDocument& document);
 absl::StatusOr<ServiceDocument> ServiceDocumentFromJson(const json::bj::object& object);

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -98,8 +99,23 @@ constexpr auto JsonFields(const ProbeSpec*) {
                       json::Field("failureThreshold", &ProbeSpec::failure_threshold));
 }
 
+// How a version's replica count follows its load (domain/autoscaler.h decides; the backend's router runs it).
+struct AutoscaleSpec {
+  int64_t min_replicas = 1;
+  int64_t max_replicas = 10;
+  int64_t target_utilization = 70;  // percent
+  int64_t refresh_seconds = 1;
+};
+constexpr auto JsonFields(const AutoscaleSpec*) {
+  return json::Fields(json::Field("minReplicas", &AutoscaleSpec::min_replicas),
+                      json::Field("maxReplicas", &AutoscaleSpec::max_replicas),
+                      json::Field("targetUtilization", &AutoscaleSpec::target_utilization),
+                      json::Field("refreshSeconds", &AutoscaleSpec::refresh_seconds));
+}
+
 // What runs for one version. Any change bumps `revision`; backends replace replicas by rolling (new ones ready
-// before old ones stop).
+// before old ones stop). The autoscaling policy and the replicas allowed change without a new revision: the
+// replicas stay.
 struct WorkloadSpec {
   WorkloadKey key;
   int64_t revision = 0;
@@ -111,9 +127,12 @@ struct WorkloadSpec {
   std::map<std::string, std::string> environment_variables;
   ResourceSpec resources;
   ProbeSpec liveness;
-  int64_t replicas = 1;
+  int64_t replicas = 1;  // what runs without autoscaling, and what an autoscaled version starts with
   int64_t scoring_timeout_ms = 60000;
   int64_t max_concurrent_requests = 1;  // run() calls at once in one replica
+  std::optional<AutoscaleSpec> autoscale;
+  // The most replicas the cluster holds capacity for (an autoscaled version never runs more); 0: `replicas`.
+  int64_t replicas_allowed = 0;
 };
 constexpr auto JsonFields(const WorkloadSpec*) {
   return json::Fields(
@@ -125,7 +144,8 @@ constexpr auto JsonFields(const WorkloadSpec*) {
       json::Field("resources", &WorkloadSpec::resources), json::Field("liveness", &WorkloadSpec::liveness),
       json::Field("replicas", &WorkloadSpec::replicas),
       json::Field("scoringTimeoutMs", &WorkloadSpec::scoring_timeout_ms),
-      json::Field("maxConcurrentRequests", &WorkloadSpec::max_concurrent_requests));
+      json::Field("maxConcurrentRequests", &WorkloadSpec::max_concurrent_requests),
+      json::Field("autoscale", &WorkloadSpec::autoscale), json::Field("replicasAllowed", &WorkloadSpec::replicas_allowed));
 }
 
 // Auth modes of an endpoint.
@@ -238,16 +258,24 @@ constexpr auto JsonFields(const ReplicaObservation*) {
 struct VersionObservation {
   WorkloadKey key;
   int64_t revision = 0;  // the revision the backend runs
-  int64_t desired = 0;
-  int64_t ready = 0;  // ready replicas of that revision
+  int64_t desired = 0;   // what it runs now (an autoscaled version: what its autoscaler decided)
+  int64_t ready = 0;     // ready replicas of that revision
   std::vector<ReplicaObservation> replicas;
+  bool removed = false;  // being deleted: what is left drains
+  // An autoscaled version: what its load asks for (more than `desired` when the cluster has no room for more),
+  // and the fewest ready replicas that make it healthy (its minimum, or fewer while it is scaled below it).
+  int64_t wanted = 0;
+  int64_t required = 0;
 };
 constexpr auto JsonFields(const VersionObservation*) {
   return json::Fields(json::Field("key", &VersionObservation::key),
                       json::Field("revision", &VersionObservation::revision),
                       json::Field("desired", &VersionObservation::desired),
                       json::Field("ready", &VersionObservation::ready),
-                      json::Field("replicas", &VersionObservation::replicas));
+                      json::Field("replicas", &VersionObservation::replicas),
+                      json::Field("removed", &VersionObservation::removed),
+                      json::Field("wanted", &VersionObservation::wanted),
+                      json::Field("required", &VersionObservation::required));
 }
 
 // Replica failures that retrying does not cure: a deployment that meets one fails.

@@ -27,6 +27,7 @@
 #include "common/json.h"
 #include "common/process.h"
 #include "common/json_fields.h"
+#include "domain/autoscaler.h"
 #include "domain/endpoint_rules.h"
 #include "domain/workload.h"
 #include "frontend/dispatcher.h"
@@ -98,6 +99,75 @@ struct FrontEnd::Impl {
   std::map<std::string, std::shared_ptr<VersionDispatcher>> dispatchers;  // by workload name
   std::thread expiry;
   std::atomic<bool> stopping{false};
+
+  // The autoscalers of autoscaled workloads, by workload name; touched by the admin interface (policies) and
+  // the expiry thread (samples and decisions).
+  struct ScaledWorkload {
+    std::unique_ptr<domain::Autoscaler> autoscaler;
+    int64_t allowed = 0;
+    Clock::time_point next_decision{};
+    int64_t last_wanted = -1;
+  };
+  std::mutex autoscale_mu;
+  std::map<std::string, ScaledWorkload> scaled;
+
+  // Sets, changes or drops the autoscaler of a workload from its spec.
+  void PutAutoscaler(const local::LocalWorkload& workload) {
+    std::lock_guard guard(autoscale_mu);
+    std::string name = workload.key.Name();
+    if (!workload.autoscale) {
+      scaled.erase(name);
+      return;
+    }
+    const domain::AutoscaleSpec& a = *workload.autoscale;
+    domain::AutoscalePolicy policy{.min_replicas = a.min_replicas,
+                                   .max_replicas = a.max_replicas,
+                                   .target_utilization = a.target_utilization,
+                                   .max_concurrent_per_replica = std::max<int64_t>(1, workload.max_concurrent_requests),
+                                   .refresh = std::chrono::seconds(std::max<int64_t>(1, a.refresh_seconds)),
+                                   .stabilization = options.autoscale_stabilization};
+    ScaledWorkload& s = scaled[name];
+    if (!s.autoscaler) {
+      s.autoscaler = std::make_unique<domain::Autoscaler>(policy);
+    } else {
+      s.autoscaler->SetPolicy(policy);
+    }
+    s.allowed = std::max(workload.count, workload.allowed);
+  }
+
+  // Samples every autoscaled workload's load and, each refresh period, scales it as its autoscaler decides.
+  void Autoscale(Clock::time_point now) {
+    std::vector<std::pair<std::string, std::shared_ptr<VersionDispatcher>>> targets;
+    {
+      std::lock_guard guard(autoscale_mu);
+      std::lock_guard lock(mu);
+      for (const auto& [name, s] : scaled) {
+        if (auto d = dispatchers.find(name); d != dispatchers.end()) targets.emplace_back(name, d->second);
+      }
+    }
+    for (const auto& [name, dispatcher] : targets) {
+      int64_t current = supervisor->Desired(name);
+      if (current < 0) continue;
+      domain::AutoscaleDecision decision;
+      {
+        std::lock_guard guard(autoscale_mu);
+        auto it = scaled.find(name);
+        if (it == scaled.end()) continue;
+        ScaledWorkload& s = it->second;
+        s.autoscaler->Sample(now, dispatcher->TotalInflight(), dispatcher->QueueDepth());
+        if (now < s.next_decision) continue;
+        s.next_decision = now + s.autoscaler->policy().refresh;
+        decision = s.autoscaler->Decide(now, current, s.allowed);
+        if (decision.desired == current && decision.wanted == s.last_wanted) continue;
+        s.last_wanted = decision.wanted;
+      }
+      if (decision.desired != current) {
+        std::cerr << "amlcore-fe: " << name << ": " << decision.reason << ", " << current << " -> "
+                  << decision.desired << " replicas (the load asks for " << decision.wanted << ")" << std::endl;
+      }
+      supervisor->Scale(name, decision.desired, decision.wanted);
+    }
+  }
 
   bool AdminAuthorized(const http::Request& request) const {
     auto credential = http::BearerCredential(request.headers);
@@ -175,6 +245,7 @@ struct FrontEnd::Impl {
       saved = SavedWorkloadsLocked();
     }
     SaveWorkloads(saved);
+    PutAutoscaler(workload);
     supervisor->Put(VersionTarget{std::move(workload), std::move(dispatcher)});
   }
 
@@ -188,6 +259,10 @@ struct FrontEnd::Impl {
       RebuildLocked();
     }
     SaveWorkloads(saved);
+    {
+      std::lock_guard guard(autoscale_mu);
+      scaled.erase(name);
+    }
     supervisor->Remove(name);
   }
 
@@ -471,6 +546,19 @@ struct FrontEnd::Impl {
                         value, "\n");
       }
     }
+    // Replica counts as the supervisor runs them: what each version should run now (its autoscaler's decision,
+    // for an autoscaled one) and what its load asks for before the cluster's capacity limits it.
+    std::vector<domain::VersionObservation> versions = supervisor->Status();
+    for (const auto& [name, help] : std::vector<std::pair<std::string, std::string>>{
+             {"amlcore_fe_desired_replicas", "Replicas a version should run now."},
+             {"amlcore_fe_wanted_replicas", "Replicas a version's load asks for (autoscaled versions)."}}) {
+      absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " gauge\n");
+      for (const auto& v : versions) {
+        if (v.removed) continue;
+        absl::StrAppend(&out, name, "{service=\"", Label(v.key.endpoint), "\",version=\"", Label(v.key.version),
+                        "\"} ", name == "amlcore_fe_desired_replicas" ? v.desired : v.wanted, "\n");
+      }
+    }
     return out;
   }
 
@@ -497,8 +585,14 @@ struct FrontEnd::Impl {
   }
 
   void ExpiryLoop() {
+    auto next_sample = Clock::now();
     while (!stopping) {
       std::this_thread::sleep_for(10ms);
+      // Load is sampled ten times a second; decisions are taken every refresh period.
+      if (auto now = Clock::now(); now >= next_sample) {
+        next_sample = now + 100ms;
+        Autoscale(now);
+      }
       std::vector<std::shared_ptr<VersionDispatcher>> all;
       {
         std::lock_guard guard(mu);

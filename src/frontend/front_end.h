@@ -7,6 +7,7 @@
 #ifndef AMLCORE_FRONTEND_FRONT_END_H_
 #define AMLCORE_FRONTEND_FRONT_END_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -25,6 +26,8 @@ struct FrontEndOptions {
   uint16_t port = 0;
   // I/O threads; 0 means DefaultIoThreads().
   int threads = 0;
+  // How long an autoscaled version's load must stay low before it is scaled down.
+  std::chrono::milliseconds autoscale_stabilization{60000};
 };
 
 // One I/O thread per core this process may run on, at least 2 and at most 8. One thread serves tens of

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "absl/strings/numbers.h"
+#include "common/environment_config.h"
 #include "frontend/front_end.h"
 
 int main(int argc, char** argv) {
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // threads started below inherit the mask
 
   if (options.threads == 0) options.threads = amlcore::frontend::DefaultIoThreads();
+  options.autoscale_stabilization = amlcore::EnvironmentConfig::Load().autoscale_stabilization;
   auto fe = amlcore::frontend::FrontEnd::Start(options);
   if (!fe.ok()) {
     std::cerr << "amlcore-fe: " << fe.status().message() << std::endl;

@@ -144,6 +144,29 @@ void ReplicaSupervisor::Put(VersionTarget target) {
   cv_.notify_all();
 }
 
+int64_t ReplicaSupervisor::VersionSet::DesiredCount() const {
+  const backend::local::LocalWorkload& spec = target.spec;
+  if (removed) return 0;
+  if (!spec.autoscale || scaled < 0) return spec.count;
+  int64_t low = std::max<int64_t>(0, spec.autoscale->min_replicas);
+  return std::clamp(scaled, low, std::max({low, spec.count, spec.allowed}));
+}
+
+void ReplicaSupervisor::Scale(const std::string& workload, int64_t count, int64_t wanted) {
+  std::lock_guard lock(mu_);
+  auto it = sets_.find(workload);
+  if (it == sets_.end() || !it->second.target.spec.autoscale) return;
+  it->second.scaled = count;
+  it->second.wanted = wanted;
+  cv_.notify_all();
+}
+
+int64_t ReplicaSupervisor::Desired(const std::string& workload) const {
+  std::lock_guard lock(mu_);
+  auto it = sets_.find(workload);
+  return it == sets_.end() ? -1 : it->second.DesiredCount();
+}
+
 void ReplicaSupervisor::Remove(const std::string& workload) {
   std::lock_guard lock(mu_);
   if (auto it = sets_.find(workload); it != sets_.end()) it->second.removed = true;
@@ -183,7 +206,12 @@ std::vector<domain::VersionObservation> ReplicaSupervisor::Status() const {
     domain::VersionObservation v;
     v.key = set.target.spec.key;
     v.revision = set.target.spec.revision;
-    v.desired = set.removed ? 0 : set.target.spec.count;
+    v.desired = set.DesiredCount();
+    v.removed = set.removed;
+    v.wanted = set.target.spec.autoscale && set.scaled >= 0 ? set.wanted : v.desired;
+    // Scaled above its minimum, a version is healthy with its minimum ready: the rest are on their way.
+    v.required = set.target.spec.autoscale ? std::min(v.desired, std::max<int64_t>(1, set.target.spec.autoscale->min_replicas))
+                                           : v.desired;
     for (const auto& r : set.replicas) {
       if (r.revision == v.revision && r.state == ReplicaState::kReady && !r.draining) ++v.ready;
       v.replicas.push_back(domain::ReplicaObservation{r.id, r.revision,
@@ -407,18 +435,19 @@ void ReplicaSupervisor::PlanSetLocked(const std::string& name, VersionSet& set, 
   }
 
   // Desired count of the current revision.
+  const int64_t desired = set.DesiredCount();
   int current = 0;
   int current_ready = 0;
   for (Replica& r : set.replicas) {
     if (r.revision != spec.revision || r.draining) continue;
-    if (set.removed || current >= spec.count) {
+    if (set.removed || current >= desired) {
       r.draining = true;
       continue;
     }
     ++current;
     if (r.state == ReplicaState::kReady) ++current_ready;
   }
-  while (!set.removed && current < spec.count) {
+  while (!set.removed && current < desired) {
     Replica r;
     r.revision = spec.revision;
     r.id = NewReplicaId(set, spec.revision);
@@ -429,7 +458,7 @@ void ReplicaSupervisor::PlanSetLocked(const std::string& name, VersionSet& set, 
   // Older revisions give way once the new one is ready (or right away when they serve nothing).
   for (Replica& r : set.replicas) {
     if (r.revision == spec.revision || r.draining) continue;
-    if (set.removed || current_ready >= spec.count || r.state != ReplicaState::kReady) r.draining = true;
+    if (set.removed || current_ready >= desired || r.state != ReplicaState::kReady) r.draining = true;
   }
 
   std::vector<std::pair<std::string, http::UpstreamAddress>> backends;

@@ -48,6 +48,11 @@ class ReplicaSupervisor {
   void Put(VersionTarget target);
   // Stops the replicas of a workload (after their requests in flight).
   void Remove(const std::string& workload);
+  // An autoscaled workload's replica count, as its autoscaler decided (within its minimum and the replicas it
+  // is allowed), and what its load asked for. A new revision keeps the count; replicas scaled away drain first.
+  void Scale(const std::string& workload, int64_t count, int64_t wanted);
+  // The replicas a workload runs now (-1 for an unknown one).
+  int64_t Desired(const std::string& workload) const;
   // Every workload, including those being removed until their last replica stopped. Never waits for a
   // replica: it reads what the loop recorded.
   std::vector<domain::VersionObservation> Status() const;
@@ -86,6 +91,10 @@ class ReplicaSupervisor {
     VersionTarget target;
     std::vector<Replica> replicas;
     bool removed = false;  // no longer in the route table: drain and stop everything
+    int64_t scaled = -1;   // the autoscaler's count (-1: none yet, the spec's count)
+    int64_t wanted = 0;
+    // The replicas to run of the current revision.
+    int64_t DesiredCount() const;
   };
 
   // What the loop learns about one running replica without the lock.

@@ -1,10 +1,14 @@
 #include "server/cluster_controller.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "domain/deploy_settings.h"
 #include "domain/endpoint_rules.h"
+#include "domain/scheduler.h"
 #include "server/deployment_spec.h"
 
 namespace amlcore::server {
@@ -94,7 +98,7 @@ StepResult ClusterController::Reconcile(int64_t cluster_id) {
     // A version being deployed is the service controller's to apply (it may be rolling back right now).
     if (domain::InProgress(version.state)) continue;
     bool running = false;
-    for (const auto& v : *observed) running |= v.key == key && v.revision == version.live_revision && v.desired > 0;
+    for (const auto& v : *observed) running |= v.key == key && v.revision == version.live_revision && !v.removed;
     if (running) continue;
     auto spec = DeploymentSpecFromJson(version.live_spec);
     if (!spec.ok()) continue;
@@ -103,11 +107,81 @@ StepResult ClusterController::Reconcile(int64_t cluster_id) {
     (void)backend_.workloads->ApplyVersion(ref, WorkloadOf(service, version, *spec, version.live_revision));
   }
   for (const auto& v : *observed) {
-    if (v.desired > 0 && !wanted.contains(v.key.Name())) (void)backend_.workloads->DeleteVersion(ref, v.key);
+    if (!v.removed && !wanted.contains(v.key.Name())) (void)backend_.workloads->DeleteVersion(ref, v.key);
   }
+  bool granted = GrantCapacity(*cluster, versions, *observed);
   // While a service is short of replicas, look again soon rather than at the next periodic pass.
-  if (services_->UpdateHealth(cluster_id, *observed)) return StepResult::RequeueAfter(250ms);
+  if (services_->UpdateHealth(cluster_id, *observed) || granted) return StepResult::RequeueAfter(250ms);
   return StepResult::Done();
+}
+
+bool ClusterController::GrantCapacity(const ClusterRecord& cluster,
+                                      const std::vector<std::pair<ServiceRecord, ServiceVersionRecord>>& versions,
+                                      const std::vector<domain::VersionObservation>& observed) {
+  bool granted = false;
+  bool released = false;
+  for (const auto& [service, listed] : versions) {
+    if (service.state == ServiceState::kDeleting || listed.live_spec.empty() || domain::InProgress(listed.state) ||
+        listed.state == kVersionDeleting) {
+      continue;
+    }
+    auto spec = DeploymentSpecFromJson(listed.live_spec);
+    if (!spec.ok()) continue;
+    auto c = domain::Resolve(spec->request.config);
+    if (!c.autoscale_enabled || c.num_replicas_given || c.cpu_cores <= 0) continue;
+    domain::WorkloadKey key = WorkloadKeyOf(service, listed);
+    const domain::VersionObservation* o = nullptr;
+    for (const auto& v : observed) {
+      if (v.key == key && v.revision == listed.live_revision && !v.removed) o = &v;
+    }
+    if (o == nullptr) continue;
+    // What it should hold: what runs (until its autoscaler has scaled it down) or what its load asks for.
+    int64_t target = std::clamp(std::max(o->wanted, o->desired), c.num_replicas, c.autoscale_max_replicas);
+    std::optional<ServiceVersionRecord> changed;
+    auto s = store_->db().Transaction([&](Tx& tx) -> absl::Status {
+      auto current = store_->ServiceVersions(tx, service.id);
+      if (!current.ok()) return current.status();
+      ServiceVersionRecord version;
+      for (const auto& v : *current) {
+        if (v.id == listed.id) version = v;
+      }
+      if (version.id == 0 || version.live_revision != listed.live_revision) return absl::OkStatus();
+      int64_t held = ReplicasHeld(version, spec->request);
+      if (target == held) return absl::OkStatus();
+      int64_t next = target;
+      if (target > held) {
+        auto on_cluster = store_->VersionsOnCluster(tx, cluster.id);
+        if (!on_cluster.ok()) return on_cluster.status();
+        domain::Demand free = CapacityOf(cluster);
+        for (const auto& [other_service, other] : *on_cluster) {
+          free.cpu -= std::max(0.0, other.reserved_cpu);
+          free.memory_gb -= std::max(0.0, other.reserved_memory_gb);
+        }
+        int64_t room = 0;
+        while (held + room < target &&
+               domain::Fits({(room + 1) * c.cpu_cores, (room + 1) * c.memory_gb}, free)) {
+          ++room;
+        }
+        next = held + room;
+        if (next == held) return absl::OkStatus();
+      }
+      version.reserved_cpu = static_cast<double>(next) * c.cpu_cores;
+      version.reserved_memory_gb = static_cast<double>(next) * c.memory_gb;
+      if (auto st = store_->UpdateServiceVersion(tx, version); !st.ok()) return st;
+      changed = version;
+      return absl::OkStatus();
+    });
+    if (!s.ok() || !changed) continue;
+    int64_t held_now = ReplicasHeld(*changed, spec->request);
+    std::fprintf(stderr, "amlcored: %s holds capacity for %lld replicas (its load asks for %lld)\n",
+                 key.Name().c_str(), static_cast<long long>(held_now), static_cast<long long>(o->wanted));
+    (void)backend_.workloads->ApplyVersion(ClusterRefOf(cluster),
+                                           WorkloadOf(service, *changed, *spec, changed->live_revision));
+    (held_now > ReplicasHeld(listed, spec->request) ? granted : released) = true;
+  }
+  // What was given back is free for services waiting on this cluster.
+  if (released) services_->WakeWaiting(cluster.id);
+  return granted;
 }
 
 }  // namespace amlcore::server

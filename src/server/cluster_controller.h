@@ -5,6 +5,9 @@
 #ifndef AMLCORE_SERVER_CLUSTER_CONTROLLER_H_
 #define AMLCORE_SERVER_CLUSTER_CONTROLLER_H_
 
+#include <utility>
+#include <vector>
+
 #include "backend/backend.h"
 #include "server/controller_queue.h"
 #include "server/route_publisher.h"
@@ -27,6 +30,14 @@ class ClusterController {
   StepResult Reconcile(int64_t cluster_id);
 
  private:
+  // Autoscaled versions hold capacity for the replicas their front end's autoscaler runs or asks for, as far as
+  // the cluster has room (in the order they are listed), and give back what they no longer run; each change of
+  // what a version holds goes to the backend as the replicas it is allowed. Returns whether a version was
+  // granted more, so that its replicas start soon.
+  bool GrantCapacity(const ClusterRecord& cluster,
+                     const std::vector<std::pair<ServiceRecord, ServiceVersionRecord>>& versions,
+                     const std::vector<domain::VersionObservation>& observed);
+
   Store* store_;
   backend::Backend backend_;
   RoutePublisher* routes_;

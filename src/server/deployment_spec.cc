@@ -1,8 +1,11 @@
 #include "server/deployment_spec.h"
 
+#include <algorithm>
+
 #include "common/json.h"
 #include "common/json_fields.h"
 #include "domain/service_rules.h"
+#include "domain/vm_sizes.h"
 
 namespace amlcore::server {
 namespace {
@@ -64,7 +67,26 @@ domain::WorkloadSpec WorkloadOf(const ServiceRecord& service, const ServiceVersi
   w.replicas = c.num_replicas;
   w.scoring_timeout_ms = c.scoring_timeout_ms;
   w.max_concurrent_requests = c.replica_max_concurrent_requests;
+  if (c.autoscale_enabled && !c.num_replicas_given) {
+    w.autoscale = domain::AutoscaleSpec{c.autoscale_min_replicas, c.autoscale_max_replicas,
+                                        c.autoscale_target_utilization, c.autoscale_refresh_seconds};
+    w.replicas_allowed = ReplicasHeld(version, spec.request);
+  }
   return w;
+}
+
+domain::Demand CapacityOf(const ClusterRecord& cluster) {
+  auto size = domain::FindVmSize(cluster.vm_size);
+  if (!size.ok()) return {};
+  return {static_cast<double>(cluster.agent_count * size->vcpus),
+          static_cast<double>(cluster.agent_count) * size->memory_gib};
+}
+
+int64_t ReplicasHeld(const ServiceVersionRecord& version, const domain::ServiceRequest& request) {
+  auto c = domain::Resolve(request.config);
+  if (version.reserved_cpu < 0 || c.cpu_cores <= 0) return c.num_replicas;
+  // What the version holds on its cluster, in replicas of its size (with a little slack for sums of fractions).
+  return std::max<int64_t>(c.num_replicas, static_cast<int64_t>(version.reserved_cpu / c.cpu_cores + 1e-6));
 }
 
 domain::VersionRoute RouteOf(const ServiceRecord& service, const ServiceVersionRecord& version,

@@ -28,6 +28,11 @@ absl::StatusOr<DeploymentSpec> DeploymentSpecFromJson(const std::string& text);
 
 // Replicas x (cpu, memory) the request asks of its cluster.
 domain::Demand DemandOf(const domain::ServiceRequest& request);
+// A cluster's schedulable capacity: its agents times its VM size.
+domain::Demand CapacityOf(const ClusterRecord& cluster);
+// The replicas of its size a version holds capacity for on its cluster (at least the count it runs without
+// autoscaling).
+int64_t ReplicasHeld(const ServiceVersionRecord& version, const domain::ServiceRequest& request);
 
 domain::WorkloadKey WorkloadKeyOf(const ServiceRecord& service, const ServiceVersionRecord& version);
 // The workload of `version` at `revision` as `spec` describes it.

@@ -42,13 +42,6 @@ absl::Duration Since(const std::string& timestamp) {
   return absl::Now() - t;
 }
 
-domain::Demand CapacityOf(const ClusterRecord& cluster) {
-  auto size = domain::FindVmSize(cluster.vm_size);
-  if (!size.ok()) return {};
-  return {static_cast<double>(cluster.agent_count * size->vcpus),
-          static_cast<double>(cluster.agent_count) * size->memory_gib};
-}
-
 std::string ReplicaCount(int64_t n) { return absl::StrCat(n, " replica", n == 1 ? "" : "s"); }
 }  // namespace
 
@@ -429,7 +422,7 @@ StepResult ServiceController::AwaitReplicas(Loaded& l) {
                   absl::StrCat("Replica ", r.id, ": ", r.last_message));
     }
   }
-  if (version->ready < version->desired) return StepResult::RequeueAfter(kReplicaPoll);
+  if (version->ready < version->required) return StepResult::RequeueAfter(kReplicaPoll);
   // Ready once a request through the router reaches a replica.
   auto probe = backend_.router->Probe(l.cluster_ref(), l.service.name, l.version.name);
   if (probe.ok() && *probe) {
@@ -642,7 +635,25 @@ void ServiceController::WakeWaiting(int64_t cluster_id) {
   for (const auto& [seq, id] : waiting) operations_->controllers().Enqueue({ResourceKind::kService, id});
 }
 
+std::optional<ServiceController::ReplicaCounts> ServiceController::LastReplicaCounts(
+    const domain::WorkloadKey& key) const {
+  std::lock_guard lock(mu_);
+  auto it = replica_counts_.find(key.Name());
+  if (it == replica_counts_.end()) return std::nullopt;
+  return it->second;
+}
+
 bool ServiceController::UpdateHealth(int64_t cluster_id, const std::vector<domain::VersionObservation>& observed) {
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& v : observed) {
+      if (v.removed) {
+        replica_counts_.erase(v.key.Name());
+      } else {
+        replica_counts_[v.key.Name()] = ReplicaCounts{v.ready, v.desired, v.wanted};
+      }
+    }
+  }
   bool unhealthy = false;
   (void)store_->db().Transaction([&](Tx& tx) -> absl::Status {
     auto on_cluster = store_->ServicesOnCluster(tx, cluster_id);
@@ -665,7 +676,7 @@ bool ServiceController::UpdateHealth(int64_t cluster_id, const std::vector<domai
           for (const auto& r : v.replicas) {
             if (!r.last_reason.empty() && r.state != domain::ReplicaState::kReady) reason = r.last_reason;
           }
-          bool healthy = v.ready >= v.desired;
+          bool healthy = v.ready >= v.required;
           unhealthy |= !healthy;
           if (healthy && version.state == ServiceState::kUnhealthy) {
             version.state = ServiceState::kHealthy;

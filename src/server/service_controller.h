@@ -50,6 +50,13 @@ class ServiceController {
   // Moves steady versions of a cluster between Healthy and Unhealthy from one observation of them. Returns
   // whether any of them is not Healthy (the cluster is then watched more closely).
   bool UpdateHealth(int64_t cluster_id, const std::vector<domain::VersionObservation>& observed);
+  // What the backend last reported of a version's replicas: ready, to run now, and asked for by its load.
+  struct ReplicaCounts {
+    int64_t ready = 0;
+    int64_t desired = 0;
+    int64_t wanted = 0;
+  };
+  std::optional<ReplicaCounts> LastReplicaCounts(const domain::WorkloadKey& key) const;
   // Sets the capacity held by versions that stores of earlier releases did not record.
   absl::Status RecordMissingReservations();
 
@@ -106,8 +113,9 @@ class ServiceController {
   backend::Backend backend_;
   RoutePublisher* routes_;
   Options options_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::map<std::string, Reported> reported_;
+  std::map<std::string, ReplicaCounts> replica_counts_;  // by workload name
 };
 
 }  // namespace amlcore::server

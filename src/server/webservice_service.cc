@@ -166,6 +166,14 @@ void DescribeDeployment(const ServiceVersionRecord& version, domain::ServiceDocu
   if (r.has_environment) d.environment = r.environment;
   d.config = domain::Resolve(r.config);
 }
+
+// What the backend last reported of a version's replicas, into `d`.
+void DescribeReplicas(const ServiceController& controller, const ServiceRecord& service,
+                      const ServiceVersionRecord& version, domain::ServiceDocument& d) {
+  if (auto counts = controller.LastReplicaCounts(WorkloadKeyOf(service, version))) {
+    d.replicas = domain::ServiceDocument::Replicas{counts->ready, counts->desired, counts->wanted};
+  }
+}
 }  // namespace
 
 absl::StatusOr<json::bj::object> WebserviceService::Describe(Tx& tx, const ServiceRecord& s) {
@@ -217,7 +225,10 @@ absl::StatusOr<json::bj::object> WebserviceService::Describe(Tx& tx, const Servi
   }
   d.error = ErrorOf(s.error);
   if (!endpoint) {
-    if (!versions->empty()) DescribeDeployment(versions->front(), d);
+    if (!versions->empty()) {
+      DescribeDeployment(versions->front(), d);
+      DescribeReplicas(*controller_, s, versions->front(), d);
+    }
   } else {
     auto parsed = json::ParseObject(s.endpoint_config, "endpoint settings");
     auto own = parsed.ok() ? domain::DeployConfigFromJson(*parsed) : parsed.status();
@@ -241,6 +252,7 @@ absl::StatusOr<json::bj::object> WebserviceService::Describe(Tx& tx, const Servi
       vd.is_default = v.is_default;
       vd.version_type = v.version_type;
       DescribeDeployment(v, vd);
+      DescribeReplicas(*controller_, s, v, vd);
       if (auto spec = DeploymentSpecFromJson(v.spec); spec.ok()) {
         vd.description = spec->request.config.description;
         vd.tags = spec->request.config.tags;

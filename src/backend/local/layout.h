@@ -41,7 +41,7 @@ inline constexpr char kReplicaSocketFile[] = "replica.sock";
 
 // The version of the admin interface between the local backend and amlcore-fe; a front end that speaks another
 // one is replaced.
-inline constexpr int kFrontEndApiVersion = 5;
+inline constexpr int kFrontEndApiVersion = 6;
 
 inline std::string ClustersDirectory(absl::string_view home) { return absl::StrCat(home, "/clusters"); }
 inline std::string ClusterDirectory(absl::string_view home, int64_t cluster_id) {

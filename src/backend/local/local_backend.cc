@@ -336,6 +336,9 @@ absl::Status LocalBackend::ApplyVersion(const ClusterRef& cluster, const domain:
   w.key = spec.key;
   w.revision = spec.revision;
   w.count = spec.replicas;
+  w.autoscale = spec.autoscale;
+  w.allowed = std::max(spec.replicas, spec.replicas_allowed);
+  w.max_concurrent_requests = spec.max_concurrent_requests;
   w.program = options_.scoring_program;
   w.bundle_directory = spec.bundle_ref;
   w.entry_script = spec.artifacts.entry_script;

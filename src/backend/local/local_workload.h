@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,11 @@ struct LocalWorkload {
   double memory_gb_limit = 0;  // 0: no limit
   int64_t scoring_timeout_ms = 60000;
   domain::ProbeSpec liveness;
+  // With autoscaling, the front end runs between its minimum and the replicas allowed (capacity amlcored holds
+  // for it), as its autoscaler decides; `count` is what it starts with.
+  std::optional<domain::AutoscaleSpec> autoscale;
+  int64_t allowed = 0;
+  int64_t max_concurrent_requests = 1;
 };
 constexpr auto JsonFields(const LocalWorkload*) {
   return json::Fields(
@@ -45,7 +51,9 @@ constexpr auto JsonFields(const LocalWorkload*) {
       json::Field("environmentVariables", &LocalWorkload::environment_variables),
       json::Field("memoryGbLimit", &LocalWorkload::memory_gb_limit),
       json::Field("scoringTimeoutMs", &LocalWorkload::scoring_timeout_ms),
-      json::Field("liveness", &LocalWorkload::liveness));
+      json::Field("liveness", &LocalWorkload::liveness), json::Field("autoscale", &LocalWorkload::autoscale),
+      json::Field("allowed", &LocalWorkload::allowed),
+      json::Field("maxConcurrentRequests", &LocalWorkload::max_concurrent_requests));
 }
 
 // GET /admin/workloads
