@@ -134,6 +134,13 @@ def batch_results(results, count):
     return list(results), None
 
 
+def failure_of(result):
+    """The traceback of an exception run_batch() returned in place of a result; None for a result."""
+    if not isinstance(result, BaseException):
+        return None
+    return "".join(traceback.format_exception(type(result), result, result.__traceback__))
+
+
 def type_name(exc_type):
     """An exception's type as a reader knows it: ValueError, json.decoder.JSONDecodeError."""
     module = getattr(exc_type, "__module__", "builtins")
@@ -500,6 +507,12 @@ std::vector<Outcome> Runtime::CallRun(const ScriptCall& call) {
 std::vector<Outcome> Runtime::CallRunBatch(const ScriptCall& call) {
   size_t count = call.jobs.size();
   auto log = [](const std::string& text) { py::module_::import("sys").attr("stderr").attr("write")(text); };
+  // What concerns one request only is tagged with its id alone.
+  auto log_for = [&](const Job& job, const std::string& text) {
+    glue_["request_id"] = job.request_id;
+    log(text);
+    glue_["request_id"] = call.RequestIds();
+  };
   // The same failure for each request of the batch, said in the log once.
   auto fail_all = [&](const std::string& cause, const std::string& trace) {
     log(absl::StrCat(cause, trace.empty() ? "\n" : ":\n", trace));
@@ -533,13 +546,21 @@ std::vector<Outcome> Runtime::CallRunBatch(const ScriptCall& call) {
   for (size_t i = 0; i < count; ++i) {
     try {
       py::object result = results[i];
+      if (py::object failure = glue_["failure_of"](result); !failure.is_none()) {
+        // An exception in place of a result fails its request alone, as if run() had raised it.
+        log_for(*call.jobs[i], absl::StrCat("Exception in run_batch() for request ", call.jobs[i]->request_id,
+                                            ":\n", failure.cast<std::string>()));
+        outcomes[i] = {Message(500, "An unexpected error occurred in scoring script. Check the logs for more info."),
+                       true};
+        continue;
+      }
       outcomes[i].response = ReplyFor(result);
     } catch (py::error_already_set& error) {
       // Only this request's result is wrong; the others are sent.
       std::string type = glue_["type_name"](error.type()).cast<std::string>();
       std::string cause = absl::StrCat("the result run_batch() returned for request ", call.jobs[i]->request_id,
                                        " could not be sent (", type, ")");
-      log(absl::StrCat(cause, ":\n", Describe(error)));
+      log_for(*call.jobs[i], absl::StrCat(cause, ":\n", Describe(error)));
       outcomes[i] = {Message(500, absl::StrCat("An unexpected error occurred in scoring script: ", cause,
                                                ". Check the logs for more info.")),
                      true};

@@ -14,13 +14,15 @@
 // Adaptive batching, beyond Azure ML: a script that also defines run_batch(requests) gets every scoring
 // request through it instead of run(). `requests` is a list of what run() would get (each body as a str, or
 // an AMLRequest when run() is @rawhttp); it returns a list of as many results, in order, each turned into its
-// request's reply as run()'s return value would be. Requests that arrive while a batch runs queue up; the next
-// batch takes up to BATCH_MAX_SIZE of them (a module-level setting of the script, checked on load; defaults and
-// bounds below). Before it starts, it waits up to BATCH_MAX_WAIT_MS for more while it holds fewer requests than
-// the replica held at once since the last batch began, so a replica sent one request at a time never waits.
-// The scoring timeout applies to a batch as a whole, and so do an exception or a wrong number of results: each
-// request of that batch is answered 500 with a message naming the cause. print() output during run_batch()
-// carries the ids of the batch's requests, joined by commas; each reply's x-ms-run-fn-exec-ms is the batch's.
+// request's reply as run()'s return value would be; an exception in place of a result fails its request
+// alone, as if run() had raised it. Requests that arrive while a batch runs queue up; the next batch takes up
+// to BATCH_MAX_SIZE of them (a module-level setting of the script, checked on load; defaults and bounds
+// below). Before it starts, it waits up to BATCH_MAX_WAIT_MS for more while it holds fewer requests than the
+// replica held at once since the last batch began, so a replica sent one request at a time never waits. The
+// scoring timeout applies to a batch as a whole, and so do an exception raised or a wrong number of results:
+// each request of that batch is answered 500 with a message naming the cause. print() output during
+// run_batch() carries the ids of the batch's requests, joined by commas; each reply's x-ms-run-fn-exec-ms is
+// the batch's.
 #ifndef AMLCORE_SCORE_SCORING_RUNTIME_H_
 #define AMLCORE_SCORE_SCORING_RUNTIME_H_
 

@@ -304,7 +304,8 @@ def run_batch(requests):
         return [{"id": d["id"]} for d in data][:-1]
     if any(d.get("scalar") for d in data):
         return 42
-    return [object() if d.get("object") else {"id": d["id"], "batch": [x["id"] for x in data]} for d in data]
+    return [object() if d.get("object") else KeyError("no %d" % d["id"]) if d.get("missing") else
+            {"id": d["id"], "batch": [x["id"] for x in data]} for d in data]
 )";
 
 TEST_F(ScoringRuntimeTest, RunBatchFailuresFailEachRequestOfTheirBatchWithTheirCause) {
@@ -379,6 +380,16 @@ TEST_F(ScoringRuntimeTest, RunBatchFailuresFailEachRequestOfTheirBatchWithTheirC
     EXPECT_EQ(replies[i]->status, i == 7 ? 500 : 200) << i << ": " << replies[i]->body;
   }
   EXPECT_THAT(MessageOf(*replies[7]), HasSubstr("returned for request req-7 could not be sent (TypeError)"));
+  // So does an exception in place of a result: its request is answered as if run() had raised it.
+  replies = SendAtOnce(port, mixed("missing", {9}));
+  for (int i = 0; i < 16; ++i) {
+    ASSERT_TRUE(replies[i].ok()) << replies[i].status();
+    EXPECT_EQ(replies[i]->status, i == 9 ? 500 : 200) << i << ": " << replies[i]->body;
+  }
+  EXPECT_EQ(MessageOf(*replies[9]), "An unexpected error occurred in scoring script. Check the logs for more info.");
+  EXPECT_EQ(replies[9]->headers.Get("x-ms-run-function-failed"), "True");
+  EXPECT_THAT(Log(), HasSubstr("\nreq-9 Exception in run_batch() for request req-9:\n"));
+  EXPECT_THAT(Log(), HasSubstr("\nreq-9 KeyError: 'no 9'"));
 }
 
 TEST_F(ScoringRuntimeTest, TheScoringTimeoutAppliesToABatchAsAWhole) {
