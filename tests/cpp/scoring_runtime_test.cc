@@ -449,6 +449,9 @@ TEST_F(ScoringRuntimeTest, BadBatchSettingsAreRefusedWhenTheScriptLoads) {
            Case{"BATCH_MAX_WAIT_MS = None",
                 "BATCH_MAX_WAIT_MS must be a number of milliseconds from 0 to 1000; it is None."},
            Case{"run_batch = 3", "sets run_batch to 3; it must be a function taking a list of requests"},
+           // What @rawhttp leaves on a function.
+           Case{"run_batch._amlcore_rawhttp = True",
+                "decorates run_batch() with @rawhttp but not run(); run_batch() takes what run() takes"},
        }) {
     std::string script = absl::StrCat("def init():\n  pass\ndef run(d):\n  return d\n",
                                       "def run_batch(requests):\n  return requests\n", c.setting, "\n");
