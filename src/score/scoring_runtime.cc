@@ -161,14 +161,15 @@ class StatusFile {
  public:
   explicit StatusFile(std::string path) : path_(std::move(path)) {}
   void Write(absl::string_view phase, uint16_t port = 0, absl::string_view reason = "",
-             absl::string_view message = "", absl::string_view socket = "") {
+             absl::string_view message = "", absl::string_view socket = "", size_t batch_max_size = 0) {
     if (path_.empty()) return;
     json::bj::object o{{"phase", json::Bj(phase)},
                        {"pid", static_cast<int64_t>(getpid())},
                        {"port", static_cast<int64_t>(port)},
                        {"socket", json::Bj(socket)},
                        {"reason", json::Bj(reason)},
-                       {"message", json::Bj(message)}};
+                       {"message", json::Bj(message)},
+                       {"batch_max_size", static_cast<int64_t>(batch_max_size)}};
     (void)WriteFileAtomic(path_, json::Serialize(o), 0644);
   }
 
@@ -806,7 +807,7 @@ int Runtime::Run() {
                           .loop = loop_.get()},
       [this](http::Request request, http::Responder reply) { Handle(std::move(request), std::move(reply)); });
   if (!server.ok()) return Fail("ServerStartFailed", std::string(server.status().message()), 1);
-  status_.Write("Ready", (*server)->port(), "", "", options_.unix_socket);
+  status_.Write("Ready", (*server)->port(), "", "", options_.unix_socket, run_batch_ ? batch_max_size_ : 0);
   if (options_.unix_socket.empty()) {
     std::cerr << "amlcore-score: ready on " << options_.host << ":" << (*server)->port() << std::endl;
   } else {

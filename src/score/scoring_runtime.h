@@ -39,7 +39,10 @@ struct RuntimeOptions {
   // Listens on this Unix socket (mode 0600) instead of host and port: what a cluster's front end starts
   // replicas with, so that only it (and the user who owns the socket's directory) can reach them.
   std::string unix_socket;
-  std::string status_file;  // JSON: {"phase", "pid", "port", "socket", "reason", "message"}
+  // JSON: {"phase", "pid", "port", "socket", "reason", "message", "batch_max_size"}; batch_max_size is the
+  // script's BATCH_MAX_SIZE once Ready when it defines run_batch(), else 0: how many requests at once the
+  // replica can put to use.
+  std::string status_file;
   // When set, stdout and stderr (the script's, its children's, ours) go through a pipe into this file, which
   // is kept under 10 MB: past it the file becomes "<log_file>.1" (replacing the one before) and a new one
   // starts. Without it they go wherever they pointed when the process started.

@@ -253,6 +253,8 @@ TEST_F(ScoringRuntimeTest, RunBatchGathersConcurrentRequestsAndAnswersEachWithIt
   uint16_t port = Start(kBatchEcho, "10000");
   ASSERT_NE(port, 0) << Log();
   EXPECT_THAT(Log(), HasSubstr("run_batch() takes every request, up to 8 at once, waiting up to 500 ms"));
+  // Where the supervisor can learn how many requests at once the replica puts to use.
+  EXPECT_EQ(json::GetInt(Status(), "batch_max_size"), 8);
   std::vector<std::string> bodies;
   for (int i = 0; i < 64; ++i) bodies.push_back(absl::StrCat(R"({"id": )", i, "}"));
   auto replies = SendAtOnce(port, bodies);
@@ -421,6 +423,7 @@ TEST_F(ScoringRuntimeTest, TheScoringTimeoutAppliesToABatchAsAWhole) {
 TEST_F(ScoringRuntimeTest, BatchSettingsWithoutRunBatchAreIgnoredAndTheLogSaysSo) {
   uint16_t port = Start(absl::StrCat(kEcho, "BATCH_MAX_SIZE = 16\n"));
   ASSERT_NE(port, 0) << Log();
+  EXPECT_EQ(json::GetInt(Status(), "batch_max_size"), 0);
   http::Client client("127.0.0.1", port);
   auto scored = client.Send({.method = "POST", .target = "/score", .body = R"({"a": 1})"});
   ASSERT_TRUE(scored.ok()) << scored.status();
