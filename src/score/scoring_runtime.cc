@@ -111,6 +111,41 @@ def response_parts(result):
     headers = getattr(result, "headers", {}) or {}
     pairs = list(headers.items()) if hasattr(headers, "items") else list(headers)
     return status, [(str(k), str(v)) for k, v in pairs], bytes(data)
+
+
+def batch_setting(module, name, default, low, high, whole):
+    """A BATCH_* setting of the entry script: (value, None), or (None, what is wrong with it)."""
+    import numbers
+    value = getattr(module, name, default)
+    kind = numbers.Integral if whole else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
+        return None, "{} must be {} from {} to {}; it is {!r}.".format(
+            name, "a whole number" if whole else "a number of milliseconds", low, high, value)
+    return (int(value) if whole else float(value)), None
+
+
+def batch_results(results, count):
+    """run_batch()'s return value as a list of `count` results: (list, None), or (None, what is wrong with it)."""
+    if isinstance(results, (str, bytes, dict)) or not hasattr(results, "__len__"):
+        return None, "run_batch() returned {}, not a list of results".format(type(results).__name__)
+    if len(results) != count:
+        return None, "run_batch() returned {} result{} for a batch of {} request{}".format(
+            len(results), "" if len(results) == 1 else "s", count, "" if count == 1 else "s")
+    return list(results), None
+
+
+def failure_of(result):
+    """The traceback of an exception run_batch() returned in place of a result; None for a result."""
+    if not isinstance(result, BaseException):
+        return None
+    return "".join(traceback.format_exception(type(result), result, result.__traceback__))
+
+
+def type_name(exc_type):
+    """An exception's type as a reader knows it: ValueError, json.decoder.JSONDecodeError."""
+    module = getattr(exc_type, "__module__", "builtins")
+    name = getattr(exc_type, "__qualname__", str(exc_type))
+    return name if module == "builtins" else module + "." + name
 )PY";
 
 std::string Env(const char* name, const std::string& fallback = "") {
@@ -126,14 +161,15 @@ class StatusFile {
  public:
   explicit StatusFile(std::string path) : path_(std::move(path)) {}
   void Write(absl::string_view phase, uint16_t port = 0, absl::string_view reason = "",
-             absl::string_view message = "", absl::string_view socket = "") {
+             absl::string_view message = "", absl::string_view socket = "", size_t batch_max_size = 0) {
     if (path_.empty()) return;
     json::bj::object o{{"phase", json::Bj(phase)},
                        {"pid", static_cast<int64_t>(getpid())},
                        {"port", static_cast<int64_t>(port)},
                        {"socket", json::Bj(socket)},
                        {"reason", json::Bj(reason)},
-                       {"message", json::Bj(message)}};
+                       {"message", json::Bj(message)},
+                       {"batch_max_size", static_cast<int64_t>(batch_max_size)}};
     (void)WriteFileAtomic(path_, json::Serialize(o), 0644);
   }
 
@@ -152,9 +188,6 @@ struct Job {
   std::string client_request_id;
   std::mutex mu;
   std::optional<http::Responder> responder;  // empty once answered
-  Clock::time_point started;
-  unsigned long python_thread = 0;  // the thread running it, for the watchdog's interruption
-  bool timed_out = false;
 
   // Answers once; later answers are dropped.
   void Answer(http::Response response) {
@@ -169,6 +202,28 @@ struct Job {
     if (!client_request_id.empty()) response.headers.Set("x-ms-client-request-id", client_request_id);
     std::move (*r)(std::move(response));
   }
+};
+
+// One call into the script: run() for one request, or run_batch() for several. The scoring timeout, and the
+// watchdog's interruption, apply to the call as a whole.
+struct ScriptCall {
+  std::vector<std::shared_ptr<Job>> jobs;
+  Clock::time_point started;
+  unsigned long python_thread = 0;  // the thread running it, for the watchdog's interruption
+  bool timed_out = false;           // guarded by Runtime::mu_
+
+  // What print() lines during the call start with, and how the log names the call: its requests' ids.
+  std::string RequestIds() const {
+    std::string ids;
+    for (const auto& job : jobs) absl::StrAppend(&ids, ids.empty() ? "" : ",", job->request_id);
+    return ids;
+  }
+};
+
+// A reply to one request of a call, before the headers every reply gets.
+struct Outcome {
+  http::Response response;
+  bool failed = false;
 };
 
 class Runtime {
@@ -196,6 +251,19 @@ class Runtime {
   void Handle(http::Request request, http::Responder reply);
   // Runs queued jobs on this I/O thread until none is left.
   void RunJobs();
+  // Takes the next call's jobs off the queue (with run_batch(), up to the batch size, after waiting for it to
+  // fill) and makes it the current call; null when the queue is empty. Without the GIL.
+  std::shared_ptr<ScriptCall> NextCall(unsigned long python_thread);
+  // With the GIL: one outcome per job of the call, in order.
+  std::vector<Outcome> CallRun(const ScriptCall& call);
+  std::vector<Outcome> CallRunBatch(const ScriptCall& call);
+  // The reply a result of the script stands for (json.dumps, or the AMLResponse of a @rawhttp run()).
+  // Throws py::error_already_set when the result cannot be sent.
+  http::Response ReplyFor(py::handle result);
+  // What the script gets for a request: the body as a str, or an AMLRequest for a @rawhttp run().
+  py::object InputFor(const Job& job);
+  // Reads run_batch() and its limits from the loaded script; a message saying what is wrong, or "".
+  std::string LoadBatching(py::object& module, const std::string& script_name);
   void WatchdogLoop();
   std::string BuildSwagger() const;
 
@@ -213,15 +281,25 @@ class Runtime {
   py::object glue_;  // the glue module's namespace (a dict), set once the interpreter runs
   py::object run_;
   bool raw_ = false;  // run() is decorated with @rawhttp: it takes an AMLRequest
+  // The script's run_batch(), when it has one: it takes every request instead of run(). Set before serving,
+  // so that whether it is there may be read without the GIL.
+  py::object run_batch_;
+  size_t batch_max_size_ = kDefaultBatchMaxSize;
+  Clock::duration batch_max_wait_{};
   py::object dumps_;  // json.dumps
   std::unique_ptr<http::EventLoop> loop_;
 
   std::mutex mu_;
-  std::condition_variable watch_cv_;  // the watchdog waits for a job to time out, or to start when it has none
+  std::condition_variable watch_cv_;  // the watchdog waits for a call to time out, or to start when none runs
+  std::condition_variable batch_full_cv_;  // a batch waiting to fill wakes once the queue holds a full one
   std::deque<std::shared_ptr<Job>> queue_;
-  std::shared_ptr<Job> current_;
+  std::shared_ptr<ScriptCall> current_;
   bool python_busy_ = false;    // an I/O thread is in RunJobs
-  bool watchdog_idle_ = false;  // waiting for a job to start: RunJobs wakes it
+  bool filling_batch_ = false;  // RunJobs waits for a batch to fill: Handle wakes it at fill_target_
+  size_t fill_target_ = 0;
+  size_t held_ = 0;       // requests queued or in the current call
+  size_t held_peak_ = 0;  // the most held at once since the current batch was taken: the next one expects as many
+  bool watchdog_idle_ = false;  // waiting for a call to start: RunJobs wakes it
   bool stopping_ = false;
   int exit_code_ = 0;  // what Run returns, for the shutdown deadline
 };
@@ -329,7 +407,12 @@ void Runtime::Handle(http::Request request, http::Responder reply) {
   {
     std::lock_guard lock(mu_);
     queue_.push_back(std::move(job));
-    if (python_busy_) return;  // the thread running Python takes it next
+    held_peak_ = std::max(held_peak_, ++held_);
+    if (python_busy_) {
+      // The thread running Python takes it next, in the batch it is filling or the one after.
+      if (filling_batch_ && queue_.size() >= fill_target_) batch_full_cv_.notify_one();
+      return;
+    }
     python_busy_ = true;
   }
   // Python runs on this I/O thread, right after this handler, so the request is never handed to another
@@ -356,73 +439,173 @@ class PythonThread {
   }
 };
 
-void Runtime::RunJobs() {
-  PythonThread python;
-  unsigned long thread = PyThread_get_thread_ident();
-  while (true) {
-    std::shared_ptr<Job> job;
-    {
-      std::lock_guard lock(mu_);
-      if (queue_.empty() || stopping_) {
-        python_busy_ = false;
-        return;
-      }
-      job = std::move(queue_.front());
-      queue_.pop_front();
-      current_ = job;
-      job->started = Clock::now();
-      job->python_thread = thread;
-      if (watchdog_idle_) watch_cv_.notify_one();
+std::shared_ptr<ScriptCall> Runtime::NextCall(unsigned long python_thread) {
+  std::unique_lock lock(mu_);
+  if (run_batch_ && batch_max_wait_ > Clock::duration::zero() && !queue_.empty()) {
+    // Waits for the requests that follow closely (a front end refilling the slots the last batch freed,
+    // clients sending at once) only when there is reason to expect them: up to as many as the replica held at
+    // once since the last batch was taken. A replica sent one request at a time never waits, and one whose
+    // load fell waits in vain once. The wait starts when Python is free, so requests that queued while the
+    // last batch ran wait at most this much more.
+    fill_target_ = std::min(batch_max_size_, held_peak_);
+    if (queue_.size() < fill_target_) {
+      filling_batch_ = true;
+      batch_full_cv_.wait_until(lock, Clock::now() + batch_max_wait_,
+                                [&] { return stopping_ || queue_.size() >= fill_target_; });
+      filling_batch_ = false;
     }
-    http::Response response;
-    bool failed = false;
-    glue_["request_id"] = job->request_id;
+  }
+  if (queue_.empty() || stopping_) {
+    python_busy_ = false;
+    return nullptr;
+  }
+  auto call = std::make_shared<ScriptCall>();
+  size_t count = run_batch_ ? std::min(queue_.size(), batch_max_size_) : 1;
+  for (size_t i = 0; i < count; ++i) {
+    call->jobs.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  held_peak_ = held_;
+  call->started = Clock::now();
+  call->python_thread = python_thread;
+  current_ = call;
+  if (watchdog_idle_) watch_cv_.notify_one();
+  return call;
+}
+
+py::object Runtime::InputFor(const Job& job) {
+  if (raw_) return glue_["make_request"](job.method, "/score", job.query, job.headers, py::bytes(job.input));
+  return py::str(job.input);
+}
+
+http::Response Runtime::ReplyFor(py::handle result) {
+  py::object parts = raw_ ? glue_["response_parts"](result) : py::none();
+  if (parts.is_none()) return http::Response::Json(200, dumps_(result).cast<std::string>());
+  auto [status, headers, body] =
+      parts.cast<std::tuple<int, std::vector<std::pair<std::string, std::string>>, std::string>>();
+  http::Response response;
+  response.status = status;
+  response.body = std::move(body);
+  for (auto& [name, value] : headers) response.headers.Set(name, value);
+  if (!response.headers.Get("Content-Type")) response.headers.Set("Content-Type", "text/plain; charset=utf-8");
+  return response;
+}
+
+std::vector<Outcome> Runtime::CallRun(const ScriptCall& call) {
+  Outcome outcome;
+  try {
+    outcome.response = ReplyFor(run_(InputFor(*call.jobs.front())));
+  } catch (py::error_already_set& error) {
+    std::string trace = Describe(error);
+    py::module_::import("sys").attr("stderr").attr("write")(absl::StrCat("Exception in run():\n", trace));
+    outcome = {Message(500, "An unexpected error occurred in scoring script. Check the logs for more info."), true};
+  }
+  std::vector<Outcome> outcomes;
+  outcomes.push_back(std::move(outcome));
+  return outcomes;
+}
+
+std::vector<Outcome> Runtime::CallRunBatch(const ScriptCall& call) {
+  size_t count = call.jobs.size();
+  auto log = [](const std::string& text) { py::module_::import("sys").attr("stderr").attr("write")(text); };
+  // What concerns one request only is tagged with its id alone.
+  auto log_for = [&](const Job& job, const std::string& text) {
+    glue_["request_id"] = job.request_id;
+    log(text);
+    glue_["request_id"] = call.RequestIds();
+  };
+  // The same failure for each request of the batch, said in the log once.
+  auto fail_all = [&](const std::string& cause, const std::string& trace) {
+    log(absl::StrCat(cause, trace.empty() ? "\n" : ":\n", trace));
+    std::vector<Outcome> outcomes;
+    for (size_t i = 0; i < count; ++i) {
+      outcomes.push_back({Message(500, absl::StrCat("An unexpected error occurred in scoring script: ", cause,
+                                                    ". Check the logs for more info.")),
+                          true});
+    }
+    return outcomes;
+  };
+  py::list results;
+  try {
+    py::list inputs;
+    for (const auto& job : call.jobs) inputs.append(InputFor(*job));
+    py::object returned = run_batch_(inputs);
+    auto [list, problem] = glue_["batch_results"](returned, count).cast<std::pair<py::object, py::object>>();
+    if (!problem.is_none()) {
+      return fail_all(absl::StrCat(problem.cast<std::string>(), "; it must return one result per request, in order"),
+                      "");
+    }
+    results = py::reinterpret_borrow<py::list>(list);
+  } catch (py::error_already_set& error) {
+    std::string type = glue_["type_name"](error.type()).cast<std::string>();
+    std::string trace = Describe(error);
+    return fail_all(absl::StrCat("run_batch() raised ", type, " for a batch of ", count,
+                                 count == 1 ? " request" : " requests"),
+                    trace);
+  }
+  std::vector<Outcome> outcomes(count);
+  for (size_t i = 0; i < count; ++i) {
     try {
-      py::object result = raw_ ? run_(glue_["make_request"](job->method, "/score", job->query, job->headers,
-                                                            py::bytes(job->input)))
-                               : run_(py::str(job->input));
-      py::object parts = raw_ ? glue_["response_parts"](result) : py::none();
-      if (!parts.is_none()) {
-        auto [status, headers, body] = parts.cast<std::tuple<int, std::vector<std::pair<std::string, std::string>>,
-                                                             std::string>>();
-        response.status = status;
-        response.body = std::move(body);
-        for (auto& [name, value] : headers) response.headers.Set(name, value);
-        if (!response.headers.Get("Content-Type")) response.headers.Set("Content-Type", "text/plain; charset=utf-8");
-      } else {
-        response = http::Response::Json(200, dumps_(result).cast<std::string>());
+      py::object result = results[i];
+      if (py::object failure = glue_["failure_of"](result); !failure.is_none()) {
+        // An exception in place of a result fails its request alone, as if run() had raised it.
+        log_for(*call.jobs[i], absl::StrCat("Exception in run_batch() for request ", call.jobs[i]->request_id,
+                                            ":\n", failure.cast<std::string>()));
+        outcomes[i] = {Message(500, "An unexpected error occurred in scoring script. Check the logs for more info."),
+                       true};
+        continue;
       }
+      outcomes[i].response = ReplyFor(result);
     } catch (py::error_already_set& error) {
-      failed = true;
-      std::string trace = Describe(error);
-      py::module_::import("sys").attr("stderr").attr("write")(absl::StrCat("Exception in run():\n", trace));
-      response = Message(500, "An unexpected error occurred in scoring script. Check the logs for more info.");
+      // Only this request's result is wrong; the others are sent.
+      std::string type = glue_["type_name"](error.type()).cast<std::string>();
+      std::string cause = absl::StrCat("the result run_batch() returned for request ", call.jobs[i]->request_id,
+                                       " could not be sent (", type, ")");
+      log_for(*call.jobs[i], absl::StrCat(cause, ":\n", Describe(error)));
+      outcomes[i] = {Message(500, absl::StrCat("An unexpected error occurred in scoring script: ", cause,
+                                               ". Check the logs for more info.")),
+                     true};
     }
-    glue_["request_id"] = py::none();
+  }
+  return outcomes;
+}
+
+void Runtime::RunJobs() {
+  unsigned long thread = PyThread_get_thread_ident();
+  while (std::shared_ptr<ScriptCall> call = NextCall(thread)) {
+    std::vector<Outcome> outcomes;
     bool timed_out;
     {
-      // The watchdog interrupts only the current job; once it is over, nothing may hit the next one.
-      std::lock_guard lock(mu_);
-      current_.reset();
-      timed_out = job->timed_out;
+      PythonThread python;
+      glue_["request_id"] = call->RequestIds();
+      outcomes = run_batch_ ? CallRunBatch(*call) : CallRun(*call);
+      glue_["request_id"] = py::none();
+      {
+        // The watchdog interrupts only the current call; once it is over, nothing may hit the next one.
+        std::lock_guard lock(mu_);
+        current_.reset();
+        timed_out = call->timed_out;
+        // Before any reply goes out: a client's next request must not find its last one still counted.
+        held_ -= call->jobs.size();
+      }
+      PyThreadState_SetAsyncExc(thread, nullptr);
+    }  // no Python while the replies are written
+    double elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - call->started).count();
+    for (size_t i = 0; i < call->jobs.size(); ++i) {
+      Outcome& outcome = outcomes[i];
+      if (timed_out) {
+        // Answered only now that the script has stopped, so that whoever waits for this reply (the front end)
+        // knows the replica is free again; whatever it produced after its timeout is dropped.
+        outcome = {Message(500, absl::StrCat("Scoring timeout after ", timeout_.count(), " ms")), true};
+      }
+      outcome.response.headers.Set("x-ms-run-function-failed", outcome.failed ? "True" : "False");
+      outcome.response.headers.Set("x-ms-run-fn-exec-ms", absl::StrFormat("%.3f", elapsed_ms));
+      call->jobs[i]->Answer(std::move(outcome.response));
     }
-    PyThreadState_SetAsyncExc(thread, nullptr);
-    if (timed_out) {
-      // Answered only now that run() has stopped, so that whoever waits for this reply (the front end) knows
-      // the replica is free again; whatever run() produced after its timeout is dropped.
-      failed = true;
-      response = Message(500, absl::StrCat("Scoring timeout after ", timeout_.count(), " ms"));
-    }
-    double elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - job->started).count();
-    response.headers.Set("x-ms-run-function-failed", failed ? "True" : "False");
-    response.headers.Set("x-ms-run-fn-exec-ms", absl::StrFormat("%.3f", elapsed_ms));
-    PyThreadState* state = PyEval_SaveThread();  // no Python while the reply is written
-    job->Answer(std::move(response));
-    PyEval_RestoreThread(state);
   }
 }
 
-// Sleeps until the running job's deadline, or until a job starts when none runs: under steady traffic it
+// Sleeps until the running call's deadline, or until a call starts when none runs: under steady traffic it
 // wakes about once a timeout period, not once a request.
 void Runtime::WatchdogLoop() {
   std::unique_lock lock(mu_);
@@ -433,42 +616,92 @@ void Runtime::WatchdogLoop() {
       watchdog_idle_ = false;
       continue;
     }
-    std::shared_ptr<Job> job = current_;
-    if (job->timed_out) {
+    std::shared_ptr<ScriptCall> call = current_;
+    if (call->timed_out) {
       // Interrupted already; wait for run() to give up, within a grace period.
-      auto grace = job->started + timeout_ + std::max(timeout_, std::chrono::milliseconds(2000));
+      auto grace = call->started + timeout_ + std::max(timeout_, std::chrono::milliseconds(2000));
       watch_cv_.wait_until(lock, std::min(grace, Clock::now() + std::chrono::milliseconds(100)));
-      if (current_ == job && Clock::now() > grace) {
+      if (current_ == call && Clock::now() > grace) {
         // run() ignored the interruption; only a fresh process can serve again.
-        std::string id = job->request_id;
+        std::string ids = call->RequestIds();
+        size_t count = call->jobs.size();
         lock.unlock();
         status_.Write("Failed", 0, "ScoringTimeout",
-                      absl::StrCat("run() did not return after its ", timeout_.count(), " ms timeout (request ", id,
-                                   "); restarting."));
-        std::cerr << "amlcore-score: run() did not return after its timeout; exiting so the replica restarts"
+                      absl::StrCat(run_batch_ ? "run_batch()" : "run()", " did not return after its ", timeout_.count(),
+                                   " ms timeout (", count == 1 ? "request " : "requests ", ids, "); restarting."));
+        std::cerr << "amlcore-score: " << (run_batch_ ? "run_batch()" : "run()")
+                  << " did not return after its timeout; exiting so the replica restarts"
                   << std::endl;
         ExitNow(kExitStuck);
       }
       continue;
     }
-    auto deadline = job->started + timeout_;
+    auto deadline = call->started + timeout_;
     if (Clock::now() < deadline) {
       watch_cv_.wait_until(lock, deadline);
       continue;
     }
     // Interrupted, not answered: the reply goes out when run() stops, or the connection closes when the
     // process exits after the grace period, so the replica is not taken for free while run() still works.
-    job->timed_out = true;
+    call->timed_out = true;
     lock.unlock();
     {
       py::gil_scoped_acquire gil;
       lock.lock();
-      // Only while the job still runs: an interruption must not land in the next one.
-      if (current_ == job) PyThreadState_SetAsyncExc(job->python_thread, PyExc_TimeoutError);
+      // Only while the call still runs: an interruption must not land in the next one.
+      if (current_ == call) PyThreadState_SetAsyncExc(call->python_thread, PyExc_TimeoutError);
       lock.unlock();
     }
     lock.lock();
   }
+}
+
+std::string Runtime::LoadBatching(py::object& module, const std::string& script_name) {
+  bool has_settings = false;
+  for (const char* name : {"BATCH_MAX_SIZE", "BATCH_MAX_WAIT_MS"}) has_settings |= py::hasattr(module, name);
+  if (!py::hasattr(module, "run_batch")) {
+    if (has_settings) {
+      std::cerr << "amlcore-score: " << script_name
+                << " sets BATCH_MAX_SIZE or BATCH_MAX_WAIT_MS but defines no run_batch(); run() takes each request "
+                   "alone"
+                << std::endl;
+    }
+    return "";
+  }
+  py::object run_batch = module.attr("run_batch");
+  if (!PyCallable_Check(run_batch.ptr())) {
+    return absl::StrCat("The entry script ", script_name, " sets run_batch to ",
+                        py::repr(run_batch).cast<std::string>(),
+                        "; it must be a function taking a list of requests and returning a list of results.");
+  }
+  if (py::hasattr(run_batch, "_amlcore_rawhttp") && py::bool_(run_batch.attr("_amlcore_rawhttp")) && !raw_) {
+    return absl::StrCat("The entry script ", script_name,
+                        " decorates run_batch() with @rawhttp but not run(); run_batch() takes what run() takes, so "
+                        "decorate both or neither.");
+  }
+  auto setting = [&](const char* name, py::object fallback, int low, int high, bool whole, double& value) {
+    auto [number, problem] =
+        glue_["batch_setting"](module, name, fallback, low, high, whole).cast<std::pair<py::object, py::object>>();
+    if (!problem.is_none()) return absl::StrCat("The entry script ", script_name, ": ", problem.cast<std::string>());
+    value = number.cast<double>();
+    return std::string();
+  };
+  double size = 0, wait_ms = 0;
+  if (std::string problem = setting("BATCH_MAX_SIZE", py::int_(kDefaultBatchMaxSize), 1, kMaxBatchMaxSize, true, size);
+      !problem.empty()) {
+    return problem;
+  }
+  if (std::string problem =
+          setting("BATCH_MAX_WAIT_MS", py::float_(kDefaultBatchMaxWaitMs), 0, kMaxBatchMaxWaitMs, false, wait_ms);
+      !problem.empty()) {
+    return problem;
+  }
+  run_batch_ = run_batch;
+  batch_max_size_ = static_cast<size_t>(size);
+  batch_max_wait_ = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(wait_ms));
+  std::cerr << "amlcore-score: run_batch() takes every request, up to " << batch_max_size_
+            << " at once, waiting up to " << wait_ms << " ms for a batch to fill" << std::endl;
+  return "";
 }
 
 int Runtime::Run() {
@@ -499,6 +732,7 @@ int Runtime::Run() {
     Runtime* runtime;
     ~ReleaseBeforeFinalizing() {
       runtime->run_ = py::object();
+      runtime->run_batch_ = py::object();
       runtime->dumps_ = py::object();
       runtime->glue_ = py::object();
       std::thread([log = runtime->log_, code = runtime->exit_code_] {
@@ -549,6 +783,14 @@ int Runtime::Run() {
   run_ = module.attr("run");
   raw_ = py::hasattr(run_, "_amlcore_rawhttp") && py::bool_(run_.attr("_amlcore_rawhttp"));
   dumps_ = py::module_::import("json").attr("dumps");
+  try {
+    if (std::string problem = LoadBatching(module, script.filename().string()); !problem.empty()) {
+      return Fail("UserScriptImportFailed", problem, kExitImportFailed);
+    }
+  } catch (py::error_already_set& e) {
+    return Fail("UserScriptImportFailed", absl::StrCat("Reading run_batch() and its settings failed:\n", Describe(e)),
+                kExitImportFailed);
+  }
   status_.Write("Initializing");
   try {
     module.attr("init")();
@@ -565,7 +807,7 @@ int Runtime::Run() {
                           .loop = loop_.get()},
       [this](http::Request request, http::Responder reply) { Handle(std::move(request), std::move(reply)); });
   if (!server.ok()) return Fail("ServerStartFailed", std::string(server.status().message()), 1);
-  status_.Write("Ready", (*server)->port(), "", "", options_.unix_socket);
+  status_.Write("Ready", (*server)->port(), "", "", options_.unix_socket, run_batch_ ? batch_max_size_ : 0);
   if (options_.unix_socket.empty()) {
     std::cerr << "amlcore-score: ready on " << options_.host << ":" << (*server)->port() << std::endl;
   } else {
@@ -589,6 +831,7 @@ int Runtime::Run() {
       for (auto& job : queue_) job->Answer(Message(503, "The replica is shutting down."));
       queue_.clear();
       watch_cv_.notify_all();
+      batch_full_cv_.notify_all();
     }
     watchdog.join();
     loop_->Stop();  // a run() in progress finishes first

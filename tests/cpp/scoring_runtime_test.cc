@@ -1,8 +1,9 @@
-// amlcore-score as a process: the inference server's routes, headers, errors and timeout.
+// amlcore-score as a process: the inference server's routes, headers, errors and timeout; run_batch().
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -209,6 +210,269 @@ TEST_F(ScoringRuntimeTest, AnswersProbesWhileRunIsBusyAndQueuesConcurrentRequest
   EXPECT_LT(done_when_probed, 4) << "the probe waited for every run()";
   for (auto& t : clients) t.join();
   for (int i = 0; i < 4; ++i) EXPECT_EQ(bodies[i], absl::StrCat(R"({"you_sent": {"sleep": 0.5, "i": )", i, "}}"));
+}
+
+// A run_batch() that says, for each request, which batch it was in and the largest batch so far.
+constexpr char kBatchEcho[] = R"(
+import json
+sizes = []
+BATCH_MAX_SIZE = 8
+BATCH_MAX_WAIT_MS = 500
+def init():
+    pass
+def run(raw):
+    return {"run": json.loads(raw)}
+def run_batch(requests):
+    sizes.append(len(requests))
+    print("batch of", len(requests))
+    return [{"id": json.loads(raw).get("id"), "batch": len(requests), "largest": max(sizes)} for raw in requests]
+)";
+
+// Sends `bodies` at once, each over its own connection with the request id "req-<i>"; the replies in order.
+std::vector<absl::StatusOr<http::Response>> SendAtOnce(uint16_t port, const std::vector<std::string>& bodies) {
+  std::vector<absl::StatusOr<http::Response>> replies(bodies.size(), absl::UnknownError("not sent"));
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    clients.emplace_back([&, i] {
+      http::Client client("127.0.0.1", port);
+      http::Request request{.method = "POST", .target = "/score", .body = bodies[i]};
+      request.headers.Set("x-request-id", absl::StrCat("req-", i));
+      replies[i] = client.Send(std::move(request), {.timeout = 20s});
+    });
+  }
+  for (auto& t : clients) t.join();
+  return replies;
+}
+
+std::string MessageOf(const http::Response& response) {
+  auto body = json::ParseObject(response.body, "reply");
+  return body.ok() ? json::GetString(*body, "message") : response.body;
+}
+
+TEST_F(ScoringRuntimeTest, RunBatchGathersConcurrentRequestsAndAnswersEachWithItsOwnResult) {
+  uint16_t port = Start(kBatchEcho, "10000");
+  ASSERT_NE(port, 0) << Log();
+  EXPECT_THAT(Log(), HasSubstr("run_batch() takes every request, up to 8 at once, waiting up to 500 ms"));
+  // Where the supervisor can learn how many requests at once the replica puts to use.
+  EXPECT_EQ(json::GetInt(Status(), "batch_max_size"), 8);
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 64; ++i) bodies.push_back(absl::StrCat(R"({"id": )", i, "}"));
+  auto replies = SendAtOnce(port, bodies);
+  int64_t largest = 0;
+  for (int i = 0; i < 64; ++i) {
+    ASSERT_TRUE(replies[i].ok()) << i << ": " << replies[i].status();
+    const http::Response& reply = *replies[i];
+    ASSERT_EQ(reply.status, 200) << reply.body;
+    auto body = json::ParseObject(reply.body, "reply");
+    ASSERT_TRUE(body.ok()) << reply.body;
+    EXPECT_EQ(json::GetInt(*body, "id"), i) << "a reply went to another request: " << reply.body;
+    EXPECT_GE(json::GetInt(*body, "batch"), 1);
+    EXPECT_LE(json::GetInt(*body, "batch"), 8);
+    largest = std::max(largest, json::GetInt(*body, "largest"));
+    EXPECT_EQ(reply.headers.Get("x-request-id"), absl::StrCat("req-", i));
+    EXPECT_EQ(reply.headers.Get("x-ms-run-function-failed"), "False");
+    EXPECT_TRUE(reply.headers.Get("x-ms-run-fn-exec-ms").has_value());
+  }
+  EXPECT_GT(largest, 1) << "64 requests at once never made a batch of more than one";
+
+  // GET's query parameters reach run_batch() as run() would get them; the largest batch is remembered.
+  http::Client client("127.0.0.1", port);
+  auto get = client.Send({.method = "GET", .target = "/score?id=last"}, {.timeout = 10s});
+  ASSERT_TRUE(get.ok()) << get.status();
+  auto body = json::ParseObject(get->body, "reply");
+  ASSERT_TRUE(body.ok()) << get->body;
+  EXPECT_EQ(json::GetString(*body, "id"), "last");
+  EXPECT_EQ(json::GetInt(*body, "batch"), 1);
+  EXPECT_EQ(json::GetInt(*body, "largest"), largest);
+  // What run_batch() printed is tagged with the ids of its batch's requests.
+  EXPECT_THAT(Log(), ::testing::ContainsRegex("req-[0-9]+(,req-[0-9]+)+ batch of [2-8]\n"));
+  // Invalid UTF-8 is refused before it reaches the script, as with run().
+  EXPECT_EQ(client.Send({.method = "POST", .target = "/score", .body = "\xc3\x28"})->status, 400);
+}
+
+constexpr char kBatchFailures[] = R"(
+import json
+BATCH_MAX_SIZE = 4
+BATCH_MAX_WAIT_MS = 200
+def init():
+    pass
+def run(raw):
+    return raw
+def run_batch(requests):
+    data = [json.loads(r) for r in requests]
+    if any(d.get("raise") for d in data):
+        raise ValueError("refusing this batch")
+    if any(d.get("short") for d in data):
+        return [{"id": d["id"]} for d in data][:-1]
+    if any(d.get("scalar") for d in data):
+        return 42
+    return [object() if d.get("object") else KeyError("no %d" % d["id"]) if d.get("missing") else
+            {"id": d["id"], "batch": [x["id"] for x in data]} for d in data]
+)";
+
+TEST_F(ScoringRuntimeTest, RunBatchFailuresFailEachRequestOfTheirBatchWithTheirCause) {
+  uint16_t port = Start(kBatchFailures, "10000");
+  ASSERT_NE(port, 0) << Log();
+  http::Client client("127.0.0.1", port);
+  auto score = [&](const std::string& body) {
+    http::Request request{.method = "POST", .target = "/score", .body = body};
+    request.headers.Set("x-request-id", "one");
+    return client.Send(std::move(request), {.timeout = 10s});
+  };
+  auto raised = score(R"({"id": 1, "raise": true})");
+  ASSERT_TRUE(raised.ok()) << raised.status();
+  EXPECT_EQ(raised->status, 500);
+  EXPECT_EQ(MessageOf(*raised),
+            "An unexpected error occurred in scoring script: run_batch() raised ValueError for a batch of 1 request. "
+            "Check the logs for more info.");
+  EXPECT_EQ(raised->headers.Get("x-ms-run-function-failed"), "True");
+  EXPECT_THAT(Log(), HasSubstr("one run_batch() raised ValueError for a batch of 1 request:\n"));
+  EXPECT_THAT(Log(), HasSubstr("one ValueError: refusing this batch"));
+  EXPECT_EQ(MessageOf(*score(R"({"id": 2, "short": true})")),
+            "An unexpected error occurred in scoring script: run_batch() returned 0 results for a batch of 1 "
+            "request; it must return one result per request, in order. Check the logs for more info.");
+  EXPECT_EQ(MessageOf(*score(R"({"id": 3, "scalar": true})")),
+            "An unexpected error occurred in scoring script: run_batch() returned int, not a list of results; it "
+            "must return one result per request, in order. Check the logs for more info.");
+  EXPECT_EQ(MessageOf(*score(R"({"id": 4, "object": true})")),
+            "An unexpected error occurred in scoring script: the result run_batch() returned for request one could "
+            "not be sent (TypeError). Check the logs for more info.");
+  auto fine = score(R"({"id": 5})");
+  EXPECT_EQ(fine->status, 200);
+  EXPECT_EQ(fine->body, R"({"id": 5, "batch": [5]})");
+
+  // Concurrently, good and bad requests share batches: a batch with a bad one fails as a whole, the others
+  // are answered.
+  auto mixed = [](const std::string& flag, std::set<int> bad) {
+    std::vector<std::string> bodies;
+    for (int i = 0; i < 16; ++i) {
+      bodies.push_back(bad.count(i) ? absl::StrCat(R"({"id": )", i, R"(, ")", flag, R"(": true})")
+                                    : absl::StrCat(R"({"id": )", i, "}"));
+    }
+    return bodies;
+  };
+  auto replies = SendAtOnce(port, mixed("raise", {3, 11}));
+  for (int i = 0; i < 16; ++i) {
+    ASSERT_TRUE(replies[i].ok()) << replies[i].status();
+    if (replies[i]->status == 200) {
+      EXPECT_NE(i, 3);
+      EXPECT_NE(i, 11);
+      EXPECT_THAT(replies[i]->body, HasSubstr(absl::StrCat(R"({"id": )", i, ",")));
+      EXPECT_THAT(replies[i]->body, Not(::testing::ContainsRegex("[^0-9](3|11)[],]"))) << "a bad request's batch";
+    } else {
+      EXPECT_EQ(replies[i]->status, 500);
+      EXPECT_THAT(MessageOf(*replies[i]), ::testing::StartsWith("An unexpected error occurred in scoring script: "
+                                                                "run_batch() raised ValueError for a batch of "));
+    }
+  }
+  replies = SendAtOnce(port, mixed("short", {5}));
+  ASSERT_TRUE(replies[5].ok()) << replies[5].status();
+  EXPECT_EQ(replies[5]->status, 500);
+  EXPECT_THAT(MessageOf(*replies[5]),
+              ::testing::MatchesRegex("An unexpected error occurred in scoring script: run_batch\\(\\) returned "
+                                      "([0-3]) results? for a batch of ([1-4]) requests?; it must return one result "
+                                      "per request, in order. Check the logs for more info."));
+  int failed = 0;
+  for (auto& reply : replies) failed += reply.ok() && reply->status == 500;
+  EXPECT_LE(failed, 4) << "more requests failed than a batch holds";
+  // A result that cannot be sent fails its own request only.
+  replies = SendAtOnce(port, mixed("object", {7}));
+  for (int i = 0; i < 16; ++i) {
+    ASSERT_TRUE(replies[i].ok()) << replies[i].status();
+    EXPECT_EQ(replies[i]->status, i == 7 ? 500 : 200) << i << ": " << replies[i]->body;
+  }
+  EXPECT_THAT(MessageOf(*replies[7]), HasSubstr("returned for request req-7 could not be sent (TypeError)"));
+  // So does an exception in place of a result: its request is answered as if run() had raised it.
+  replies = SendAtOnce(port, mixed("missing", {9}));
+  for (int i = 0; i < 16; ++i) {
+    ASSERT_TRUE(replies[i].ok()) << replies[i].status();
+    EXPECT_EQ(replies[i]->status, i == 9 ? 500 : 200) << i << ": " << replies[i]->body;
+  }
+  EXPECT_EQ(MessageOf(*replies[9]), "An unexpected error occurred in scoring script. Check the logs for more info.");
+  EXPECT_EQ(replies[9]->headers.Get("x-ms-run-function-failed"), "True");
+  EXPECT_THAT(Log(), HasSubstr("\nreq-9 Exception in run_batch() for request req-9:\n"));
+  EXPECT_THAT(Log(), HasSubstr("\nreq-9 KeyError: 'no 9'"));
+}
+
+TEST_F(ScoringRuntimeTest, TheScoringTimeoutAppliesToABatchAsAWhole) {
+  uint16_t port = Start(
+      "import json, time\n"
+      "BATCH_MAX_WAIT_MS = 100\n"
+      "def init():\n  pass\n"
+      "def run(raw):\n  return raw\n"
+      "def run_batch(requests):\n"
+      "  if any(json.loads(r).get('sleep') for r in requests):\n    time.sleep(1.5)\n"
+      "  return [json.loads(r) for r in requests]\n",
+      "500");
+  ASSERT_NE(port, 0) << Log();
+  auto replies = SendAtOnce(port, std::vector<std::string>(4, R"({"sleep": true})"));
+  for (auto& reply : replies) {
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    EXPECT_EQ(reply->status, 500);
+    EXPECT_EQ(MessageOf(*reply), "Scoring timeout after 500 ms");
+    EXPECT_EQ(reply->headers.Get("x-ms-run-function-failed"), "True");
+  }
+  // The next batch is not hit by the interruption meant for the slow one.
+  http::Client client("127.0.0.1", port);
+  auto after = client.Send({.method = "POST", .target = "/score", .body = R"({"b": 2})"}, {.timeout = 10s});
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->status, 200);
+  EXPECT_EQ(after->body, R"({"b": 2})");
+}
+
+TEST_F(ScoringRuntimeTest, BatchSettingsWithoutRunBatchAreIgnoredAndTheLogSaysSo) {
+  uint16_t port = Start(absl::StrCat(kEcho, "BATCH_MAX_SIZE = 16\n"));
+  ASSERT_NE(port, 0) << Log();
+  EXPECT_EQ(json::GetInt(Status(), "batch_max_size"), 0);
+  http::Client client("127.0.0.1", port);
+  auto scored = client.Send({.method = "POST", .target = "/score", .body = R"({"a": 1})"});
+  ASSERT_TRUE(scored.ok()) << scored.status();
+  EXPECT_EQ(scored->body, R"({"you_sent": {"a": 1}})");
+  EXPECT_THAT(Log(), HasSubstr("score.py sets BATCH_MAX_SIZE or BATCH_MAX_WAIT_MS but defines no run_batch()"));
+}
+
+TEST_F(ScoringRuntimeTest, BadBatchSettingsAreRefusedWhenTheScriptLoads) {
+  struct Case {
+    const char* setting;
+    const char* says;
+  };
+  fs::path app = fs::path(home_.path()) / "child";
+  fs::create_directories(app / "src");
+  for (const Case& c : {
+           Case{"BATCH_MAX_SIZE = 0", "BATCH_MAX_SIZE must be a whole number from 1 to 1024; it is 0."},
+           Case{"BATCH_MAX_SIZE = 1025", "BATCH_MAX_SIZE must be a whole number from 1 to 1024; it is 1025."},
+           Case{"BATCH_MAX_SIZE = 10**100", "BATCH_MAX_SIZE must be a whole number from 1 to 1024; it is 1000"},
+           Case{"BATCH_MAX_SIZE = '32'", "BATCH_MAX_SIZE must be a whole number from 1 to 1024; it is '32'."},
+           Case{"BATCH_MAX_SIZE = 2.5", "BATCH_MAX_SIZE must be a whole number from 1 to 1024; it is 2.5."},
+           Case{"BATCH_MAX_SIZE = True", "BATCH_MAX_SIZE must be a whole number from 1 to 1024; it is True."},
+           Case{"BATCH_MAX_WAIT_MS = -1",
+                "BATCH_MAX_WAIT_MS must be a number of milliseconds from 0 to 1000; it is -1."},
+           Case{"BATCH_MAX_WAIT_MS = float('nan')",
+                "BATCH_MAX_WAIT_MS must be a number of milliseconds from 0 to 1000; it is nan."},
+           Case{"BATCH_MAX_WAIT_MS = None",
+                "BATCH_MAX_WAIT_MS must be a number of milliseconds from 0 to 1000; it is None."},
+           Case{"run_batch = 3", "sets run_batch to 3; it must be a function taking a list of requests"},
+           // What @rawhttp leaves on a function.
+           Case{"run_batch._amlcore_rawhttp = True",
+                "decorates run_batch() with @rawhttp but not run(); run_batch() takes what run() takes"},
+       }) {
+    std::string script = absl::StrCat("def init():\n  pass\ndef run(d):\n  return d\n",
+                                      "def run_batch(requests):\n  return requests\n", c.setting, "\n");
+    std::ofstream(app / "src" / "score.py") << script;
+    auto result = RunCommand({AMLCORE_SCORE_PATH, "--status-file", (app / "status.json").string()}, 60s,
+                             {{"AZUREML_ENTRY_SCRIPT", "score.py"},
+                              {"AML_APP_ROOT", app.string()},
+                              {"AZUREML_SOURCE_DIRECTORY", (app / "src").string()}});
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->exit_code, score::kExitImportFailed) << c.setting << "\n" << result->output;
+    EXPECT_THAT(result->output, HasSubstr(absl::StrCat("UserScriptImportFailed: The entry script score.py")))
+        << c.setting;
+    EXPECT_THAT(result->output, HasSubstr(c.says)) << c.setting;
+    auto status = json::ParseObject(ReadFile((app / "status.json").string()).value_or("{}"), "status");
+    ASSERT_TRUE(status.ok());
+    EXPECT_EQ(json::GetString(*status, "reason"), "UserScriptImportFailed");
+    EXPECT_THAT(json::GetString(*status, "message"), HasSubstr(c.says));
+  }
 }
 
 TEST_F(ScoringRuntimeTest, ATimedOutRunIsAnsweredOnlyOnceItHasStopped) {
