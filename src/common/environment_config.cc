@@ -44,6 +44,9 @@ EnvironmentConfig Read(std::optional<std::string>* malformed) {
   if (auto window = seconds("AMLCORE_AUTOSCALE_STABILIZATION_SECONDS", 0, 3600)) {
     c.autoscale_stabilization = std::chrono::milliseconds(static_cast<int64_t>(*window * 1000));
   }
+  if (auto idle = seconds("AMLCORE_SCALE_TO_ZERO_IDLE_SECONDS", 1, 86400)) {
+    c.scale_to_zero_idle = std::chrono::milliseconds(static_cast<int64_t>(*idle * 1000));
+  }
   std::string offline = absl::AsciiStrToLower(Get("AMLCORE_OFFLINE_ENVIRONMENTS"));
   if (offline == "1" || offline == "true") {
     c.offline_environments = true;

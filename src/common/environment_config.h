@@ -32,6 +32,9 @@ struct EnvironmentConfig {
   // How long an autoscaled service's load must stay low before its replicas are scaled down
   // (AMLCORE_AUTOSCALE_STABILIZATION_SECONDS, 60 by default as Kubernetes' HorizontalPodAutoscaler waits).
   std::chrono::milliseconds autoscale_stabilization{60000};
+  // How long a service that may scale to zero stays idle before its last replica stops
+  // (AMLCORE_SCALE_TO_ZERO_IDLE_SECONDS, 5 minutes by default).
+  std::chrono::milliseconds scale_to_zero_idle{300000};
 
   static EnvironmentConfig Load();
   // Like Load, but a malformed value is an error naming the variable.

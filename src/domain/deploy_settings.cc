@@ -1,5 +1,6 @@
 #include "domain/deploy_settings.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/match.h"
@@ -37,7 +38,8 @@ const std::vector<DeploySetting> kSettings = {
     {"autoscale_enabled", "autoScaler.autoscaleEnabled", FlagSetting{&C::autoscale_enabled, &R::autoscale_enabled},
      kAll},
     {"autoscale_min_replicas", "autoScaler.minReplicas",
-     CountSetting{&C::autoscale_min_replicas, &R::autoscale_min_replicas, 1, kMaxReplicas}, kAll},
+     // 0 (beyond azureml): the service scales to zero when idle.
+     CountSetting{&C::autoscale_min_replicas, &R::autoscale_min_replicas, 0, kMaxReplicas}, kAll},
     {"autoscale_max_replicas", "autoScaler.maxReplicas",
      CountSetting{&C::autoscale_max_replicas, &R::autoscale_max_replicas, 1, kMaxReplicas}, kAll},
     {"autoscale_refresh_seconds", "autoScaler.refreshPeriodInSeconds",
@@ -265,7 +267,9 @@ ResolvedDeployConfig Resolve(const DeployConfig& c) {
   // Defaults that depend on other settings.
   r.num_replicas_given = c.num_replicas.has_value();
   r.autoscale_enabled = c.autoscale_enabled.value_or(!c.num_replicas.has_value());
-  r.num_replicas = c.num_replicas.value_or(r.autoscale_min_replicas);
+  // A service that may scale to zero deploys with one replica (so that its deployment is checked end to end)
+  // and holds capacity for one, so that waking never waits for capacity.
+  r.num_replicas = c.num_replicas.value_or(std::max<int64_t>(1, r.autoscale_min_replicas));
   r.auth_enabled = c.auth_enabled.value_or(!r.token_auth_enabled);
   r.memory_gb_limit = c.memory_gb_limit.value_or(r.memory_gb);
   return r;

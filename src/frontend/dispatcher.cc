@@ -122,13 +122,22 @@ void VersionDispatcher::Answer(const std::shared_ptr<http::Responder>& reply, ht
   std::move(*reply)(std::move(response));
 }
 
+void VersionDispatcher::SetHoldWhenNoReplica(bool hold) {
+  std::lock_guard lock(mu_);
+  hold_when_no_replica_ = hold;
+}
+
 void VersionDispatcher::Submit(http::Request request, http::Responder reply) {
   Pending pending{std::move(request), std::make_shared<http::Responder>(std::move(reply)), Clock::now()};
   std::shared_ptr<Backend> backend;
   {
     std::lock_guard lock(mu_);
     if (!AnyReachableLocked()) {
-      // Nothing could serve it within the wait anyway.
+      // Nothing could serve it within the wait anyway, unless a replica is started for it.
+      if (hold_when_no_replica_ && backends_.empty()) {
+        queue_.push_back(std::move(pending));
+        return;
+      }
     } else if ((backend = PickLocked())) {
       ++backend->inflight;
     } else {
@@ -145,17 +154,24 @@ void VersionDispatcher::Submit(http::Request request, http::Responder reply) {
 
 void VersionDispatcher::ExpireQueued() {
   std::vector<Pending> expired;
+  bool waking = false;
   {
     std::lock_guard lock(mu_);
+    waking = hold_when_no_replica_ && backends_.empty();
     auto now = Clock::now();
     while (!queue_.empty() && now - queue_.front().arrived >= limits_.max_queue_wait) {
       expired.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
   }
+  std::string message =
+      waking ? absl::StrCat("No ready replicas for service ", service_, ": it was scaled to zero and a replica is "
+                            "starting; a max_request_wait_time long enough for a replica to start lets requests wait "
+                            "for it")
+             : absl::StrCat("Too many requests for service ", service_, " (overloaded)");
   for (auto& p : expired) {
-    Answer(p.reply, FrontEndMessage(503, absl::StrCat("Too many requests for service ", service_, " (overloaded)")),
-           p.arrived, std::string(p.request.headers.Get("x-request-id").value_or("")));
+    Answer(p.reply, FrontEndMessage(503, message), p.arrived,
+           std::string(p.request.headers.Get("x-request-id").value_or("")));
   }
 }
 

@@ -49,6 +49,9 @@ class VersionDispatcher {
   VersionDispatcher(std::string service, std::string version, http::UpstreamClient* upstream);
 
   void SetLimits(const DispatcherLimits& limits);
+  // A version that scales to zero: with no ready replica, requests wait in the queue (up to the wait limit)
+  // for the replica its autoscaler starts, instead of a 503 at once.
+  void SetHoldWhenNoReplica(bool hold);
   // The replicas to route to (ready and not draining), by id and address; keeps counts of those that stay.
   void SetBackends(const std::vector<std::pair<std::string, http::UpstreamAddress>>& backends);
   // Requests in flight to a replica (0 for unknown ones).
@@ -99,6 +102,7 @@ class VersionDispatcher {
   http::UpstreamClient* upstream_;
   mutable std::mutex mu_;
   DispatcherLimits limits_;
+  bool hold_when_no_replica_ = false;
   std::vector<std::shared_ptr<Backend>> backends_;
   // Replicas no longer routed to that still have requests in flight (their replica must not stop yet).
   std::vector<std::shared_ptr<Backend>> retired_;

@@ -125,7 +125,8 @@ struct FrontEnd::Impl {
                                    .target_utilization = a.target_utilization,
                                    .max_concurrent_per_replica = std::max<int64_t>(1, workload.max_concurrent_requests),
                                    .refresh = std::chrono::seconds(std::max<int64_t>(1, a.refresh_seconds)),
-                                   .stabilization = options.autoscale_stabilization};
+                                   .stabilization = options.autoscale_stabilization,
+                                   .idle_to_zero = options.scale_to_zero_idle};
     ScaledWorkload& s = scaled[name];
     if (!s.autoscaler) {
       s.autoscaler = std::make_unique<domain::Autoscaler>(policy);
@@ -154,8 +155,10 @@ struct FrontEnd::Impl {
         auto it = scaled.find(name);
         if (it == scaled.end()) continue;
         ScaledWorkload& s = it->second;
-        s.autoscaler->Sample(now, dispatcher->TotalInflight(), dispatcher->QueueDepth());
-        if (now < s.next_decision) continue;
+        int queued = dispatcher->QueueDepth();
+        s.autoscaler->Sample(now, dispatcher->TotalInflight(), queued);
+        // A request for a version scaled to zero does not wait for the next period.
+        if (now < s.next_decision && !(current == 0 && queued > 0)) continue;
         s.next_decision = now + s.autoscaler->policy().refresh;
         decision = s.autoscaler->Decide(now, current, s.allowed);
         if (decision.desired == current && decision.wanted == s.last_wanted) continue;
@@ -245,6 +248,7 @@ struct FrontEnd::Impl {
       saved = SavedWorkloadsLocked();
     }
     SaveWorkloads(saved);
+    dispatcher->SetHoldWhenNoReplica(workload.autoscale && workload.autoscale->min_replicas == 0);
     PutAutoscaler(workload);
     supervisor->Put(VersionTarget{std::move(workload), std::move(dispatcher)});
   }

@@ -28,6 +28,8 @@ struct FrontEndOptions {
   int threads = 0;
   // How long an autoscaled version's load must stay low before it is scaled down.
   std::chrono::milliseconds autoscale_stabilization{60000};
+  // How long a version that may scale to zero (autoscale_min_replicas=0) stays idle before its last replica stops.
+  std::chrono::milliseconds scale_to_zero_idle{300000};
 };
 
 // One I/O thread per core this process may run on, at least 2 and at most 8. One thread serves tens of

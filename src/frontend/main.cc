@@ -39,7 +39,9 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // threads started below inherit the mask
 
   if (options.threads == 0) options.threads = amlcore::frontend::DefaultIoThreads();
-  options.autoscale_stabilization = amlcore::EnvironmentConfig::Load().autoscale_stabilization;
+  amlcore::EnvironmentConfig config = amlcore::EnvironmentConfig::Load();
+  options.autoscale_stabilization = config.autoscale_stabilization;
+  options.scale_to_zero_idle = config.scale_to_zero_idle;
   auto fe = amlcore::frontend::FrontEnd::Start(options);
   if (!fe.ok()) {
     std::cerr << "amlcore-fe: " << fe.status().message() << std::endl;

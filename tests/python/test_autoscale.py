@@ -73,3 +73,31 @@ def test_a_scale_up_waits_for_capacity_and_says_what_the_load_asks_for(quick_sca
                  max_seconds=90) as load:
         wait_until(lambda: replicas(service) == (2, 2, 3), 60, "two replicas running and three wanted")
     assert load.failures() == []
+
+
+def test_a_service_scales_to_zero_when_idle_and_wakes_for_a_request(home, monkeypatch, tmp_path):
+    # An amlcore extension: autoscale_min_replicas=0. Idle for 3 s, the last replica stops.
+    monkeypatch.setenv("AMLCORE_SCALE_TO_ZERO_IDLE_SECONDS", "3")
+    monkeypatch.setenv("AMLCORE_AUTOSCALE_STABILIZATION_SECONDS", "1")
+    ws, target = cluster()
+    service = deploy(ws, target, script_dir(tmp_path, ECHO), name="to-zero", num_replicas=None,
+                     autoscale_enabled=True, autoscale_min_replicas=0, autoscale_max_replicas=2,
+                     autoscale_refresh_seconds=1, max_request_wait_time=30000)
+    service.wait_for_deployment()
+    assert service.run('{"first": 1}') == {"echo": {"first": 1}}
+    wait_until(lambda: replicas(service)[:2] == (0, 0), 60, "the service scaled to zero")
+    # Scaled to zero is not a failure: the service is Healthy with no replica, and the cluster has none of it.
+    assert service.state == "Healthy"
+    assert home.replicas("to-zero") == []
+    # The next request waits in the queue while a replica starts, and is answered.
+    assert service.run('{"again": 2}') == {"echo": {"again": 2}}
+    assert len(home.replicas("to-zero")) == 1
+
+
+def test_scale_to_zero_needs_autoscaling_and_a_wait_long_enough(ws, tmp_path):
+    from amlcore.exceptions import WebserviceException
+    from amlcore.webservice import AksWebservice
+    with pytest.raises(WebserviceException, match="autoscale_min_replicas provided without enabling autoscaling"):
+        AksWebservice.deploy_configuration(autoscale_min_replicas=0, num_replicas=1)
+    with pytest.raises(WebserviceException, match="autoscale_min_replicas must be greater than or equal to zero"):
+        AksWebservice.deploy_configuration(autoscale_enabled=True, autoscale_min_replicas=-1)
