@@ -164,6 +164,9 @@ struct VersionRoute {
   int64_t max_concurrent_requests_per_replica = 1;
   int64_t max_queue_wait_ms = 500;
   int64_t scoring_timeout_ms = 60000;
+  // Whether the service set replica_max_concurrent_requests; if not, a replica whose score.py has run_batch()
+  // is sent as many requests at once as its batches take.
+  bool concurrency_given = true;
 };
 constexpr auto JsonFields(const VersionRoute*) {
   return json::Fields(json::Field("name", &VersionRoute::name), json::Field("workload", &VersionRoute::workload),
@@ -172,7 +175,8 @@ constexpr auto JsonFields(const VersionRoute*) {
                       json::Field("isControl", &VersionRoute::is_control),
                       json::Field("maxConcurrentRequestsPerReplica", &VersionRoute::max_concurrent_requests_per_replica),
                       json::Field("maxQueueWaitMs", &VersionRoute::max_queue_wait_ms),
-                      json::Field("scoringTimeoutMs", &VersionRoute::scoring_timeout_ms));
+                      json::Field("scoringTimeoutMs", &VersionRoute::scoring_timeout_ms),
+                      json::Field("concurrencyGiven", &VersionRoute::concurrency_given));
 }
 
 struct EndpointAuth {

@@ -32,19 +32,20 @@ void VersionDispatcher::SetLimits(const DispatcherLimits& limits) {
   limits_ = limits;
 }
 
-void VersionDispatcher::SetBackends(const std::vector<std::pair<std::string, http::UpstreamAddress>>& wanted) {
+void VersionDispatcher::SetBackends(const std::vector<RoutedReplica>& wanted) {
   std::vector<std::pair<std::shared_ptr<Backend>, Pending>> forwards;
   {
     std::lock_guard lock(mu_);
     std::vector<std::shared_ptr<Backend>> next;
-    for (const auto& [id, address] : wanted) {
+    for (const RoutedReplica& w : wanted) {
       auto it = std::find_if(backends_.begin(), backends_.end(),
-                             [&](const auto& b) { return b->replica_id == id && b->address == address; });
+                             [&](const auto& b) { return b->replica_id == w.id && b->address == w.address; });
       if (it != backends_.end()) {
         next.push_back(*it);
       } else {
-        next.push_back(std::make_shared<Backend>(Backend{id, address, 0}));
+        next.push_back(std::make_shared<Backend>(Backend{w.id, w.address, 0}));
       }
+      next.back()->batch_max_size = w.batch_max_size;
     }
     for (const auto& old : backends_) {
       if (std::find(next.begin(), next.end(), old) != next.end()) continue;
@@ -98,13 +99,25 @@ bool VersionDispatcher::AnyReachableLocked() const {
   return std::any_of(backends_.begin(), backends_.end(), [&](const auto& b) { return now >= b->unreachable_until; });
 }
 
+int VersionDispatcher::ReplicaCap() const {
+  std::lock_guard lock(mu_);
+  int cap = limits_.max_concurrent_per_replica;
+  for (const auto& b : backends_) cap = std::max(cap, CapLocked(*b));
+  return cap;
+}
+
+int VersionDispatcher::CapLocked(const Backend& backend) const {
+  if (!limits_.concurrency_given && backend.batch_max_size > 0) return backend.batch_max_size;
+  return limits_.max_concurrent_per_replica;
+}
+
 std::shared_ptr<VersionDispatcher::Backend> VersionDispatcher::PickLocked() {
   std::shared_ptr<Backend> best;
   auto now = Clock::now();
   size_t n = backends_.size();
   for (size_t i = 0; i < n; ++i) {
     const auto& b = backends_[(next_ + i) % n];
-    if (b->inflight >= limits_.max_concurrent_per_replica || now < b->unreachable_until) continue;
+    if (b->inflight >= CapLocked(*b) || now < b->unreachable_until) continue;
     if (!best || b->inflight < best->inflight) best = b;
   }
   if (best) next_ = (next_ + 1) % std::max<size_t>(n, 1);

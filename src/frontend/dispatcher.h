@@ -1,4 +1,5 @@
-// Routes the requests of one service version to its ready replicas: at most N in flight per replica, the
+// Routes the requests of one service version to its ready replicas: at most N in flight per replica (the
+// service's replica_max_concurrent_requests, or a batching replica's batch size when the service leaves it unset), the
 // least-loaded replica first, the rest queued up to the service's wait limit, each answered within the
 // scoring timeout. A request not a byte of which reached a replica (it died, its socket is closed) goes to
 // another one, and that replica is left out for a while, so a crash fails only the requests it was serving.
@@ -38,8 +39,19 @@ struct VersionMetrics {
   void Record(int status, Clock::duration elapsed);
 };
 
+// A ready replica as the dispatcher routes to it.
+struct RoutedReplica {
+  std::string id;
+  http::UpstreamAddress address;
+  // Its score.py's run_batch() takes this many requests at once (0: it has none). Unless the service sets
+  // replica_max_concurrent_requests, the replica is sent that many at once, so that its batches can fill.
+  int batch_max_size = 0;
+};
+
 struct DispatcherLimits {
   int max_concurrent_per_replica = 1;
+  // Whether the service set replica_max_concurrent_requests (else a batching replica takes its batch size).
+  bool concurrency_given = true;
   std::chrono::milliseconds max_queue_wait{500};
   std::chrono::milliseconds scoring_timeout{60000};
 };
@@ -53,10 +65,12 @@ class VersionDispatcher {
   // for the replica its autoscaler starts, instead of a 503 at once.
   void SetHoldWhenNoReplica(bool hold);
   // The replicas to route to (ready and not draining), by id and address; keeps counts of those that stay.
-  void SetBackends(const std::vector<std::pair<std::string, http::UpstreamAddress>>& backends);
+  void SetBackends(const std::vector<RoutedReplica>& backends);
   // Requests in flight to a replica (0 for unknown ones).
   int Inflight(const std::string& replica_id) const;
   int ReadyBackends() const;
+  // How many requests a replica takes at once: the service's cap, or a batching replica's batch size.
+  int ReplicaCap() const;
   int QueueDepth() const;
   int TotalInflight() const;
 
@@ -74,6 +88,7 @@ class VersionDispatcher {
     std::string replica_id;
     http::UpstreamAddress address;
     int inflight = 0;
+    int batch_max_size = 0;
     // Not picked before this time: a request could not be delivered to it.
     Clock::time_point unreachable_until{};
   };
@@ -86,6 +101,8 @@ class VersionDispatcher {
   // Picks the least-loaded reachable backend with room; null when all are full. Call with mu_ held.
   std::shared_ptr<Backend> PickLocked();
   bool AnyReachableLocked() const;
+  // How many requests `backend` may have in flight. Call with mu_ held.
+  int CapLocked(const Backend& backend) const;
   void Forward(std::shared_ptr<Backend> backend, Pending pending);
   // `backend` could not be reached: leaves it out for a while and sends `pending` to another replica.
   void Redirect(const std::shared_ptr<Backend>& backend, Pending pending);

@@ -156,6 +156,12 @@ struct FrontEnd::Impl {
         if (it == scaled.end()) continue;
         ScaledWorkload& s = it->second;
         int queued = dispatcher->QueueDepth();
+        // Utilization counts against what a replica takes at once (its batch size when it batches).
+        if (int cap = dispatcher->ReplicaCap(); cap != s.autoscaler->policy().max_concurrent_per_replica) {
+          domain::AutoscalePolicy policy = s.autoscaler->policy();
+          policy.max_concurrent_per_replica = cap;
+          s.autoscaler->SetPolicy(policy);
+        }
         s.autoscaler->Sample(now, dispatcher->TotalInflight(), queued);
         // A request for a version scaled to zero does not wait for the next period.
         if (now < s.next_decision && !(current == 0 && queued > 0)) continue;
@@ -203,6 +209,7 @@ struct FrontEnd::Impl {
         auto dispatcher = DispatcherLocked(version.workload, route.name, version.name);
         dispatcher->SetLimits(
             {.max_concurrent_per_replica = static_cast<int>(std::max<int64_t>(1, version.max_concurrent_requests_per_replica)),
+             .concurrency_given = version.concurrency_given,
              .max_queue_wait = std::chrono::milliseconds(version.max_queue_wait_ms),
              .scoring_timeout = std::chrono::milliseconds(version.scoring_timeout_ms)});
         entry->dispatchers.push_back(dispatcher);

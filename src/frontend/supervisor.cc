@@ -32,6 +32,7 @@ struct RuntimeStatus {
   std::string phase;
   std::string reason;
   std::string message;
+  int64_t batch_max_size = 0;  // a ready replica whose score.py has run_batch(): its BATCH_MAX_SIZE
 };
 
 std::optional<RuntimeStatus> ReadRuntimeStatus(const std::string& directory) {
@@ -40,7 +41,7 @@ std::optional<RuntimeStatus> ReadRuntimeStatus(const std::string& directory) {
   auto object = json::ParseObject(*text, kReplicaStatusFile);
   if (!object.ok()) return std::nullopt;
   return RuntimeStatus{json::GetString(*object, "phase"), json::GetString(*object, "reason"),
-                       json::GetString(*object, "message")};
+                       json::GetString(*object, "message"), json::GetInt(*object, "batch_max_size")};
 }
 
 std::chrono::seconds Backoff(int restarts) {
@@ -296,7 +297,10 @@ void ReplicaSupervisor::Observe(Observation& o) {
     return;
   }
   if (o.terminating) return;
-  if (auto status = ReadRuntimeStatus(o.directory)) o.phase = status->phase;
+  if (auto status = ReadRuntimeStatus(o.directory)) {
+    o.phase = status->phase;
+    o.batch_max_size = status->batch_max_size;
+  }
   if (o.memory_limit_gb > 0) o.resident_bytes = GroupResidentBytes(o.process.pid);
 }
 
@@ -323,6 +327,7 @@ void ReplicaSupervisor::ApplyObservationsLocked(const std::vector<Observation>& 
       r->state = ReplicaState::kReady;
       r->ready_since = now;
     }
+    r->batch_max_size = o.batch_max_size;
     double limit = o.memory_limit_gb;
     if (limit > 0 && o.resident_bytes > static_cast<uint64_t>(limit * 1024 * 1024 * 1024)) {
       Kill(*r, "OOMKilled", absl::StrCat("The replica and the processes it started used more than its memory limit of ",
@@ -461,10 +466,10 @@ void ReplicaSupervisor::PlanSetLocked(const std::string& name, VersionSet& set, 
     if (set.removed || current_ready >= desired || r.state != ReplicaState::kReady) r.draining = true;
   }
 
-  std::vector<std::pair<std::string, http::UpstreamAddress>> backends;
+  std::vector<RoutedReplica> backends;
   for (const Replica& r : set.replicas) {
     if (r.state == ReplicaState::kReady && !r.draining && !r.terminating && r.process.pid != 0) {
-      backends.emplace_back(r.id, r.address);
+      backends.push_back(RoutedReplica{r.id, r.address, static_cast<int>(r.batch_max_size)});
     } else if (r.draining && !r.unrouted) {
       plan.unrouted.emplace_back(name, r.id);
     }

@@ -82,6 +82,7 @@ class ReplicaSupervisor {
     bool unrouted = false;
     bool terminating = false;
     Clock::time_point terminate_deadline;
+    int64_t batch_max_size = 0;  // from its status: how many requests its run_batch() takes at once (0: none)
     std::string kill_reason;  // set when the supervisor killed it
     std::string kill_message;
     std::string last_reason;
@@ -108,6 +109,7 @@ class ReplicaSupervisor {
     // Filled in without the lock.
     bool running = true;
     std::string phase;  // from the replica's status file
+    int64_t batch_max_size = 0;
     std::string failure_reason;   // a replica that exited: what its status file says
     std::string failure_message;
     std::string log_tail;
@@ -144,9 +146,7 @@ class ReplicaSupervisor {
   };
   // What one pass decided to do outside the lock.
   struct Plan {
-    std::vector<std::pair<std::shared_ptr<VersionDispatcher>,
-                          std::vector<std::pair<std::string, http::UpstreamAddress>>>>
-        routing;
+    std::vector<std::pair<std::shared_ptr<VersionDispatcher>, std::vector<RoutedReplica>>> routing;
     std::vector<ProbeJob> probes;
     std::vector<SpawnJob> spawns;
     std::vector<std::string> removals;  // directories of replicas that are gone

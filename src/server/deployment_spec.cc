@@ -101,6 +101,7 @@ domain::VersionRoute RouteOf(const ServiceRecord& service, const ServiceVersionR
   route.max_concurrent_requests_per_replica = c.replica_max_concurrent_requests;
   route.max_queue_wait_ms = c.max_request_wait_time;
   route.scoring_timeout_ms = c.scoring_timeout_ms;
+  route.concurrency_given = spec.request.config.replica_max_concurrent_requests.has_value();
   return route;
 }
 

@@ -111,6 +111,18 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(aks, tmp_p
     assert "it must return one result per request, in order" in message
 
 
+def test_with_the_default_cap_a_batching_replica_is_sent_a_batch_at_once(aks, tmp_path):
+    # replica_max_concurrent_requests left unset: the front end sends a replica whose run_batch() takes 16 at once
+    # up to 16 requests at once, so its batches fill; a script without run_batch() keeps one at a time.
+    ws, target = aks
+    service = deploy(ws, target, script_dir(tmp_path, BATCHING), name="batch-default", max_request_wait_time=30000)
+    service.wait_for_deployment()
+    replies = at_once(service.scoring_uri, [json.dumps({"id": i}) for i in range(48)], service.get_keys()[0])
+    assert all(status == 200 for status, _, _ in replies)
+    largest = max(json.loads(body)["largest"] for _, body, _ in replies)
+    assert 1 < largest <= 16
+
+
 def test_a_script_without_run_batch_serves_concurrent_requests_as_before(aks, tmp_path):
     ws, target = aks
     service = deploy(ws, target, script_dir(tmp_path, ECHO), name="plain-svc", replica_max_concurrent_requests=8,
