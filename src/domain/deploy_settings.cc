@@ -308,6 +308,19 @@ bool AnySet(const DeployConfig& config) {
   return false;
 }
 
+bool NeedsDeployment(const DeployConfig& changes, const ResolvedDeployConfig& now) {
+  for (const auto& s : kSettings) {
+    if (s.routing_only || !s.IsSet(changes)) continue;
+    std::string_view name = s.name;
+    bool policy = name == "autoscale_max_replicas" || name == "autoscale_refresh_seconds" ||
+                  name == "autoscale_target_utilization";
+    if (policy && now.autoscale_enabled && !now.num_replicas_given) continue;
+    if (name == "autoscale_enabled" && *changes.autoscale_enabled == now.autoscale_enabled) continue;
+    return true;
+  }
+  return false;
+}
+
 bool NeedsDeployment(const DeployConfig& changes) {
   for (const auto& s : kSettings) {
     if (!s.routing_only && s.IsSet(changes)) return true;

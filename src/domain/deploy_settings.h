@@ -106,6 +106,9 @@ absl::Status ValidateAuthChange(bool key_now, bool token_now, const DeployConfig
 bool AnySet(const DeployConfig& config);
 // Whether the settings `changes` sets need a new deployment (some setting is not routing_only).
 bool NeedsDeployment(const DeployConfig& changes);
+// The same for a service that runs with `now`: its autoscaling policy (maximum, refresh period, target) changes in
+// place while it autoscales, as does autoscale_enabled set to what it already is.
+bool NeedsDeployment(const DeployConfig& changes, const ResolvedDeployConfig& now);
 
 // deploymentConfig as azureml sends it (unset settings left out), and back (strict: wrong types and unknown
 // fields name the field).

@@ -501,9 +501,19 @@ StepResult ServiceController::Fail(Loaded& l, const char* failed_phase, const st
 }
 
 StepResult ServiceController::Complete(Loaded& l) {
-  // Routes are published as the database now has them: a change of traffic takes effect here.
+  // Routes are published as the database now has them: a change of traffic takes effect here, and what runs
+  // takes settings that change in place (an autoscaling policy) without a new revision.
   if (l.cluster && l.cluster->state == ProvisioningState::kSucceeded) {
     if (auto published = routes_->Publish(l.cluster->id); !published.ok()) return StepResult::RequeueAfter(kRetry);
+    for (const auto& v : l.versions) {
+      if (v.live_spec.empty() || v.state == kVersionDeleting) continue;
+      auto live = DeploymentSpecFromJson(v.live_spec);
+      if (!live.ok()) continue;
+      if (auto applied = backend_.workloads->ApplyVersion(l.cluster_ref(), WorkloadOf(l.service, v, *live, v.live_revision));
+          !applied.ok()) {
+        return StepResult::RequeueAfter(kRetry);
+      }
+    }
   }
   std::vector<std::string> shares;
   for (const auto& v : l.versions) {

@@ -496,7 +496,7 @@ absl::StatusOr<WebserviceService::Accepted> WebserviceService::Update(const Work
         }
         r.config = domain::Overlay(r.config, *changes);
         routing_changes = domain::Overlay(routing_changes, *changes);
-        redeploy |= domain::NeedsDeployment(*changes);
+        redeploy |= domain::NeedsDeployment(*changes, now);
       } else if (path == "/models") {
         redeploy = true;
         r.model_ids.clear();

@@ -101,3 +101,21 @@ def test_scale_to_zero_needs_autoscaling_and_a_wait_long_enough(ws, tmp_path):
         AksWebservice.deploy_configuration(autoscale_min_replicas=0, num_replicas=1)
     with pytest.raises(WebserviceException, match="autoscale_min_replicas must be greater than or equal to zero"):
         AksWebservice.deploy_configuration(autoscale_enabled=True, autoscale_min_replicas=-1)
+
+
+def test_the_autoscaling_policy_changes_in_place(quick_scale_down, tmp_path):
+    ws, target = cluster()
+    service = deploy(ws, target, script_dir(tmp_path, ECHO), name="policy", num_replicas=None,
+                     autoscale_enabled=True, autoscale_min_replicas=1, autoscale_max_replicas=1,
+                     autoscale_refresh_seconds=1, max_request_wait_time=10000)
+    service.wait_for_deployment()
+    before = sorted(p["pid"] for p in quick_scale_down.replicas("policy"))
+    # A new maximum (with autoscale_enabled as it is) needs no new replicas: the running one stays.
+    service.update(autoscale_enabled=True, autoscale_max_replicas=3)
+    service.wait_for_deployment()
+    assert sorted(p["pid"] for p in quick_scale_down.replicas("policy")) == before
+    assert service.serialize()["autoScaler"]["maxReplicas"] == 3
+    with Traffic(service.scoring_uri, key=service.get_keys()[0], body=b'{"sleep": 0.2}', connections=4,
+                 max_seconds=90) as load:
+        wait_until(lambda: replicas(service)[0] == 3, 60, "three ready replicas under the new maximum")
+    assert load.failures() == []
