@@ -509,8 +509,9 @@ StepResult ServiceController::Complete(Loaded& l) {
       if (v.live_spec.empty() || v.state == kVersionDeleting) continue;
       auto live = DeploymentSpecFromJson(v.live_spec);
       if (!live.ok()) continue;
-      if (auto applied = backend_.workloads->ApplyVersion(l.cluster_ref(), WorkloadOf(l.service, v, *live, v.live_revision));
-          !applied.ok()) {
+      domain::WorkloadSpec workload = WorkloadOf(l.service, v, *live, v.live_revision);
+      if (!workload.autoscale) continue;
+      if (auto applied = backend_.workloads->ApplyVersion(l.cluster_ref(), workload); !applied.ok()) {
         return StepResult::RequeueAfter(kRetry);
       }
     }

@@ -212,9 +212,10 @@ TEST_F(ScoringRuntimeTest, AnswersProbesWhileRunIsBusyAndQueuesConcurrentRequest
   for (int i = 0; i < 4; ++i) EXPECT_EQ(bodies[i], absl::StrCat(R"({"you_sent": {"sleep": 0.5, "i": )", i, "}}"));
 }
 
-// A run_batch() that says, for each request, which batch it was in and the largest batch so far.
+// A run_batch() that says, for each request, which batch it was in and the largest batch so far. Its first batch
+// takes a second, so that requests sent at once pile up behind it however slowly their clients start.
 constexpr char kBatchEcho[] = R"(
-import json
+import json, time
 sizes = []
 BATCH_MAX_SIZE = 8
 BATCH_MAX_WAIT_MS = 500
@@ -224,6 +225,8 @@ def run(raw):
     return {"run": json.loads(raw)}
 def run_batch(requests):
     sizes.append(len(requests))
+    if len(sizes) == 1:
+        time.sleep(1)
     print("batch of", len(requests))
     return [{"id": json.loads(raw).get("id"), "batch": len(requests), "largest": max(sizes)} for raw in requests]
 )";
