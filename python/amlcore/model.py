@@ -45,6 +45,15 @@ def _filters(value, name):
     return out
 
 
+def _model_list(models):
+    """``models`` as a list, each checked to be a Model (Model.deploy and Model.profile take them alike)."""
+    models = list(models or [])
+    for m in models:
+        if not isinstance(m, Model):
+            raise WebserviceException("models must be Model objects, not {}.".format(type(m).__name__))
+    return models
+
+
 class Model:
     """A registered model: versioned files stored by the workspace server.
 
@@ -155,10 +164,7 @@ class Model:
         if not isinstance(inference_config, InferenceConfig):
             raise WebserviceException("inference_config must be an InferenceConfig, not {}.".format(
                 type(inference_config).__name__))
-        models = list(models or [])
-        for m in models:
-            if not isinstance(m, Model):
-                raise WebserviceException("models must be Model objects, not {}.".format(type(m).__name__))
+        models = _model_list(models)
         frame = input_dataset.to_pandas_dataframe()
         description_of = "columns: {}, rows: {}, types: {}".format(
             list(frame.columns), len(frame), {str(c): str(t) for c, t in frame.dtypes.items()})
@@ -200,10 +206,7 @@ class Model:
         if inference_config is not None and not isinstance(inference_config, InferenceConfig):
             raise WebserviceException("inference_config must be an InferenceConfig, not {}.".format(
                 type(inference_config).__name__))
-        models = list(models or [])
-        for m in models:
-            if not isinstance(m, Model):
-                raise WebserviceException("models must be Model objects, not {}.".format(type(m).__name__))
+        models = _model_list(models)
         core_models = [m._core for m in models]
         core_inference = inference_config._to_core() if inference_config is not None else _core.InferenceConfig()
         if deployment_config is None and deployment_target is None:
