@@ -47,7 +47,9 @@ class ResponseSink {
 };
 
 // Sends exactly one response. Movable, not copyable. A Responder destroyed without being called answers 500
-// so that a client is never left hanging.
+// so that a client is never left hanging. It holds its connection, which lives on the server's event loop:
+// call or drop it before that loop is destroyed (a server's own loop goes with the server; amlcore's services
+// run their servers on a loop that outlives them and their queues).
 class Responder {
  public:
   explicit Responder(std::shared_ptr<ResponseSink> sink) : sink_(std::move(sink)) {}

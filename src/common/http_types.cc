@@ -18,8 +18,12 @@ std::optional<absl::string_view> Headers::Get(absl::string_view name) const {
 }
 
 void Headers::Set(absl::string_view name, absl::string_view value) {
-  std::erase_if(fields_, [&](const auto& f) { return absl::EqualsIgnoreCase(f.first, name); });
+  Remove(name);
   Add(name, value);
+}
+
+void Headers::Remove(absl::string_view name) {
+  std::erase_if(fields_, [&](const auto& f) { return absl::EqualsIgnoreCase(f.first, name); });
 }
 
 void Headers::Add(absl::string_view name, absl::string_view value) {

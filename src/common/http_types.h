@@ -18,6 +18,8 @@ class Headers {
   // Replaces every field called `name` with one field.
   void Set(absl::string_view name, absl::string_view value);
   void Add(absl::string_view name, absl::string_view value);
+  // Drops every field called `name`.
+  void Remove(absl::string_view name);
   const std::vector<std::pair<std::string, std::string>>& fields() const { return fields_; }
 
  private:

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/json.h"
+#include "score/scoring_runtime.h"
 
 namespace amlcore::frontend {
 
@@ -150,6 +151,11 @@ void VersionDispatcher::SetHoldWhenNoReplica(bool hold) {
   hold_when_no_replica_ = hold;
 }
 
+bool VersionDispatcher::Serves() const {
+  std::lock_guard lock(mu_);
+  return !backends_.empty() || hold_when_no_replica_;
+}
+
 void VersionDispatcher::Submit(http::Request request, http::Responder reply) {
   Pending pending{std::move(request), std::make_shared<http::Responder>(std::move(reply)), Clock::now()};
   std::shared_ptr<Backend> backend;
@@ -200,14 +206,26 @@ void VersionDispatcher::ExpireQueued() {
 
 void VersionDispatcher::Forward(std::shared_ptr<Backend> backend, Pending pending) {
   std::chrono::milliseconds timeout;
+  std::chrono::milliseconds queue_wait;
+  bool behind_others;  // the replica runs others before it: it goes out pipelined
   {
     std::lock_guard lock(mu_);
     timeout = limits_.scoring_timeout;
+    queue_wait = limits_.max_queue_wait;
+    behind_others = backend->inflight > CapLocked(*backend);
   }
   // The scoring timeout counts from arrival: time spent queued is part of it.
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(timeout - (Clock::now() - pending.arrived));
+  auto waited = Clock::now() - pending.arrived;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(timeout - waited);
   if (left <= std::chrono::milliseconds(0)) left = std::chrono::milliseconds(1);
   pending.request.headers.Set("Connection", "keep-alive");
+  if (behind_others) {
+    // It may wait in the replica only as long as it could have waited in the queue here.
+    auto wait_left = std::chrono::duration_cast<std::chrono::milliseconds>(queue_wait - waited);
+    pending.request.headers.Set(score::kStartWithinHeader, absl::StrCat(std::max<int64_t>(1, wait_left.count())));
+  } else {
+    pending.request.headers.Remove(score::kStartWithinHeader);
+  }
   // Kept until the answer: a request not a byte of which reached the replica is sent again elsewhere.
   auto held = std::make_shared<Pending>(std::move(pending));
   auto timed_out = std::make_shared<bool>(false);
@@ -216,7 +234,12 @@ void VersionDispatcher::Forward(std::shared_ptr<Backend> backend, Pending pendin
                     if (absl::IsUnavailable(response.status())) return Redirect(backend, std::move(*held));
                     if (absl::IsAborted(response.status())) LeaveOut(backend);
                     http::Response out;
-                    if (response.ok()) {
+                    if (response.ok() && response->status == 503 &&
+                        response->headers.Get(score::kNotStartedHeader)) {
+                      // Pipelined, it waited in the replica as long as it could have waited in the queue.
+                      out = FrontEndMessage(503, absl::StrCat("Too many requests for service ", service_,
+                                                              " (overloaded)"));
+                    } else if (response.ok()) {
                       out = std::move(*response);
                       // A failing run() is the replica's 500; to the client the gateway failed.
                       if (out.status == 500) out.status = 502;

@@ -67,6 +67,9 @@ class VersionDispatcher {
   // A version that scales to zero: with no ready replica, requests wait in the queue (up to the wait limit)
   // for the replica its autoscaler starts, instead of a 503 at once.
   void SetHoldWhenNoReplica(bool hold);
+  // Whether requests can be sent to it: it has a ready replica, or it holds them while one starts (scaled to
+  // zero). A version that can keeps its share of an endpoint's traffic.
+  bool Serves() const;
   // The replicas to route to (ready and not draining), by id and address; keeps counts of those that stay.
   void SetBackends(const std::vector<RoutedReplica>& backends);
   // Requests in flight to a replica (0 for unknown ones).

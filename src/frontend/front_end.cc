@@ -133,7 +133,10 @@ struct FrontEnd::Impl {
     } else {
       s.autoscaler->SetPolicy(policy);
     }
-    s.allowed = std::max(workload.count, workload.allowed);
+    int64_t allowed = std::max(workload.count, workload.allowed);
+    // Capacity granted for a scale-up the load asked for is used at once, not at the next refresh.
+    if (allowed > s.allowed) s.next_decision = {};
+    s.allowed = allowed;
   }
 
   // Samples every autoscaled workload's load and, each refresh period, scales it as its autoscaler decides.
@@ -278,7 +281,8 @@ struct FrontEnd::Impl {
   }
 
   // Weighted choice among versions by their effective shares: a version's percentile when it has ready
-  // replicas, the default what the others leave (see domain::EffectiveShares); the default when none is ready.
+  // replicas (or was scaled to zero: its requests wake it), the default what the others leave (see
+  // domain::EffectiveShares); the default when none is ready.
   std::shared_ptr<VersionDispatcher> ChooseVersion(const ServiceEntry& entry) {
     const auto& versions = entry.route.versions;
     if (versions.empty()) return nullptr;
@@ -287,7 +291,7 @@ struct FrontEnd::Impl {
     std::vector<bool> ready;
     for (size_t i = 0; i < versions.size(); ++i) {
       routing.push_back({versions[i].name, versions[i].traffic_percentile, versions[i].is_default, ""});
-      ready.push_back(entry.dispatchers[i]->ReadyBackends() > 0);
+      ready.push_back(entry.dispatchers[i]->Serves());
     }
     std::vector<double> shares = domain::EffectiveShares(routing, ready);
     thread_local std::mt19937_64 random(std::random_device{}());

@@ -186,6 +186,8 @@ struct Job {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string request_id;
   std::string client_request_id;
+  // When its front end stops waiting for it to start (kStartWithinHeader), if it said.
+  std::optional<Clock::time_point> start_by;
   std::mutex mu;
   std::optional<http::Responder> responder;  // empty once answered
 
@@ -252,8 +254,9 @@ class Runtime {
   // Runs queued jobs on this I/O thread until none is left.
   void RunJobs();
   // Takes the next call's jobs off the queue (with run_batch(), up to the batch size, after waiting for it to
-  // fill) and makes it the current call; null when the queue is empty. Without the GIL.
-  std::shared_ptr<ScriptCall> NextCall(unsigned long python_thread);
+  // fill) and makes it the current call; null when the queue is empty. Jobs that waited past their start_by
+  // are moved to `expired` instead, to be answered unrun. Without the GIL.
+  std::shared_ptr<ScriptCall> NextCall(unsigned long python_thread, std::vector<std::shared_ptr<Job>>& expired);
   // With the GIL: one outcome per job of the call, in order.
   std::vector<Outcome> CallRun(const ScriptCall& call);
   std::vector<Outcome> CallRunBatch(const ScriptCall& call);
@@ -403,6 +406,10 @@ void Runtime::Handle(http::Request request, http::Responder reply) {
   }
   job->request_id = request_id;
   job->client_request_id = std::string(request.headers.Get("x-ms-client-request-id").value_or(""));
+  int64_t start_within_ms = 0;
+  if (auto value = request.headers.Get(kStartWithinHeader); value && absl::SimpleAtoi(*value, &start_within_ms)) {
+    job->start_by = Clock::now() + std::chrono::milliseconds(start_within_ms);
+  }
   job->responder.emplace(std::move(reply));
   {
     std::lock_guard lock(mu_);
@@ -439,7 +446,8 @@ class PythonThread {
   }
 };
 
-std::shared_ptr<ScriptCall> Runtime::NextCall(unsigned long python_thread) {
+std::shared_ptr<ScriptCall> Runtime::NextCall(unsigned long python_thread,
+                                              std::vector<std::shared_ptr<Job>>& expired) {
   std::unique_lock lock(mu_);
   if (run_batch_ && batch_max_wait_ > Clock::duration::zero() && !queue_.empty()) {
     // Waits for the requests that follow closely (a front end refilling the slots the last batch freed,
@@ -460,10 +468,21 @@ std::shared_ptr<ScriptCall> Runtime::NextCall(unsigned long python_thread) {
     return nullptr;
   }
   auto call = std::make_shared<ScriptCall>();
-  size_t count = run_batch_ ? std::min(queue_.size(), batch_max_size_) : 1;
-  for (size_t i = 0; i < count; ++i) {
-    call->jobs.push_back(std::move(queue_.front()));
+  size_t count = run_batch_ ? batch_max_size_ : 1;
+  auto now = Clock::now();
+  while (call->jobs.size() < count && !queue_.empty()) {
+    std::shared_ptr<Job> job = std::move(queue_.front());
     queue_.pop_front();
+    if (job->start_by && now > *job->start_by) {
+      --held_;
+      expired.push_back(std::move(job));
+    } else {
+      call->jobs.push_back(std::move(job));
+    }
+  }
+  if (call->jobs.empty()) {
+    python_busy_ = false;
+    return nullptr;
   }
   held_peak_ = held_;
   call->started = Clock::now();
@@ -572,7 +591,18 @@ std::vector<Outcome> Runtime::CallRunBatch(const ScriptCall& call) {
 
 void Runtime::RunJobs() {
   unsigned long thread = PyThread_get_thread_ident();
-  while (std::shared_ptr<ScriptCall> call = NextCall(thread)) {
+  std::vector<std::shared_ptr<Job>> expired;
+  // Those its front end no longer waits for: they are answered as they would have been in its queue.
+  auto answer_expired = [&] {
+    for (auto& job : expired) {
+      http::Response response = Message(503, "The request waited too long to start.");
+      response.headers.Set(kNotStartedHeader, "true");
+      job->Answer(std::move(response));
+    }
+    expired.clear();
+  };
+  while (std::shared_ptr<ScriptCall> call = NextCall(thread, expired)) {
+    answer_expired();
     std::vector<Outcome> outcomes;
     bool timed_out;
     {
@@ -603,6 +633,7 @@ void Runtime::RunJobs() {
       call->jobs[i]->Answer(std::move(outcome.response));
     }
   }
+  answer_expired();
 }
 
 // Sleeps until the running call's deadline, or until a call starts when none runs: under steady traffic it

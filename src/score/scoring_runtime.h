@@ -57,6 +57,12 @@ inline constexpr int kMaxBatchMaxSize = 1024;
 inline constexpr double kDefaultBatchMaxWaitMs = 2;
 inline constexpr int kMaxBatchMaxWaitMs = 1000;
 
+// A front end that delivers a request to a replica still busy with others (pipelined dispatch) says how long
+// the request may wait there to start, in milliseconds, as it would have waited in its own queue; a request
+// still waiting then is answered 503 with kNotStartedHeader, unrun, and the front end answers it as overloaded.
+inline constexpr char kStartWithinHeader[] = "x-amlcore-start-within-ms";
+inline constexpr char kNotStartedHeader[] = "x-amlcore-not-started";
+
 // Exit codes, which the supervisor also reads from the status file as reasons.
 inline constexpr int kExitImportFailed = 3;  // UserScriptImportFailed
 inline constexpr int kExitInitFailed = 4;    // UserScriptInitFailed

@@ -110,8 +110,11 @@ StepResult ClusterController::Reconcile(int64_t cluster_id) {
     if (!v.removed && !wanted.contains(v.key.Name())) (void)backend_.workloads->DeleteVersion(ref, v.key);
   }
   bool granted = GrantCapacity(*cluster, versions, *observed);
+  // A load that asks for more replicas than run waits for capacity granted here: look again soon.
+  bool scaling_up = std::any_of(observed->begin(), observed->end(),
+                                [](const auto& v) { return !v.removed && v.wanted > v.desired; });
   // While a service is short of replicas, look again soon rather than at the next periodic pass.
-  if (services_->UpdateHealth(cluster_id, *observed) || granted) return StepResult::RequeueAfter(250ms);
+  if (services_->UpdateHealth(cluster_id, *observed) || granted || scaling_up) return StepResult::RequeueAfter(250ms);
   return StepResult::Done();
 }
 

@@ -1,6 +1,7 @@
 #include "server/service_controller.h"
 
 #include <cstdio>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -654,15 +655,37 @@ std::optional<ServiceController::ReplicaCounts> ServiceController::LastReplicaCo
   return it->second;
 }
 
+namespace {
+// The operation-log line for a version whose autoscaler changed its replica count.
+std::string ScalingLine(const ServiceRecord& service, const ServiceVersionRecord& version, int64_t from,
+                        const domain::VersionObservation& now) {
+  std::string who = service.kind == ServiceKind::kEndpoint
+                        ? absl::StrCat("Version ", version.name, " of ", service.name)
+                        : absl::StrCat("Service ", service.name);
+  if (now.desired == 0) {
+    return absl::StrCat(who, " scaled to zero: it had no request for its idle period; the next request starts a "
+                        "replica.");
+  }
+  return absl::StrCat(who, " scaled from ", from, " to ", now.desired, " replicas: its load asks for ", now.wanted,
+                      ", ", now.ready, " ready now.");
+}
+}  // namespace
+
 bool ServiceController::UpdateHealth(int64_t cluster_id, const std::vector<domain::VersionObservation>& observed) {
+  // Versions whose autoscaler changed their replica count since the last observation: from what.
+  std::map<std::string, int64_t> scaled;
   {
     std::lock_guard lock(mu_);
     for (const auto& v : observed) {
       if (v.removed) {
         replica_counts_.erase(v.key.Name());
-      } else {
-        replica_counts_[v.key.Name()] = ReplicaCounts{v.ready, v.desired, v.wanted};
+        continue;
       }
+      auto& counts = replica_counts_[v.key.Name()];
+      if (counts.desired != v.desired && (counts.desired != 0 || counts.ready != 0 || counts.wanted != 0)) {
+        scaled[v.key.Name()] = counts.desired;
+      }
+      counts = ReplicaCounts{v.ready, v.desired, v.wanted};
     }
   }
   bool unhealthy = false;
@@ -680,6 +703,18 @@ bool ServiceController::UpdateHealth(int64_t cluster_id, const std::vector<domai
         if (version.state != ServiceState::kHealthy && version.state != ServiceState::kUnhealthy) continue;
         if (version.live_spec.empty()) continue;
         domain::WorkloadKey key = WorkloadKeyOf(service, version);
+        if (auto from = scaled.find(key.Name()); from != scaled.end()) {
+          // Told in the log of the operation that deployed it, where wait_for_deployment and get_logs look.
+          auto op = store_->LatestOperationOn(tx, ResourceKind::kService, service.id,
+                                            {ServiceOperation::kCreate, ServiceOperation::kUpdate});
+          for (const auto& v : observed) {
+            if (!(v.key == key) || !op.ok() || !op->has_value()) continue;
+            if (auto st = store_->AppendOperationLog(tx, (*op)->id, ScalingLine(service, version, from->second, v));
+                !st.ok()) {
+              return st;
+            }
+          }
+        }
         for (const auto& v : observed) {
           // A backend still catching up with the revision that should run says nothing of its health yet.
           if (!(v.key == key) || v.revision != version.live_revision) continue;

@@ -126,13 +126,15 @@ TEST(HttpTypesTest, BearerSchemeIsCaseInsensitive) {
 
 TEST(HttpServerTest, AnswersKeepsAliveAndDefersReplies) {
   std::atomic<int> calls{0};
+  // Joined before the server goes: a Responder must not outlive its server's loop (see http_server.h).
+  std::thread replier;
   auto server = Server::Start({.port = 0}, [&](Request request, Responder reply) {
     ++calls;
     if (request.path() == "/later") {
-      std::thread([reply = std::move(reply)]() mutable {
+      replier = std::thread([reply = std::move(reply)]() mutable {
         std::this_thread::sleep_for(20ms);
         std::move(reply)(Response::Text(200, "late"));
-      }).detach();
+      });
       return;
     }
     if (request.path() == "/dropped") return;  // the Responder's destructor answers 500
@@ -152,6 +154,7 @@ TEST(HttpServerTest, AnswersKeepsAliveAndDefersReplies) {
   ASSERT_TRUE(dropped.ok());
   EXPECT_EQ(dropped->status, 500);
   EXPECT_EQ(calls.load(), 5);
+  replier.join();
 }
 
 TEST(HttpServerTest, RefusesOversizedBodies) {

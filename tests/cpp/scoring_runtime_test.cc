@@ -212,6 +212,35 @@ TEST_F(ScoringRuntimeTest, AnswersProbesWhileRunIsBusyAndQueuesConcurrentRequest
   for (int i = 0; i < 4; ++i) EXPECT_EQ(bodies[i], absl::StrCat(R"({"you_sent": {"sleep": 0.5, "i": )", i, "}}"));
 }
 
+TEST_F(ScoringRuntimeTest, ARequestThatCannotStartInTimeIsAnsweredUnrun) {
+  uint16_t port = Start(kEcho, "5000");
+  ASSERT_NE(port, 0) << Log();
+  // A run() of half a second, then two requests delivered behind it: one may wait 100 ms to start, one 3 s.
+  std::thread busy([&] {
+    http::Client client("127.0.0.1", port);
+    (void)client.Send({.method = "POST", .target = "/score", .body = R"({"sleep": 0.5})"}, {.timeout = 10s});
+  });
+  ASSERT_TRUE(testing::Eventually([&] { return absl::StrContains(Log(), "got {'sleep': 0.5}"); }));
+  auto send = [&](const std::string& within, const std::string& body) {
+    http::Client client("127.0.0.1", port);
+    http::Request request{.method = "POST", .target = "/score", .body = body};
+    request.headers.Set(score::kStartWithinHeader, within);
+    return client.Send(std::move(request), {.timeout = 10s});
+  };
+  absl::StatusOr<http::Response> waited_too_long;
+  std::thread impatient([&] { waited_too_long = send("100", R"({"who": "impatient"})"); });
+  auto patient = send("3000", R"({"who": "patient"})");
+  impatient.join();
+  busy.join();
+  ASSERT_TRUE(waited_too_long.ok()) << waited_too_long.status();
+  EXPECT_EQ(waited_too_long->status, 503);
+  EXPECT_TRUE(waited_too_long->headers.Get(score::kNotStartedHeader));
+  EXPECT_FALSE(absl::StrContains(Log(), "impatient")) << "its run() never ran";
+  ASSERT_TRUE(patient.ok()) << patient.status();
+  EXPECT_EQ(patient->status, 200);
+  EXPECT_EQ(patient->body, R"({"you_sent": {"who": "patient"}})");
+}
+
 // A run_batch() that says, for each request, which batch it was in and the largest batch so far. Its first batch
 // takes a second, so that requests sent at once pile up behind it however slowly their clients start.
 constexpr char kBatchEcho[] = R"(

@@ -60,6 +60,10 @@ def test_replicas_follow_the_load_up_and_back_down_without_failed_requests(quick
     wait_until(lambda: replicas(service)[1] == 1, 60, "the minimum of one replica once idle")
     assert service.state == "Healthy"
     assert service.run('{"after": true}') == {"echo": {"after": True}}
+    # Each change is in the deployment's operation log, with what the load asked for.
+    log = service.get_logs(init=True)
+    assert "Service scaled scaled from 1 to " in log and " replicas: its load asks for " in log, log
+    assert " to 1 replicas: its load asks for " in log, log
 
 
 def test_a_scale_up_waits_for_capacity_and_says_what_the_load_asks_for(quick_scale_down, tmp_path):
@@ -89,6 +93,8 @@ def test_a_service_scales_to_zero_when_idle_and_wakes_for_a_request(home, monkey
     # Scaled to zero is not a failure: the service is Healthy with no replica, and the cluster has none of it.
     assert service.state == "Healthy"
     assert home.replicas("to-zero") == []
+    assert ("Service to-zero scaled to zero: it had no request for its idle period; the next request starts a "
+            "replica.") in service.get_logs(init=True)
     # The next request waits in the queue while a replica starts, and is answered.
     assert service.run('{"again": 2}') == {"echo": {"again": 2}}
     assert len(home.replicas("to-zero")) == 1
