@@ -311,6 +311,8 @@ def machine():
         "gunicorn": version(["/usr/bin/python3", "-c", "import gunicorn; print(gunicorn.__version__)"]),
         "flask": version(["/usr/bin/python3", "-c", "import flask; print(flask.__version__)"]),
         "nginx": version(["nginx", "-v"]).replace("nginx version: nginx/", ""),
+        # Other work on a shared machine moves every figure: the report says how busy it was at the start.
+        "load_average": list(os.getloadavg()),
     }
 
 
@@ -641,9 +643,11 @@ def report(results):
     add("Written by `bench/run` (see the README); every figure below comes from one run, on "
         "{}.".format(results["started"]))
     add("")
-    add("**Machine:** {}, {} cores, {}; {}; Python {}; {}; gunicorn {}; Flask {}{}.".format(
+    add("**Machine:** {}, {} cores, {}; {}; Python {}; {}; gunicorn {}; Flask {}{}{}.".format(
         m["cpu"], m["cores"], m["memory"], m["os"], m["python"], m["wrk"], m["gunicorn"],
-        m["flask"], "; nginx {}".format(m["nginx"]) if m.get("nginx") else ""))
+        m["flask"], "; nginx {}".format(m["nginx"]) if m.get("nginx") else "",
+        "; load average when the run started {:.2f} / {:.2f} / {:.2f} (1 / 5 / 15 min)".format(*m["load_average"])
+        if m.get("load_average") else ""))
     add("")
     if "scoring" in results:
         scoring_report(results, add)
@@ -980,9 +984,11 @@ def wake_verdict(w):
         first, alone = statistics.median(values), w["process_start_up_s"][label]
         part = "{}: {:.3f} s (**{}**)".format(label, first, "met" if first < 1 else "behind")
         if first >= 1:
-            part += ("; its `amlcore-score` alone takes {:.3f} s to start (Python imports and `init()`), so the "
-                     "cluster adds {:.3f} s and the rest is the script's own start-up, which only a replica kept "
-                     "warm (or a pre-imported process to fork from) would hide".format(alone, first - alone))
+            # The two medians come from different runs of a noisy start-up: a negative difference means "nothing".
+            added = " (the cluster adds {:.3f} s)".format(first - alone) if first > alone else ""
+            part += ("; its `amlcore-score` alone takes {:.3f} s to start (Python imports and `init()`): the wait is "
+                     "the script's own start-up{}, which only a replica kept warm (or a pre-imported process to "
+                     "fork from) would hide".format(alone, added))
         parts.append(part)
     return "Scale from zero to the first answer, goal < 1 s with a cached environment: {}.".format("; ".join(parts))
 
@@ -1144,7 +1150,6 @@ def main():
             results = bench.run()
         finally:
             bench.close()
-    text = report(results)
     if not args.from_json and "security" in args.only:
         log("== token auth and HTTPS (bench/security.py)")
         security = subprocess.run([sys.executable, os.path.join(HERE, "security.py"), "--duration",
@@ -1152,7 +1157,11 @@ def main():
                                   stdout=subprocess.PIPE, text=True, timeout=1800)
         if security.returncode != 0:
             sys.exit("bench: bench/security.py failed")
-        text += "\n\n" + security.stdout.strip()
+        # Kept with the figures, so that --from-json writes the whole report again.
+        results["security_report"] = security.stdout.strip()
+    text = report(results)
+    if results.get("security_report"):
+        text += "\n\n" + results["security_report"]
     if args.output:
         with open(args.output, "w") as f:
             f.write(text + "\n")
