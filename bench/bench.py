@@ -802,6 +802,13 @@ def autoscale_report(a, add):
         "autoscaler decided, wanted what the load asked for before the cluster's capacity grant): {}.".format(
         elastic_timeline(a["timeline"])))
     add("")
+    if a.get("events"):
+        add("The front end's scaling decisions and amlcored's capacity grants, as their logs said them (stamped when "
+            "the benchmark read them, within 100 ms):")
+        add("")
+        for t, line in a["events"]:
+            add("- {:+.2f} s `{}`".format(t, line))
+        add("")
 
 
 def autoscale_bound(a):

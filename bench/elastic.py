@@ -42,16 +42,6 @@ class FrontEndMetrics:
         self.request = urllib.request.Request("http://127.0.0.1:{}/metrics".format(port),
                                               headers={"Authorization": "Bearer " + token})
 
-    def log_lines(self, service, since_offset=0):
-        """The front end's log lines about `service` (its autoscaler logs each change there), and the log's size."""
-        try:
-            with open(self.log_path, errors="replace") as f:
-                f.seek(since_offset)
-                text = f.read()
-        except OSError:
-            return [], since_offset
-        return [l for l in text.splitlines() if service in l], since_offset + len(text.encode())
-
     def read(self, service):
         """{"ready", "desired", "wanted", "inflight", "queued": numbers summed over the service's versions,
         "errors": {status: count}}."""
@@ -69,6 +59,29 @@ class FrontEndMetrics:
             elif name == "amlcore_fe_errors_total":
                 out["errors"][code] = out["errors"].get(code, 0) + int(value)
         return out
+
+
+class LogFollower:
+    """New lines of a log file that mention `word`, each time it is asked (the logs have no timestamps: the
+    autoscaling run stamps them with the time it saw them)."""
+
+    def __init__(self, path, word):
+        self.path, self.word = path, word
+        try:
+            self.offset = os.path.getsize(path)
+        except OSError:
+            self.offset = 0
+
+    def new_lines(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError:
+            return []
+        end = data.rfind(b"\n") + 1  # a line still being written waits for the next call
+        self.offset += end
+        return [l for l in data[:end].decode(errors="replace").splitlines() if self.word in l]
 
 
 def wait_until(condition, timeout, what):
@@ -113,17 +126,22 @@ def autoscale(bench):
         f.write('{"data": [[1.0, 2.0, 3.0, 4.0]]}')
 
     samples = []  # (seconds since the step, ready, desired, wanted)
+    # The front end logs each scaling decision, amlcored each change of the capacity it holds for the service.
+    logs = [LogFollower(metrics.log_path, service.name),
+            LogFollower(os.path.join(bench.home.path, "amlcored.log"), service.name)]
+    events = []  # (seconds since the step, log line)
     stop = threading.Event()
     origin = time.monotonic() + args.autoscale_idle_seconds  # the step
 
     def sample():
         while not stop.is_set():
             m = metrics.read(service.name)
-            samples.append((time.monotonic() - origin, m["ready"], m["desired"], m["wanted"]))
+            now = time.monotonic() - origin
+            samples.append((now, m["ready"], m["desired"], m["wanted"]))
+            events.extend((round(now, 2), line) for follower in logs for line in follower.new_lines())
             stop.wait(SAMPLE_SECONDS)
 
     errors_before = metrics.read(service.name)["errors"]
-    _, log_offset = metrics.log_lines(service.name)
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
@@ -141,7 +159,6 @@ def autoscale(bench):
         stop.set()
         sampler.join(timeout=30)
     errors_after = metrics.read(service.name)["errors"]
-    front_end_log, _ = metrics.log_lines(service.name, log_offset)
     service.delete()
 
     def first(condition, after=0.0):
@@ -170,10 +187,10 @@ def autoscale(bench):
         "errors_by_status": {code: n - errors_before.get(code, 0) for code, n in errors_after.items()
                              if n - errors_before.get(code, 0)},
         "timeline": changes(samples),
-        "front_end_log": front_end_log,
+        "events": events,
     }
-    for line in front_end_log:
-        log("  front end: " + line)
+    for t, line in events:
+        log("  {:+.2f} s {}".format(t, line))
     # A replica's start-up as the cluster sees it: from the decision to the last new replica taking traffic.
     figures["cluster_start_up_s"] = _minus(figures["ready_at_target_s"], figures["desired_at_target_s"])
     bench.results["autoscale"] = figures

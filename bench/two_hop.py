@@ -46,7 +46,7 @@ worker_processes 1;
 daemon off;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
-events {{ worker_connections 4096; }}
+events {{ worker_connections 1024; }}  # within the usual open-file limit
 http {{
   access_log off;
   client_body_temp_path {temp}/body;

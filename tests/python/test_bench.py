@@ -48,7 +48,7 @@ def test_the_report_of_the_elastic_runs_comes_from_recorded_figures(tmp_path):
             "ready_back_s": 6.0, "max_wanted": 4, "requests": 5000, "rps": 250.0, "p50_ms": 20.0,
             "p99_ms": 90.0, "failed": 0, "errors_by_status": {},
             "timeline": [[-2.0, 1, 1, 1], [0.6, 1, 1, 4], [1.6, 1, 4, 4], [2.1, 4, 4, 4], [26.0, 1, 1, 1]],
-            "front_end_log": []},
+            "events": [[0.6, "amlcore-fe: bench-autoscale: scale up, 1 -> 4 replicas"]]},
         "wake": {"idle_s": 2, "max_request_wait_ms": 10000,
                  "first_answer_s": {"trivial score.py": [0.2, 0.3], "sklearn diabetes model": [1.4, 1.5]},
                  "process_start_up_s": {"trivial score.py": 0.1, "sklearn diabetes model": 1.1}},
