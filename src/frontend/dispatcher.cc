@@ -111,13 +111,23 @@ int VersionDispatcher::CapLocked(const Backend& backend) const {
   return limits_.max_concurrent_per_replica;
 }
 
+int VersionDispatcher::DeliveryLimitLocked(const Backend& backend) const {
+  // Nothing waits behind a run() that overran its timeout: it may never end.
+  if (backend.timed_out > 0) return CapLocked(backend);
+  if (backend.batch_max_size > 0) {
+    // A batch gathers what the replica holds: beyond a cap the service set, it would run more at once.
+    return limits_.concurrency_given ? CapLocked(backend) : 2 * backend.batch_max_size;
+  }
+  return CapLocked(backend) + 1;
+}
+
 std::shared_ptr<VersionDispatcher::Backend> VersionDispatcher::PickLocked() {
   std::shared_ptr<Backend> best;
   auto now = Clock::now();
   size_t n = backends_.size();
   for (size_t i = 0; i < n; ++i) {
     const auto& b = backends_[(next_ + i) % n];
-    if (b->inflight >= CapLocked(*b) || now < b->unreachable_until) continue;
+    if (b->inflight >= DeliveryLimitLocked(*b) || now < b->unreachable_until) continue;
     if (!best || b->inflight < best->inflight) best = b;
   }
   if (best) next_ = (next_ + 1) % std::max<size_t>(n, 1);
@@ -200,8 +210,9 @@ void VersionDispatcher::Forward(std::shared_ptr<Backend> backend, Pending pendin
   pending.request.headers.Set("Connection", "keep-alive");
   // Kept until the answer: a request not a byte of which reached the replica is sent again elsewhere.
   auto held = std::make_shared<Pending>(std::move(pending));
+  auto timed_out = std::make_shared<bool>(false);
   upstream_->Send(backend->address, held->request, left,
-                  [this, backend, held, timeout](absl::StatusOr<http::Response> response) {
+                  [this, backend, held, timeout, timed_out](absl::StatusOr<http::Response> response) {
                     if (absl::IsUnavailable(response.status())) return Redirect(backend, std::move(*held));
                     if (absl::IsAborted(response.status())) LeaveOut(backend);
                     http::Response out;
@@ -212,6 +223,11 @@ void VersionDispatcher::Forward(std::shared_ptr<Backend> backend, Pending pendin
                       out.headers.Set("Connection", "keep-alive");
                     } else if (absl::IsDeadlineExceeded(response.status())) {
                       upstream_->Forget(backend->address);
+                      {
+                        std::lock_guard lock(mu_);
+                        ++backend->timed_out;
+                        *timed_out = true;
+                      }
                       out = FrontEndMessage(504, absl::StrCat("Service ", service_, " did not answer within ",
                                                               timeout.count(), " ms"));
                     } else {
@@ -223,7 +239,7 @@ void VersionDispatcher::Forward(std::shared_ptr<Backend> backend, Pending pendin
                   },
                   // The replica's slot frees only when it is done: after a timeout its run() still works
                   // until it answers or its connection closes, and new requests must not queue behind it.
-                  [this, backend] { Done(backend); });
+                  [this, backend, timed_out] { Done(backend, *timed_out); });
 }
 
 // Long enough that a dead replica costs one failed connect per second, short enough that a live one that
@@ -257,12 +273,13 @@ void VersionDispatcher::Redirect(const std::shared_ptr<Backend>& backend, Pendin
          std::string(pending.request.headers.Get("x-request-id").value_or("")));
 }
 
-void VersionDispatcher::Done(const std::shared_ptr<Backend>& backend) {
+void VersionDispatcher::Done(const std::shared_ptr<Backend>& backend, bool timed_out) {
   std::shared_ptr<Backend> chosen;
   std::optional<Pending> next;
   {
     std::lock_guard lock(mu_);
     --backend->inflight;
+    if (timed_out) --backend->timed_out;
     if (!queue_.empty() && (chosen = PickLocked())) {
       ++chosen->inflight;
       next.emplace(std::move(queue_.front()));

@@ -1,7 +1,10 @@
-// Routes the requests of one service version to its ready replicas: at most N in flight per replica (the
+// Routes the requests of one service version to its ready replicas: at most N run by a replica at once (the
 // service's replica_max_concurrent_requests, or a batching replica's batch size when the service leaves it unset), the
 // least-loaded replica first, the rest queued up to the service's wait limit, each answered within the
-// scoring timeout. A request not a byte of which reached a replica (it died, its socket is closed) goes to
+// scoring timeout. Dispatch is pipelined: beyond those N, a replica also holds the request (or, batching, the
+// batch) it runs next, so that it goes from one to the next without waiting for a round trip to the front end;
+// the replica runs its calls one at a time, so the cap on run() calls holds. A replica with a batch cap set by
+// the service, or still running a request that timed out, gets nothing beyond its cap. A request not a byte of which reached a replica (it died, its socket is closed) goes to
 // another one, and that replica is left out for a while, so a crash fails only the requests it was serving.
 // A request whose bytes reached a replica that then failed is answered 502 and never sent again: it may be
 // what killed the replica, and sending it on would kill the next one too. A replica whose request timed out
@@ -69,7 +72,7 @@ class VersionDispatcher {
   // Requests in flight to a replica (0 for unknown ones).
   int Inflight(const std::string& replica_id) const;
   int ReadyBackends() const;
-  // How many requests a replica takes at once: the service's cap, or a batching replica's batch size.
+  // How many requests a replica runs at once: the service's cap, or a batching replica's batch size.
   int ReplicaCap() const;
   int QueueDepth() const;
   int TotalInflight() const;
@@ -89,6 +92,8 @@ class VersionDispatcher {
     http::UpstreamAddress address;
     int inflight = 0;
     int batch_max_size = 0;
+    // Requests answered 504 that the replica has not finished yet: its run() is still busy with one.
+    int timed_out = 0;
     // Not picked before this time: a request could not be delivered to it.
     Clock::time_point unreachable_until{};
   };
@@ -101,15 +106,18 @@ class VersionDispatcher {
   // Picks the least-loaded reachable backend with room; null when all are full. Call with mu_ held.
   std::shared_ptr<Backend> PickLocked();
   bool AnyReachableLocked() const;
-  // How many requests `backend` may have in flight. Call with mu_ held.
+  // How many requests `backend` runs at once. Call with mu_ held.
   int CapLocked(const Backend& backend) const;
+  // How many requests `backend` may hold: its cap, and what it runs next. Call with mu_ held.
+  int DeliveryLimitLocked(const Backend& backend) const;
   void Forward(std::shared_ptr<Backend> backend, Pending pending);
   // `backend` could not be reached: leaves it out for a while and sends `pending` to another replica.
   void Redirect(const std::shared_ptr<Backend>& backend, Pending pending);
   // `backend` broke a connection mid-request (it is probably dying): no new requests for a while.
   void LeaveOut(const std::shared_ptr<Backend>& backend);
-  // The replica is done with a request: frees its slot and hands it the next queued request.
-  void Done(const std::shared_ptr<Backend>& backend);
+  // The replica is done with a request (`timed_out`: one answered 504 already): frees its slot and hands it the
+  // next queued request.
+  void Done(const std::shared_ptr<Backend>& backend, bool timed_out);
   // Sends the reply with this version's headers; `request_id` is echoed when the replica did not.
   void Answer(const std::shared_ptr<http::Responder>& reply, http::Response response, Clock::time_point arrived,
               const std::string& request_id);

@@ -107,5 +107,77 @@ TEST(VersionDispatcherTest, AReplicaWhoseRequestTimedOutGetsNoWorkUntilItAnswers
   EXPECT_TRUE(busy_served);
 }
 
+TEST(VersionDispatcherTest, AReplicaHoldsTheRequestItRunsNextButNoMore) {
+  FakeReplica replica("r");
+  http::UpstreamClient upstream(1);
+  VersionDispatcher dispatcher("svc", "v1", &upstream);
+  dispatcher.SetLimits({.max_concurrent_per_replica = 1, .max_queue_wait = 10s, .scoring_timeout = 10s});
+  dispatcher.SetBackends({{"r", http::UpstreamAddress::Tcp(replica.port())}});
+
+  std::vector<std::shared_ptr<CapturedReply>> replies;
+  for (int i = 0; i < 5; ++i) {
+    replies.push_back(std::make_shared<CapturedReply>());
+    dispatcher.Submit(http::Request{.method = "POST", .target = "/score", .body = "slow"},
+                      http::Responder(replies.back()));
+  }
+  // One request runs, the next one is already delivered, the rest wait in the front end's queue.
+  EXPECT_EQ(dispatcher.Inflight("r"), 2);
+  EXPECT_EQ(dispatcher.QueueDepth(), 3);
+  ASSERT_TRUE(testing::Eventually([&] { return replica.parked() == 2; }));
+  EXPECT_EQ(dispatcher.ReplicaCap(), 1) << "the cap on run() calls keeps its meaning";
+
+  // As the replica finishes, queued requests follow, never more than two at a time.
+  replica.Release();
+  ASSERT_TRUE(testing::Eventually([&] { return replica.requests() == 4 && replica.parked() == 2; }));
+  EXPECT_EQ(dispatcher.QueueDepth(), 1);
+  replica.Release();
+  ASSERT_TRUE(testing::Eventually([&] { return replica.requests() == 5 && replica.parked() == 1; }));
+  replica.Release();
+  for (auto& reply : replies) EXPECT_EQ(reply->Wait().status, 200);
+  EXPECT_EQ(replica.requests(), 5);
+}
+
+TEST(VersionDispatcherTest, ABatchingReplicaHoldsItsNextBatchUnlessTheServiceSetsACap) {
+  FakeReplica replica("r");
+  http::UpstreamClient upstream(1);
+  VersionDispatcher dispatcher("svc", "v1", &upstream);
+  dispatcher.SetLimits(
+      {.max_concurrent_per_replica = 1, .concurrency_given = false, .max_queue_wait = 10s, .scoring_timeout = 10s});
+  dispatcher.SetBackends({{"r", http::UpstreamAddress::Tcp(replica.port()), /*batch_max_size=*/3}});
+
+  std::vector<std::shared_ptr<CapturedReply>> replies;
+  auto submit = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      replies.push_back(std::make_shared<CapturedReply>());
+      dispatcher.Submit(http::Request{.method = "POST", .target = "/score", .body = "slow"},
+                        http::Responder(replies.back()));
+    }
+  };
+  submit(8);
+  EXPECT_EQ(dispatcher.Inflight("r"), 6) << "a batch running and the next one delivered";
+  EXPECT_EQ(dispatcher.QueueDepth(), 2);
+  EXPECT_EQ(dispatcher.ReplicaCap(), 3);
+  ASSERT_TRUE(testing::Eventually([&] { return replica.parked() == 6; }));
+  replica.Release();
+  ASSERT_TRUE(testing::Eventually([&] { return replica.parked() == 2; }));
+  replica.Release();
+
+  // With the cap set by the service, a batch never holds more than the cap.
+  dispatcher.SetLimits(
+      {.max_concurrent_per_replica = 2, .concurrency_given = true, .max_queue_wait = 10s, .scoring_timeout = 10s});
+  for (auto& reply : replies) EXPECT_EQ(reply->Wait().status, 200);
+  // A slot frees once the upstream settles the request, just after its reply.
+  ASSERT_TRUE(testing::Eventually([&] { return dispatcher.Inflight("r") == 0; }));
+  replies.clear();
+  submit(3);
+  EXPECT_EQ(dispatcher.Inflight("r"), 2);
+  EXPECT_EQ(dispatcher.QueueDepth(), 1);
+  ASSERT_TRUE(testing::Eventually([&] { return replica.parked() == 2; }));
+  replica.Release();
+  ASSERT_TRUE(testing::Eventually([&] { return replica.parked() == 1; }));
+  replica.Release();
+  for (auto& reply : replies) EXPECT_EQ(reply->Wait().status, 200);
+}
+
 }  // namespace
 }  // namespace amlcore::frontend
