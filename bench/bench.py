@@ -1027,9 +1027,9 @@ def scoring_verdicts(results):
                  "{:.0f} µs.".format(cores, ours, cpu_us(one, "front end"), cpu_us(one, "replicas"), nginx, base,
                                      0.8, nginx / 0.8, base / 5))
         if uncapped["rps"] > 1.1 * one["rps"]:
-            text += (" With one request in flight the replica also waits a round trip through the front end "
-                     "between requests: the same service without the cap serves {:.0f} req/s ({:.2f}× the "
-                     "limit).".format(uncapped["rps"], uncapped["rps"] / max(limit["rps"], 1e-9)))
+            text += (" The cap of one request in flight costs some of it: the same service without the cap (the "
+                     "front end forwards every request at once) serves {:.0f} req/s ({:.2f}× the limit).".format(
+                         uncapped["rps"], uncapped["rps"] / max(limit["rps"], 1e-9)))
         out.append(text)
     else:
         out.append(text)
