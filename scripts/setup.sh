@@ -9,6 +9,7 @@ packages=(
   pybind11-dev python3-dev python3-venv python3-pip python3-pytest
   libgtest-dev libgmock-dev
   python3-numpy python3-sklearn python3-pandas python3-flask python3-requests gunicorn wrk
+  nginx-light
 )
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
@@ -52,4 +53,14 @@ fi
 echo "setup: installing ${missing[*]}"
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${extra[@]}" "${missing[@]}"
+# The benchmark runs nginx-light's binary as processes of its own on loopback ports; a system nginx that the
+# package's install started listens on port 80 of every interface, so it is stopped and left disabled.
+if [[ " ${missing[*]} " == *" nginx-light "* ]]; then
+  if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
+    "${sudo_cmd[@]}" systemctl disable --now nginx >/dev/null 2>&1 || true
+  elif [[ -x /etc/init.d/nginx ]] && /etc/init.d/nginx status >/dev/null 2>&1; then
+    "${sudo_cmd[@]}" /etc/init.d/nginx stop >/dev/null 2>&1 || true
+    "${sudo_cmd[@]}" update-rc.d nginx disable >/dev/null 2>&1 || true
+  fi
+fi
 echo "setup: done"
