@@ -91,6 +91,20 @@ def load(path):
     return module
 
 
+def swagger_schemas(run):
+    """run()'s input and output schemas as JSON texts ("" for none) when the script uses inference_schema."""
+    if "inference_schema" not in sys.modules:
+        return "", ""
+    try:
+        from inference_schema.schema_util import get_input_schema, get_output_schema
+        schemas = get_input_schema(run), get_output_schema(run)
+        return tuple(json.dumps(s) if s else "" for s in schemas)
+    except Exception as e:
+        print("amlcore-score: swagger.json describes generic inputs and outputs: reading run()'s schemas failed: "
+              "{}: {}".format(type(e).__name__, e), file=sys.stderr)
+        return "", ""
+
+
 def describe(exc_type, exc, tb):
     return "".join(traceback.format_exception(exc_type, exc, tb))
 
@@ -268,7 +282,9 @@ class Runtime {
   // Reads run_batch() and its limits from the loaded script; a message saying what is wrong, or "".
   std::string LoadBatching(py::object& module, const std::string& script_name);
   void WatchdogLoop();
-  std::string BuildSwagger() const;
+  // The swagger.json of the service: the script's own, else one made from run()'s schemas (JSON texts, "" for a
+  // generic object) as Azure ML's inference server makes it from inference_schema's decorators.
+  std::string BuildSwagger(const std::string& input_schema, const std::string& output_schema) const;
 
   // Exits at once (no destructors, no Python finalization), after the log has what was written.
   [[noreturn]] void ExitNow(int code) {
@@ -307,7 +323,15 @@ class Runtime {
   int exit_code_ = 0;  // what Run returns, for the shutdown deadline
 };
 
-std::string Runtime::BuildSwagger() const {
+// A schema given as JSON text, or a generic object.
+json::bj::object SchemaOrObject(const std::string& text) {
+  if (!text.empty()) {
+    if (auto schema = json::ParseObject(text, "schema"); schema.ok()) return *schema;
+  }
+  return json::bj::object{{"type", "object"}};
+}
+
+std::string Runtime::BuildSwagger(const std::string& input_schema, const std::string& output_schema) const {
   // A script may ship its own swagger.json next to it or in the source directory.
   for (const std::string& dir : {Env("AZUREML_SOURCE_DIRECTORY"), Env("AML_APP_ROOT")}) {
     if (dir.empty()) continue;
@@ -349,8 +373,8 @@ std::string Runtime::BuildSwagger() const {
                                                                                        {"schema", bj::object{{"$ref", "#/definitions/ServiceOutput"}}}}},
                                                                     {"default", bj::object{{"description", "Failure"},
                                                                                            {"schema", error_schema}}}}}}}}}}},
-      {"definitions", bj::object{{"ServiceInput", bj::object{{"type", "object"}}},
-                                 {"ServiceOutput", bj::object{{"type", "object"}}},
+      {"definitions", bj::object{{"ServiceInput", SchemaOrObject(input_schema)},
+                                 {"ServiceOutput", SchemaOrObject(output_schema)},
                                  {"ErrorResponse", bj::object{{"type", "object"},
                                                               {"properties", bj::object{{"status_code", bj::object{{"type", "integer"}, {"format", "int32"}}},
                                                                                         {"message", bj::object{{"type", "string"}}}}}}}}}};
@@ -744,7 +768,6 @@ int Runtime::Run() {
   int64_t timeout_ms = 60000;
   if (!absl::SimpleAtoi(Env("SCORING_TIMEOUT_MS", "60000"), &timeout_ms) || timeout_ms <= 0) timeout_ms = 60000;
   timeout_ = std::chrono::milliseconds(timeout_ms);
-  swagger_ = BuildSwagger();
   status_.Write("Loading");
 
   PyConfig config;
@@ -813,6 +836,10 @@ int Runtime::Run() {
   }
   run_ = module.attr("run");
   raw_ = py::hasattr(run_, "_amlcore_rawhttp") && py::bool_(run_.attr("_amlcore_rawhttp"));
+  {
+    auto [input_schema, output_schema] = glue_["swagger_schemas"](run_).cast<std::pair<std::string, std::string>>();
+    swagger_ = BuildSwagger(input_schema, output_schema);
+  }
   dumps_ = py::module_::import("json").attr("dumps");
   try {
     if (std::string problem = LoadBatching(module, script.filename().string()); !problem.empty()) {

@@ -4,6 +4,11 @@ import functools
 import json
 
 
+def _schemas_of(func):
+    """The parameters declared on `func` so far, innermost decorator first; a stacked decorator adds to them."""
+    return dict(getattr(func, "_amlcore_input_schemas", {}))
+
+
 def input_schema(param_name, param_type, convert_to_provided_type=True, optional=False):
     """run(data) receives the request body as text; this decorator decodes it, picks ``param_name`` from a
     JSON object (or takes the whole value), and converts it with ``param_type``."""
@@ -20,6 +25,10 @@ def input_schema(param_name, param_type, convert_to_provided_type=True, optional
                 kwargs[param_name] = param_type.deserialize_input(kwargs[param_name])
             return func(*args, **kwargs)
         wrapper._amlcore_input_schema = (param_name, param_type)
+        # Declared parameters in the order the request carries them, for swagger.json (schema_util).
+        schemas = {param_name: param_type}
+        schemas.update(_schemas_of(func))
+        wrapper._amlcore_input_schemas = schemas
         return wrapper
     return decorator
 
@@ -30,5 +39,6 @@ def output_schema(output_type):
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
             return output_type.serialize_output(func(*args, **kwargs))
+        wrapper._amlcore_output_schema = output_type
         return wrapper
     return decorator

@@ -1,4 +1,5 @@
-from inference_schema.parameter_types.abstract_parameter_type import AbstractParameterType
+from inference_schema.parameter_types.abstract_parameter_type import AbstractParameterType, json_example
+from inference_schema.parameter_types.numpy_parameter_type import swagger_of_dtype
 
 
 class PandasParameterType(AbstractParameterType):
@@ -15,3 +16,16 @@ class PandasParameterType(AbstractParameterType):
 
     def serialize_output(self, value):
         return value.to_dict(orient=self.orient) if hasattr(value, "to_dict") else value
+
+    def input_to_swagger(self):
+        columns = {str(name): swagger_of_dtype(dtype) for name, dtype in self.sample_input.dtypes.items()}
+        row = {"type": "object", "properties": columns}
+        if self.orient == "records":
+            schema = {"type": "array", "items": row}
+        else:
+            # Other orientations nest the same columns differently; their shape is described as an object.
+            schema = {"type": "object"}
+        example = json_example(self.sample_input.to_dict(orient=self.orient))
+        if example is not None:
+            schema["example"] = example
+        return schema
