@@ -32,6 +32,17 @@ absl::StatusOr<bj::object> ParseFile(absl::string_view text, absl::string_view w
   return std::move(value->as_object());
 }
 
+// `object` with `key` set to `value`, and `drop` left out. A new object each time: Boost.JSON 1.81 corrupts a
+// parsed object that is erased from and then grown (bad_alloc in object::rehash, reproducible outside amlcore).
+bj::object Rebuilt(const bj::object& object, absl::string_view drop, absl::string_view key, const bj::value* value) {
+  bj::object out;
+  for (const auto& item : object) {
+    if (item.key() != json::Bj(drop)) out.emplace(item.key(), item.value());
+  }
+  if (value != nullptr) out.emplace(json::Bj(key), *value);
+  return out;
+}
+
 // The older inference configuration names its base image registry by address, or as an object with one.
 absl::Status ReadRegistry(const bj::value* raw, std::string* address) {
   if (raw == nullptr) return absl::OkStatus();
@@ -63,7 +74,7 @@ absl::StatusOr<Environment> ReadEnvironment(const bj::value& raw) {
             "Field 'environment.python.condaDependenciesFile' must be a string (a conda file's path) or null.");
       }
       if (file->is_string()) conda_file = std::string(file->as_string());
-      python->as_object().erase("condaDependenciesFile");
+      python->as_object() = Rebuilt(python->as_object(), "condaDependenciesFile", "", nullptr);
     }
   }
   auto env = domain::EnvironmentFromJson(environment);
@@ -104,20 +115,29 @@ absl::Status ApplyAliases(bj::object& root) {
     bj::value* parent = *a.parent ? root.if_contains(a.parent) : nullptr;
     bj::object* from = *a.parent ? (parent != nullptr && parent->is_object() ? &parent->as_object() : nullptr) : &root;
     if (from == nullptr || !from->contains(a.key)) continue;
-    bj::object* to = &root;
-    if (*a.canonical_parent) {
-      bj::value& p = root[a.canonical_parent];
-      if (!p.is_object()) p = bj::object{};
-      to = &p.as_object();
-    }
-    if (to->contains(a.canonical_key)) {
+    const bj::value* target = *a.canonical_parent ? root.if_contains(a.canonical_parent) : nullptr;
+    const bj::object* to = *a.canonical_parent ? (target != nullptr && target->is_object() ? &target->as_object()
+                                                                                            : nullptr)
+                                               : &root;
+    if (to != nullptr && to->contains(a.canonical_key)) {
       return absl::InvalidArgumentError(absl::StrCat("Fields '", Dotted(a.parent, a.key), "' and '",
                                                      Dotted(a.canonical_parent, a.canonical_key),
                                                      "' name the same setting; give one of them."));
     }
-    bj::value value = (*from)[a.key];
-    from->erase(a.key);
-    (*to)[a.canonical_key] = std::move(value);
+    bj::value value = from->at(a.key);
+    if (std::string_view(a.parent) == a.canonical_parent) {
+      *from = Rebuilt(*from, a.key, a.canonical_key, &value);
+      continue;
+    }
+    *from = Rebuilt(*from, a.key, "", nullptr);
+    if (*a.canonical_parent) {
+      bj::object existing = to != nullptr ? *to : bj::object{};
+      root = Rebuilt(root, a.canonical_parent, a.canonical_parent, nullptr);
+      bj::value moved = Rebuilt(existing, "", a.canonical_key, &value);
+      root = Rebuilt(root, "", a.canonical_parent, &moved);
+    } else {
+      root = Rebuilt(root, "", a.canonical_key, &value);
+    }
   }
   return absl::OkStatus();
 }
