@@ -132,16 +132,19 @@ absl::StatusOr<std::vector<Model>> InferenceFlags::Models(const Workspace& ws) c
   return models;
 }
 
+absl::Status InferenceFlags::ReadFile() {
+  if (file_.empty()) return absl::OkStatus();
+  auto loaded = LoadInferenceConfigFile(file_);
+  if (!loaded.ok()) return loaded.status();
+  from_file_ = std::move(*loaded);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::optional<InferenceConfig>> InferenceFlags::Config(const Workspace& ws) const {
   if (file_.empty() && entry_script_.empty() && environment_name_.empty() && source_directory_.empty()) {
     return std::optional<InferenceConfig>();
   }
-  InferenceConfig config;
-  if (!file_.empty()) {
-    auto loaded = LoadInferenceConfigFile(file_);
-    if (!loaded.ok()) return loaded.status();
-    config = std::move(*loaded);
-  }
+  InferenceConfig config = from_file_.value_or(InferenceConfig{});
   if (!entry_script_.empty()) config.entry_script = entry_script_;
   if (!source_directory_.empty()) config.source_directory = source_directory_;
   if (!conda_file_.empty()) config.conda_file = conda_file_;

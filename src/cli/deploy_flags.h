@@ -36,10 +36,13 @@ class InferenceFlags {
   void Add(CLI::App& app);
   absl::StatusOr<std::vector<Model>> Models(const Workspace& ws) const;
   bool ModelsGiven() const { return !model_ids_.empty(); }
-  // The inference configuration the flags describe, or nullopt when none is given.
+  // Reads the -ic file, so that a bad file is reported before anything is sent to the server.
+  absl::Status ReadFile();
+  // The inference configuration the flags describe (after ReadFile), or nullopt when none is given.
   absl::StatusOr<std::optional<InferenceConfig>> Config(const Workspace& ws) const;
 
  private:
+  std::optional<InferenceConfig> from_file_;
   std::vector<std::string> model_ids_;
   std::string file_, entry_script_, source_directory_, conda_file_, runtime_, environment_name_;
   std::optional<int64_t> environment_version_;

@@ -152,7 +152,8 @@ class CommandLine {
                     "{n: name}, a | b.")
         ->group("Global");
     app->add_flag("--debug", g.debug, "Show every REST call to amlcored on stderr.")->group("Global");
-    app->add_flag("--verbose", g.verbose, "Show more progress.")->group("Global");
+    app->add_flag("-v,--verbose", g.verbose, "Accepted as az ml's; amlcore always shows progress on stderr.")
+        ->group("Global");
     leaves_[app] = Leaf{std::move(runner), c.table};
   }
 

@@ -217,16 +217,7 @@ Command Deploy() {
         app.add_flag("--overwrite", a->overwrite, "Replace a service of that name, keeping its address and keys.");
         app.add_flag("--no-wait", a->no_wait, "Return once the deployment has started.");
         return [a](Context& ctx) -> absl::StatusOr<Json> {
-          auto ws = ctx.GetWorkspace();
-          if (!ws.ok()) return ws.status();
-          auto models = a->inference.Models(*ws);
-          if (!models.ok()) return models.status();
-          auto inference = a->inference.Config(*ws);
-          if (!inference.ok()) return inference.status();
-          if (!*inference) {
-            return absl::InvalidArgumentError(
-                "No inference configuration: give -ic inferenceconfig.json, or --es score.py (with --sd and -e).");
-          }
+          // The files and flags first: a mistake in them is reported before anything is sent.
           DeploymentConfigFile file;
           if (!a->deploy_config_file.empty()) {
             auto loaded = LoadDeploymentConfigFile(a->deploy_config_file);
@@ -238,6 +229,17 @@ Command Deploy() {
             file.compute_type = a->compute_target.empty() ? DeploymentConfigFile::kAci : DeploymentConfigFile::kAks;
           }
           if (auto s = a->settings.ApplyTo(file.aks); !s.ok()) return s;
+          if (auto s = a->inference.ReadFile(); !s.ok()) return s;
+          auto ws = ctx.GetWorkspace();
+          if (!ws.ok()) return ws.status();
+          auto models = a->inference.Models(*ws);
+          if (!models.ok()) return models.status();
+          auto inference = a->inference.Config(*ws);
+          if (!inference.ok()) return inference.status();
+          if (!*inference) {
+            return absl::InvalidArgumentError(
+                "No inference configuration: give -ic inferenceconfig.json, or --es score.py (with --sd and -e).");
+          }
           std::shared_ptr<Webservice> service;
           const std::string& type = file.compute_type;
           if (type == DeploymentConfigFile::kAks || type == DeploymentConfigFile::kAksEndpoint) {

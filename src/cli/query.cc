@@ -28,7 +28,10 @@ class Evaluator {
 
  private:
   absl::Status Error(absl::string_view expr, absl::string_view what) const {
-    size_t at = query_.size() - expr.size();
+    // Every piece being read is a view into the query, so its address gives its position.
+    size_t at = expr.data() >= query_.data() && expr.data() <= query_.data() + query_.size()
+                    ? static_cast<size_t>(expr.data() - query_.data())
+                    : 0;
     return absl::InvalidArgumentError(absl::StrCat("--query: ", what, " at position ", at, " of '", query_, "'; ",
                                                    kSupported, "."));
   }
@@ -151,9 +154,39 @@ class Evaluator {
     return Error(expr, "an unexpected character");
   }
 
-  // Applies `rest` to each element (of an array, or the values of an object with [*]), dropping nulls.
+  // Where the next top-level flatten ("[]") of `expr` starts; npos when there is none.
+  static size_t NextFlatten(absl::string_view expr) {
+    for (size_t i = 0; i < expr.size(); ++i) {
+      char c = expr[i];
+      if (c == '\'' || c == '`' || c == '"') {
+        size_t end = expr.find(c, i + 1);
+        if (end == absl::string_view::npos) return absl::string_view::npos;
+        i = end;
+      } else if (c == '{') {
+        size_t end = Closing(expr.substr(i), '{', '}');
+        if (end == absl::string_view::npos) return absl::string_view::npos;
+        i += end;
+      } else if (c == '[') {
+        size_t end = Closing(expr.substr(i), '[', ']');
+        if (end == absl::string_view::npos) return absl::string_view::npos;
+        if (absl::StripAsciiWhitespace(expr.substr(i + 1, end - 1)).empty()) return i;
+        i += end;
+      }
+    }
+    return absl::string_view::npos;
+  }
+
+  // Applies `rest` to each element (of an array, or the values of an object with [*]), dropping nulls. A flatten
+  // further on applies to the projection's whole result, as in JMESPath: [].versions[].name is one flat list.
   absl::StatusOr<bj::value> Project(const bj::value& v, absl::string_view rest, bool flatten,
                                     const absl::string_view* filter) {
+    size_t next = NextFlatten(rest);
+    absl::string_view tail;
+    bool chained = next != absl::string_view::npos;
+    if (chained) {
+      tail = rest.substr(next);
+      rest = rest.substr(0, next);
+    }
     bj::array items;
     if (v.is_array()) {
       for (const auto& item : v.as_array()) {
@@ -179,6 +212,7 @@ class Evaluator {
       if (!value.ok()) return value;
       if (!value->is_null()) out.push_back(std::move(*value));
     }
+    if (chained) return Chain(bj::value(std::move(out)), tail);
     return bj::value(std::move(out));
   }
 

@@ -65,6 +65,14 @@ Command Update() {
         a->settings.Add(app, DeploySettingScope::kServiceUpdate);
         app.add_flag("--no-wait", a->no_wait, "Return once the update has started.");
         return [a](Context& ctx) -> absl::StatusOr<Json> {
+          AksServiceUpdate update;
+          if (!a->deploy_config_file.empty()) {
+            auto file = LoadDeploymentConfigFile(a->deploy_config_file);
+            if (!file.ok()) return file.status();
+            update.config = file->aks;
+          }
+          if (auto s = a->settings.ApplyTo(update.config); !s.ok()) return s;
+          if (auto s = a->inference.ReadFile(); !s.ok()) return s;
           auto ws = ctx.GetWorkspace();
           if (!ws.ok()) return ws.status();
           auto found = Webservice::Get(*ws, a->name);
@@ -75,13 +83,6 @@ Command Update() {
                 "service update changes AKS web services; ", a->name, " is of compute type ",
                 (*found)->compute_type(), " (update an endpoint's versions with amlcore ml endpoint realtime)."));
           }
-          AksServiceUpdate update;
-          if (!a->deploy_config_file.empty()) {
-            auto file = LoadDeploymentConfigFile(a->deploy_config_file);
-            if (!file.ok()) return file.status();
-            update.config = file->aks;
-          }
-          if (auto s = a->settings.ApplyTo(update.config); !s.ok()) return s;
           if (a->inference.ModelsGiven()) {
             auto models = a->inference.Models(*ws);
             if (!models.ok()) return models.status();
@@ -128,6 +129,14 @@ Command Version(bool create) {
                        "true: the control version; false: a treatment.");
         app.add_flag("--no-wait", a->no_wait, "Return once the change has started.");
         return [a, create](Context& ctx) -> absl::StatusOr<Json> {
+          AksEndpointVersion version;
+          if (!a->deploy_config_file.empty()) {
+            auto file = LoadDeploymentConfigFile(a->deploy_config_file);
+            if (!file.ok()) return file.status();
+            version.config = file->aks;
+          }
+          if (auto s = a->settings.ApplyTo(version.config); !s.ok()) return s;
+          if (auto s = a->inference.ReadFile(); !s.ok()) return s;
           auto ws = ctx.GetWorkspace();
           if (!ws.ok()) return ws.status();
           auto found = Webservice::Get(*ws, a->name);
@@ -139,13 +148,6 @@ Command Version(bool create) {
                                                            "); deploy one with a -dc file of computeType "
                                                            "aksendpoint."));
           }
-          AksEndpointVersion version;
-          if (!a->deploy_config_file.empty()) {
-            auto file = LoadDeploymentConfigFile(a->deploy_config_file);
-            if (!file.ok()) return file.status();
-            version.config = file->aks;
-          }
-          if (auto s = a->settings.ApplyTo(version.config); !s.ok()) return s;
           std::string version_name = version.config.version_name;
           if (version_name.empty()) return absl::InvalidArgumentError("Give the version: --vn/--version-name.");
           version.config.version_name.clear();

@@ -124,7 +124,7 @@ absl::Status ApplyAliases(bj::object& root) {
                                                      Dotted(a.canonical_parent, a.canonical_key),
                                                      "' name the same setting; give one of them."));
     }
-    bj::value value = from->at(a.key);
+    bj::value value = *from->if_contains(a.key);
     if (std::string_view(a.parent) == a.canonical_parent) {
       *from = Rebuilt(*from, a.key, a.canonical_key, &value);
       continue;

@@ -372,10 +372,12 @@ BAD_DEPLOYMENT = [
 
 
 @pytest.mark.parametrize("text,message", BAD_INFERENCE)
-def test_bad_inference_config_files(project, text, message):
+def test_bad_inference_config_files(home, tmp_path, text, message):
+    project = tmp_path
     (project / "bad.json").write_text(text)
-    err = fails("ml", "model", "deploy", "-n", "svc", "-ic", "bad.json", cwd=project)
+    err = fails("ml", "model", "deploy", "-n", "svc", "-ic", "bad.json", "-w", "myworkspace", cwd=project)
     assert err.startswith("ERROR: Reading the inference configuration file bad.json: " + message), err
+    assert home.server_pid() is None  # refused before anything was sent: no server was even started
     # The Python SDK reads the file with the same parser, so it says the same.
     from amlcore.exceptions import UserErrorException
     from amlcore.model import InferenceConfig
@@ -385,10 +387,13 @@ def test_bad_inference_config_files(project, text, message):
 
 
 @pytest.mark.parametrize("text,message", BAD_DEPLOYMENT)
-def test_bad_deployment_config_files(project, text, message):
+def test_bad_deployment_config_files(home, tmp_path, text, message):
+    project = tmp_path
     (project / "bad.json").write_text(text)
-    err = fails("ml", "model", "deploy", "-n", "svc", "--es", "score.py", "-dc", "bad.json", cwd=project)
+    err = fails("ml", "model", "deploy", "-n", "svc", "--es", "score.py", "-dc", "bad.json", "-w", "myworkspace",
+                cwd=project)
     assert err.startswith("ERROR: Reading the deployment configuration file bad.json: " + message), err
+    assert home.server_pid() is None
     from amlcore.exceptions import UserErrorException
     from amlcore.webservice import deploy_configuration_from_file
     with pytest.raises(UserErrorException) as raised:
@@ -396,12 +401,12 @@ def test_bad_deployment_config_files(project, text, message):
     assert message in str(raised.value)
 
 
-def test_python_loaders_read_the_docs_files(project):
+def test_python_loaders_read_the_docs_files(project, monkeypatch):
     from amlcore.model import InferenceConfig
     from amlcore.webservice import (AciServiceDeploymentConfiguration, AksEndpointDeploymentConfiguration,
                                     AksServiceDeploymentConfiguration, LocalWebserviceDeploymentConfiguration,
                                     deploy_configuration_from_file)
-    os.chdir(project)
+    monkeypatch.chdir(project)
     config = InferenceConfig.from_file("inferenceconfig.json")
     assert config.entry_script == "score.py" and config.source_directory == "./"
     assert config.environment.name == "my-deploy-env"
