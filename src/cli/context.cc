@@ -17,14 +17,17 @@ absl::StatusOr<Workspace> Context::GetWorkspace() {
   const WorkspaceFlags& f = workspace_flags;
   absl::StatusOr<Workspace> ws = absl::UnknownError("unset");
   if (!f.workspace_name.empty()) {
-    ws = Workspace::Get(f.workspace_name, {.subscription_id = f.subscription_id, .resource_group = f.resource_group});
+    ws = Workspace::Get(f.workspace_name,
+                        {.subscription_id = f.subscription_id, .resource_group = f.resource_group});
   } else {
     auto file = Workspace::FindConfigFile(f.path);
     if (!file.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "No workspace given: pass -w/--workspace-name (and -g/--resource-group when the name is not unique), or "
-          "run 'amlcore ml folder attach -w <workspace>' in this folder to write .azureml/config.json (",
-          file.status().message(), ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("No workspace given: pass -w/--workspace-name (and -g/--resource-group when "
+                       "the name is not unique), or "
+                       "run 'amlcore ml folder attach -w <workspace>' in this folder to write "
+                       ".azureml/config.json (",
+                       file.status().message(), ")"));
     }
     ws = Workspace::FromConfig(*file);
   }
@@ -33,7 +36,8 @@ absl::StatusOr<Workspace> Context::GetWorkspace() {
 }
 
 PollOptions Context::Poll() const {
-  // Ctrl-C ends the wait (the operation goes on, as with az's --no-wait) instead of killing us mid-write.
+  // Ctrl-C ends the wait (the operation goes on, as with az's --no-wait) instead of killing us
+  // mid-write.
   std::signal(SIGINT, OnInterrupt);
   PollOptions options;
   options.on_progress = [](absl::string_view text) { std::cerr << text << std::flush; };

@@ -1,5 +1,6 @@
-// What every command shares: the global flags, the workspace the command works in (from -w/-g or the
-// .azureml/config.json found upward from --path), and where progress goes (stderr; the result goes to stdout).
+// What every command shares: the global flags, the workspace the command works in (from -w/-g or
+// the .azureml/config.json found upward from --path), and where progress goes (stderr; the result
+// goes to stdout).
 #ifndef AMLCORE_CLI_CONTEXT_H_
 #define AMLCORE_CLI_CONTEXT_H_
 
@@ -32,8 +33,8 @@ class Context {
   GlobalFlags global;
   WorkspaceFlags workspace_flags;
 
-  // The workspace named by -w (with -g and --subscription-id to disambiguate), else the one of the config file
-  // found from --path upward; looked up once.
+  // The workspace named by -w (with -g and --subscription-id to disambiguate), else the one of the
+  // config file found from --path upward; looked up once.
   absl::StatusOr<Workspace> GetWorkspace();
   // Options for waiting on a long-running operation: its progress goes to stderr.
   PollOptions Poll() const;

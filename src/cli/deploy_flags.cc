@@ -14,36 +14,45 @@ struct SettingFlag {
   const char* help;
 };
 
-// az ml's flags for the settings of deploy_configuration; settings without a row have no flag (tags and properties
-// are --tag and --property).
+// az ml's flags for the settings of deploy_configuration; settings without a row have no flag (tags
+// and properties are --tag and --property).
 constexpr SettingFlag kSettingFlags[] = {
     {"autoscale_enabled", "--as,--autoscale-enabled", "Autoscale the service: true or false."},
-    {"autoscale_min_replicas", "--mi,--autoscale-min-replicas", "Fewest replicas when autoscaling (0: scale to zero)."},
+    {"autoscale_min_replicas", "--mi,--autoscale-min-replicas",
+     "Fewest replicas when autoscaling (0: scale to zero)."},
     {"autoscale_max_replicas", "--ma,--autoscale-max-replicas", "Most replicas when autoscaling."},
-    {"autoscale_refresh_seconds", "--ar,--autoscale-refresh-seconds", "Seconds between autoscaling decisions."},
-    {"autoscale_target_utilization", "--at,--autoscale-target-utilization", "Target utilization in percent."},
-    {"collect_model_data", "--md,--collect-model-data", "Collect model data: true or false (no effect here)."},
+    {"autoscale_refresh_seconds", "--ar,--autoscale-refresh-seconds",
+     "Seconds between autoscaling decisions."},
+    {"autoscale_target_utilization", "--at,--autoscale-target-utilization",
+     "Target utilization in percent."},
+    {"collect_model_data", "--md,--collect-model-data",
+     "Collect model data: true or false (no effect here)."},
     {"auth_enabled", "--ae,--auth-enabled", "Key authentication: true or false."},
     {"cpu_cores", "--cc,--cpu-cores", "CPU cores per replica, e.g. 0.5."},
     {"memory_gb", "--gb,--memory-gb", "Memory per replica in GB, e.g. 1."},
-    {"enable_app_insights", "--ai,--enable-app-insights", "Application Insights: true or false (no effect here)."},
+    {"enable_app_insights", "--ai,--enable-app-insights",
+     "Application Insights: true or false (no effect here)."},
     {"scoring_timeout_ms", "--tm,--scoring-timeout-ms", "Scoring timeout in milliseconds."},
-    {"replica_max_concurrent_requests", "--rm,--replica-max-concurrent-requests", "Requests in flight per replica."},
-    {"max_request_wait_time", "--mr,--max-request-wait-time", "Milliseconds a request may wait in the queue."},
+    {"replica_max_concurrent_requests", "--rm,--replica-max-concurrent-requests",
+     "Requests in flight per replica."},
+    {"max_request_wait_time", "--mr,--max-request-wait-time",
+     "Milliseconds a request may wait in the queue."},
     {"num_replicas", "--nr,--num-replicas", "A fixed number of replicas (no autoscaling)."},
     {"primary_key", "--kp,--primary-key", "Primary key of the service."},
     {"secondary_key", "--ks,--secondary-key", "Secondary key of the service."},
     {"description", "-d,--description", "Description of the service."},
     {"gpu_cores", "--gc,--gpu-cores", "GPUs per replica."},
     {"period_seconds", "--ps,--period-seconds", "Seconds between liveness probes."},
-    {"initial_delay_seconds", "--id,--initial-delay-seconds", "Seconds before the first liveness probe."},
+    {"initial_delay_seconds", "--id,--initial-delay-seconds",
+     "Seconds before the first liveness probe."},
     {"timeout_seconds", "--ts,--timeout-seconds", "Seconds a liveness probe may take."},
     {"success_threshold", "--st,--success-threshold", "Successes that make a replica live again."},
     {"failure_threshold", "--ft,--failure-threshold", "Failures that restart a replica."},
     {"namespace", "--namespace", "Kubernetes namespace of the service."},
     {"token_auth_enabled", "--token-auth-enabled", "Token authentication: true or false."},
     {"version_name", "--vn,--version-name", "Name of the endpoint's version."},
-    {"traffic_percentile", "--tp,--traffic-percentile", "Percent of the endpoint's traffic for this version."},
+    {"traffic_percentile", "--tp,--traffic-percentile",
+     "Percent of the endpoint's traffic for this version."},
     {"cpu_cores_limit", "--ccl,--cpu-cores-limit", "Most CPU cores a replica may use."},
     {"memory_gb_limit", "--gbl,--memory-gb-limit", "Most memory in GB a replica may use."},
 };
@@ -63,7 +72,8 @@ void DeploySettingFlags::Add(CLI::App& app, unsigned scopes) {
     }
   }
   if (app.get_option_no_throw("--tag") == nullptr) {
-    app.add_option("--tag", tags_, "A key=value tag of the service (repeatable).")->group("Deployment settings");
+    app.add_option("--tag", tags_, "A key=value tag of the service (repeatable).")
+        ->group("Deployment settings");
     app.add_option("--property", properties_, "A key=value property of the service (repeatable).")
         ->group("Deployment settings");
   }
@@ -86,7 +96,8 @@ absl::Status DeploySettingFlags::ApplyTo(AksServiceDeploymentConfiguration& conf
     } else if (info.kind == "int") {
       int64_t n = 0;
       if (!absl::SimpleAtoi(text, &n)) {
-        return absl::InvalidArgumentError(absl::StrCat(flag, ": '", text, "' is not a whole number."));
+        return absl::InvalidArgumentError(
+            absl::StrCat(flag, ": '", text, "' is not a whole number."));
       }
       value = n;
     } else if (info.kind == "number") {
@@ -110,16 +121,22 @@ absl::Status DeploySettingFlags::ApplyTo(AksServiceDeploymentConfiguration& conf
 }
 
 void InferenceFlags::Add(CLI::App& app) {
-  app.add_option("-m,--model", model_ids_, "A model to deploy, as name:version (repeatable; name alone: latest).");
-  app.add_option("--ic,--inference-config-file", file_, "inferenceconfig.json: entry script, source directory, "
-                                                        "environment (also -ic).");
+  app.add_option("-m,--model", model_ids_,
+                 "A model to deploy, as name:version (repeatable; name alone: latest).");
+  app.add_option("--ic,--inference-config-file", file_,
+                 "inferenceconfig.json: entry script, source directory, "
+                 "environment (also -ic).");
   app.add_option("--es,--entry-script", entry_script_, "The scoring script (over the -ic file's).");
   app.add_option("--sd,--source-directory", source_directory_, "Folder deployed with the script.");
-  app.add_option("--cf,--conda-file", conda_file_, "A conda environment file of the script's packages.");
-  app.add_option("--rt,--runtime", runtime_, "Runtime of the older inference configuration (python).");
-  app.add_option("-e,--environment-name", environment_name_, "A registered environment to deploy with.");
-  app.add_option("--ev,--environment-version", environment_version_, "Its version (default: the latest; also "
-                                                                     "-ev).");
+  app.add_option("--cf,--conda-file", conda_file_,
+                 "A conda environment file of the script's packages.");
+  app.add_option("--rt,--runtime", runtime_,
+                 "Runtime of the older inference configuration (python).");
+  app.add_option("-e,--environment-name", environment_name_,
+                 "A registered environment to deploy with.");
+  app.add_option("--ev,--environment-version", environment_version_,
+                 "Its version (default: the latest; also "
+                 "-ev).");
 }
 
 absl::StatusOr<std::vector<Model>> InferenceFlags::Models(const Workspace& ws) const {
@@ -141,7 +158,8 @@ absl::Status InferenceFlags::ReadFile() {
 }
 
 absl::StatusOr<std::optional<InferenceConfig>> InferenceFlags::Config(const Workspace& ws) const {
-  if (file_.empty() && entry_script_.empty() && environment_name_.empty() && source_directory_.empty()) {
+  if (file_.empty() && entry_script_.empty() && environment_name_.empty() &&
+      source_directory_.empty()) {
     return std::optional<InferenceConfig>();
   }
   InferenceConfig config = from_file_.value_or(InferenceConfig{});
@@ -158,7 +176,8 @@ absl::StatusOr<std::optional<InferenceConfig>> InferenceFlags::Config(const Work
   }
   if (config.entry_script.empty()) {
     return absl::InvalidArgumentError(
-        "No entry script: give an inference configuration file (-ic inferenceconfig.json) or --es score.py.");
+        "No entry script: give an inference configuration file (-ic inferenceconfig.json) or --es "
+        "score.py.");
   }
   return std::optional<InferenceConfig>(std::move(config));
 }

@@ -1,6 +1,7 @@
-// The deployment settings flags of `model deploy`, `service update` and `endpoint realtime create-version /
-// update-version` (az ml's --cc, --gb, --nr, --ae, ...), one row per AksServiceDeploymentConfiguration setting,
-// and what the three commands share: models by id, the inference configuration from -ic or --es/--sd/-e.
+// The deployment settings flags of `model deploy`, `service update` and `endpoint realtime
+// create-version / update-version` (az ml's --cc, --gb, --nr, --ae, ...), one row per
+// AksServiceDeploymentConfiguration setting, and what the three commands share: models by id, the
+// inference configuration from -ic or --es/--sd/-e.
 #ifndef AMLCORE_CLI_DEPLOY_FLAGS_H_
 #define AMLCORE_CLI_DEPLOY_FLAGS_H_
 
@@ -22,7 +23,8 @@ class DeploySettingFlags {
  public:
   // Adds the flags of the settings in `scopes` (DeploySettingScope bits).
   void Add(CLI::App& app, unsigned scopes);
-  // Sets the flags given on `config` (over what a -dc file set); kInvalidArgument naming a flag and what it takes.
+  // Sets the flags given on `config` (over what a -dc file set); kInvalidArgument naming a flag and
+  // what it takes.
   absl::Status ApplyTo(AksServiceDeploymentConfiguration& config) const;
 
  private:

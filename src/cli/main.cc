@@ -1,4 +1,5 @@
-// `amlcore`: Azure ML's `az ml` (v1) command line over the amlcore C++ SDK. `amlcore ml --help` is the reference.
+// `amlcore`: Azure ML's `az ml` (v1) command line over the amlcore C++ SDK. `amlcore ml --help` is
+// the reference.
 #include <iostream>
 #include <map>
 #include <string>
@@ -19,8 +20,8 @@ namespace {
 constexpr int kUsageError = 2;  // as az (argparse) exits for a bad command line
 constexpr int kFailure = 1;
 
-// az ml spells a few flags with one dash and several letters (-ic, -dc, -ct); CLI11 reads one dash as one letter, so
-// they are read as their two-dash forms.
+// az ml spells a few flags with one dash and several letters (-ic, -dc, -ct); CLI11 reads one dash
+// as one letter, so they are read as their two-dash forms.
 const std::map<std::string, std::string>& SingleDashAliases() {
   static const auto* aliases = new std::map<std::string, std::string>{
       {"-ic", "--ic"}, {"-dc", "--dc"}, {"-ct", "--ct"}, {"-ev", "--ev"}};
@@ -35,25 +36,33 @@ bool Printable(const std::string& text) {
 }
 
 void ShowRestCall(const HttpLogRecord& r) {
-  std::string body = r.request_body.empty() ? "" : Printable(r.request_body) ? r.request_body : "<binary content>";
-  std::cerr << "DEBUG: " << r.method << " " << r.url << (body.empty() ? "" : "\nDEBUG:   request: ") << body << "\n";
+  std::string body = r.request_body.empty()      ? ""
+                     : Printable(r.request_body) ? r.request_body
+                                                 : "<binary content>";
+  std::cerr << "DEBUG: " << r.method << " " << r.url << (body.empty() ? "" : "\nDEBUG:   request: ")
+            << body << "\n";
   if (r.status == 0) {
     std::cerr << "DEBUG:   no response after " << r.elapsed.count() << " ms: " << r.error << "\n";
     return;
   }
   std::string reply = Printable(r.response_body) ? r.response_body : "<binary content>";
-  std::cerr << "DEBUG:   -> " << r.status << " in " << r.elapsed.count() << " ms, x-ms-request-id " << r.request_id
-            << (reply.empty() ? "" : "\nDEBUG:   response: ") << reply << std::endl;
+  std::cerr << "DEBUG:   -> " << r.status << " in " << r.elapsed.count() << " ms, x-ms-request-id "
+            << r.request_id << (reply.empty() ? "" : "\nDEBUG:   response: ") << reply << std::endl;
 }
 
 class CommandLine {
  public:
-  CommandLine() : root_("amlcore: Azure Machine Learning's `az ml` (v1) commands, run by amlcore on this machine.",
-                        "amlcore") {
+  CommandLine()
+      : root_(
+            "amlcore: Azure Machine Learning's `az ml` (v1) commands, run by amlcore on this "
+            "machine.",
+            "amlcore") {
     root_.set_version_flag("--version", absl::StrCat("amlcore ", kVersion));
     root_.footer("Start with: amlcore ml --help");
-    CLI::App* ml = root_.add_subcommand("ml", "Azure Machine Learning commands (workspaces, compute targets, models, "
-                                              "services, endpoints).");
+    CLI::App* ml = root_.add_subcommand(
+        "ml",
+        "Azure Machine Learning commands (workspaces, compute targets, models, "
+        "services, endpoints).");
     groups_[{}] = ml;
     for (const Group& g : Groups()) GroupApp(g.path)->description(g.summary);
     for (std::vector<Command>* list : {&workspace_, &compute_, &model_, &service_}) {
@@ -77,7 +86,8 @@ class CommandLine {
     } catch (const CLI::CallForVersion& e) {
       return root_.exit(e);
     } catch (const CLI::ParseError& e) {
-      std::cerr << "ERROR: " << e.what() << "\n" << "Run the command with --help to see what it takes." << std::endl;
+      std::cerr << "ERROR: " << e.what() << "\n"
+                << "Run the command with --help to see what it takes." << std::endl;
       return kUsageError;
     }
     CLI::App* at = &root_;
@@ -136,11 +146,15 @@ class CommandLine {
     GlobalFlags& g = context_.global;
     if (c.uses_workspace) {
       WorkspaceFlags& w = context_.workspace_flags;
-      app->add_option("-w,--workspace-name", w.workspace_name, "Name of the workspace.")->group("Workspace");
-      app->add_option("-g,--resource-group", w.resource_group, "Resource group of the workspace.")->group("Workspace");
-      app->add_option("--subscription-id", w.subscription_id, "Subscription of the workspace.")->group("Workspace");
+      app->add_option("-w,--workspace-name", w.workspace_name, "Name of the workspace.")
+          ->group("Workspace");
+      app->add_option("-g,--resource-group", w.resource_group, "Resource group of the workspace.")
+          ->group("Workspace");
+      app->add_option("--subscription-id", w.subscription_id, "Subscription of the workspace.")
+          ->group("Workspace");
       app->add_option("--path", w.path,
-                      "Project folder: where to look for .azureml/config.json when -w is not given (default: the "
+                      "Project folder: where to look for .azureml/config.json when -w is not given "
+                      "(default: the "
                       "working directory and its parents).")
           ->group("Workspace");
     }
@@ -148,11 +162,14 @@ class CommandLine {
         ->check(CLI::IsMember({"json", "table", "tsv"}))
         ->group("Global");
     app->add_option("--query", g.query,
-                    "A JMESPath subset to pick from the result: name, a.b, [0], [*].name, [?state=='Healthy'], "
+                    "A JMESPath subset to pick from the result: name, a.b, [0], [*].name, "
+                    "[?state=='Healthy'], "
                     "{n: name}, a | b.")
         ->group("Global");
-    app->add_flag("--debug", g.debug, "Show every REST call to amlcored on stderr.")->group("Global");
-    app->add_flag("-v,--verbose", g.verbose, "Accepted as az ml's; amlcore always shows progress on stderr.")
+    app->add_flag("--debug", g.debug, "Show every REST call to amlcored on stderr.")
+        ->group("Global");
+    app->add_flag("-v,--verbose", g.verbose,
+                  "Accepted as az ml's; amlcore always shows progress on stderr.")
         ->group("Global");
     leaves_[app] = Leaf{std::move(runner), c.table};
   }

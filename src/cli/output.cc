@@ -113,7 +113,8 @@ absl::StatusOr<std::string> Table(const bj::value& v, std::vector<TableColumn> c
   auto emit = [&](const std::vector<std::string>& line) {
     std::string text;
     for (size_t i = 0; i < line.size(); ++i) {
-      absl::StrAppend(&text, line[i], i + 1 < line.size() ? std::string(widths[i] - line[i].size() + 2, ' ') : "");
+      absl::StrAppend(&text, line[i],
+                      i + 1 < line.size() ? std::string(widths[i] - line[i].size() + 2, ' ') : "");
     }
     absl::StrAppend(&out, text, "\n");
   };
@@ -135,8 +136,8 @@ absl::StatusOr<std::string> Render(const bj::value& value, absl::string_view for
   }
   if (format == "tsv") return Tsv(value);
   if (format == "table") return Table(value, columns);
-  return absl::InvalidArgumentError(
-      absl::StrCat("-o/--output: '", format, "' is not an output format; allowed: json, table, tsv."));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "-o/--output: '", format, "' is not an output format; allowed: json, table, tsv."));
 }
 
 }  // namespace amlcore::cli

@@ -1,12 +1,12 @@
-// How results are printed on stdout: -o json (the default, indented as az prints it), -o table (aligned columns)
-// and -o tsv (tab-separated values, no headers, strings unquoted: for shell scripts).
+// How results are printed on stdout: -o json (the default, indented as az prints it), -o table
+// (aligned columns) and -o tsv (tab-separated values, no headers, strings unquoted: for shell
+// scripts).
 #ifndef AMLCORE_CLI_OUTPUT_H_
 #define AMLCORE_CLI_OUTPUT_H_
 
+#include <boost/json.hpp>
 #include <string>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "absl/status/statusor.h"
 #include "cli/command.h"

@@ -32,8 +32,8 @@ class Evaluator {
     size_t at = expr.data() >= query_.data() && expr.data() <= query_.data() + query_.size()
                     ? static_cast<size_t>(expr.data() - query_.data())
                     : 0;
-    return absl::InvalidArgumentError(absl::StrCat("--query: ", what, " at position ", at, " of '", query_, "'; ",
-                                                   kSupported, "."));
+    return absl::InvalidArgumentError(absl::StrCat("--query: ", what, " at position ", at, " of '",
+                                                   query_, "'; ", kSupported, "."));
   }
 
   // Where `open` (at expr[0]) closes, skipping quoted text; npos when it does not.
@@ -110,8 +110,8 @@ class Evaluator {
         name = std::string(expr.substr(1, end - 1));
         ++end;
       } else {
-        while (end < expr.size() &&
-               (std::isalnum(static_cast<unsigned char>(expr[end])) || expr[end] == '_' || expr[end] == '-')) {
+        while (end < expr.size() && (std::isalnum(static_cast<unsigned char>(expr[end])) ||
+                                     expr[end] == '_' || expr[end] == '-')) {
           ++end;
         }
         name = std::string(expr.substr(0, end));
@@ -129,7 +129,8 @@ class Evaluator {
       bj::object out;
       for (absl::string_view item : SplitTop(expr.substr(1, close - 1), ',')) {
         size_t colon = item.find(':');
-        if (colon == absl::string_view::npos) return Error(item, "a multiselect item needs 'alias: expression'");
+        if (colon == absl::string_view::npos)
+          return Error(item, "a multiselect item needs 'alias: expression'");
         auto value = Pipe(v, item.substr(colon + 1));
         if (!value.ok()) return value;
         out[std::string(absl::StripAsciiWhitespace(item.substr(0, colon)))] = std::move(*value);
@@ -176,8 +177,9 @@ class Evaluator {
     return absl::string_view::npos;
   }
 
-  // Applies `rest` to each element (of an array, or the values of an object with [*]), dropping nulls. A flatten
-  // further on applies to the projection's whole result, as in JMESPath: [].versions[].name is one flat list.
+  // Applies `rest` to each element (of an array, or the values of an object with [*]), dropping
+  // nulls. A flatten further on applies to the projection's whole result, as in JMESPath:
+  // [].versions[].name is one flat list.
   absl::StatusOr<bj::value> Project(const bj::value& v, absl::string_view rest, bool flatten,
                                     const absl::string_view* filter) {
     size_t next = NextFlatten(rest);

@@ -10,13 +10,14 @@ namespace amlcore::cli {
 namespace bj = boost::json;
 
 absl::StatusOr<std::map<std::string, std::string>> KeyValues(const std::vector<std::string>& items,
-                                                            absl::string_view flag) {
+                                                             absl::string_view flag) {
   std::map<std::string, std::string> out;
   for (const std::string& item : items) {
     size_t eq = item.find('=');
     if (eq == std::string::npos || eq == 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat(flag, ": '", item, "' is not key=value; give one pair per flag, e.g. ", flag, " area=health"));
+          absl::StrCat(flag, ": '", item, "' is not key=value; give one pair per flag, e.g. ", flag,
+                       " area=health"));
     }
     out[item.substr(0, eq)] = item.substr(eq + 1);
   }
@@ -27,12 +28,15 @@ absl::StatusOr<bool> ParseBool(absl::string_view text, absl::string_view flag) {
   std::string lower = absl::AsciiStrToLower(text);
   if (lower == "true" || lower == "yes" || lower == "1") return true;
   if (lower == "false" || lower == "no" || lower == "0") return false;
-  return absl::InvalidArgumentError(absl::StrCat(flag, ": '", text, "' is not a boolean; allowed: true, false."));
+  return absl::InvalidArgumentError(
+      absl::StrCat(flag, ": '", text, "' is not a boolean; allowed: true, false."));
 }
 
 absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("Cannot read ", path, ": no such file, or not readable."));
+  if (!in)
+    return absl::NotFoundError(
+        absl::StrCat("Cannot read ", path, ": no such file, or not readable."));
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
@@ -62,28 +66,31 @@ bj::value WorkspaceJson(const Workspace& ws) {
                     {"tags", StringMap(ws.tags())}};
 }
 
+// In the shape az ml prints a model (resource needs flat, "" when unset), with its files beyond it.
 bj::value ModelJson(const Model& m) {
   bj::array files;
-  for (const ModelFile& f : m.files()) files.push_back(bj::object{{"path", f.path}, {"sha256", f.sha256},
-                                                                  {"size", f.size}});
-  bj::object out{{"id", m.id()},
-                 {"name", m.name()},
-                 {"version", m.version()},
-                 {"createdTime", m.created_time()},
-                 {"description", m.description()},
-                 {"framework", m.model_framework()},
-                 {"frameworkVersion", m.model_framework_version()},
-                 {"tags", StringMap(m.tags())},
-                 {"properties", StringMap(m.properties())},
-                 {"files", std::move(files)}};
-  if (const auto& r = m.resource_configuration()) {
-    bj::object resources;
-    if (r->cpu) resources["cpu"] = *r->cpu;
-    if (r->memory_in_gb) resources["memoryInGB"] = *r->memory_in_gb;
-    if (r->gpu) resources["gpu"] = *r->gpu;
-    out["resourceConfiguration"] = std::move(resources);
+  for (const ModelFile& f : m.files()) {
+    files.push_back(bj::object{{"path", f.path}, {"sha256", f.sha256}, {"size", f.size}});
   }
-  return out;
+  const auto& r = m.resource_configuration();
+  auto need = [](const std::optional<double>& value) {
+    return value ? bj::value(*value) : bj::value("");
+  };
+  return bj::object{{"id", m.id()},
+                    {"name", m.name()},
+                    {"version", m.version()},
+                    {"createdTime", m.created_time()},
+                    {"description", m.description()},
+                    {"framework", m.model_framework()},
+                    {"frameworkVersion", m.model_framework_version()},
+                    {"tags", StringMap(m.tags())},
+                    {"properties", StringMap(m.properties())},
+                    {"cpu", need(r ? r->cpu : std::nullopt)},
+                    {"memoryInGB", need(r ? r->memory_in_gb : std::nullopt)},
+                    {"gpu", need(r ? r->gpu : std::nullopt)},
+                    {"sampleInputDatasetId", m.sample_input_dataset_id()},
+                    {"sampleOutputDatasetId", m.sample_output_dataset_id()},
+                    {"files", std::move(files)}};
 }
 
 }  // namespace amlcore::cli

@@ -1,13 +1,13 @@
-// Conversions shared by the command modules: flag values (key=value pairs, true/false) and SDK results as JSON.
+// Conversions shared by the command modules: flag values (key=value pairs, true/false) and SDK
+// results as JSON.
 #ifndef AMLCORE_CLI_VALUES_H_
 #define AMLCORE_CLI_VALUES_H_
 
+#include <boost/json.hpp>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -16,9 +16,10 @@
 
 namespace amlcore::cli {
 
-// "key=value" items of a repeatable flag (--tag, --property); kInvalidArgument naming the flag otherwise.
+// "key=value" items of a repeatable flag (--tag, --property); kInvalidArgument naming the flag
+// otherwise.
 absl::StatusOr<std::map<std::string, std::string>> KeyValues(const std::vector<std::string>& items,
-                                                            absl::string_view flag);
+                                                             absl::string_view flag);
 // az's boolean flag values: true/false (any case), also yes/no and 1/0.
 absl::StatusOr<bool> ParseBool(absl::string_view text, absl::string_view flag);
 // The content of a text file (a PEM certificate, a request body).

@@ -21,20 +21,24 @@ constexpr char kInferenceWhat[] = "Reading the inference configuration file ";
 constexpr char kDeploymentWhat[] = "Reading the deployment configuration file ";
 
 absl::Status FileError(absl::string_view what, absl::string_view file, absl::string_view detail) {
-  return AsUserError(MakeError(absl::StatusCode::kInvalidArgument, "UserError", absl::StrCat(what, file, ": ", detail)));
+  return AsUserError(MakeError(absl::StatusCode::kInvalidArgument, "UserError",
+                               absl::StrCat(what, file, ": ", detail)));
 }
 
 // A JSON object from `text`, or the parser's complaint naming the file.
-absl::StatusOr<bj::object> ParseFile(absl::string_view text, absl::string_view what, absl::string_view file) {
+absl::StatusOr<bj::object> ParseFile(absl::string_view text, absl::string_view what,
+                                     absl::string_view file) {
   auto value = json::Parse(text);
   if (!value.ok()) return FileError(what, file, value.status().message());
   if (!value->is_object()) return FileError(what, file, "it must hold one JSON object ({...}).");
   return std::move(value->as_object());
 }
 
-// `object` with `key` set to `value`, and `drop` left out. A new object each time: Boost.JSON 1.81 corrupts a
-// parsed object that is erased from and then grown (bad_alloc in object::rehash, reproducible outside amlcore).
-bj::object Rebuilt(const bj::object& object, absl::string_view drop, absl::string_view key, const bj::value* value) {
+// `object` with `key` set to `value`, and `drop` left out. A new object each time: Boost.JSON 1.81
+// corrupts a parsed object that is erased from and then grown (bad_alloc in object::rehash,
+// reproducible outside amlcore).
+bj::object Rebuilt(const bj::object& object, absl::string_view drop, absl::string_view key,
+                   const bj::value* value) {
   bj::object out;
   for (const auto& item : object) {
     if (item.key() != json::Bj(drop)) out.emplace(item.key(), item.value());
@@ -43,7 +47,8 @@ bj::object Rebuilt(const bj::object& object, absl::string_view drop, absl::strin
   return out;
 }
 
-// The older inference configuration names its base image registry by address, or as an object with one.
+// The older inference configuration names its base image registry by address, or as an object with
+// one.
 absl::Status ReadRegistry(const bj::value* raw, std::string* address) {
   if (raw == nullptr) return absl::OkStatus();
   if (raw->is_string()) {
@@ -58,20 +63,25 @@ absl::Status ReadRegistry(const bj::value* raw, std::string* address) {
     return registry.Finish();
   }
   return absl::InvalidArgumentError(
-      "Field 'baseImageRegistry' must be a string (the registry's address) or an object with address, username "
+      "Field 'baseImageRegistry' must be a string (the registry's address) or an object with "
+      "address, username "
       "and password.");
 }
 
-// An azureml Environment document; python.condaDependenciesFile (a conda file to read) is the file form's own.
+// An azureml Environment document; python.condaDependenciesFile (a conda file to read) is the file
+// form's own.
 absl::StatusOr<Environment> ReadEnvironment(const bj::value& raw) {
   if (!raw.is_object()) return absl::InvalidArgumentError("Field 'environment' must be an object.");
   bj::object environment = raw.as_object();
   std::string conda_file;
-  if (bj::value* python = environment.if_contains("python"); python != nullptr && python->is_object()) {
-    if (bj::value* file = python->as_object().if_contains("condaDependenciesFile"); file != nullptr) {
+  if (bj::value* python = environment.if_contains("python");
+      python != nullptr && python->is_object()) {
+    if (bj::value* file = python->as_object().if_contains("condaDependenciesFile");
+        file != nullptr) {
       if (!file->is_null() && !file->is_string()) {
         return absl::InvalidArgumentError(
-            "Field 'environment.python.condaDependenciesFile' must be a string (a conda file's path) or null.");
+            "Field 'environment.python.condaDependenciesFile' must be a string (a conda file's "
+            "path) or null.");
       }
       if (file->is_string()) conda_file = std::string(file->as_string());
       python->as_object() = Rebuilt(python->as_object(), "condaDependenciesFile", "", nullptr);
@@ -82,7 +92,8 @@ absl::StatusOr<Environment> ReadEnvironment(const bj::value& raw) {
   if (!conda_file.empty()) {
     if (env->python.conda_dependencies) {
       return absl::InvalidArgumentError(
-          "Fields 'environment.python.condaDependencies' and 'environment.python.condaDependenciesFile' are both "
+          "Fields 'environment.python.condaDependencies' and "
+          "'environment.python.condaDependenciesFile' are both "
           "set; give one of them.");
     }
     auto conda = CondaDependencies::FromFile(conda_file);
@@ -92,8 +103,8 @@ absl::StatusOr<Environment> ReadEnvironment(const bj::value& raw) {
   return env;
 }
 
-// Other names the documents give some settings (Azure's docs and its SDK's own reader disagree): each is read as
-// the canonical key, and setting both is refused.
+// Other names the documents give some settings (Azure's docs and its SDK's own reader disagree):
+// each is read as the canonical key, and setting both is refused.
 struct Alias {
   const char* parent;  // "" for the top level
   const char* key;
@@ -102,7 +113,8 @@ struct Alias {
 };
 constexpr Alias kDeploymentAliases[] = {
     {"containerResourceRequirements", "cpu_limit", "containerResourceRequirements", "cpuLimit"},
-    {"containerResourceRequirements", "memory_limit", "containerResourceRequirements", "memoryInGBLimit"},
+    {"containerResourceRequirements", "memory_limit", "containerResourceRequirements",
+     "memoryInGBLimit"},
     {"containerResourceRequirements", "gpu", "", "gpuCores"},
 };
 
@@ -113,12 +125,15 @@ std::string Dotted(absl::string_view parent, absl::string_view key) {
 absl::Status ApplyAliases(bj::object& root) {
   for (const Alias& a : kDeploymentAliases) {
     bj::value* parent = *a.parent ? root.if_contains(a.parent) : nullptr;
-    bj::object* from = *a.parent ? (parent != nullptr && parent->is_object() ? &parent->as_object() : nullptr) : &root;
+    bj::object* from =
+        *a.parent ? (parent != nullptr && parent->is_object() ? &parent->as_object() : nullptr)
+                  : &root;
     if (from == nullptr || !from->contains(a.key)) continue;
     const bj::value* target = *a.canonical_parent ? root.if_contains(a.canonical_parent) : nullptr;
-    const bj::object* to = *a.canonical_parent ? (target != nullptr && target->is_object() ? &target->as_object()
-                                                                                            : nullptr)
-                                               : &root;
+    const bj::object* to =
+        *a.canonical_parent
+            ? (target != nullptr && target->is_object() ? &target->as_object() : nullptr)
+            : &root;
     if (to != nullptr && to->contains(a.canonical_key)) {
       return absl::InvalidArgumentError(absl::StrCat("Fields '", Dotted(a.parent, a.key), "' and '",
                                                      Dotted(a.canonical_parent, a.canonical_key),
@@ -169,7 +184,9 @@ absl::StatusOr<AciServiceDeploymentConfiguration> ReadAci(const bj::object& obje
   c.collect_model_data = collection.Bool("storageEnabled");
   c.description = reader.String("description").value_or("");
   if (auto s = domain::ReadStringMap(reader.Raw("tags"), "tags", &c.tags); !s.ok()) return s;
-  if (auto s = domain::ReadStringMap(reader.Raw("properties"), "properties", &c.properties); !s.ok()) return s;
+  if (auto s = domain::ReadStringMap(reader.Raw("properties"), "properties", &c.properties);
+      !s.ok())
+    return s;
   for (json::ObjectReader* r : {&resources, &keys, &collection, &reader}) {
     if (auto s = r->Finish(); !s.ok()) return s;
   }
@@ -177,7 +194,8 @@ absl::StatusOr<AciServiceDeploymentConfiguration> ReadAci(const bj::object& obje
 }
 }  // namespace
 
-absl::StatusOr<InferenceConfig> ParseInferenceConfig(absl::string_view text, absl::string_view file_name) {
+absl::StatusOr<InferenceConfig> ParseInferenceConfig(absl::string_view text,
+                                                     absl::string_view file_name) {
   auto object = ParseFile(text, kInferenceWhat, file_name);
   if (!object.ok()) return object.status();
   InferenceConfig c;
@@ -201,7 +219,8 @@ absl::StatusOr<InferenceConfig> ParseInferenceConfig(absl::string_view text, abs
     status = env.status();
   }
   if (status.ok() && c.entry_script.empty()) {
-    status = absl::InvalidArgumentError("'entryScript' is required: the path of the scoring script (score.py).");
+    status = absl::InvalidArgumentError(
+        "'entryScript' is required: the path of the scoring script (score.py).");
   }
   if (!status.ok()) return FileError(kInferenceWhat, file_name, status.message());
   return c;
@@ -213,7 +232,8 @@ absl::StatusOr<InferenceConfig> LoadInferenceConfigFile(absl::string_view path) 
   return ParseInferenceConfig(*text, path);
 }
 
-absl::StatusOr<DeploymentConfigFile> ParseDeploymentConfig(absl::string_view text, absl::string_view file_name) {
+absl::StatusOr<DeploymentConfigFile> ParseDeploymentConfig(absl::string_view text,
+                                                           absl::string_view file_name) {
   auto object = ParseFile(text, kDeploymentWhat, file_name);
   if (!object.ok()) return object.status();
   DeploymentConfigFile file;
@@ -225,12 +245,14 @@ absl::StatusOr<DeploymentConfigFile> ParseDeploymentConfig(absl::string_view tex
   }
   file.compute_type = absl::AsciiStrToLower(json::Sv(type->as_string()));
   absl::Status status;
-  if (file.compute_type == DeploymentConfigFile::kAks || file.compute_type == DeploymentConfigFile::kAksEndpoint) {
+  if (file.compute_type == DeploymentConfigFile::kAks ||
+      file.compute_type == DeploymentConfigFile::kAksEndpoint) {
     bool endpoint = file.compute_type == DeploymentConfigFile::kAksEndpoint;
     status = ApplyAliases(*object);
     if (status.ok()) {
       auto config = domain::DeployConfigFromFileJson(
-          *object, "", endpoint ? DeploySettingScope::kEndpoint : DeploySettingScope::kWebservice, {"computeType"});
+          *object, "", endpoint ? DeploySettingScope::kEndpoint : DeploySettingScope::kWebservice,
+          {"computeType"});
       if (config.ok()) file.aks = std::move(*config);
       status = config.status();
     }
@@ -244,8 +266,8 @@ absl::StatusOr<DeploymentConfigFile> ParseDeploymentConfig(absl::string_view tex
     file.local.port = reader.Int("port");
     status = reader.Finish();
   } else {
-    status = absl::InvalidArgumentError(
-        absl::StrCat("'computeType' is \"", json::Sv(type->as_string()), "\"; allowed: ", kTypes, "."));
+    status = absl::InvalidArgumentError(absl::StrCat(
+        "'computeType' is \"", json::Sv(type->as_string()), "\"; allowed: ", kTypes, "."));
   }
   if (!status.ok()) return FileError(kDeploymentWhat, file_name, status.message());
   return file;

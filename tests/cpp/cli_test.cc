@@ -1,5 +1,5 @@
-// The command line's --query subset and output formats, and the SDK's reader of az ml's configuration files:
-// what they accept, and the message of everything they refuse.
+// The command line's --query subset and output formats, and the SDK's reader of az ml's
+// configuration files: what they accept, and the message of everything they refuse.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -41,13 +41,18 @@ TEST(QueryTest, PicksFieldsIndexesProjectionsFiltersAndMultiselects) {
 }
 
 TEST(QueryTest, RefusesWhatItDoesNotSupportNamingThePosition) {
-  EXPECT_EQ(Query(kServices, "[?name==x]"),
-            "--query: a comparison needs a literal: 'text', `json` or a number at position 8 of '[?name==x]'; "
-            "supported: name, a.b, [0], [*].name, [].name, [?field=='value'] (or !=, `json`, numbers), "
-            "{alias: expression, ...}, a | b.");
-  EXPECT_EQ(Query(kServices, "[?name==").substr(0, 47), "--query: a '[' without its ']' at position 0 of");
-  EXPECT_EQ(Query(kServices, "length(@)").substr(0, 52), "--query: an unexpected character at position 6 of 'l");
-  EXPECT_EQ(Query(kServices, "[0").substr(0, 47), "--query: a '[' without its ']' at position 0 of");
+  EXPECT_EQ(
+      Query(kServices, "[?name==x]"),
+      "--query: a comparison needs a literal: 'text', `json` or a number at position 8 of "
+      "'[?name==x]'; "
+      "supported: name, a.b, [0], [*].name, [].name, [?field=='value'] (or !=, `json`, numbers), "
+      "{alias: expression, ...}, a | b.");
+  EXPECT_EQ(Query(kServices, "[?name==").substr(0, 47),
+            "--query: a '[' without its ']' at position 0 of");
+  EXPECT_EQ(Query(kServices, "length(@)").substr(0, 52),
+            "--query: an unexpected character at position 6 of 'l");
+  EXPECT_EQ(Query(kServices, "[0").substr(0, 47),
+            "--query: a '[' without its ']' at position 0 of");
   EXPECT_EQ(Query(kServices, "[x]").substr(0, 41), "--query: an index must be a whole number ");
 }
 
@@ -99,25 +104,33 @@ TEST(ConfigFilesTest, RefusesUnknownKeysAndWrongTypesNamingFileKeyAndWhatIsAllow
     return std::string(ParseDeploymentConfig(text, "dc.json").status().message());
   };
   EXPECT_EQ(message(R"({"computeType": "aks", "keys": {"primary": "x"}})"),
-            "Reading the deployment configuration file dc.json: Unknown field 'keys.primary'; allowed fields of "
+            "Reading the deployment configuration file dc.json: Unknown field 'keys.primary'; "
+            "allowed fields of "
             "'keys': primaryKey, secondaryKey.");
   EXPECT_EQ(message(R"({"computeType": "aks", "keys": []})"),
             "Reading the deployment configuration file dc.json: Field 'keys' must be an object.");
-  EXPECT_EQ(message(R"({"computeType": "aks", "gpuCores": 1, "containerResourceRequirements": {"gpu": 1}})"),
-            "Reading the deployment configuration file dc.json: Fields 'containerResourceRequirements.gpu' and "
-            "'gpuCores' name the same setting; give one of them.");
+  EXPECT_EQ(
+      message(
+          R"({"computeType": "aks", "gpuCores": 1, "containerResourceRequirements": {"gpu": 1}})"),
+      "Reading the deployment configuration file dc.json: Fields "
+      "'containerResourceRequirements.gpu' and "
+      "'gpuCores' name the same setting; give one of them.");
   EXPECT_EQ(message(R"({"computeType": 3})"),
-            "Reading the deployment configuration file dc.json: 'computeType' is required and must be a string: "
+            "Reading the deployment configuration file dc.json: 'computeType' is required and must "
+            "be a string: "
             "\"aks\", \"aksendpoint\", \"aci\" or \"local\".");
-  auto inference = ParseInferenceConfig(R"({"entryScript": "s.py", "baseImageRegistry": {"adress": "x"}})", "ic.json");
+  auto inference = ParseInferenceConfig(
+      R"({"entryScript": "s.py", "baseImageRegistry": {"adress": "x"}})", "ic.json");
   EXPECT_EQ(inference.status().message(),
-            "Reading the inference configuration file ic.json: Unknown field 'baseImageRegistry.adress'; allowed "
+            "Reading the inference configuration file ic.json: Unknown field "
+            "'baseImageRegistry.adress'; allowed "
             "fields of 'baseImageRegistry': address, password, username.");
   auto conda = ParseInferenceConfig(
       R"({"entryScript": "s.py", "environment": {"python": {"condaDependenciesFile": "/no/such/env.yml"}}})",
       "ic.json");
   EXPECT_FALSE(conda.ok());
-  EXPECT_NE(conda.status().message().find("/no/such/env.yml"), absl::string_view::npos) << conda.status();
+  EXPECT_NE(conda.status().message().find("/no/such/env.yml"), absl::string_view::npos)
+      << conda.status();
 }
 
 }  // namespace
