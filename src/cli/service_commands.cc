@@ -1,5 +1,7 @@
 // amlcore ml service list|show|delete|get-keys|regen-key|get-access-token|get-logs|run|update, and
-// amlcore ml endpoint realtime create-version|update-version|delete-version.
+// amlcore ml endpoint realtime create-version|update-version|delete-version|update|show|list|delete.
+#include <tuple>
+
 #include "absl/strings/str_cat.h"
 #include "amlcore/config_files.h"
 #include "amlcore/webservice.h"
@@ -20,6 +22,20 @@ absl::StatusOr<std::shared_ptr<Webservice>> GetService(Context& ctx, const std::
   auto ws = ctx.GetWorkspace();
   if (!ws.ok()) return ws.status();
   return Webservice::Get(*ws, name);
+}
+
+// The endpoint `name`, or a message saying what it is instead.
+absl::StatusOr<std::shared_ptr<AksEndpoint>> GetEndpoint(const Workspace& ws,
+                                                         const std::string& name) {
+  auto found = Webservice::Get(ws, name);
+  if (!found.ok()) return found.status();
+  auto endpoint = std::dynamic_pointer_cast<AksEndpoint>(*found);
+  if (!endpoint) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, " is not an AKS endpoint (its compute type is ", (*found)->compute_type(),
+        "); deploy one with a -dc file of computeType aksendpoint."));
+  }
+  return endpoint;
 }
 
 // A command that takes the service's name and does one thing with it.
@@ -144,15 +160,8 @@ Command Version(bool create) {
           if (auto s = a->inference.ReadFile(); !s.ok()) return s;
           auto ws = ctx.GetWorkspace();
           if (!ws.ok()) return ws.status();
-          auto found = Webservice::Get(*ws, a->name);
-          if (!found.ok()) return found.status();
-          auto endpoint = std::dynamic_pointer_cast<AksEndpoint>(*found);
-          if (!endpoint) {
-            return absl::InvalidArgumentError(absl::StrCat(
-                a->name, " is not an AKS endpoint (its compute type is ", (*found)->compute_type(),
-                "); deploy one with a -dc file of computeType "
-                "aksendpoint."));
-          }
+          auto endpoint = GetEndpoint(*ws, a->name);
+          if (!endpoint.ok()) return endpoint.status();
           std::string version_name = version.config.version_name;
           if (version_name.empty())
             return absl::InvalidArgumentError("Give the version: --vn/--version-name.");
@@ -175,13 +184,13 @@ Command Version(bool create) {
           auto inference = a->inference.Config(*ws);
           if (!inference.ok()) return inference.status();
           version.inference_config = std::move(*inference);
-          absl::Status started = create ? endpoint->CreateVersion(version_name, version)
-                                        : endpoint->UpdateVersion(version_name, version);
+          absl::Status started = create ? (*endpoint)->CreateVersion(version_name, version)
+                                        : (*endpoint)->UpdateVersion(version_name, version);
           if (!started.ok()) return started;
           if (!a->no_wait) {
-            if (auto s = endpoint->WaitForDeployment(ctx.Poll()); !s.ok()) return s;
+            if (auto s = (*endpoint)->WaitForDeployment(ctx.Poll()); !s.ok()) return s;
           }
-          return JsonDocument(endpoint->Serialize());
+          return JsonDocument((*endpoint)->Serialize());
         };
       }};
 }
@@ -203,21 +212,100 @@ Command DeleteVersion() {
             app.add_option("--vn,--version-name", a->version, "The version to delete.")->required();
             app.add_flag("--no-wait", a->no_wait, "Return once the deletion has started.");
             return [a](Context& ctx) -> absl::StatusOr<Json> {
-              auto found = GetService(ctx, a->name);
-              if (!found.ok()) return found.status();
-              auto endpoint = std::dynamic_pointer_cast<AksEndpoint>(*found);
-              if (!endpoint) {
-                return absl::InvalidArgumentError(
-                    absl::StrCat(a->name, " is not an AKS endpoint (its compute type is ",
-                                 (*found)->compute_type(), ")."));
-              }
-              if (auto s = endpoint->DeleteVersion(a->version); !s.ok()) return s;
+              auto ws = ctx.GetWorkspace();
+              if (!ws.ok()) return ws.status();
+              auto endpoint = GetEndpoint(*ws, a->name);
+              if (!endpoint.ok()) return endpoint.status();
+              if (auto s = (*endpoint)->DeleteVersion(a->version); !s.ok()) return s;
               if (!a->no_wait) {
-                if (auto s = endpoint->WaitForDeployment(ctx.Poll()); !s.ok()) return s;
+                if (auto s = (*endpoint)->WaitForDeployment(ctx.Poll()); !s.ok()) return s;
               }
-              return JsonDocument(endpoint->Serialize());
+              return JsonDocument((*endpoint)->Serialize());
             };
           }};
+}
+// endpoint realtime update: the endpoint's own settings (its versions keep theirs).
+Command UpdateEndpoint() {
+  return {
+      .path = {"endpoint", "realtime", "update"},
+      .summary =
+          "Change an AKS endpoint's own settings: authentication, description, tags, properties.",
+      .example =
+          "amlcore ml endpoint realtime update -n myendpoint --ae false --token-auth-enabled true",
+      .table = kServiceColumns,
+      .define = [](CLI::App& app) -> Runner {
+        struct Args {
+          std::string name, auth, token_auth, app_insights, description;
+          std::vector<std::string> tags, properties;
+          bool no_wait = false;
+        };
+        auto a = std::make_shared<Args>();
+        app.add_option("-n,--name", a->name, "Name of the endpoint.")->required();
+        app.add_option("--ae,--auth-enabled", a->auth, "Key authentication: true or false.");
+        app.add_option("--token-auth-enabled", a->token_auth,
+                       "Token authentication: true or false.");
+        app.add_option("--ai,--enable-app-insights", a->app_insights,
+                       "Application Insights: true or false (no effect here).");
+        app.add_option("-d,--description", a->description, "Description of the endpoint.");
+        app.add_option("--tag", a->tags, "A key=value tag (repeatable; replaces the tags).");
+        app.add_option("--property", a->properties, "A key=value property to add (repeatable).");
+        app.add_flag("--no-wait", a->no_wait, "Return once the change has started.");
+        return [a](Context& ctx) -> absl::StatusOr<Json> {
+          AksEndpointUpdate update;
+          for (auto [text, flag, field] :
+               {std::tuple{&a->auth, "--ae", &update.auth_enabled},
+                {&a->token_auth, "--token-auth-enabled", &update.token_auth_enabled},
+                {&a->app_insights, "--ai", &update.enable_app_insights}}) {
+            if (text->empty()) continue;
+            auto value = ParseBool(*text, flag);
+            if (!value.ok()) return value.status();
+            *field = *value;
+          }
+          if (!a->description.empty()) update.description = a->description;
+          if (!a->tags.empty()) {
+            auto tags = KeyValues(a->tags, "--tag");
+            if (!tags.ok()) return tags.status();
+            update.tags = std::move(*tags);
+          }
+          if (!a->properties.empty()) {
+            auto properties = KeyValues(a->properties, "--property");
+            if (!properties.ok()) return properties.status();
+            update.properties = std::move(*properties);
+          }
+          auto ws = ctx.GetWorkspace();
+          if (!ws.ok()) return ws.status();
+          auto endpoint = GetEndpoint(*ws, a->name);
+          if (!endpoint.ok()) return endpoint.status();
+          if (auto s = (*endpoint)->UpdateEndpoint(update); !s.ok()) return s;
+          if (!a->no_wait) {
+            if (auto s = (*endpoint)->WaitForDeployment(ctx.Poll()); !s.ok()) return s;
+          }
+          return JsonDocument((*endpoint)->Serialize());
+        };
+      }};
+}
+
+// endpoint realtime show and delete: the endpoint named by -n, checked to be one.
+Command OnEndpoint(bool remove) {
+  return {
+      .path = {"endpoint", "realtime", remove ? "delete" : "show"},
+      .summary = remove ? "Delete an AKS endpoint and all its versions." : "Show an AKS endpoint.",
+      .example = remove ? "amlcore ml endpoint realtime delete -n myendpoint"
+                        : "amlcore ml endpoint realtime show -n myendpoint",
+      .table = kServiceColumns,
+      .define = [remove](CLI::App& app) -> Runner {
+        auto name = std::make_shared<std::string>();
+        app.add_option("-n,--name", *name, "Name of the endpoint.")->required();
+        return [name, remove](Context& ctx) -> absl::StatusOr<Json> {
+          auto ws = ctx.GetWorkspace();
+          if (!ws.ok()) return ws.status();
+          auto endpoint = GetEndpoint(*ws, *name);
+          if (!endpoint.ok()) return endpoint.status();
+          if (!remove) return JsonDocument((*endpoint)->Serialize());
+          if (auto s = (*endpoint)->Delete(); !s.ok()) return s;
+          return Json(nullptr);
+        };
+      }};
 }
 }  // namespace
 
@@ -363,6 +451,25 @@ std::vector<Command> ServiceCommands() {
   commands.push_back(Version(true));
   commands.push_back(Version(false));
   commands.push_back(DeleteVersion());
+  commands.push_back(UpdateEndpoint());
+  commands.push_back(OnEndpoint(false));
+  commands.push_back(OnEndpoint(true));
+  commands.push_back({.path = {"endpoint", "realtime", "list"},
+                      .summary = "List the workspace's AKS endpoints.",
+                      .example = "amlcore ml endpoint realtime list -o table",
+                      .table = kServiceColumns,
+                      .define = [](CLI::App&) -> Runner {
+                        return [](Context& ctx) -> absl::StatusOr<Json> {
+                          auto ws = ctx.GetWorkspace();
+                          if (!ws.ok()) return ws.status();
+                          auto list =
+                              Webservice::List(*ws, {.compute_type = AksEndpoint::kComputeType});
+                          if (!list.ok()) return list.status();
+                          bj::array out;
+                          for (const auto& s : *list) out.push_back(JsonDocument(s->Serialize()));
+                          return out;
+                        };
+                      }});
   return commands;
 }
 

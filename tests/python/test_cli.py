@@ -285,6 +285,18 @@ def test_models_services_and_endpoints(project):
     assert versions["versionb"]["type"] == "Control"
     ok("ml", "endpoint", "realtime", "delete-version", "-n", "myendpoint", "--version-name", "versionb", cwd=cwd)
     assert list(ok("ml", "service", "show", "-n", "myendpoint", "--query", "versions", cwd=cwd)) == ["versiona"]
+    assert [e["name"] for e in ok("ml", "endpoint", "realtime", "list", cwd=cwd)] == ["myendpoint"]
+    switched = ok("ml", "endpoint", "realtime", "update", "-n", "myendpoint", "--ae", "false",
+                  "--token-auth-enabled", "true", "-d", "rolled out", cwd=cwd)
+    assert (switched["authEnabled"], switched["aadAuthEnabled"], switched["description"]) == (False, True,
+                                                                                            "rolled out")
+    assert ok("ml", "service", "get-access-token", "-n", "myendpoint", cwd=cwd)["tokenType"] == "Bearer"
+    assert ok("ml", "endpoint", "realtime", "show", "-n", "myendpoint", cwd=cwd)["computeType"] == "AKSENDPOINT"
+    assert ok("ml", "endpoint", "realtime", "delete", "-n", "myendpoint", cwd=cwd) is None
+    assert ok("ml", "endpoint", "realtime", "list", cwd=cwd) == []
+    err = fails("ml", "endpoint", "realtime", "show", "-n", "flagsvc", cwd=cwd)
+    assert err == ("ERROR: flagsvc is not an AKS endpoint (its compute type is AKS); deploy one with a -dc file of "
+                   "computeType aksendpoint.\n")
     err = fails("ml", "endpoint", "realtime", "create-version", "-n", "flagsvc", "--vn", "v2", cwd=cwd)
     assert err == ("ERROR: flagsvc is not an AKS endpoint (its compute type is AKS); deploy one with a -dc file of "
                    "computeType aksendpoint.\n")
