@@ -1,6 +1,7 @@
 // amlcore ml model register | list | show | download | delete | deploy.
 #include <fstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "amlcore/compute.h"
@@ -254,7 +255,7 @@ Command Deploy() {
             if (!loaded.ok()) return loaded.status();
             file = std::move(*loaded);
           } else if (!a->compute_type.empty()) {
-            file.compute_type = a->compute_type;
+            file.compute_type = absl::AsciiStrToLower(a->compute_type);
           } else {
             file.compute_type =
                 a->compute_target.empty() ? DeploymentConfigFile::kAci : DeploymentConfigFile::kAks;

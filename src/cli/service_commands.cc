@@ -1,5 +1,6 @@
 // amlcore ml service list|show|delete|get-keys|regen-key|get-access-token|get-logs|run|update, and
-// amlcore ml endpoint realtime create-version|update-version|delete-version|update|show|list|delete.
+// amlcore ml endpoint realtime
+// create-version|update-version|delete-version|update|show|list|delete.
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -157,14 +158,10 @@ Command Version(bool create) {
             version.config = file->aks;
           }
           if (auto s = a->settings.ApplyTo(version.config); !s.ok()) return s;
-          if (auto s = a->inference.ReadFile(); !s.ok()) return s;
-          auto ws = ctx.GetWorkspace();
-          if (!ws.ok()) return ws.status();
-          auto endpoint = GetEndpoint(*ws, a->name);
-          if (!endpoint.ok()) return endpoint.status();
           std::string version_name = version.config.version_name;
-          if (version_name.empty())
+          if (version_name.empty()) {
             return absl::InvalidArgumentError("Give the version: --vn/--version-name.");
+          }
           version.config.version_name.clear();
           if (!a->is_default.empty()) {
             auto b = ParseBool(a->is_default, "--is-default");
@@ -176,6 +173,11 @@ Command Version(bool create) {
             if (!b.ok()) return b.status();
             version.is_control_version_type = *b;
           }
+          if (auto s = a->inference.ReadFile(); !s.ok()) return s;
+          auto ws = ctx.GetWorkspace();
+          if (!ws.ok()) return ws.status();
+          auto endpoint = GetEndpoint(*ws, a->name);
+          if (!endpoint.ok()) return endpoint.status();
           if (a->inference.ModelsGiven()) {
             auto models = a->inference.Models(*ws);
             if (!models.ok()) return models.status();
