@@ -114,7 +114,10 @@ def test_article_cli_flow(project):
     ok("ml", "workspace", "create", "-w", "otherworkspace", "-g", "otherresourcegroup")
     other = ok("ml", "computetarget", "create", "aks", "-n", "otheraks", "-p", "DevTest", "-a", "1",
                "-w", "otherworkspace", "-g", "otherresourcegroup")
-    aksresourceid = other["properties"]["resourceId"]
+    code, aksresourceid, _ = run("ml", "computetarget", "show", "-n", "otheraks", "-w", "otherworkspace", "--query",
+                                 "properties.resourceId", "-o", "tsv")
+    assert code == 0 and aksresourceid.strip() == other["properties"]["resourceId"]
+    aksresourceid = aksresourceid.strip()
     attached = ok("ml", "computetarget", "attach", "aks", "-n", "myattached", "-i", aksresourceid,
                   "-g", "myresourcegroup", "-w", "myworkspace", "-p", "DevTest", cwd=cwd)
     assert attached["properties"]["isAttachedCompute"] is True
