@@ -510,3 +510,24 @@ def test_version():
     with open(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                            "VERSION")) as f:
         assert out.strip() == "amlcore " + f.read().strip()
+
+
+def test_deploy_with_a_registered_environment(project):
+    """-e/--ev (also -ev) deploy with an environment registered in the workspace, as az ml model deploy does."""
+    from amlcore import Environment, Workspace
+    ws = Workspace.from_config(path=str(project))
+    env = Environment("cli-env")
+    env.environment_variables = {"EXAMPLE_ENV_VAR": "from the registered environment"}
+    env.register(ws)
+    ok("ml", "computetarget", "create", "aks", "-n", "devaks", "-a", "1", "-p", "DevTest", cwd=project)
+    svc = ok("ml", "model", "deploy", "-n", "envsvc", "-ct", "devaks", "--es", "score.py", "--sd", ".", "-e",
+             "cli-env", "-ev", "1", "--nr", "1", cwd=project)
+    assert svc["environment"]["name"] == "cli-env"
+    answer = ok("ml", "service", "run", "-n", "envsvc", "-d", "{}", cwd=project)
+    assert answer["env"] == "from the registered environment"
+    err = fails("ml", "model", "deploy", "-n", "envsvc2", "-ct", "devaks", "--es", "score.py", "--ev", "1",
+                cwd=project)
+    assert err == "ERROR: --ev/--environment-version needs -e/--environment-name.\n"
+    err = fails("ml", "model", "deploy", "-n", "envsvc2", "-ct", "devaks", "--es", "score.py", "-e", "no-env",
+                cwd=project)
+    assert err.startswith("ERROR: ") and "no-env" in err
