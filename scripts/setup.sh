@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config openssl curl
   libboost1.81-dev libboost-json1.81-dev libssl-dev libabsl-dev libsqlite3-dev
   pybind11-dev python3-dev python3-venv python3-pip python3-pytest
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libcli11-dev
   python3-numpy python3-sklearn python3-pandas python3-flask python3-requests gunicorn wrk
   nginx-light
 )

@@ -3,8 +3,10 @@
 #define AMLCORE_AMLCORE_H_
 
 #include "amlcore/compute.h"
+#include "amlcore/config_files.h"
 #include "amlcore/dataset.h"
 #include "amlcore/datastore.h"
+#include "amlcore/diagnostics.h"
 #include "amlcore/environment.h"
 #include "amlcore/error.h"
 #include "amlcore/model.h"

@@ -344,6 +344,27 @@ class InferenceConfig:
         self.environment = environment
         self.validate_configuration()
 
+    @staticmethod
+    def from_file(path):
+        """The inference configuration of an ``inferenceconfig.json`` file in Azure's schema (what ``az ml model
+        deploy -ic`` reads; amlcore's own loader, azureml has none): ``entryScript``, ``sourceDirectory`` and an
+        ``environment`` document, or the older ``runtime``/``condaFile`` keys. Paths are relative to the working
+        directory, as az ml reads them. Unknown keys and wrong types raise UserErrorException naming the file, the
+        key and what is allowed."""
+        from amlcore.environment import Environment
+        core = _core.load_inference_config_file(os.fspath(path))
+
+        def text(value):
+            return value or None
+        return InferenceConfig(core.entry_script, runtime=text(core.runtime), conda_file=text(core.conda_file),
+                               extra_docker_file_steps=text(core.extra_docker_file_steps),
+                               source_directory=text(core.source_directory), enable_gpu=core.enable_gpu,
+                               description=text(core.description), base_image=text(core.base_image),
+                               base_image_registry=text(core.base_image_registry),
+                               cuda_version=text(core.cuda_version),
+                               environment=Environment._from_core(core.environment)
+                               if core.environment is not None else None)
+
     def validate_configuration(self):
         """Raises UserErrorException when the configuration breaks a rule."""
         self._to_core().validate()

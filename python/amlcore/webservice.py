@@ -15,7 +15,8 @@ from amlcore.exceptions import WebserviceException
 
 __all__ = ["Webservice", "AksWebservice", "AksServiceDeploymentConfiguration", "AksEndpoint",
            "AksEndpointDeploymentConfiguration", "AciWebservice", "AciServiceDeploymentConfiguration",
-           "ContainerResourceRequirements", "LocalWebservice", "LocalWebserviceDeploymentConfiguration"]
+           "ContainerResourceRequirements", "LocalWebservice", "LocalWebserviceDeploymentConfiguration",
+           "deploy_configuration_from_file"]
 
 # The deployment settings, from the core's table: (name, kind, scopes), in azureml's parameter order. The scopes
 # say which calls take a setting (DeploySettingScope in amlcore/webservice.h).
@@ -691,3 +692,24 @@ class LocalWebservice(Webservice):
         return super().get_logs(num_lines, init)
 
     port = core_property("port")
+
+
+def deploy_configuration_from_file(path):
+    """The deployment configuration of a ``deploymentconfig.json`` file in Azure's schema (what ``az ml model
+    deploy -dc`` reads; amlcore's own loader, azureml has none): an AksServiceDeploymentConfiguration,
+    AksEndpointDeploymentConfiguration, AciServiceDeploymentConfiguration or LocalWebserviceDeploymentConfiguration
+    as its ``computeType`` says ("aks", "aksendpoint", "aci", "local"). Unknown keys and wrong types raise
+    UserErrorException naming the file, the key and what is allowed; the values are then checked as
+    ``deploy_configuration()`` checks them."""
+    core = _core.load_deployment_config_file(os.fspath(path))
+    if core.compute_type in ("aks", "aksendpoint"):
+        cls = AksServiceDeploymentConfiguration if core.compute_type == "aks" else AksEndpointDeploymentConfiguration
+        return cls(**{name: core.aks.get(name) for name in cls._PARAMETERS if core.aks.get(name) is not None})
+    if core.compute_type == "aci":
+        values = {}
+        for name, _ in _ACI_PARAMETERS:
+            value = getattr(core.aci, name)
+            if value not in (None, "", {}):
+                values[name] = value
+        return AciServiceDeploymentConfiguration(**values)
+    return LocalWebserviceDeploymentConfiguration(core.local.port)

@@ -2,7 +2,8 @@
 
 It builds the native parts with CMake and Ninja (in ``build/`` of the source tree, or ``$AMLCORE_BUILD_DIR``,
 so that the test build and ``pip install .`` share one build) and packs a wheel by hand: the Python
-package, ``_core``, ``libamlcore`` and the ``amlcored`` / ``amlcore-fe`` executables under ``amlcore/bin``.
+package, ``_core``, ``libamlcore`` and the ``amlcored`` / ``amlcore-fe`` / ``amlcore`` executables under
+``amlcore/bin``, and a ``amlcore`` script that pip puts on the environment's PATH and that runs the command line.
 """
 
 import base64
@@ -21,6 +22,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 with open(os.path.join(ROOT, "VERSION")) as _f:
     VERSION = _f.read().strip()
 SUMMARY = "Azure Machine Learning's azureml.core deployment API, run locally"
+# Installed into the environment's bin/ (pip writes its interpreter over "#!python"): it finds the package without
+# importing it, so the command line starts without loading the Python SDK, and runs the executable in its place.
+CLI_SCRIPT = """#!python
+\"\"\"amlcore: Azure ML's `az ml` (v1) command line, run by amlcore. See `amlcore ml --help`.\"\"\"
+import importlib.util
+import os
+import sys
+
+program = os.path.join(importlib.util.find_spec("amlcore").submodule_search_locations[0], "bin", "amlcore")
+os.execv(program, [program] + sys.argv[1:])
+"""
 
 
 def _build_dir():
@@ -38,7 +50,8 @@ def _build_native():
         python = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
         _run(["cmake", "-S", ROOT, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
               "-DPython_EXECUTABLE=" + python])
-    _run(["cmake", "--build", build, "--target", "_core", "amlcored", "amlcore-fe", "amlcore-score", "amlcore"])
+    _run(["cmake", "--build", build, "--target", "_core", "amlcored", "amlcore-fe", "amlcore-score", "amlcore",
+          "amlcore-cli"])
     return build
 
 
@@ -111,6 +124,8 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     files.append((NAME + "/libamlcore.so.0", _stripped(_built(build, "src/libamlcore.so.0")), False))
     for program in ("amlcored", "amlcore-fe", "amlcore-score"):
         files.append((NAME + "/bin/" + program, _stripped(_built(build, "src/" + program)), True))
+    files.append((NAME + "/bin/amlcore", _stripped(_built(build, "src/cli/amlcore")), True))
+    files.append(("{}-{}.data/scripts/amlcore".format(NAME, VERSION), CLI_SCRIPT.encode(), True))
 
     dist_info = "{}-{}.dist-info".format(NAME, VERSION)
     files.append((dist_info + "/METADATA", _metadata().encode(), False))

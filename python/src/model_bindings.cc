@@ -1,6 +1,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "amlcore/config_files.h"
 #include "amlcore/environment.h"
 #include "amlcore/model.h"
 #include "amlcore/profile.h"
@@ -155,6 +156,9 @@ void DefineModel(py::module_& m) {
       .def_readwrite("cuda_version", &InferenceConfig::cuda_version)
       .def_readwrite("environment", &InferenceConfig::environment)
       .def("validate", [](const InferenceConfig& self) { ThrowIfError(WithoutGil([&] { return self.Validate(); })); });
+  // inferenceconfig.json, read by the same parser as the command line's -ic.
+  m.def("load_inference_config_file",
+        [](const std::string& path) { return ValueOrThrow(LoadInferenceConfigFile(path)); }, py::arg("path"));
 
   profile_details
       .def_readonly("name", &ModelProfileDetails::name)

@@ -1,6 +1,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "amlcore/config_files.h"
 #include "amlcore/webservice.h"
 #include "python/src/status.h"
 #include "python/src/wait.h"
@@ -189,6 +190,15 @@ void DefineWebservice(py::module_& m) {
         for (const auto& name : self.version_order()) out.emplace_back(name, self.versions().at(name));
         return out;
       });
+
+  // deploymentconfig.json, read by the same parser as the command line's -dc.
+  py::class_<DeploymentConfigFile>(m, "DeploymentConfigFile")
+      .def_readonly("compute_type", &DeploymentConfigFile::compute_type)
+      .def_readonly("aks", &DeploymentConfigFile::aks)
+      .def_readonly("aci", &DeploymentConfigFile::aci)
+      .def_readonly("local", &DeploymentConfigFile::local);
+  m.def("load_deployment_config_file",
+        [](const std::string& path) { return ValueOrThrow(LoadDeploymentConfigFile(path)); }, py::arg("path"));
 
   using AciConfig = AciServiceDeploymentConfiguration;
   aci_config.def(py::init<>())

@@ -9,6 +9,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "amlcore/diagnostics.h"
 #include "amlcore/version.h"
 #include "common/crypto.h"
 #include "common/environment_config.h"
@@ -17,10 +18,32 @@
 #include "common/json.h"
 #include "common/process.h"
 
+namespace amlcore {
+namespace {
+std::mutex http_log_mu;
+std::shared_ptr<const std::function<void(const HttpLogRecord&)>> http_log_hook;
+}  // namespace
+
+void SetHttpLogHook(std::function<void(const HttpLogRecord&)> hook) {
+  std::lock_guard lock(http_log_mu);
+  http_log_hook = hook ? std::make_shared<const std::function<void(const HttpLogRecord&)>>(std::move(hook)) : nullptr;
+}
+}  // namespace amlcore
+
 namespace amlcore::internal {
 namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+
+std::shared_ptr<const std::function<void(const HttpLogRecord&)>> HttpLogHook() {
+  std::lock_guard lock(http_log_mu);
+  return http_log_hook;
+}
+
+std::string LogExcerpt(absl::string_view body) {
+  constexpr size_t kMax = 4096;
+  return body.size() <= kMax ? std::string(body) : absl::StrCat(body.substr(0, kMax), "...");
+}
 
 struct ServerFile {
   std::string endpoint;
@@ -210,9 +233,28 @@ absl::StatusOr<Reply> Connection::Call(absl::string_view method, absl::string_vi
     request.headers.Set("x-ms-client-request-id", Uuid4());
     for (const auto& [name, value] : options.headers) request.headers.Set(name, value);
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    auto hook = HttpLogHook();
+    HttpLogRecord record;
+    if (hook) {
+      record.method = request.method;
+      record.url = absl::StrCat(endpoint(), request.target);
+      record.request_body = LogExcerpt(request.body);
+    }
+    auto started = Clock::now();
     auto response = client->Send(std::move(request),
                                  {.timeout = std::max(remaining, std::chrono::milliseconds(1)),
                                   .cancelled = options.cancelled});
+    if (hook) {
+      record.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+      if (response.ok()) {
+        record.status = response->status;
+        record.request_id = std::string(response->headers.Get("x-ms-request-id").value_or(""));
+        record.response_body = LogExcerpt(response->body);
+      } else {
+        record.error = std::string(response.status().message());
+      }
+      (*hook)(record);
+    }
     if (response.ok()) {
       ReturnClient(std::move(client));
       Reply reply;

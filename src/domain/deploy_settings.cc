@@ -63,10 +63,11 @@ const std::vector<DeploySetting> kSettings = {
     {"num_replicas", "numReplicas", CountSetting{&C::num_replicas, &R::num_replicas, 1, kMaxReplicas}, kAll},
     {"primary_key", "keys.primaryKey", TextSetting{&C::primary_key, nullptr}, kWs | kEp},
     {"secondary_key", "keys.secondaryKey", TextSetting{&C::secondary_key, nullptr}, kWs | kEp},
-    {"tags", "kvTags", MapSetting{&C::tags}, kAll, kRoutingOnly},
+    {"tags", "kvTags", MapSetting{&C::tags}, kAll, kRoutingOnly, "tags"},
     {"properties", "properties", MapSetting{&C::properties}, kAll, kRoutingOnly},
     {"description", "description", TextSetting{&C::description, nullptr}, kAll, kRoutingOnly},
-    {"gpu_cores", "containerResourceRequirements.gpu", CountSetting{&C::gpu_cores, &R::gpu_cores, 0, 64}, kAll},
+    {"gpu_cores", "containerResourceRequirements.gpu", CountSetting{&C::gpu_cores, &R::gpu_cores, 0, 64}, kAll, false,
+     "gpuCores"},
     {"period_seconds", "livenessProbeRequirements.periodSeconds",
      CountSetting{&C::period_seconds, &R::period_seconds, 1, kMaxProbeSeconds}, kAll},
     {"initial_delay_seconds", "livenessProbeRequirements.initialDelaySeconds",
@@ -79,13 +80,14 @@ const std::vector<DeploySetting> kSettings = {
      CountSetting{&C::failure_threshold, &R::failure_threshold, 1, kMaxThreshold}, kAll},
     {"namespace", "namespace", TextSetting{&C::namespace_, &R::namespace_}, kWs | kEp | kUp},
     {"token_auth_enabled", "aadAuthEnabled", FlagSetting{&C::token_auth_enabled, &R::token_auth_enabled},
-     kWs | kEp | kUp, kRoutingOnly},
+     kWs | kEp | kUp, kRoutingOnly, "tokenAuthEnabled"},
     {"version_name", "versionName", TextSetting{&C::version_name, nullptr}, kEp},
     {"traffic_percentile", "trafficPercentile",
      CountSetting{&C::traffic_percentile, &R::traffic_percentile, 0, 100,
                   "Invalid configuration, traffic_percentile cannot be negative or greater than 100."},
      kEp | kVer, kRoutingOnly},
-    {"compute_target_name", "computeName", TextSetting{&C::compute_target_name, nullptr}, kWs | kEp},
+    {"compute_target_name", "computeName", TextSetting{&C::compute_target_name, nullptr}, kWs | kEp, false,
+     "computeTargetName"},
     {"cpu_cores_limit", "containerResourceRequirements.cpuLimit",
      AmountSetting{&C::cpu_cores_limit, &R::cpu_cores_limit, kMaxCpu}, kAll},
     {"memory_gb_limit", "containerResourceRequirements.memoryInGBLimit",
@@ -149,7 +151,7 @@ std::pair<bj::object*, std::string> Parent(bj::object& root, absl::string_view p
 // unknown fields are reported with their full path.
 class WireReader {
  public:
-  explicit WireReader(const bj::object& root) : root_(&root, "deploymentConfig") {}
+  explicit WireReader(const bj::object& root, std::string name = "deploymentConfig") : root_(&root, std::move(name)) {}
   json::ObjectReader& At(absl::string_view path, std::string* key) {
     size_t dot = path.rfind('.');
     *key = std::string(dot == absl::string_view::npos ? path : path.substr(dot + 1));
@@ -344,12 +346,17 @@ json::bj::object DeployConfigToJson(const DeployConfig& c) {
   return out;
 }
 
-absl::StatusOr<DeployConfig> DeployConfigFromJson(const json::bj::object& object) {
+namespace {
+// Reads the settings of `scopes` from `object`, each at the key `key_of` gives.
+template <class KeyOf>
+absl::StatusOr<DeployConfig> ReadSettings(const json::bj::object& object, std::string root, unsigned scopes,
+                                          const std::vector<std::string>& extra_keys, KeyOf key_of) {
   DeployConfig c;
-  WireReader reader(object);
+  WireReader reader(object, std::move(root));
   for (const auto& s : kSettings) {
+    if (!(s.scopes & scopes)) continue;
     std::string key;
-    json::ObjectReader& at = reader.At(s.wire, &key);
+    json::ObjectReader& at = reader.At(key_of(s), &key);
     absl::Status status = std::visit(
         Overloaded{[&](const FlagSetting& f) {
                      c.*f.request = at.Bool(key);
@@ -367,12 +374,25 @@ absl::StatusOr<DeployConfig> DeployConfigFromJson(const json::bj::object& object
                      c.*f.request = at.String(key).value_or("");
                      return absl::OkStatus();
                    },
-                   [&](const MapSetting& f) { return ReadStringMap(at.Raw(key), s.wire, &(c.*f.request)); }},
+                   [&](const MapSetting& f) { return ReadStringMap(at.Raw(key), key_of(s), &(c.*f.request)); }},
         s.field);
     if (!status.ok()) return status;
   }
+  std::string unused;
+  for (const std::string& key : extra_keys) reader.At(key, &unused).Ignore(unused);
   if (auto s = reader.Finish(); !s.ok()) return s;
   return c;
+}
+}  // namespace
+
+absl::StatusOr<DeployConfig> DeployConfigFromJson(const json::bj::object& object) {
+  return ReadSettings(object, "deploymentConfig", ~0u, {}, [](const DeploySetting& s) { return s.wire; });
+}
+
+absl::StatusOr<DeployConfig> DeployConfigFromFileJson(const json::bj::object& object, absl::string_view root,
+                                                      unsigned scopes, const std::vector<std::string>& extra_keys) {
+  return ReadSettings(object, std::string(root), scopes, extra_keys,
+                      [](const DeploySetting& s) { return s.file_key(); });
 }
 
 json::bj::object ResolvedToJson(const ResolvedDeployConfig& r) {

@@ -85,6 +85,9 @@ struct DeploySetting {
   // Changes how requests reach the service (auth, traffic) or only describes it, not what runs: a change of it
   // alone needs no new deployment, only new routes.
   bool routing_only = false;
+  // Its key in deploymentconfig.json (az ml's file) where that differs from `wire`.
+  const char* file = nullptr;
+  const char* file_key() const { return file != nullptr ? file : wire; }
   // "bool", "int", "number", "str" or "dict", for the bindings.
   const char* kind() const;
   // Whether `config` sets it.
@@ -115,6 +118,11 @@ bool NeedsDeployment(const DeployConfig& changes, const ResolvedDeployConfig& no
 json::bj::object DeployConfigToJson(const DeployConfig& config);
 absl::StatusOr<DeployConfig> DeployConfigFromJson(const json::bj::object& object);
 // The resolved configuration in the same shape, every setting present (for service documents).
+// The settings of a deploymentconfig.json document (az ml's keys, DeploySetting::file_key), those of `scopes` only;
+// `extra_keys` are further top-level keys the caller reads itself. Strict: wrong types and unknown keys are errors
+// naming the key (under `root`, e.g. "deploymentconfig.json") and what is allowed.
+absl::StatusOr<DeployConfig> DeployConfigFromFileJson(const json::bj::object& object, absl::string_view root,
+                                                      unsigned scopes, const std::vector<std::string>& extra_keys);
 json::bj::object ResolvedToJson(const ResolvedDeployConfig& config);
 absl::StatusOr<ResolvedDeployConfig> ResolvedFromJson(const json::bj::object& object);
 
