@@ -32,12 +32,10 @@ struct FrontEndOptions {
   std::chrono::milliseconds scale_to_zero_idle{300000};
 };
 
-// One I/O thread per two cores this process may run on, at least 1 and at most 8: the front end shares the
-// machine with its replicas, which need the other half. On two cores one thread serves more than two: each
-// request would otherwise wake the other thread (a futex and a context switch) for work that takes less time
-// than the wake-up. Its handlers never wait for a replica or the disk for long (replicas are probed, started
-// and stopped on the supervisor's threads), so one thread holds back no service. Past 8 the replicas need the
-// cores more.
+// One I/O thread per core this process may run on, at least 2 and at most 8. One thread serves tens of
+// thousands of requests a second, but it is the only one: a handler that waits (on a lock, on the disk) holds
+// back every service of the cluster, and under load the front end gets one core however many there are. Past
+// 8 the replicas need the cores more.
 int DefaultIoThreads();
 
 class FrontEnd {
