@@ -972,11 +972,12 @@ def autoscale_verdict(a):
                     seconds(a["ready_back_s"]), a["stabilization_s"], a["failed"], a["requests"]))
     wanted, desired = a["wanted_at_target_s"], a["desired_at_target_s"]
     if wanted is not None and (desired is None or desired - wanted > 0.5 * a["refresh_s"]):
-        # The front end scales beyond what amlcored has granted it only after the next grant and decision.
+        # The front end scales beyond what amlcored has granted it only once amlcored has seen the load.
         text += (" The load asked for {} replicas {:.2f} s after the step and the autoscaler ran them {}: a "
                  "scale-up past the cluster capacity amlcored holds for the service waits for amlcored's cluster "
-                 "controller to hold more, and the front end acts on the new grant at its next refresh, even "
-                 "though this cluster had room.".format(
+                 "controller to hold more, which it does when it next looks at the cluster (every 2 s, its "
+                 "reconcile interval; the front end uses a grant at once), even though this cluster had "
+                 "room.".format(
                      a["target"], wanted, "never" if desired is None else "{:.2f} s later".format(desired - wanted)))
     first_wanted = next((w for t, _, _, w in a["timeline"] if t >= 0 and w > 1), None)
     if first_wanted is not None and first_wanted < a["target"]:
