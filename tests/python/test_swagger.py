@@ -78,7 +78,7 @@ def test_standard_and_pandas_samples(inference_schema):
     @input_schema("beam_size", StandardPythonParameterType(3))
     @output_schema(StandardPythonParameterType({"label": "yes", "scores": [0.25, 0.75]}))
     def run(rows, beam_size=5):
-        return {}
+        return {"rows": type(rows).__name__, "beam_size": beam_size}
 
     schema = get_input_schema(run)
     assert schema["properties"]["rows"] == {
@@ -95,6 +95,10 @@ def test_standard_and_pandas_samples(inference_schema):
                        "scores": {"type": "array", "items": {"type": "number", "format": "double"}}},
         "example": {"label": "yes", "scores": [0.25, 0.75]}}
     assert get_input_schema(lambda raw: raw) == {} and get_output_schema(lambda raw: raw) == {}
+    # The body carries every declared parameter; each is converted by its own decorator, absent ones default.
+    assert run('{"rows": [{"age": 40, "income": 1.5, "city": "Rome"}], "beam_size": 7}') == {
+        "rows": "DataFrame", "beam_size": 7}
+    assert run('{"rows": []}') == {"rows": "DataFrame", "beam_size": 5}
 
 
 def test_structured_numpy_samples(inference_schema):

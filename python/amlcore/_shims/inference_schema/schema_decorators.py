@@ -17,10 +17,18 @@ def input_schema(param_name, param_type, convert_to_provided_type=True, optional
         def wrapper(*args, **kwargs):
             if len(args) == 1 and not kwargs and isinstance(args[0], (str, bytes)):
                 payload = json.loads(args[0])
-                value = payload.get(param_name) if isinstance(payload, dict) and param_name in payload else payload
-                if convert_to_provided_type:
-                    value = param_type.deserialize_input(value)
-                return func(value)
+                declared = wrapper._amlcore_input_schemas
+                if len(declared) == 1:
+                    value = payload.get(param_name) if isinstance(payload, dict) and param_name in payload else payload
+                    if convert_to_provided_type:
+                        value = param_type.deserialize_input(value)
+                    return func(value)
+                # Several parameters: the body is decoded once, here, the outermost decorator; each decorator
+                # converts its own parameter as the call passes through it.
+                if not isinstance(payload, dict):
+                    raise ValueError("The request body must be a JSON object with the parameters {}".format(
+                        ", ".join(declared)))
+                args, kwargs = (), {name: payload[name] for name in declared if name in payload}
             if param_name in kwargs and convert_to_provided_type:
                 kwargs[param_name] = param_type.deserialize_input(kwargs[param_name])
             return func(*args, **kwargs)
