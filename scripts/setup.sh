@@ -7,10 +7,16 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config openssl curl
   libboost1.81-dev libboost-json1.81-dev libssl-dev libabsl-dev libsqlite3-dev
   pybind11-dev python3-dev python3-venv python3-pip python3-pytest
-  libgtest-dev libgmock-dev libcli11-dev
+  libgtest-dev libgmock-dev libcli11-dev libyaml-cpp-dev
   python3-numpy python3-sklearn python3-pandas python3-flask python3-requests gunicorn wrk
   nginx-light
+  python3-kubernetes python3-yaml nodejs
 )
+# The Kubernetes double's schema validator needs npm. NodeSource's nodejs ships its own npm and conflicts with
+# Debian's npm package, so npm is asked for only when no npm is on PATH.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+# The double's checks drive a real kubectl; Debian's is used when the machine has none of its own.
+command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
