@@ -109,24 +109,62 @@ struct Client::Impl {
       tls_setup = absl::InvalidArgumentError(absl::StrCat("TLS setup for ", Where(), ": ", why));
       return tls_setup;
     };
-    if (!tls->system_trust && tls->ca_files.empty()) {
-      return refuse("no certificate authority is trusted; set ClientTls::ca_files or system_trust");
+    if (!tls->skip_verification && !tls->system_trust && tls->ca_files.empty() &&
+        tls->ca_pem.empty()) {
+      return refuse(
+          "no certificate authority is trusted; set ClientTls::ca_files, ca_pem or system_trust");
+    }
+    if (tls->client_certificate_pem.empty() != tls->client_key_pem.empty()) {
+      return refuse(tls->client_key_pem.empty()
+                        ? "a client certificate needs its private key (ClientTls::client_key_pem)"
+                        : "a client key needs its certificate (ClientTls::client_certificate_pem)");
     }
     asio::ssl::context context(asio::ssl::context::tls_client);
     SSL_CTX* ctx = context.native_handle();
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-    context.set_verify_mode(asio::ssl::verify_peer);
     beast::error_code ec;
-    if (tls->system_trust) {
-      context.set_default_verify_paths(ec);
-      if (ec)
-        return refuse(
-            absl::StrCat("cannot load the system's certificate authorities: ", ec.message()));
+    if (tls->skip_verification) {
+      context.set_verify_mode(asio::ssl::verify_none);
+    } else {
+      context.set_verify_mode(asio::ssl::verify_peer);
+      if (tls->system_trust) {
+        context.set_default_verify_paths(ec);
+        if (ec)
+          return refuse(
+              absl::StrCat("cannot load the system's certificate authorities: ", ec.message()));
+      }
+      for (const auto& file : tls->ca_files) {
+        context.load_verify_file(file, ec);
+        if (ec) return refuse(absl::StrCat("cannot load CA file '", file, "': ", ec.message()));
+      }
+      if (!tls->ca_pem.empty()) {
+        context.add_certificate_authority(asio::buffer(tls->ca_pem), ec);
+        if (ec) {
+          return refuse(
+              absl::StrCat("the CA certificates given in memory are not PEM: ", ec.message()));
+        }
+      }
     }
-    for (const auto& file : tls->ca_files) {
-      context.load_verify_file(file, ec);
-      if (ec) return refuse(absl::StrCat("cannot load CA file '", file, "': ", ec.message()));
+    if (!tls->client_certificate_pem.empty()) {
+      context.use_certificate_chain(asio::buffer(tls->client_certificate_pem), ec);
+      if (ec) {
+        return refuse(
+            absl::StrCat("the client certificate is not a PEM certificate: ", ec.message()));
+      }
+      context.use_private_key(asio::buffer(tls->client_key_pem), asio::ssl::context::pem, ec);
+      if (ec && ec.category() == asio::error::get_ssl_category() &&
+          ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == X509_R_KEY_VALUES_MISMATCH) {
+        return refuse("the client key does not match the client certificate");
+      }
+      if (ec) {
+        return refuse(
+            absl::StrCat("the client key is not an unencrypted PEM private key: ", ec.message()));
+      }
+      if (SSL_CTX_check_private_key(ctx) != 1) {
+        ERR_clear_error();
+        return refuse("the client key does not match the client certificate");
+      }
     }
     tls_context.emplace(std::move(context));
     return absl::OkStatus();
@@ -173,11 +211,14 @@ struct Client::Impl {
     const std::string& name = ServerName();
     X509_VERIFY_PARAM* verify = SSL_get0_param(ssl);
     if (IsIpAddress(name)) {
-      X509_VERIFY_PARAM_set1_ip_asc(verify, name.c_str());  // no SNI: it carries host names only
+      // No SNI: it carries host names only.
+      if (!tls->skip_verification) X509_VERIFY_PARAM_set1_ip_asc(verify, name.c_str());
     } else {
       SSL_set_tlsext_host_name(ssl, name.c_str());
-      X509_VERIFY_PARAM_set_hostflags(verify, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-      X509_VERIFY_PARAM_set1_host(verify, name.c_str(), name.size());
+      if (!tls->skip_verification) {
+        X509_VERIFY_PARAM_set_hostflags(verify, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        X509_VERIFY_PARAM_set1_host(verify, name.c_str(), name.size());
+      }
     }
     if (tls_session) SSL_set_session(ssl, tls_session.get());
     beast::error_code result;
@@ -188,7 +229,7 @@ struct Client::Impl {
     });
     if (auto s = RunUntil(done, deadline, options, "TLS handshake with"); !s.ok()) return s;
     if (!result) return absl::OkStatus();
-    long verified = SSL_get_verify_result(ssl);
+    long verified = tls->skip_verification ? X509_V_OK : SSL_get_verify_result(ssl);
     Disconnect();
     tls_session.reset();  // whatever went wrong, start afresh next time
     std::string prefix = absl::StrCat("TLS handshake with ", Where(), " failed: ");
@@ -246,6 +287,12 @@ Client::~Client() = default;
 
 const std::string& Client::host() const { return impl_->host; }
 uint16_t Client::port() const { return impl_->port; }
+
+absl::Status Client::CheckTls() {
+  std::lock_guard lock(impl_->mu);
+  if (!impl_->tls) return absl::OkStatus();
+  return impl_->MakeTlsContext();
+}
 
 absl::StatusOr<Response> Client::Send(Request request, const CallOptions& options) {
   std::lock_guard lock(impl_->mu);

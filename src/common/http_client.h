@@ -15,7 +15,8 @@
 // kFailedPrecondition when the server's certificate is not trusted or not for the server name
 // (retrying cannot help; the message says why), kUnavailable otherwise (the connection broke, no
 // common protocol version). A client whose ClientTls cannot be used (a CA file that does not load)
-// answers every call kInvalidArgument.
+// answers every call kInvalidArgument (so does a client certificate or key that does not load, or
+// one without the other).
 #ifndef AMLCORE_COMMON_HTTP_CLIENT_H_
 #define AMLCORE_COMMON_HTTP_CLIENT_H_
 
@@ -35,8 +36,9 @@ namespace amlcore::http {
 inline constexpr char kConnectFailed[] = "ConnectFailed";
 inline constexpr char kTlsHandshakeFailed[] = "TlsHandshakeFailed";
 
-// HTTPS for a Client: whom to expect at the other end, and which certificate authorities vouch for
-// it. Only TLS 1.2 and 1.3 are spoken; the server's chain and name are always verified.
+// HTTPS for a Client: whom to expect at the other end, which certificate authorities vouch for
+// it, and what the client proves about itself. Only TLS 1.2 and 1.3 are spoken; the server's chain
+// and name are verified unless skip_verification says otherwise.
 struct ClientTls {
   // Sent as SNI (unless it is an IP address) and checked against the certificate (DNS name, or IP
   // address). Empty: the host the Client connects to.
@@ -44,8 +46,20 @@ struct ClientTls {
   // PEM files of further trusted certificate authorities (a private CA, a self-signed server
   // certificate).
   std::vector<std::string> ca_files;
+  // Further trusted certificate authorities given in memory, PEM (one or more certificates), as a
+  // kubeconfig's certificate-authority-data carries them.
+  std::string ca_pem;
   // Also trust the system's certificate authorities.
   bool system_trust = true;
+  // A client certificate (leaf first, then intermediates) and its unencrypted private key, PEM,
+  // presented when the server asks for one (mutual TLS). Both or neither.
+  std::string client_certificate_pem;
+  std::string client_key_pem;
+  // Accepts whatever certificate the server presents, checking neither chain nor name: the
+  // connection is encrypted, but to nobody verified. Only for test clusters whose configuration
+  // asks for it explicitly (a kubeconfig's insecure-skip-tls-verify); trusted CAs are then not
+  // consulted.
+  bool skip_verification = false;
 };
 
 struct CallOptions {
@@ -66,6 +80,10 @@ class Client {
   // Thread-safe; calls on one Client are serialized. A kept-alive connection that the server closed in the
   // meantime is replaced transparently once.
   absl::StatusOr<Response> Send(Request request, const CallOptions& options = {});
+
+  // Loads the TLS material (CA files and PEM, client certificate and key) now instead of at the
+  // first call, so that a caller can report bad material where it was configured. OK without TLS.
+  absl::Status CheckTls();
 
   const std::string& host() const;
   uint16_t port() const;

@@ -457,7 +457,8 @@ absl::Status Terminate(const ProcessId& process, std::chrono::milliseconds grace
 }
 
 absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
-                                         const std::vector<std::pair<std::string, std::string>>& env) {
+                                         const std::vector<std::pair<std::string, std::string>>& env,
+                                         CommandOutput streams) {
   if (argv.empty()) return absl::InvalidArgumentError("RunCommand: empty command");
   std::vector<std::string> env_storage;
   for (char** e = environ; *e != nullptr; ++e) {
@@ -476,41 +477,66 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv, s
   for (auto& a : args) argp.push_back(a.data());
   argp.push_back(nullptr);
 
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError(absl::StrCat("pipe2: ", std::strerror(errno)));
+  bool separate = streams == CommandOutput::kSeparate;
+  int out_fds[2];
+  int err_fds[2] = {-1, -1};
+  if (pipe2(out_fds, O_CLOEXEC) != 0) return absl::InternalError(absl::StrCat("pipe2: ", std::strerror(errno)));
+  if (separate && pipe2(err_fds, O_CLOEXEC) != 0) {
+    int error = errno;
+    close(out_fds[0]);
+    close(out_fds[1]);
+    return absl::InternalError(absl::StrCat("pipe2: ", std::strerror(error)));
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+  posix_spawn_file_actions_adddup2(&actions, out_fds[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, separate ? err_fds[1] : out_fds[1], 2);
   pid_t pid = 0;
   int rc = posix_spawnp(&pid, argp[0], &actions, nullptr, argp.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
-  close(fds[1]);
+  close(out_fds[1]);
+  if (separate) close(err_fds[1]);
   if (rc != 0) {
-    close(fds[0]);
+    close(out_fds[0]);
+    if (separate) close(err_fds[0]);
     return absl::FailedPreconditionError(absl::StrCat("Cannot run ", argv[0], ": ", std::strerror(rc)));
   }
   CommandResult result;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   char buffer[4096];
-  while (true) {
+  // Read until every pipe is closed: a pipe left unread could fill and block the command.
+  struct Stream {
+    int fd;
+    std::string* into;
+  };
+  std::vector<Stream> open_streams = {{out_fds[0], &result.output}};
+  if (separate) open_streams.push_back({err_fds[0], &result.error_output});
+  while (!open_streams.empty()) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       result.timed_out = true;
       kill(pid, SIGKILL);
       break;
     }
-    pollfd p{fds[0], POLLIN, 0};
-    int ready = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+    std::vector<pollfd> polled;
+    for (const auto& stream : open_streams) polled.push_back({stream.fd, POLLIN, 0});
+    int ready = poll(polled.data(), polled.size(), static_cast<int>(std::min<int64_t>(left.count(), 1000)));
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) continue;
-    ssize_t n = read(fds[0], buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    result.output.append(buffer, static_cast<size_t>(n));
+    for (size_t i = polled.size(); i-- > 0;) {
+      if (polled[i].revents == 0) continue;
+      ssize_t n = read(polled[i].fd, buffer, sizeof(buffer));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        close(open_streams[i].fd);
+        open_streams.erase(open_streams.begin() + static_cast<ptrdiff_t>(i));
+        continue;
+      }
+      open_streams[i].into->append(buffer, static_cast<size_t>(n));
+    }
   }
-  close(fds[0]);
+  for (const auto& stream : open_streams) close(stream.fd);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

@@ -73,12 +73,19 @@ uint64_t GroupResidentBytes(pid_t pgid);
 struct CommandResult {
   int exit_code = -1;  // -1 when killed by a signal or the timeout
   bool timed_out = false;
-  std::string output;  // stdout and stderr, interleaved
+  std::string output;        // stdout and stderr, interleaved; only stdout with CommandOutput::kSeparate
+  std::string error_output;  // stderr, with CommandOutput::kSeparate
 };
 
-// Runs `argv` to completion (or `timeout`, then kills it), capturing its output.
+// Whether a command's stderr joins its stdout (a log to show) or is kept apart (stdout is a document to parse,
+// as a credential plugin's JSON, and stderr says what went wrong).
+enum class CommandOutput { kInterleaved, kSeparate };
+
+// Runs `argv` to completion (or `timeout`, then kills it), capturing its output. argv[0] is looked up on PATH
+// unless it contains a '/'.
 absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
-                                         const std::vector<std::pair<std::string, std::string>>& env = {});
+                                         const std::vector<std::pair<std::string, std::string>>& env = {},
+                                         CommandOutput streams = CommandOutput::kInterleaved);
 
 // Directory of the running executable (/proc/self/exe).
 std::string SelfExecutableDirectory();
