@@ -56,7 +56,7 @@ class FrontEndMetrics:
             name, code, value = m.group(1), m.group(3), float(m.group(4))
             if name in self.SERIES:
                 out[self.SERIES[name]] += int(value)
-            elif name == "amlcore_fe_errors_total":
+            elif name == "amlcore_fe_requests_total" and code and int(code) >= 400:
                 out["errors"][code] = out["errors"].get(code, 0) + int(value)
         return out
 

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 build=${AMLCORE_BUILD_DIR:-build}
 prefix="$PWD/$build/install"
 
-cmake --install "$build" --prefix "$prefix" >/dev/null
+cmake --install "$build" --prefix "$prefix" --strip >/dev/null
 cmake -S examples/cpp -B "$build/example" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$build/example" >/dev/null
 

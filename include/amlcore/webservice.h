@@ -150,7 +150,8 @@ class Webservice {
   absl::Status WaitForDeployment(const PollOptions& options = {});
   absl::Status UpdateDeploymentState();
   // The current replica's log (num_lines last lines), or with init the build and start-up log.
-  absl::StatusOr<std::string> GetLogs(int64_t num_lines = 5000, bool init = false);
+  // With `all_replicas` (beyond azureml), every replica's log, each under a line that names it.
+  absl::StatusOr<std::string> GetLogs(int64_t num_lines = 5000, bool init = false, bool all_replicas = false);
   absl::StatusOr<std::pair<std::string, std::string>> GetKeys();
   // key_type "Primary" or "Secondary"; set_key replaces it with a value of yours instead of a random one.
   absl::Status RegenKey(absl::string_view key_type, absl::string_view set_key = "");

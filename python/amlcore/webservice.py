@@ -190,12 +190,13 @@ class Webservice:
         """Reload the service's state from the server."""
         self._core.update_deployment_state()
 
-    def get_logs(self, num_lines=5000, init=False):
-        """The current replica's log (its last ``num_lines`` lines); with ``init``, the deployment log and the
-        replica's start-up. The log of a crashed replica stays readable."""
+    def get_logs(self, num_lines=5000, init=False, *, all_replicas=False):
+        """The log of the replica that best shows the service (its last ``num_lines`` lines), under a line that
+        names it; with ``init``, the deployment log and the replica's start-up. ``all_replicas=True`` (beyond
+        azureml, which shows one pod) gives every replica's. The log of a crashed replica stays readable."""
         if isinstance(num_lines, bool) or not isinstance(num_lines, numbers.Integral):
             raise WebserviceException("num_lines must be an integer, not {!r}.".format(num_lines))
-        return self._core.get_logs(int(num_lines), bool(init))
+        return self._core.get_logs(int(num_lines), bool(init), bool(all_replicas))
 
     def get_keys(self):
         """The service's (primary, secondary) keys."""
@@ -688,8 +689,8 @@ class LocalWebservice(Webservice):
         """Delete the service and free its port."""
         self._core.delete()
 
-    def get_logs(self, num_lines=5000, init=False):
-        return super().get_logs(num_lines, init)
+    def get_logs(self, num_lines=5000, init=False, *, all_replicas=False):
+        return super().get_logs(num_lines, init, all_replicas=all_replicas)
 
     port = core_property("port")
 

@@ -24,15 +24,20 @@ with open(os.path.join(ROOT, "VERSION")) as _f:
 SUMMARY = "Azure Machine Learning's azureml.core deployment API, run locally"
 # Installed into the environment's bin/ (pip writes its interpreter over "#!python"): it finds the package without
 # importing it, so the command line starts without loading the Python SDK, and runs the executable in its place.
-CLI_SCRIPT = """#!python
-\"\"\"amlcore: Azure ML's `az ml` (v1) command line, run by amlcore. See `amlcore ml --help`.\"\"\"
+# The commands pip puts on PATH: each runs the program of the same name shipped in the package.
+PROGRAM_SCRIPT = """#!python
+\"\"\"{doc}\"\"\"
 import importlib.util
 import os
 import sys
 
-program = os.path.join(importlib.util.find_spec("amlcore").submodule_search_locations[0], "bin", "amlcore")
+program = os.path.join(importlib.util.find_spec("amlcore").submodule_search_locations[0], "bin", "{name}")
 os.execv(program, [program] + sys.argv[1:])
 """
+SCRIPTS = {
+    "amlcore": "amlcore: Azure ML's `az ml` (v1) command line, run by amlcore. See `amlcore ml --help`.",
+    "amlcored": "amlcored: the workspace server (the SDK starts it when needed). See `amlcored --help`.",
+}
 
 
 def _build_dir():
@@ -125,7 +130,9 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     for program in ("amlcored", "amlcore-fe", "amlcore-score"):
         files.append((NAME + "/bin/" + program, _stripped(_built(build, "src/" + program)), True))
     files.append((NAME + "/bin/amlcore", _stripped(_built(build, "src/cli/amlcore")), True))
-    files.append(("{}-{}.data/scripts/amlcore".format(NAME, VERSION), CLI_SCRIPT.encode(), True))
+    for name, doc in SCRIPTS.items():
+        files.append(("{}-{}.data/scripts/{}".format(NAME, VERSION, name),
+                      PROGRAM_SCRIPT.format(name=name, doc=doc).encode(), True))
 
     dist_info = "{}-{}.dist-info".format(NAME, VERSION)
     files.append((dist_info + "/METADATA", _metadata().encode(), False))

@@ -74,10 +74,10 @@ void DefineWebservice(py::module_& m) {
            [](Webservice& self) { ThrowIfError(WithoutGil([&] { return self.UpdateDeploymentState(); })); })
       .def(
           "get_logs",
-          [](Webservice& self, int64_t num_lines, bool init) {
-            return ValueOrThrow(WithoutGil([&] { return self.GetLogs(num_lines, init); }));
+          [](Webservice& self, int64_t num_lines, bool init, bool all_replicas) {
+            return ValueOrThrow(WithoutGil([&] { return self.GetLogs(num_lines, init, all_replicas); }));
           },
-          py::arg("num_lines"), py::arg("init"))
+          py::arg("num_lines"), py::arg("init"), py::arg("all_replicas"))
       .def("get_keys", [](Webservice& self) { return ValueOrThrow(WithoutGil([&] { return self.GetKeys(); })); })
       .def("get_access_token",
            [](Webservice& self) {

@@ -79,6 +79,16 @@ void DeploySettingFlags::Add(CLI::App& app, unsigned scopes) {
   }
 }
 
+std::vector<std::string> DeploySettingFlags::Given() const {
+  std::vector<std::string> given;
+  for (const auto& [name, text] : values_) {
+    if (!text.empty()) given.push_back(name);
+  }
+  if (!tags_.empty()) given.push_back("tags");
+  if (!properties_.empty()) given.push_back("properties");
+  return given;
+}
+
 absl::Status DeploySettingFlags::ApplyTo(AksServiceDeploymentConfiguration& config) const {
   for (const DeploySettingInfo& info : AksServiceDeploymentConfiguration::Settings()) {
     auto given = values_.find(info.name);

@@ -26,6 +26,8 @@ class DeploySettingFlags {
   // Sets the flags given on `config` (over what a -dc file set); kInvalidArgument naming a flag and
   // what it takes.
   absl::Status ApplyTo(AksServiceDeploymentConfiguration& config) const;
+  // The settings given on the command line, by name ("tags" and "properties" included).
+  std::vector<std::string> Given() const;
 
  private:
   std::map<std::string, std::string> values_;  // setting name -> the flag's text

@@ -1,9 +1,11 @@
 // amlcore ml service list|show|delete|get-keys|regen-key|get-access-token|get-logs|run|update, and
 // amlcore ml endpoint realtime
 // create-version|update-version|delete-version|update|show|list|delete.
+#include <set>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "amlcore/config_files.h"
 #include "amlcore/webservice.h"
 #include "cli/command.h"
@@ -62,19 +64,74 @@ Json Keys(const std::pair<std::string, std::string>& keys) {
   return bj::object{{"primaryKey", keys.first}, {"secondaryKey", keys.second}};
 }
 
+struct ServiceUpdateArgs {
+  std::string name, deploy_config_file;
+  InferenceFlags inference;
+  DeploySettingFlags settings;
+  bool no_wait = false;
+};
+
+// An ACI or local service: new models and inference configuration, and for ACI its auth, App Insights,
+// description, tags and properties (what their SDK update takes). The other settings are AKS services' and are
+// refused by name, so that nothing given is silently dropped.
+absl::StatusOr<Json> UpdateContainerService(Context& ctx, const Workspace& ws,
+                                            const std::shared_ptr<Webservice>& found, const ServiceUpdateArgs& a,
+                                            const AksServiceDeploymentConfiguration& config) {
+  auto aci = std::dynamic_pointer_cast<AciWebservice>(found);
+  auto local = std::dynamic_pointer_cast<LocalWebservice>(found);
+  std::set<std::string> allowed;
+  if (aci) allowed = {"auth_enabled", "enable_app_insights", "description", "tags", "properties"};
+  std::vector<std::string> refused;
+  if (!a.deploy_config_file.empty()) refused.push_back("a deployment configuration file (-dc)");
+  for (const std::string& name : a.settings.Given()) {
+    if (!allowed.count(name)) refused.push_back(name);
+  }
+  if (!refused.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "service update cannot change ", absl::StrJoin(refused, ", "), " of ", found->compute_type(), " service ",
+        a.name, "; it takes new models (-m) and an inference configuration (-ic, or --es/--sd/-e)",
+        aci ? ", and auth_enabled, enable_app_insights, description, tags and properties" : "", "."));
+  }
+  std::optional<std::vector<Model>> models;
+  if (a.inference.ModelsGiven()) {
+    auto given = a.inference.Models(ws);
+    if (!given.ok()) return given.status();
+    models = std::move(*given);
+  }
+  auto inference = a.inference.Config(ws);
+  if (!inference.ok()) return inference.status();
+  absl::Status updated;
+  if (aci) {
+    AciWebservice::Changes changes;
+    changes.auth_enabled = config.auth_enabled;
+    changes.enable_app_insights = config.enable_app_insights;
+    changes.description = config.description;
+    if (!config.tags.empty()) changes.tags = config.tags;
+    changes.properties = config.properties;
+    changes.models = std::move(models);
+    changes.inference_config = std::move(*inference);
+    updated = aci->Update(changes);
+  } else {
+    LocalWebservice::Changes changes;
+    changes.models = std::move(models);
+    changes.inference_config = std::move(*inference);
+    updated = local->Update(changes);
+  }
+  if (!updated.ok()) return updated;
+  if (!a.no_wait) {
+    if (auto s = found->WaitForDeployment(ctx.Poll()); !s.ok()) return s;
+  }
+  return JsonDocument(found->Serialize());
+}
+
 Command Update() {
   return {.path = {"service", "update"},
-          .summary = "Update a web service (rolling: new replicas are ready before old ones stop).",
+          .summary = "Update a web service (on AKS rolling: new replicas are ready before old ones stop); "
+                     "ACI and local services take new models and inference configuration too.",
           .example = "amlcore ml service update -n myservice --nr 2 -ic inferenceconfig.json",
           .table = kServiceColumns,
           .define = [](CLI::App& app) -> Runner {
-            struct Args {
-              std::string name, deploy_config_file;
-              InferenceFlags inference;
-              DeploySettingFlags settings;
-              bool no_wait = false;
-            };
-            auto a = std::make_shared<Args>();
+            auto a = std::make_shared<ServiceUpdateArgs>();
             app.add_option("-n,--name", a->name, "Name of the service.")->required();
             a->inference.Add(app);
             app.add_option("--dc,--deploy-config-file", a->deploy_config_file,
@@ -94,6 +151,10 @@ Command Update() {
               if (!ws.ok()) return ws.status();
               auto found = Webservice::Get(*ws, a->name);
               if (!found.ok()) return found.status();
+              if (std::dynamic_pointer_cast<AciWebservice>(*found) ||
+                  std::dynamic_pointer_cast<LocalWebservice>(*found)) {
+                return UpdateContainerService(ctx, *ws, *found, *a, update.config);
+              }
               auto service = std::dynamic_pointer_cast<AksWebservice>(*found);
               if (!service || std::dynamic_pointer_cast<AksEndpoint>(*found)) {
                 return absl::InvalidArgumentError(absl::StrCat(
@@ -406,16 +467,20 @@ std::vector<Command> ServiceCommands() {
                           std::string name;
                           int64_t num_lines = 5000;
                           bool init = false;
+                          bool all_replicas = false;
                         };
                         auto a = std::make_shared<Args>();
                         app.add_option("-n,--name", a->name, "Name of the service.")->required();
                         app.add_option("-l,--num_lines", a->num_lines,
                                        "How many of the last lines (default 5000).");
                         app.add_flag("-i,--init", a->init, "The build and start-up log instead.");
+                        app.add_flag("--all-replicas", a->all_replicas,
+                                     "Every replica's log (amlcore extension; by default the replica that best "
+                                     "shows the service).");
                         return [a](Context& ctx) -> absl::StatusOr<Json> {
                           auto service = GetService(ctx, a->name);
                           if (!service.ok()) return service.status();
-                          auto logs = (*service)->GetLogs(a->num_lines, a->init);
+                          auto logs = (*service)->GetLogs(a->num_lines, a->init, a->all_replicas);
                           if (!logs.ok()) return logs.status();
                           return Json(bj::string(*logs));
                         };

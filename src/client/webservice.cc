@@ -407,13 +407,14 @@ absl::Status Webservice::WaitForDeployment(const PollOptions& options) {
       done->state));
 }
 
-absl::StatusOr<std::string> Webservice::GetLogs(int64_t num_lines, bool init) {
+absl::StatusOr<std::string> Webservice::GetLogs(int64_t num_lines, bool init, bool all_replicas) {
   if (num_lines <= 0) return Invalid("Error, num_lines must be a positive number of lines.");
   // A version's logs are its endpoint's, for that version.
   const std::string& name = endpoint_name_.empty() ? name_ : endpoint_name_;
   auto reply = workspace_.connection()->Call(
       "GET", absl::StrCat(ServicePath(workspace_, name), "/logs?tail=", num_lines, "&init=", init ? "true" : "false",
-                          endpoint_name_.empty() ? "" : absl::StrCat("&version=", http::UrlEncode(name_))));
+                          endpoint_name_.empty() ? "" : absl::StrCat("&version=", http::UrlEncode(name_)),
+                          all_replicas ? "&allReplicas=true" : ""));
   if (!reply.ok()) return ServiceError(name, reply.status());
   auto logs = json::DecodeText<domain::ServiceLogs>(reply->body, "Logs");
   if (!logs.ok()) return logs.status();

@@ -33,6 +33,7 @@ constexpr Mapping kMappings[] = {
     {403, absl::StatusCode::kPermissionDenied}, {404, absl::StatusCode::kNotFound},
     {409, absl::StatusCode::kAlreadyExists},   {409, absl::StatusCode::kAborted},
     {412, absl::StatusCode::kFailedPrecondition}, {413, absl::StatusCode::kResourceExhausted},
+    {422, absl::StatusCode::kInvalidArgument},
     {429, absl::StatusCode::kResourceExhausted}, {499, absl::StatusCode::kCancelled},
     {501, absl::StatusCode::kUnimplemented},   {503, absl::StatusCode::kUnavailable},
     {504, absl::StatusCode::kDeadlineExceeded}, {500, absl::StatusCode::kInternal},

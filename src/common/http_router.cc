@@ -25,7 +25,8 @@ void Router::AddPolicy(std::string name, Policy policy) { policies_[std::move(na
 
 void Router::Add(std::string method, absl::string_view pattern, std::string policy, RouteHandler handler) {
   std::vector<std::string> segments = absl::StrSplit(pattern, '/', absl::SkipEmpty());
-  routes_.push_back(Route{std::move(method), std::move(segments), std::move(policy), std::move(handler)});
+  routes_.push_back(
+      Route{std::move(method), std::string(pattern), std::move(segments), std::move(policy), std::move(handler)});
 }
 
 Router::Found Router::Find(const Request& request) const {
@@ -60,6 +61,14 @@ Router::Found Router::Find(const Request& request) const {
 
 std::optional<Response> Router::Admit(const Request& head) const {
   Found found = Find(head);
+  auto refused = AdmitFound(found, head);
+  if (refused && observer_) {
+    observer_(head.method, found.route ? found.route->pattern : std::string(), refused->status, {});
+  }
+  return refused;
+}
+
+std::optional<Response> Router::AdmitFound(const Found& found, const Request& head) const {
   const std::string& name = found.route != nullptr ? found.route->policy : unmatched_policy_;
   if (name.empty()) return std::nullopt;
   auto policy = policies_.find(name);
@@ -68,8 +77,14 @@ std::optional<Response> Router::Admit(const Request& head) const {
 }
 
 void Router::Dispatch(const Request& request, Responder reply) const {
-  if (auto refused = Admit(request)) return std::move(reply)(std::move(*refused));
   Found found = Find(request);
+  if (observer_) {
+    reply = Observed(std::move(reply), [this, start = std::chrono::steady_clock::now(), method = request.method,
+                                        pattern = found.route ? found.route->pattern : std::string()](Response& r) {
+      observer_(method, pattern, r.status, std::chrono::steady_clock::now() - start);
+    });
+  }
+  if (auto refused = AdmitFound(found, request)) return std::move(reply)(std::move(*refused));
   if (found.route == nullptr) {
     if (found.allowed.empty()) {
       return std::move(reply)(make_error_(404, "NoRoute", absl::StrCat("No resource at ", request.path(), ".")));

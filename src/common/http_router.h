@@ -9,6 +9,7 @@
 #ifndef AMLCORE_COMMON_HTTP_ROUTER_H_
 #define AMLCORE_COMMON_HTTP_ROUTER_H_
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <optional>
@@ -45,6 +46,12 @@ class Router {
     make_error_ = std::move(make);
   }
 
+  // Sees every reply, refusals by Admit included, with the request's method, the pattern of its route (""
+  // when none matched) and the time from dispatch to reply: per-route metrics.
+  using Observer = std::function<void(const std::string& method, const std::string& pattern, int status,
+                                      std::chrono::nanoseconds elapsed)>;
+  void SetObserver(Observer observer) { observer_ = std::move(observer); }
+
   void Dispatch(const Request& request, Responder reply) const;
   // The policy's answer for a request whose body has not been read yet (nothing: admitted, or no such route).
   std::optional<Response> Admit(const Request& head) const;
@@ -52,6 +59,7 @@ class Router {
  private:
   struct Route {
     std::string method;
+    std::string pattern;
     std::vector<std::string> segments;
     std::string policy;
     RouteHandler handler;
@@ -62,11 +70,13 @@ class Router {
     PathParams params;
   };
   Found Find(const Request& request) const;
+  std::optional<Response> AdmitFound(const Found& found, const Request& head) const;
 
   std::vector<Route> routes_;
   std::map<std::string, Policy> policies_;
   std::string unmatched_policy_;
   std::function<Response(int, std::string, std::string)> make_error_;
+  Observer observer_;
 };
 
 }  // namespace amlcore::http

@@ -34,6 +34,7 @@
 #include "absl/strings/str_split.h"
 #include "common/event_loop_impl.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/string_views.h"
 #include "common/unix_socket.h"
 
@@ -183,6 +184,11 @@ absl::StatusOr<TlsContext> MakeTlsContext(const TlsConfig& config) {
   if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
     return refused(absl::StrCat("the private key cannot be used: ", TakeOpenSslError()));
   }
+  if (!config.client_ca_pem.empty()) {
+    context->add_certificate_authority(asio::buffer(config.client_ca_pem), ec);
+    if (ec) return refused(absl::StrCat("the client CA is not a PEM certificate: ", ec.message()));
+    context->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+  }
   return context;
 }
 
@@ -210,7 +216,7 @@ struct ServerState {
 
   void Log(const std::string& message) const {
     if (options.log) return options.log(message);
-    std::fprintf(stderr, "%s\n", message.c_str());
+    logging::Warning(message);
   }
 };
 
@@ -289,8 +295,10 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
       self->linger_ = true;  // the client may have sent its request already: let it read the reply
       self->linger_timeout_ = std::chrono::seconds(1);
       self->Write(self->server_.options.make_error(
-          503, absl::StrCat("The server has reached its limit of ", self->server_.options.max_connections,
-                            " open connections; retry later.")));
+          503,
+          absl::StrCat("The server has reached its limit of ", self->server_.options.max_connections,
+                       " open connections; retry later."),
+          ""));
     });
   }
 
@@ -434,10 +442,14 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
   }
 
   void RefuseForBudget() {
-    Refuse(options().make_error(
-        503, absl::StrCat("The server is receiving too much request data at once (limit ",
-                          options().max_buffered_body_bytes, " bytes); retry later.")));
+    Refuse(options().make_error(503,
+                                absl::StrCat("The server is receiving too much request data at once (limit ",
+                                             options().max_buffered_body_bytes, " bytes); retry later."),
+                                HeadTarget()));
   }
+
+  // The target of the request being read, once its request line is ("" before).
+  std::string HeadTarget() const { return parser_ ? std::string(parser_->get().target()) : std::string(); }
 
   // Answers without reading (more of) the body, then closes.
   void Refuse(Response response) {
@@ -455,17 +467,18 @@ class Session : public ResponseSink, public std::enable_shared_from_this<Session
       keep_alive_ = false;
       linger_ = true;  // the client is still sending; let it finish so that it reads the 413
       return Write(options().make_error(
-          413, absl::StrCat("Request body is larger than the limit of ", options().max_body_bytes, " bytes.")));
+          413, absl::StrCat("Request body is larger than the limit of ", options().max_body_bytes, " bytes."),
+          HeadTarget()));
     }
     if (ec == bhttp::error::header_limit) {
       keep_alive_ = false;
-      return Write(options().make_error(431, "Request header fields are too large."));
+      return Write(options().make_error(431, "Request header fields are too large.", ""));
     }
     if (ec.category() == make_error_code(bhttp::error::bad_method).category()) {
       // Malformed requests get a 400 when the peer is still there; transport errors just close.
       keep_alive_ = false;
       if (ec != bhttp::error::partial_message) {
-        return Write(options().make_error(400, absl::StrCat("Malformed HTTP request: ", ec.message())));
+        return Write(options().make_error(400, absl::StrCat("Malformed HTTP request: ", ec.message()), ""));
       }
     }
     Close();
@@ -712,10 +725,30 @@ void Responder::operator()(Response response) && {
   if (sink) sink->Send(std::move(response));
 }
 
+namespace {
+class ObservingSink : public ResponseSink {
+ public:
+  ObservingSink(Responder inner, std::function<void(Response&)> observe)
+      : inner_(std::move(inner)), observe_(std::move(observe)) {}
+  void Send(Response response) override {
+    observe_(response);
+    std::move(inner_)(std::move(response));
+  }
+
+ private:
+  Responder inner_;
+  std::function<void(Response&)> observe_;
+};
+}  // namespace
+
+Responder Observed(Responder inner, std::function<void(Response&)> observe) {
+  return Responder(std::make_shared<ObservingSink>(std::move(inner), std::move(observe)));
+}
+
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options, Handler handler) {
   auto impl = std::make_unique<Impl>();
   if (!options.make_error) {
-    options.make_error = [](int status, std::string message) {
+    options.make_error = [](int status, std::string message, absl::string_view) {
       absl::string_view code = status == 413 ? "PayloadTooLarge" : status == 503 ? "ServiceUnavailable" : "BadRequest";
       return JsonErrorResponse(status, code, message);
     };

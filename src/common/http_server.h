@@ -62,6 +62,10 @@ class Responder {
   std::shared_ptr<ResponseSink> sink_;
 };
 
+// A Responder whose response `observe` sees, and may amend, before `inner` sends it (request ids, metrics,
+// access logs). Dropped without a reply, it passes the 500 it answers through `observe` too.
+Responder Observed(Responder inner, std::function<void(Response&)> observe);
+
 using Handler = std::function<void(Request, Responder)>;
 
 // A certificate chain (leaf first, then intermediates) and the leaf's private key, both PEM.
@@ -69,6 +73,9 @@ using Handler = std::function<void(Request, Responder)>;
 struct TlsConfig {
   std::string certificate_chain_pem;
   std::string private_key_pem;
+  // When set (PEM CA certificates), every TLS client must present a certificate issued by one of
+  // them, or its handshake fails (mutual TLS, as a Kubernetes API server asks of its clients).
+  std::string client_ca_pem;
 };
 
 // What the server's TLS handshakes came to, since it started.
@@ -97,14 +104,14 @@ struct ServerOptions {
   // ticket or session id.
   std::optional<TlsConfig> tls;
   // Builds the reply for requests refused before the handler sees them (oversized body, bad framing,
-  // limits reached).
-  std::function<Response(int status, std::string message)> make_error;
+  // limits reached); `target` is the request's target when its head was read, "" otherwise.
+  std::function<Response(int status, std::string message, absl::string_view target)> make_error;
   // Called with each request's head (method, target, headers, remote address; the body is empty) once its
   // header is parsed and before its body is read. A response refuses the request: it is sent with
   // "Connection: close" and the connection closes without the body being read (what the client still sends
   // is discarded, up to max_body_bytes, so that it can read the reply). nullopt lets the request through.
   std::function<std::optional<Response>(const Request& head)> check_head;
-  // Where the server reports trouble (descriptors exhausted); stderr when empty.
+  // Where the server reports trouble (descriptors exhausted); the process's log (logging::Warning) when empty.
   std::function<void(absl::string_view message)> log;
   // Runs on this loop (shared with the clients the handler calls) instead of `threads` threads of its own.
   // Its owner stops it after Stop() and before destroying the server: connections live as long as the loop.

@@ -12,19 +12,6 @@ http::Response FrontEndMessage(int status, absl::string_view message) {
   return http::Response::Json(status, json::Serialize(json::bj::object{{"message", json::Bj(message)}}));
 }
 
-void VersionMetrics::Record(int status, Clock::duration elapsed) {
-  requests.fetch_add(1, std::memory_order_relaxed);
-  by_class[std::clamp(status / 100, 0, 5)].fetch_add(1, std::memory_order_relaxed);
-  if (status >= kFirstErrorStatus && status < kFirstErrorStatus + static_cast<int>(errors_by_status.size())) {
-    errors_by_status[status - kFirstErrorStatus].fetch_add(1, std::memory_order_relaxed);
-  }
-  double ms = std::chrono::duration<double, std::milli>(elapsed).count();
-  size_t bucket = 0;
-  while (bucket < kBucketsMs.size() && ms > kBucketsMs[bucket]) ++bucket;
-  latency_buckets[bucket].fetch_add(1, std::memory_order_relaxed);
-  latency_sum_us.fetch_add(static_cast<uint64_t>(ms * 1000), std::memory_order_relaxed);
-}
-
 VersionDispatcher::VersionDispatcher(std::string service, std::string version, http::UpstreamClient* upstream)
     : service_(std::move(service)), version_(std::move(version)), upstream_(upstream) {}
 
@@ -65,6 +52,14 @@ void VersionDispatcher::SetBackends(const std::vector<RoutedReplica>& wanted) {
     }
   }
   for (auto& [backend, pending] : forwards) Forward(backend, std::move(pending));
+}
+
+std::vector<std::pair<std::string, std::shared_ptr<const prometheus::Histogram>>>
+VersionDispatcher::ReplicaLatencies() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::string, std::shared_ptr<const prometheus::Histogram>>> out;
+  for (const auto& b : backends_) out.emplace_back(b->replica_id, b->latency);
+  return out;
 }
 
 int VersionDispatcher::Inflight(const std::string& replica_id) const {
@@ -136,8 +131,7 @@ std::shared_ptr<VersionDispatcher::Backend> VersionDispatcher::PickLocked() {
 }
 
 void VersionDispatcher::Answer(const std::shared_ptr<http::Responder>& reply, http::Response response,
-                               Clock::time_point arrived, const std::string& request_id) {
-  metrics_.Record(response.status, Clock::now() - arrived);
+                               const std::string& request_id) {
   response.headers.Set("azureml-model-deployment", version_);
   if (!request_id.empty() && !response.headers.Get("x-request-id")) {
     response.headers.Set("x-request-id", request_id);
@@ -175,8 +169,9 @@ void VersionDispatcher::Submit(http::Request request, http::Responder reply) {
     }
   }
   if (!backend) {
+    metrics_.no_ready_replica.fetch_add(1, std::memory_order_relaxed);
     return Answer(pending.reply, FrontEndMessage(503, absl::StrCat("No ready replicas for service ", service_)),
-                  pending.arrived, std::string(pending.request.headers.Get("x-request-id").value_or("")));
+                  std::string(pending.request.headers.Get("x-request-id").value_or("")));
   }
   Forward(std::move(backend), std::move(pending));
 }
@@ -199,8 +194,8 @@ void VersionDispatcher::ExpireQueued() {
                             "for it")
              : absl::StrCat("Too many requests for service ", service_, " (overloaded)");
   for (auto& p : expired) {
-    Answer(p.reply, FrontEndMessage(503, message), p.arrived,
-           std::string(p.request.headers.Get("x-request-id").value_or("")));
+    metrics_.wait_expired.fetch_add(1, std::memory_order_relaxed);
+    Answer(p.reply, FrontEndMessage(503, message), std::string(p.request.headers.Get("x-request-id").value_or("")));
   }
 }
 
@@ -230,13 +225,16 @@ void VersionDispatcher::Forward(std::shared_ptr<Backend> backend, Pending pendin
   auto held = std::make_shared<Pending>(std::move(pending));
   auto timed_out = std::make_shared<bool>(false);
   upstream_->Send(backend->address, held->request, left,
-                  [this, backend, held, timeout, timed_out](absl::StatusOr<http::Response> response) {
+                  [this, backend, held, timeout, timed_out, sent = Clock::now()](
+                      absl::StatusOr<http::Response> response) {
                     if (absl::IsUnavailable(response.status())) return Redirect(backend, std::move(*held));
                     if (absl::IsAborted(response.status())) LeaveOut(backend);
+                    backend->latency->Observe(Clock::now() - sent);
                     http::Response out;
                     if (response.ok() && response->status == 503 &&
                         response->headers.Get(score::kNotStartedHeader)) {
                       // Pipelined, it waited in the replica as long as it could have waited in the queue.
+                      metrics_.wait_expired.fetch_add(1, std::memory_order_relaxed);
                       out = FrontEndMessage(503, absl::StrCat("Too many requests for service ", service_,
                                                               " (overloaded)"));
                     } else if (response.ok()) {
@@ -251,13 +249,14 @@ void VersionDispatcher::Forward(std::shared_ptr<Backend> backend, Pending pendin
                         ++backend->timed_out;
                         *timed_out = true;
                       }
+                      metrics_.timeouts.fetch_add(1, std::memory_order_relaxed);
                       out = FrontEndMessage(504, absl::StrCat("Service ", service_, " did not answer within ",
                                                               timeout.count(), " ms"));
                     } else {
                       out = FrontEndMessage(502, absl::StrCat("The replica of service ", service_,
                                                               " failed: ", response.status().message()));
                     }
-                    Answer(held->reply, std::move(out), held->arrived,
+                    Answer(held->reply, std::move(out),
                            std::string(held->request.headers.Get("x-request-id").value_or("")));
                   },
                   // The replica's slot frees only when it is done: after a timeout its run() still works
@@ -292,7 +291,8 @@ void VersionDispatcher::Redirect(const std::shared_ptr<Backend>& backend, Pendin
   }
   if (chosen) return Forward(std::move(chosen), std::move(pending));
   if (queued) return;
-  Answer(pending.reply, FrontEndMessage(503, absl::StrCat("No ready replicas for service ", service_)), pending.arrived,
+  metrics_.no_ready_replica.fetch_add(1, std::memory_order_relaxed);
+  Answer(pending.reply, FrontEndMessage(503, absl::StrCat("No ready replicas for service ", service_)),
          std::string(pending.request.headers.Get("x-request-id").value_or("")));
 }
 

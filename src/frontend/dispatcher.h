@@ -24,22 +24,23 @@
 
 #include "common/http_server.h"
 #include "common/http_upstream.h"
+#include "common/prometheus.h"
 
 namespace amlcore::frontend {
 
 using Clock = std::chrono::steady_clock;
 
-// Request counts and latencies of one version, in Prometheus terms.
+// What the front end counts of one version's requests. Status codes and latency are those of users' requests;
+// the workspace server's readiness probes through the front end are counted apart.
 struct VersionMetrics {
-  static constexpr std::array<double, 13> kBucketsMs = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
-  std::atomic<uint64_t> requests{0};
-  std::array<std::atomic<uint64_t>, 6> by_class{};  // index = status / 100
-  static constexpr int kFirstErrorStatus = 400;
-  std::array<std::atomic<uint64_t>, 200> errors_by_status{};  // index = status - 400, for 400 to 599
-  std::array<std::atomic<uint64_t>, kBucketsMs.size() + 1> latency_buckets{};
-  std::atomic<uint64_t> latency_sum_us{0};
-
-  void Record(int status, Clock::duration elapsed);
+  prometheus::StatusCounts responses;
+  prometheus::StatusCounts probe_responses;
+  prometheus::Histogram latency;  // arrival to answer
+  // Requests answered 503 without running: they waited longer than max_request_wait_time (in the queue, or
+  // delivered to a busy replica), or no replica was ready.
+  std::atomic<uint64_t> wait_expired{0};
+  std::atomic<uint64_t> no_ready_replica{0};
+  std::atomic<uint64_t> timeouts{0};  // answered 504: no answer within scoring_timeout_ms
 };
 
 // A ready replica as the dispatcher routes to it.
@@ -88,6 +89,8 @@ class VersionDispatcher {
   const std::string& service() const { return service_; }
   const std::string& version() const { return version_; }
   VersionMetrics& metrics() { return metrics_; }
+  // Each routed replica's latency (from sending a request to its answer), by replica id.
+  std::vector<std::pair<std::string, std::shared_ptr<const prometheus::Histogram>>> ReplicaLatencies() const;
 
  private:
   struct Backend {
@@ -95,6 +98,7 @@ class VersionDispatcher {
     http::UpstreamAddress address;
     int inflight = 0;
     int batch_max_size = 0;
+    std::shared_ptr<prometheus::Histogram> latency = std::make_shared<prometheus::Histogram>();
     // Requests answered 504 that the replica has not finished yet: its run() is still busy with one.
     int timed_out = 0;
     // Not picked before this time: a request could not be delivered to it.
@@ -122,8 +126,7 @@ class VersionDispatcher {
   // next queued request.
   void Done(const std::shared_ptr<Backend>& backend, bool timed_out);
   // Sends the reply with this version's headers; `request_id` is echoed when the replica did not.
-  void Answer(const std::shared_ptr<http::Responder>& reply, http::Response response, Clock::time_point arrived,
-              const std::string& request_id);
+  void Answer(const std::shared_ptr<http::Responder>& reply, http::Response response, const std::string& request_id);
 
   const std::string service_;
   const std::string version_;

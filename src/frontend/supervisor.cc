@@ -13,6 +13,7 @@
 #include "backend/local/layout.h"
 #include "common/files.h"
 #include "common/json.h"
+#include "common/log.h"
 
 extern char** environ;
 
@@ -91,12 +92,11 @@ void ReplicaSupervisor::Start() {
   if (!private_directory_.empty()) {
     if (absl::Status available = CheckFilesystemView(private_directory_); available.ok()) {
       private_views_ = true;
-      std::fprintf(stderr, "amlcore-fe: replicas see only their own directories of %s\n", private_directory_.c_str());
+      logging::Info(absl::StrCat("replicas see only their own directories of ", private_directory_));
     } else {
-      std::fprintf(stderr,
-                   "amlcore-fe: WARNING: replicas run without a private view of the file system (%s); their "
-                   "scripts can read everything under %s, including admin tokens and other services' keys\n",
-                   std::string(available.message()).c_str(), private_directory_.c_str());
+      logging::Warning(absl::StrCat("replicas run without a private view of the file system (", available.message(),
+                                    "); their scripts can read everything under ", private_directory_,
+                                    ", including admin tokens and other services' keys"));
     }
   }
   std::map<std::string, ProcessId> found;
@@ -316,6 +316,7 @@ void ReplicaSupervisor::ApplyObservationsLocked(const std::vector<Observation>& 
       }
       OnExit(*r, o);
       ++r->restarts;
+      CountRestartLocked(o.workload, r->last_reason);
       continue;
     }
     if (r->terminating) {
@@ -372,6 +373,13 @@ void ReplicaSupervisor::Kill(Replica& r, const std::string& reason, const std::s
   if (r.process.pid > 0 && !SignalGroup(r.process.pid, SIGKILL)) kill(r.process.pid, SIGKILL);
 }
 
+void ReplicaSupervisor::CountRestartLocked(const std::string& workload, const std::string& reason) {
+  auto set = sets_.find(workload);
+  if (set == sets_.end()) return;
+  const domain::WorkloadKey& key = set->second.target.spec.key;
+  restart_counts_.Add({key.endpoint, key.version, reason});
+}
+
 void ReplicaSupervisor::OnExit(Replica& r, const Observation& o) {
   std::string reason = r.kill_reason;
   std::string message = r.kill_message;
@@ -387,7 +395,7 @@ void ReplicaSupervisor::OnExit(Replica& r, const Observation& o) {
   r.last_reason = reason;
   r.last_message =
       o.log_tail.empty() ? message : absl::StrCat(message, "\nLast lines of the replica's log:\n", o.log_tail);
-  std::fprintf(stderr, "amlcore-fe: replica %s stopped: %s\n", r.id.c_str(), reason.c_str());
+  logging::Warning(absl::StrCat("replica ", r.id, " stopped: ", reason));
   r.process = {};
   r.probing = false;
   r.kill_reason.clear();
@@ -623,6 +631,7 @@ void ReplicaSupervisor::ApplySpawnsLocked(const std::vector<SpawnJob>& spawns) {
       r->last_reason = job.failure_reason;
       r->last_message = std::string(job.process.status().message());
       r->next_restart = now + Backoff(++r->restarts);
+      CountRestartLocked(job.workload, r->last_reason);
       continue;
     }
     r->process = *job.process;

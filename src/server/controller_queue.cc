@@ -1,6 +1,7 @@
 #include "server/controller_queue.h"
 
-#include <cstdio>
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
 
 namespace amlcore::server {
 
@@ -92,7 +93,7 @@ void ControllerQueue::Worker() {
     if (found != reconcilers_.end()) {
       result = found->second(key.id);
     } else {
-      std::fprintf(stderr, "amlcored: no controller for %s/%lld\n", key.kind.c_str(), static_cast<long long>(key.id));
+      logging::Error(absl::StrCat("no controller for ", key.kind, "/", key.id));
     }
     lock.lock();
     processing_.erase(key);

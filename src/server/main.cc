@@ -4,8 +4,10 @@
 #include <iostream>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "backend/local/local_backend.h"
 #include "common/environment_config.h"
+#include "common/log.h"
 #include "server/workspace_server.h"
 
 namespace {
@@ -77,9 +79,10 @@ int main(int argc, char** argv) {
     std::cout << "amlcored: " << *stopped << std::endl;
     return 0;
   }
+  amlcore::logging::SetProgram("amlcored");
   auto environment = amlcore::EnvironmentConfig::LoadChecked();
   if (!environment.ok()) {
-    std::cerr << "amlcored: " << environment.status().message() << "\n";
+    amlcore::logging::Error(environment.status().message());
     return 2;
   }
   options.simulated_provisioning = environment->simulated_provisioning;
@@ -95,18 +98,21 @@ int main(int argc, char** argv) {
 
   auto server = amlcore::server::WorkspaceServer::Start(options);
   if (!server.ok()) {
-    std::cerr << "amlcored: " << server.status().message() << std::endl;
+    amlcore::logging::Error(server.status().message());
     return 1;
   }
-  std::cout << "amlcored: serving " << (*server)->home() << " at " << (*server)->endpoint() << std::endl;
+  amlcore::logging::Info(absl::StrCat("serving ", (*server)->home(), " at ", (*server)->endpoint()));
   int received = 0;
   // SIGHUP: an SDK found the home locked but server.json missing or damaged, and asks for it again.
   while (sigwait(&signals, &received) == 0 && received == SIGHUP) {
     auto published = (*server)->PublishServerFile();
-    std::cerr << "amlcored: " << (published.ok() ? "wrote server.json again on SIGHUP" : published.message())
-              << std::endl;
+    if (published.ok()) {
+      amlcore::logging::Info("wrote server.json again on SIGHUP");
+    } else {
+      amlcore::logging::Error(published.message());
+    }
   }
-  std::cerr << "amlcored: stopping on signal " << received << std::endl;
+  amlcore::logging::Info(absl::StrCat("stopping on signal ", received));
   (*server)->Stop();
   return 0;
 }

@@ -1,10 +1,10 @@
 #include "server/operations.h"
 
-#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
 #include "common/errors.h"
+#include "common/log.h"
 
 namespace amlcore::server {
 
@@ -17,6 +17,7 @@ absl::Status Operations::Start(Tx& tx, OperationRecord& operation, const std::st
   operation.created = NowTimestamp();
   if (operation.payload.empty()) operation.payload = "{}";
   if (auto s = store_->InsertOperation(tx, operation); !s.ok()) return s;
+  started_.Add({operation.type});
   return store_->AppendOperationLog(tx, operation.id, first_log_line);
 }
 
@@ -69,7 +70,7 @@ absl::Status Operations::Commit(const std::string& operation_id, const Change& c
     return store_->UpdateOperation(tx, record);
   });
   if (!status.ok()) {
-    std::fprintf(stderr, "amlcored: operation %s: %s\n", operation_id.c_str(), status.ToString().c_str());
+    logging::Error(absl::StrCat("operation ", operation_id, ": ", status.ToString()));
   }
   notifier_->Notify(operation_id);
   return status;
@@ -87,11 +88,30 @@ absl::Status Operations::Finish(Tx& tx, OperationRecord& op, const std::string& 
   op.status = status;
   op.phase = status;
   op.ended = NowTimestamp();
+  finished_.Add({op.type, status});
+  durations_.Observe({op.type, status},
+                     absl::ToChronoNanoseconds(ParseTimestamp(op.ended) - ParseTimestamp(op.created)));
   if (!error.ok()) {
     op.error_code = ErrorCodeOf(error);
     op.error_message = std::string(error.message());
   }
   return store_->AppendOperationLog(tx, op.id, last_line);
+}
+
+void Operations::AppendMetrics(prometheus::TextWriter& out) const {
+  out.Family("amlcore_server_operations_started_total", prometheus::kCounter,
+             "Long-running operations started, by kind (ServiceCreate, ComputeProvision, ...).");
+  for (const auto& [values, count] : started_.Snapshot()) out.Sample(prometheus::Zip({"kind"}, values), count);
+  out.Family("amlcore_server_operations_total", prometheus::kCounter,
+             "Long-running operations ended, by kind and result (Succeeded, Failed, Canceled).");
+  for (const auto& [values, count] : finished_.Snapshot()) {
+    out.Sample(prometheus::Zip({"kind", "result"}, values), count);
+  }
+  out.Family("amlcore_server_operation_duration_seconds", prometheus::kHistogram,
+             "Time from an operation's start to its end, by kind and result.");
+  durations_.ForEach([&](const std::vector<std::string>& values, const prometheus::Histogram& histogram) {
+    out.Sample(prometheus::Zip({"kind", "result"}, values), histogram);
+  });
 }
 
 }  // namespace amlcore::server

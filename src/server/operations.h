@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "domain/operation_wire.h"
+#include "common/prometheus.h"
 #include "server/change_notifier.h"
 #include "server/controller_queue.h"
 #include "server/store.h"
@@ -53,11 +54,16 @@ class Operations {
 
   ChangeNotifier& notifier() { return *notifier_; }
   ControllerQueue& controllers() { return *controllers_; }
+  // Operations started and ended since the server started, by kind and result, with their durations.
+  void AppendMetrics(prometheus::TextWriter& out) const;
 
  private:
   Store* store_;
   ChangeNotifier* notifier_;
   ControllerQueue* controllers_;
+  prometheus::LabeledCounters started_;   // by kind
+  prometheus::LabeledCounters finished_;  // by kind and result
+  prometheus::LabeledHistograms durations_{prometheus::Histogram::Scale::kOperations};
 };
 
 }  // namespace amlcore::server

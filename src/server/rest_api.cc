@@ -87,20 +87,6 @@ void Reply(Responder reply, const absl::Status& status) {
   std::move(reply)(status.ok() ? JsonResponse(200, bj::object{}) : ErrorResponse(status));
 }
 
-// Adds the request id to whatever reply the handler sends.
-class TaggingSink : public http::ResponseSink {
- public:
-  TaggingSink(Responder inner, std::string request_id)
-      : inner_(std::move(inner)), request_id_(std::move(request_id)) {}
-  void Send(http::Response response) override {
-    response.headers.Set("x-ms-request-id", request_id_);
-    std::move(inner_)(std::move(response));
-  }
-
- private:
-  Responder inner_;
-  std::string request_id_;
-};
 }  // namespace
 
 http::Response ErrorResponse(const absl::Status& status) {
@@ -135,6 +121,12 @@ RestApi::RestApi(std::string admin_token, Services services)
     return refusal;
   });
   router_.SetUnmatchedPolicy(kAdmin);
+  router_.SetObserver([this](const std::string& method, const std::string& pattern, int status,
+                             std::chrono::nanoseconds elapsed) {
+    // A path that matched no route counts as "", so that no one can make series by calling made-up paths.
+    calls_.Add({method, pattern, absl::StrCat(status)});
+    call_durations_.Observe({method, pattern}, elapsed);
+  });
   AddRoutes();
 }
 
@@ -144,7 +136,27 @@ bool RestApi::IsAdmin(const Request& request) const {
 }
 
 void RestApi::Handle(Request request, Responder reply) {
-  router_.Dispatch(request, Responder(std::make_shared<TaggingSink>(std::move(reply), RequestId())));
+  // Every reply carries a request id.
+  router_.Dispatch(request, http::Observed(std::move(reply), [id = RequestId()](http::Response& response) {
+                     response.headers.Set("x-ms-request-id", id);
+                   }));
+}
+
+std::string RestApi::Metrics() const {
+  prometheus::TextWriter out;
+  out.Family("amlcore_server_http_requests_total", prometheus::kCounter,
+             "REST calls answered, by method, route pattern (\"\" for a path no route matches) and status code.");
+  for (const auto& [values, count] : calls_.Snapshot()) {
+    out.Sample(prometheus::Zip({"method", "route", "code"}, values), count);
+  }
+  out.Family("amlcore_server_http_request_duration_seconds", prometheus::kHistogram,
+             "Time from a REST call's arrival to its answer (a long poll included), by method and route pattern.");
+  call_durations_.ForEach([&](const std::vector<std::string>& values, const prometheus::Histogram& histogram) {
+    out.Sample(prometheus::Zip({"method", "route"}, values), histogram);
+  });
+  operations_->AppendMetrics(out);
+  prometheus::AppendProcessMetrics(out);
+  return std::move(out).Text();
 }
 
 void RestApi::AddRoutes() {
@@ -157,6 +169,11 @@ void RestApi::AddRoutes() {
 
   route("GET", "health", [](const Request&, const PathParams&, Responder reply) {
     std::move(reply)(JsonResponse(200, bj::object{{"status", "Healthy"}}));
+  });
+  route("GET", "metrics", [this](const Request&, const PathParams&, Responder reply) {
+    http::Response r = http::Response::Text(200, Metrics());
+    r.headers.Set("Content-Type", prometheus::kContentType);
+    std::move(reply)(std::move(r));
   });
   // The operator's: a new token signing key now; with {"revokePrevious": true} the tokens signed before stop
   // working as soon as the routers have the new keys (a key that leaked), otherwise they live out their time.
@@ -337,7 +354,8 @@ void RestApi::AddRoutes() {
           MakeError(absl::StatusCode::kInvalidArgument, "ValidationError", "tail must be a positive number of lines.")));
     }
     auto logs = webservices_->Logs(KeyOf(p), p["name"], tail, r.QueryParam("init").value_or("") == "true",
-                                   r.QueryParam("version").value_or(""));
+                                   r.QueryParam("version").value_or(""),
+                                   r.QueryParam("allReplicas").value_or("") == "true");
     std::move(reply)(logs.ok() ? JsonResponse(200, json::Encode(domain::ServiceLogs{*logs}))
                                : ErrorResponse(logs.status()));
   });

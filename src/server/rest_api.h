@@ -8,6 +8,7 @@
 
 #include "common/http_router.h"
 #include "common/http_server.h"
+#include "common/prometheus.h"
 #include "common/blob_store.h"
 #include "server/compute_service.h"
 #include "server/data_service.h"
@@ -43,6 +44,8 @@ class RestApi {
   // Datastores and datasets.
   void AddDataRoutes();
   bool IsAdmin(const http::Request& request) const;
+  // GET /metrics: the REST calls, the operations and the process, in Prometheus' text format.
+  std::string Metrics() const;
   // Answers with the operation, long polling when asked (?waitSeconds=N&version=V).
   void OperationStatus(const http::Request& request, const std::string& operation_id, bool model_management,
                        http::Responder reply);
@@ -63,6 +66,9 @@ class RestApi {
   BlobStore* blobs_;
   TokenAuthority* tokens_;
   std::function<void()> republish_routes_;
+  // Calls by method, route and status code, and their durations by method and route.
+  prometheus::LabeledCounters calls_;
+  prometheus::LabeledHistograms call_durations_{prometheus::Histogram::Scale::kRequests};
   http::Router router_;
 };
 

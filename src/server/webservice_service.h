@@ -55,9 +55,10 @@ class WebserviceService {
                                                  absl::string_view body);
   // A token for a service with token authentication (for an endpoint, valid for all its versions).
   absl::StatusOr<domain::ServiceToken> IssueToken(const WorkspaceKey& workspace, const std::string& name);
-  // The logs of a service, or of one version of an endpoint (its default version when `version` is empty).
+  // The logs of a service, or of one version of an endpoint (its default version when `version` is empty): of
+  // the replica that best shows it, or of every replica; each replica's log under a line that names it.
   absl::StatusOr<std::string> Logs(const WorkspaceKey& workspace, const std::string& name, int64_t tail, bool init,
-                                   const std::string& version = "");
+                                   const std::string& version = "", bool all_replicas = false);
 
   // Services of a workspace deploying a model id (inside the caller's transaction).
   absl::StatusOr<std::vector<std::string>> ServicesUsingModel(Tx& tx, int64_t workspace_id,

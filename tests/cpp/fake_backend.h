@@ -115,9 +115,9 @@ class FakeBackend : public backend::WorkloadBackend, public backend::Router, pub
     }
     return out;
   }
-  absl::StatusOr<backend::LogContent> ReadLog(const backend::ClusterRef&, const domain::WorkloadKey& key,
-                                              const backend::LogRequest&) override {
-    return backend::LogContent{absl::StrCat(key.Name(), ".r1.0"), "fake log line\n"};
+  absl::StatusOr<std::vector<backend::LogContent>> ReadLogs(const backend::ClusterRef&, const domain::WorkloadKey& key,
+                                                            const backend::LogRequest&) override {
+    return std::vector<backend::LogContent>{{absl::StrCat(key.Name(), ".r1.0"), "Ready", "fake log line\n"}};
   }
 
   // Router

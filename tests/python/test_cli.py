@@ -192,6 +192,10 @@ def test_compute_commands(home, slow_home, tmp_path):
     assert code == 0, err
     assert json.loads(out)["properties"]["properties"]["agentCount"] == 2
     assert "Succeeded" in err  # progress goes to stderr, the result to stdout
+    shown = ok("ml", "computetarget", "update", "aks", "-n", "devaks", "--access-log", "true", *ws)
+    assert shown["properties"]["properties"]["accessLog"] is True
+    err = fails("ml", "computetarget", "update", "aks", "-n", "devaks", "--access-log", "maybe", *ws, code=2)
+    assert "--access-log" in err and "maybe" in err, err
 
     table = ok_text("ml", "computetarget", "list", "-o", "table", *ws)
     assert table.splitlines()[0].split() == ["Name", "Type", "State", "Attached"]
@@ -531,3 +535,36 @@ def test_deploy_with_a_registered_environment(project):
     err = fails("ml", "model", "deploy", "-n", "envsvc2", "-ct", "devaks", "--es", "score.py", "-e", "no-env",
                 cwd=project)
     assert err.startswith("ERROR: ") and "no-env" in err
+
+
+def test_service_update_of_aci_and_local_services(project):
+    cwd = project
+    ok("ml", "model", "register", "-n", "mymodel", "-p", "model.pkl", cwd=cwd)
+    (project / "aci.json").write_text(json.dumps({"computeType": "aci", "containerResourceRequirements": {
+        "cpu": 0.1, "memoryInGB": 0.5}, "authEnabled": True}))
+    created = ok("ml", "model", "deploy", "-n", "acisvc", "-m", "mymodel:1", "-ic", "inferenceconfig.json",
+                 "-dc", "aci.json", cwd=cwd)
+    assert created["computeType"] == "ACI" and created["authEnabled"] is True
+    updated = ok("ml", "service", "update", "-n", "acisvc", "--ae", "false", "-d", "open now", "-m", "mymodel:1",
+                 "-ic", "inferenceconfig.json", cwd=cwd)
+    assert updated["authEnabled"] is False and updated["description"] == "open now"
+    assert updated["state"] == "Healthy"
+    err = fails("ml", "service", "update", "-n", "acisvc", "--nr", "2", cwd=cwd)
+    assert err == ("ERROR: service update cannot change num_replicas of ACI service acisvc; it takes new models (-m) "
+                   "and an inference configuration (-ic, or --es/--sd/-e), and auth_enabled, enable_app_insights, "
+                   "description, tags and properties.\n")
+
+    import socket
+    with socket.socket() as probe:  # a port free now, for the local service
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (project / "local.json").write_text(json.dumps({"computeType": "local", "port": port}))
+    ok("ml", "model", "deploy", "-n", "localsvc", "-m", "mymodel:1", "-ic", "inferenceconfig.json",
+       "-dc", "local.json", cwd=cwd)
+    updated = ok("ml", "service", "update", "-n", "localsvc", "-ic", "inferenceconfig.json", cwd=cwd)
+    assert updated["computeType"] == "Local" and updated["state"] == "Healthy"
+    err = fails("ml", "service", "update", "-n", "localsvc", "-d", "x", cwd=cwd)
+    assert err == ("ERROR: service update cannot change description of Local service localsvc; it takes new models "
+                   "(-m) and an inference configuration (-ic, or --es/--sd/-e).\n")
+    ok("ml", "service", "delete", "-n", "acisvc", cwd=cwd)
+    ok("ml", "service", "delete", "-n", "localsvc", cwd=cwd)

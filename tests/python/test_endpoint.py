@@ -156,8 +156,8 @@ def test_pinning_a_version_and_the_header_that_names_it(rollout):
     after = metric_values(target)
     for version, count in (("versiona", 30), ("versionb", 31)):
         labels = 'service="rollout-ep",version="{}"'.format(version)
-        assert after['amlcore_fe_requests_total{' + labels + ',code="2xx"}'] - before.get(
-            'amlcore_fe_requests_total{' + labels + ',code="2xx"}', 0) == count
+        assert after['amlcore_fe_requests_total{' + labels + ',code="200"}'] - before.get(
+            'amlcore_fe_requests_total{' + labels + ',code="200"}', 0) == count
         assert after['amlcore_fe_request_duration_seconds_count{' + labels + '}'] - before.get(
             'amlcore_fe_request_duration_seconds_count{' + labels + '}', 0) == count
 
@@ -265,7 +265,9 @@ def test_a_failing_version_leaves_the_others_serving(rollout):
                                  {"azureml-model-deployment": "broken"})
     assert status == 503 and headers["azureml-model-deployment"] == "broken", body
     metrics = metric_values(target)
-    assert metrics['amlcore_fe_errors_total{service="rollout-ep",version="broken",code="503"}'] == 1
+    assert metrics['amlcore_fe_requests_total{service="rollout-ep",version="broken",code="503"}'] == 1
+    assert metrics['amlcore_fe_rejected_requests_total{service="rollout-ep",version="broken",'
+                   'reason="no_ready_replica"}'] == 1
     assert metrics['amlcore_fe_ready_replicas{service="rollout-ep",version="broken"}'] == 0
 
 
