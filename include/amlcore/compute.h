@@ -104,6 +104,14 @@ struct AksAttachConfiguration {
   std::string ssl_key_pem_file;
   std::string leaf_domain_label;
   bool overwrite_existing_domain = false;
+  // amlcore: a Kubernetes cluster reached through a kubeconfig (any cluster, not only AKS). By default the
+  // context named like cluster_name in KUBECONFIG or ~/.kube/config, as amlcored reads them (az aks
+  // get-credentials makes that context); `kubeconfig` (an absolute path) and `context` name others. amlcore's
+  // objects go to `namespace_name` (default "azureml"), its pods run `image` (default amlcore/runtime:<version>).
+  std::string kubeconfig;
+  std::string context;
+  std::string namespace_name;
+  std::string image;
 
   absl::Status Validate() const;
   absl::Status EnableSsl(absl::string_view ssl_cname, absl::string_view ssl_cert_pem_file,
@@ -117,6 +125,9 @@ struct AksUpdateConfiguration {
   std::string load_balancer_type;
   std::string load_balancer_subnet;
   std::optional<int64_t> agent_count;
+  // amlcore: the cluster's router writes a line for every request (request id, service, version, status,
+  // latency) to its log; off by default.
+  std::optional<bool> access_log;
 
   absl::Status Validate() const;
 };
@@ -211,6 +222,8 @@ class AksCompute : public ComputeTarget {
   std::string Serialize() const override;
 
   std::optional<int64_t> agent_count() const { return agent_count_; }
+  // Whether the cluster's router writes an access log (amlcore).
+  bool access_log() const { return access_log_; }
   const std::string& agent_vm_size() const { return agent_vm_size_; }
   const std::string& cluster_purpose() const { return cluster_purpose_; }
   const std::string& cluster_fqdn() const { return cluster_fqdn_; }
@@ -225,6 +238,7 @@ class AksCompute : public ComputeTarget {
   explicit AksCompute(Workspace workspace) : ComputeTarget(std::move(workspace), kComputeType) {}
 
   std::optional<int64_t> agent_count_;
+  bool access_log_ = false;
   std::string agent_vm_size_;
   std::string cluster_purpose_;
   std::string cluster_fqdn_;

@@ -287,10 +287,16 @@ class AksProvisioningConfiguration(_SslSettings):
 
 
 class AksAttachConfiguration(_SslSettings):
-    """Which existing cluster to attach: ``resource_id``, or ``resource_group`` and ``cluster_name``."""
+    """Which existing cluster to attach: ``resource_id``, or ``resource_group`` and ``cluster_name``.
+
+    Beyond azureml, any Kubernetes cluster: a cluster amlcore did not create is reached through the kubeconfig
+    context named like the cluster (``az aks get-credentials`` makes it), or ``context`` in ``kubeconfig`` (an
+    absolute path; both read by the workspace server). amlcore's objects go to ``namespace`` (default
+    ``azureml``); its pods run ``image`` (default ``amlcore/runtime:<version>``)."""
 
     def __init__(self, resource_group=None, cluster_name=None, resource_id=None, cluster_purpose=None,
-                 load_balancer_type=None, load_balancer_subnet=None):
+                 load_balancer_type=None, load_balancer_subnet=None, kubeconfig=None, context=None, namespace=None,
+                 image=None):
         self._compute_type = AksCompute
         self.resource_group = resource_group
         self.cluster_name = cluster_name
@@ -303,13 +309,17 @@ class AksAttachConfiguration(_SslSettings):
         self.overwrite_existing_domain = False
         self.load_balancer_type = load_balancer_type
         self.load_balancer_subnet = load_balancer_subnet
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.namespace = namespace
+        self.image = image
         self.validate_configuration()
 
     def _to_core(self):
         core = _core.AksAttachConfiguration()
         for field in ("resource_group", "cluster_name", "resource_id", "cluster_purpose", "load_balancer_type",
                       "load_balancer_subnet", "ssl_cname", "ssl_cert_pem_file", "ssl_key_pem_file",
-                      "leaf_domain_label"):
+                      "leaf_domain_label", "kubeconfig", "context", "namespace", "image"):
             setattr(core, field, _text(getattr(self, field), field))
         core.overwrite_existing_domain = bool(self.overwrite_existing_domain)
         return core
@@ -320,15 +330,17 @@ class AksAttachConfiguration(_SslSettings):
 
 
 class AksUpdateConfiguration(_AksConfiguration):
-    """Changes to an existing cluster: SSL, load balancer and, beyond azureml, ``agent_count`` (scaling)."""
+    """Changes to an existing cluster: SSL, load balancer and, beyond azureml, ``agent_count`` (scaling) and
+    ``access_log`` (the cluster's router writes a line per request to its log)."""
 
     def __init__(self, ssl_configuration=None, load_balancer_type=None, load_balancer_subnet=None,
-                 agent_count=None):
+                 agent_count=None, access_log=None):
         self._compute_type = AksCompute
         self.ssl_configuration = ssl_configuration
         self.load_balancer_type = load_balancer_type
         self.load_balancer_subnet = load_balancer_subnet
         self.agent_count = agent_count
+        self.access_log = access_log
         self.validate_configuration()
 
     def _to_core(self):
@@ -341,6 +353,11 @@ class AksUpdateConfiguration(_AksConfiguration):
         core.load_balancer_type = _text(self.load_balancer_type, "load_balancer_type")
         core.load_balancer_subnet = _text(self.load_balancer_subnet, "load_balancer_subnet")
         core.agent_count = _count(self.agent_count)
+        if self.access_log is not None:
+            if not isinstance(self.access_log, bool):
+                raise ComputeTargetException("Invalid configuration, access_log must be True or False, not {!r}."
+                                             .format(self.access_log))
+            core.access_log = self.access_log
         return core
 
 
@@ -376,10 +393,13 @@ class AksCompute(ComputeTarget):
 
     @staticmethod
     def attach_configuration(resource_group=None, cluster_name=None, resource_id=None, cluster_purpose=None,
-                             load_balancer_type=None, load_balancer_subnet=None):
-        """A configuration for ``ComputeTarget.attach``; validated at once."""
+                             load_balancer_type=None, load_balancer_subnet=None, *, kubeconfig=None, context=None,
+                             namespace=None, image=None):
+        """A configuration for ``ComputeTarget.attach``; validated at once. ``kubeconfig``, ``context``,
+        ``namespace`` and ``image`` are amlcore's, for Kubernetes clusters (see AksAttachConfiguration)."""
         return AksAttachConfiguration(resource_group, cluster_name, resource_id, cluster_purpose, load_balancer_type,
-                                      load_balancer_subnet)
+                                      load_balancer_subnet, kubeconfig=kubeconfig, context=context,
+                                      namespace=namespace, image=image)
 
     @staticmethod
     def attach(workspace, name, resource_id):
@@ -409,6 +429,7 @@ class AksCompute(ComputeTarget):
         return _wrap_compute(workspace, _core.AksCompute.deserialize(workspace._core, json.dumps(object_dict)))
 
     agent_count = core_property("agent_count")
+    access_log = core_property("access_log")
     agent_vm_size = core_property("agent_vm_size", empty_as_none=True)
     cluster_purpose = core_property("cluster_purpose", empty_as_none=True)
     cluster_fqdn = core_property("cluster_fqdn", empty_as_none=True)

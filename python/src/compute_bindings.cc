@@ -55,6 +55,10 @@ void DefineCompute(py::module_& m) {
       .def_readwrite("cluster_purpose", &AksAttachConfiguration::cluster_purpose)
       .def_readwrite("load_balancer_type", &AksAttachConfiguration::load_balancer_type)
       .def_readwrite("load_balancer_subnet", &AksAttachConfiguration::load_balancer_subnet)
+      .def_readwrite("kubeconfig", &AksAttachConfiguration::kubeconfig)
+      .def_readwrite("context", &AksAttachConfiguration::context)
+      .def_readwrite("namespace", &AksAttachConfiguration::namespace_name)
+      .def_readwrite("image", &AksAttachConfiguration::image)
       .def_readwrite("ssl_cname", &AksAttachConfiguration::ssl_cname)
       .def_readwrite("ssl_cert_pem_file", &AksAttachConfiguration::ssl_cert_pem_file)
       .def_readwrite("ssl_key_pem_file", &AksAttachConfiguration::ssl_key_pem_file)
@@ -67,6 +71,7 @@ void DefineCompute(py::module_& m) {
       .def_readwrite("load_balancer_type", &AksUpdateConfiguration::load_balancer_type)
       .def_readwrite("load_balancer_subnet", &AksUpdateConfiguration::load_balancer_subnet)
       .def_readwrite("agent_count", &AksUpdateConfiguration::agent_count)
+      .def_readwrite("access_log", &AksUpdateConfiguration::access_log)
       .def("validate", [](const AksUpdateConfiguration& self) { ThrowIfError(self.Validate()); });
 
   error.def_readonly("code", &ProvisioningError::code).def_readonly("message", &ProvisioningError::message);
@@ -134,6 +139,7 @@ void DefineCompute(py::module_& m) {
       .def("get_credentials",
            [](AksCompute& self) { return ValueOrThrow(WithoutGil([&] { return self.GetCredentials(); })); })
       .def_property_readonly("agent_count", &AksCompute::agent_count)
+      .def_property_readonly("access_log", &AksCompute::access_log)
       .def_property_readonly("agent_vm_size", &AksCompute::agent_vm_size)
       .def_property_readonly("cluster_purpose", &AksCompute::cluster_purpose)
       .def_property_readonly("cluster_fqdn", &AksCompute::cluster_fqdn)

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "amlcore/environment.h"
+#include "domain/compute_wire.h"
 #include "domain/workload.h"
 
 namespace amlcore::backend {
@@ -35,6 +36,9 @@ struct ClusterRef {
   std::optional<ClusterTls> tls;  // what EnsureCluster makes the router serve; plain HTTP when unset
   // The port the router must listen on (a local web service's); 0: any, and the one it has once it runs.
   uint16_t port = 0;
+  // A Kubernetes cluster attached through a kubeconfig context (the Kubernetes backend's); unset: local.
+  std::optional<domain::KubernetesTarget> kubernetes;
+  std::string load_balancer_type;  // PublicIp or InternalLoadBalancer
 };
 
 struct ClusterState {
@@ -47,11 +51,14 @@ struct ClusterState {
 struct LogRequest {
   int64_t tail = 5000;    // last lines
   bool startup = false;   // the start-up of a replica (through init()) instead of the current tail
+  bool all_replicas = false;  // every replica's, instead of the one that best shows the version
 };
 
 struct LogContent {
-  std::string replica;  // the replica read ("" when none has started)
+  std::string replica;  // the replica read
+  std::string state;    // its state (ReplicaState)
   std::string text;
+  int64_t version_replicas = 1;  // how many replicas the version has
 };
 
 // Where replicas run.
@@ -68,9 +75,10 @@ class WorkloadBackend {
   virtual absl::Status DeleteVersion(const ClusterRef& cluster, const domain::WorkloadKey& key) = 0;
   // What runs on the cluster, version by version (versions being deleted until their last replica stopped).
   virtual absl::StatusOr<std::vector<domain::VersionObservation>> ObserveVersions(const ClusterRef& cluster) = 0;
-  // A replica's log; a crashed replica's previous log stays readable.
-  virtual absl::StatusOr<LogContent> ReadLog(const ClusterRef& cluster, const domain::WorkloadKey& key,
-                                             const LogRequest& request) = 0;
+  // The log of the version's replica that best shows it (ready, of the current revision), or of every one; none
+  // when no replica has started. A crashed replica's previous log stays readable.
+  virtual absl::StatusOr<std::vector<LogContent>> ReadLogs(const ClusterRef& cluster, const domain::WorkloadKey& key,
+                                                           const LogRequest& request) = 0;
 };
 
 // What receives requests and sends them to ready replicas.

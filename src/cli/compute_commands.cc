@@ -150,6 +150,16 @@ Command AttachAks() {
                        "PublicIp (default) or InternalLoadBalancer.");
         app.add_option("--load-balancer-subnet", c.load_balancer_subnet,
                        "Subnet of an internal load balancer.");
+        app.add_option("--kubeconfig", c.kubeconfig,
+                       "amlcore: kubeconfig file (absolute path) of a Kubernetes cluster to attach; default "
+                       "KUBECONFIG or ~/.kube/config as amlcored reads them.");
+        app.add_option("--context", c.context,
+                       "amlcore: kubeconfig context of that cluster (default: the cluster's name, as az aks "
+                       "get-credentials names it).");
+        app.add_option("--namespace", c.namespace_name,
+                       "amlcore: Kubernetes namespace for amlcore's objects (default azureml).");
+        app.add_option("--image", c.image,
+                       "amlcore: runtime image its pods run (default amlcore/runtime:<version>).");
         a->ssl.Add(app);
         app.add_flag("--no-wait", a->no_wait, "Return once the attachment has started.");
         return [a](Context& ctx) -> absl::StatusOr<Json> {
@@ -174,7 +184,7 @@ Command UpdateAks() {
   return {.path = {"computetarget", "update", "aks"},
           .summary =
               "Update an AKS compute target: its SSL certificate, load balancer or (beyond az) "
-              "agent count.",
+              "agent count and access log.",
           .example = "amlcore ml computetarget update aks -n myaks --agent-count 4",
           .table = kComputeColumns,
           .define = [](CLI::App& app) -> Runner {
@@ -182,6 +192,7 @@ Command UpdateAks() {
               std::string name;
               AksUpdateConfiguration config;
               std::optional<int64_t> agent_count;
+              std::optional<bool> access_log;
               SslFlags ssl;
               bool ssl_disable = false;
               bool no_wait = false;
@@ -190,6 +201,9 @@ Command UpdateAks() {
             app.add_option("-n,--name", a->name, "Name of the compute target.")->required();
             app.add_option("-a,--agent-count", a->agent_count,
                            "Scale the cluster to this many agents.");
+            app.add_option("--access-log", a->access_log,
+                           "true: the cluster's router logs every request (request id, service, version, "
+                           "status, latency) to its log; false: it stops (amlcore extension).");
             app.add_option("--load-balancer-type", a->config.load_balancer_type,
                            "PublicIp or InternalLoadBalancer.");
             app.add_option("--load-balancer-subnet", a->config.load_balancer_subnet,
@@ -203,6 +217,7 @@ Command UpdateAks() {
               if (!target.ok()) return target.status();
               AksUpdateConfiguration config = a->config;
               config.agent_count = a->agent_count;
+              config.access_log = a->access_log;
               if (a->ssl_disable) config.ssl_configuration = SslConfiguration{.status = "Disabled"};
               if (a->ssl.Given()) {
                 SslConfiguration ssl{

@@ -98,6 +98,7 @@ class ComputeCodec {
     target.cluster_location_ = r.compute_location;
     target.is_attached_ = r.is_attached;
     target.agent_count_ = r.agent_count;
+    target.access_log_ = r.access_log;
     target.agent_vm_size_ = r.agent_vm_size;
     target.cluster_purpose_ = r.cluster_purpose;
     target.cluster_fqdn_ = r.cluster_fqdn;
@@ -122,6 +123,7 @@ class ComputeCodec {
     r.created_on = t.created_on_;
     r.modified_on = t.modified_on_;
     r.agent_count = t.agent_count_;
+    r.access_log = t.access_log_;
     r.agent_vm_size = t.agent_vm_size_;
     r.cluster_purpose = t.cluster_purpose_;
     r.cluster_fqdn = t.cluster_fqdn_;
@@ -208,6 +210,13 @@ absl::Status AksAttachConfiguration::Validate() const {
   if (auto s = domain::CheckSslInputs(ssl); !s.ok()) return Invalid(s);
   if (auto s = domain::CheckClusterPurpose(cluster_purpose); !s.ok()) return Invalid(s);
   if (auto s = domain::CheckLoadBalancer(load_balancer_type, load_balancer_subnet); !s.ok()) return Invalid(s);
+  if (!namespace_name.empty()) {
+    if (auto s = domain::CheckKubernetesNamespace(namespace_name); !s.ok()) return Invalid(s);
+  }
+  if (!kubeconfig.empty() && kubeconfig.front() != '/') {
+    return fail(absl::StrCat("Invalid configuration, the kubeconfig path ", kubeconfig,
+                             " must be absolute: the workspace server reads it, from its own directory."));
+  }
   return absl::OkStatus();
 }
 
@@ -375,6 +384,11 @@ absl::StatusOr<std::shared_ptr<AksCompute>> AksCompute::Attach(const Workspace& 
   request.ssl = *ssl;
   request.load_balancer_type = config.load_balancer_type;
   request.load_balancer_subnet = config.load_balancer_subnet;
+  if (!config.kubeconfig.empty() || !config.context.empty() || !config.namespace_name.empty() ||
+      !config.image.empty()) {
+    request.kubernetes =
+        domain::KubernetesTarget{config.kubeconfig, config.context, config.namespace_name, config.image};
+  }
   return Put(ws, name, request, /*create_only=*/true);
 }
 
@@ -409,6 +423,7 @@ absl::Status AksCompute::Update(const AksUpdateConfiguration& config) {
   domain::ComputePutRequest request;
   request.compute_type = kComputeType;
   request.agent_count = config.agent_count;
+  request.access_log = config.access_log;
   request.ssl = config.ssl_configuration;
   request.load_balancer_type = config.load_balancer_type;
   request.load_balancer_subnet = config.load_balancer_subnet;

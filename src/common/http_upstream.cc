@@ -131,8 +131,16 @@ struct UpstreamClient::Impl {
         });
         return;
       }
+      beast::error_code bad_ip;
+      asio::ip::address ip =
+          address.ip.empty() ? asio::ip::address(asio::ip::address_v4::loopback()) : asio::ip::make_address(address.ip, bad_ip);
+      if (bad_ip) {
+        auto self = shared_from_this();
+        asio::dispatch(connection->stream.get_executor(), [self, bad_ip] { self->Finish(bad_ip, false); });
+        return;
+      }
       connection->stream.async_connect(
-          asio::generic::stream_protocol::endpoint(tcp::endpoint(asio::ip::address_v4::loopback(), address.port)),
+          asio::generic::stream_protocol::endpoint(tcp::endpoint(ip, address.port)),
           [self = shared_from_this()](beast::error_code ec) {
             if (ec) return self->Finish(ec, false);
             beast::error_code ignored;
@@ -216,7 +224,9 @@ struct UpstreamClient::Impl {
 };
 
 std::string UpstreamAddress::ToString() const {
-  return unix_socket.empty() ? absl::StrCat("127.0.0.1:", port) : absl::StrCat("unix:", unix_socket);
+  if (!unix_socket.empty()) return absl::StrCat("unix:", unix_socket);
+  if (ip.empty()) return absl::StrCat("127.0.0.1:", port);
+  return ip.find(':') == std::string::npos ? absl::StrCat(ip, ":", port) : absl::StrCat("[", ip, "]:", port);
 }
 
 UpstreamClient::UpstreamClient(int threads) : impl_(std::make_unique<Impl>(threads)) {}
@@ -240,7 +250,7 @@ void UpstreamClient::Send(const UpstreamAddress& address, const Request& request
   req.target(request.target);
   req.version(11);
   for (const auto& [name, value] : request.headers.fields()) req.set(name, value);
-  req.set(bhttp::field::host, address.unix_socket.empty() ? absl::StrCat("127.0.0.1:", address.port) : "localhost");
+  req.set(bhttp::field::host, address.unix_socket.empty() ? address.ToString() : "localhost");
   req.keep_alive(true);
   req.body() = request.body;
   req.prepare_payload();

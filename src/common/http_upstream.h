@@ -24,10 +24,12 @@ namespace amlcore::http {
 struct UpstreamAddress {
   uint16_t port = 0;
   std::string unix_socket;  // when set, instead of the port
+  std::string ip;           // an IPv4 or IPv6 address (a pod's); empty: 127.0.0.1
 
-  static UpstreamAddress Tcp(uint16_t port) { return UpstreamAddress{port, ""}; }
-  static UpstreamAddress Unix(std::string path) { return UpstreamAddress{0, std::move(path)}; }
-  // "127.0.0.1:8080" or "unix:/path", for messages.
+  static UpstreamAddress Tcp(uint16_t port) { return UpstreamAddress{port, "", ""}; }
+  static UpstreamAddress Tcp(std::string ip, uint16_t port) { return UpstreamAddress{port, "", std::move(ip)}; }
+  static UpstreamAddress Unix(std::string path) { return UpstreamAddress{0, std::move(path), ""}; }
+  // "127.0.0.1:8080", "[fd00::1]:8080" or "unix:/path", for messages and Host headers.
   std::string ToString() const;
   friend bool operator==(const UpstreamAddress&, const UpstreamAddress&) = default;
   friend auto operator<=>(const UpstreamAddress&, const UpstreamAddress&) = default;

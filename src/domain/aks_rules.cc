@@ -1,5 +1,6 @@
 #include "domain/aks_rules.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -188,6 +189,17 @@ absl::StatusOr<ClusterResourceId> ParseClusterResourceId(absl::string_view resou
   if (auto s = ValidateResourceGroupName(id.resource_group); !s.ok()) return s;
   if (auto s = ValidateClusterName(id.cluster_name); !s.ok()) return s;
   return id;
+}
+
+absl::Status CheckKubernetesNamespace(absl::string_view ns) {
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  bool ok = !ns.empty() && ns.size() <= 63 && alnum(ns.front()) && alnum(ns.back()) &&
+            std::all_of(ns.begin(), ns.end(), [&](char c) { return alnum(c) || c == '-'; });
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "Invalid configuration, namespace '", ns,
+      "' is not a Kubernetes namespace name: 1 to 63 lower-case letters, digits and '-', starting and ending with "
+      "a letter or digit."));
 }
 
 }  // namespace amlcore::domain

@@ -55,6 +55,9 @@ absl::Status CheckLoadBalancer(absl::string_view type, absl::string_view subnet)
 // Update: a subnet may be given alone (it applies to an internal load balancer) but never with PublicIp.
 absl::Status CheckLoadBalancerUpdate(absl::string_view type, absl::string_view subnet);
 // FastProd needs agent_count x vCPUs >= 12. The message names the numbers.
+// amlcore: the namespace of an attached Kubernetes cluster (an RFC 1123 label, as Kubernetes requires).
+absl::Status CheckKubernetesNamespace(absl::string_view namespace_name);
+
 absl::Status CheckPurposeCapacity(absl::string_view cluster_purpose, int64_t agent_count, const VmSize& size);
 
 struct ClusterResourceId {

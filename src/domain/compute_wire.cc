@@ -106,7 +106,16 @@ absl::StatusOr<ComputePutRequest> ParseComputePutRequest(absl::string_view body)
   out.networking = ReadNetworking(networking);
   out.load_balancer_type = aks.String("loadBalancerType").value_or("");
   out.load_balancer_subnet = aks.String("loadBalancerSubnet").value_or("");
-  for (json::ObjectReader* reader : {&ssl, &networking, &aks, &props, &top}) {
+  out.access_log = aks.Bool("accessLog");
+  json::ObjectReader kubernetes = aks.Object("kubernetes");
+  if (kubernetes.present()) {
+    KubernetesTarget& k = out.kubernetes.emplace();
+    k.kubeconfig = kubernetes.String("kubeconfig").value_or("");
+    k.context = kubernetes.String("context").value_or("");
+    k.namespace_name = kubernetes.String("namespace").value_or("");
+    k.image = kubernetes.String("image").value_or("");
+  }
+  for (json::ObjectReader* reader : {&ssl, &networking, &kubernetes, &aks, &props, &top}) {
     if (auto s = reader->Finish(); !s.ok()) return s;
   }
   if (!props.present()) return absl::InvalidArgumentError("Field 'properties' is required.");
@@ -122,6 +131,8 @@ std::string SerializeComputePutRequest(const ComputePutRequest& r) {
   if (r.networking) aks["aksNetworkingConfiguration"] = NetworkingToJson(r.networking);
   if (!r.load_balancer_type.empty()) aks["loadBalancerType"] = r.load_balancer_type;
   if (!r.load_balancer_subnet.empty()) aks["loadBalancerSubnet"] = r.load_balancer_subnet;
+  if (r.access_log) aks["accessLog"] = *r.access_log;
+  if (r.kubernetes) aks["kubernetes"] = KubernetesTargetToJson(*r.kubernetes);
   bj::object props{{"computeType", r.compute_type}};
   if (!r.location.empty()) props["computeLocation"] = r.location;
   if (!r.description.empty()) props["description"] = r.description;
@@ -153,7 +164,9 @@ json::bj::object ComputeResourceToJson(const ComputeResource& r) {
                  {"aksNetworkingConfiguration", NetworkingToJson(r.networking)},
                  {"loadBalancerType", StringOrNull(r.load_balancer_type)},
                  {"loadBalancerSubnet", StringOrNull(r.load_balancer_subnet)},
-                 {"scoringEndpoint", StringOrNull(r.scoring_endpoint)}};
+                 {"scoringEndpoint", StringOrNull(r.scoring_endpoint)},
+                 {"accessLog", r.access_log}};
+  if (r.kubernetes) aks["kubernetes"] = KubernetesTargetToJson(*r.kubernetes);
   bj::object props{{"computeType", r.compute_type},
                    {"computeLocation", StringOrNull(r.compute_location)},
                    {"description", StringOrNull(r.description)},
@@ -220,12 +233,26 @@ absl::StatusOr<ComputeResource> ComputeResourceFromJson(const json::bj::object& 
     r.load_balancer_type = json::GetString(*aks, "loadBalancerType");
     r.load_balancer_subnet = json::GetString(*aks, "loadBalancerSubnet");
     r.scoring_endpoint = json::GetString(*aks, "scoringEndpoint");
+    r.access_log = json::GetBool(*aks, "accessLog");
+    if (const bj::object* k = json::GetObject(*aks, "kubernetes")) {
+      r.kubernetes = KubernetesTarget{json::GetString(*k, "kubeconfig"), json::GetString(*k, "context"),
+                                      json::GetString(*k, "namespace"), json::GetString(*k, "image")};
+    }
     json::ObjectReader ssl(json::GetObject(*aks, "sslConfiguration"), "sslConfiguration");
     r.ssl = ReadSsl(ssl);
     json::ObjectReader networking(json::GetObject(*aks, "aksNetworkingConfiguration"), "aksNetworkingConfiguration");
     r.networking = ReadNetworking(networking);
   }
   return r;
+}
+
+json::bj::object KubernetesTargetToJson(const KubernetesTarget& k) {
+  bj::object out;
+  if (!k.kubeconfig.empty()) out["kubeconfig"] = k.kubeconfig;
+  if (!k.context.empty()) out["context"] = k.context;
+  if (!k.namespace_name.empty()) out["namespace"] = k.namespace_name;
+  if (!k.image.empty()) out["image"] = k.image;
+  return out;
 }
 
 json::bj::object AsyncOperationStatusToJson(const AsyncOperationStatus& s) {

@@ -28,6 +28,16 @@ struct AksNetworking {
 std::string FormatSubnetId(absl::string_view subscription_id, absl::string_view vnet_resource_group,
                            absl::string_view vnet_name, absl::string_view subnet_name);
 
+// amlcore: a Kubernetes cluster attached through a kubeconfig context (properties.properties.kubernetes). The
+// server reads the kubeconfig again whenever it reaches the cluster, so rotated tokens and exec plugins work.
+struct KubernetesTarget {
+  std::string kubeconfig;  // a file; "" for KUBECONFIG or ~/.kube/config as amlcored sees them
+  std::string context;     // "" for the cluster name of the attach request (az aks get-credentials names it so)
+  std::string namespace_name;  // where amlcore's objects go; kDefaultKubernetesNamespace when empty
+  std::string image;           // the runtime image pods run; kDefaultRuntimeImage when empty
+};
+constexpr char kDefaultKubernetesNamespace[] = "azureml";
+
 // Body of PUT .../computes/{name}: a create when resource_id is empty, an attach otherwise, an update when
 // the compute target already exists.
 struct ComputePutRequest {
@@ -43,6 +53,8 @@ struct ComputePutRequest {
   std::optional<AksNetworking> networking;
   std::string load_balancer_type;
   std::string load_balancer_subnet;
+  std::optional<bool> access_log;  // amlcore: the router's access log on or off
+  std::optional<KubernetesTarget> kubernetes;  // amlcore: attach this Kubernetes cluster
 };
 
 absl::StatusOr<ComputePutRequest> ParseComputePutRequest(absl::string_view body);
@@ -72,6 +84,8 @@ struct ComputeResource {
   std::string load_balancer_type;
   std::string load_balancer_subnet;
   std::string scoring_endpoint;
+  bool access_log = false;  // amlcore: the cluster's router logs every request
+  std::optional<KubernetesTarget> kubernetes;  // amlcore: the Kubernetes cluster it runs on, when attached so
 };
 
 json::bj::object ComputeResourceToJson(const ComputeResource& resource);
@@ -88,6 +102,8 @@ struct AsyncOperationStatus {
 };
 json::bj::object AsyncOperationStatusToJson(const AsyncOperationStatus& status);
 absl::StatusOr<AsyncOperationStatus> AsyncOperationStatusFromJson(absl::string_view body);
+
+json::bj::object KubernetesTargetToJson(const KubernetesTarget& target);
 
 json::bj::object SslConfigurationToJson(const SslConfiguration& ssl, bool include_key);
 

@@ -8,7 +8,10 @@ std::string WorkloadKey::Name() const { return absl::StrCat(endpoint, ".", versi
 
 bool IsFatalReplicaReason(absl::string_view reason) {
   return reason == "UserScriptImportFailed" || reason == "UserScriptInitFailed" || reason == "OOMKilled" ||
-         reason == "LivenessProbeFailed" || reason == "ReplicaSetupFailed" || reason == "ReplicaStartFailed";
+         reason == "LivenessProbeFailed" || reason == "ReplicaSetupFailed" || reason == "ReplicaStartFailed" ||
+         // Kubernetes: an image that cannot be pulled or a container that cannot be made stays so.
+         reason == "ErrImagePull" || reason == "ImagePullBackOff" || reason == "InvalidImageName" ||
+         reason == "CreateContainerConfigError";
 }
 
 std::string DeploymentFailureReason(const ReplicaObservation& r) {

@@ -227,11 +227,14 @@ struct RouteTable {
   // The endpoint that also answers at /score and /swagger.json (an ACI or local service's container group,
   // which serves one service as ACI does); "" for none.
   std::string root_endpoint;
+  // The router writes a line per request to its log (the cluster's access log switch).
+  bool access_log = false;
 };
 constexpr auto JsonFields(const RouteTable*) {
   return json::Fields(json::Field("generation", &RouteTable::generation),
                       json::Field("endpoints", &RouteTable::endpoints), json::Field("tokens", &RouteTable::tokens),
-                      json::Field("root_endpoint", &RouteTable::root_endpoint));
+                      json::Field("root_endpoint", &RouteTable::root_endpoint),
+                      json::Field("access_log", &RouteTable::access_log));
 }
 
 // Replica states as backends report them.
@@ -281,6 +284,12 @@ constexpr auto JsonFields(const VersionObservation*) {
                       json::Field("wanted", &VersionObservation::wanted),
                       json::Field("required", &VersionObservation::required));
 }
+
+// How amlcore-score exits when the user's script fails, so that whoever runs it (the local front end, kubelet)
+// can tell why a replica stopped.
+inline constexpr int kReplicaExitImportFailed = 3;  // UserScriptImportFailed
+inline constexpr int kReplicaExitInitFailed = 4;    // UserScriptInitFailed
+inline constexpr int kReplicaExitStuck = 5;         // run() did not return after its timeout
 
 // Replica failures that retrying does not cure: a deployment that meets one fails.
 bool IsFatalReplicaReason(absl::string_view reason);

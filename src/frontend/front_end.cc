@@ -16,6 +16,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "backend/local/layout.h"
@@ -25,12 +26,16 @@
 #include "common/http_server.h"
 #include "common/http_upstream.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/process.h"
+#include "common/prometheus.h"
 #include "common/json_fields.h"
 #include "domain/autoscaler.h"
 #include "domain/endpoint_rules.h"
 #include "domain/workload.h"
 #include "frontend/dispatcher.h"
+#include "backend/kubernetes/kubeconfig.h"
+#include "frontend/kubernetes_replicas.h"
 #include "frontend/supervisor.h"
 #include "frontend/token_gate.h"
 
@@ -47,15 +52,6 @@ struct ServiceEntry {
   domain::EndpointRoute route;
   std::vector<std::shared_ptr<VersionDispatcher>> dispatchers;  // same order as route.versions
 };
-
-std::string Label(absl::string_view text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out;
-}
 
 http::Headers WithoutAuthorization(const http::Headers& headers) {
   http::Headers out;
@@ -82,7 +78,9 @@ struct FrontEnd::Impl {
   std::optional<FileLock> lock;
   std::string admin_token;
   std::unique_ptr<http::UpstreamClient> upstream;
-  std::unique_ptr<ReplicaSupervisor> supervisor;
+  std::unique_ptr<ReplicaRunner> supervisor;
+  KubernetesReplicas* kubernetes = nullptr;  // the supervisor, when the router runs in Kubernetes
+  std::thread kubernetes_sync;
   std::unique_ptr<http::Server> server;
 
   TokenGate tokens;
@@ -110,6 +108,67 @@ struct FrontEnd::Impl {
   };
   std::mutex autoscale_mu;
   std::map<std::string, ScaledWorkload> scaled;
+
+  // Responses no version gave: refusals of service requests by service ("" for a name the cluster does not
+  // serve, so that made-up names make no series) and code, and every other path's by handler and code.
+  prometheus::LabeledCounters refused;
+  prometheus::LabeledCounters other_requests;
+
+  // One service request as the front end accounts for it once it is answered.
+  struct Exchange {
+    Clock::time_point arrived = Clock::now();
+    std::string service;  // "" until the name is known to be served
+    std::shared_ptr<VersionDispatcher> dispatcher;  // the version chosen, if any
+    bool probe = false;   // the workspace server's readiness probe (the cluster's admin token)
+    // For the access log.
+    std::string method;
+    std::string path;
+    std::string request_id;
+  };
+
+  // The cluster's access log switch, from its route table.
+  std::atomic<bool> access_log{false};
+
+  void Account(const Exchange& exchange, int status) {
+    if (access_log.load(std::memory_order_relaxed)) WriteAccessLine(exchange, status);
+    if (!exchange.dispatcher) return refused.Add({exchange.service, absl::StrCat(status)});
+    VersionMetrics& m = exchange.dispatcher->metrics();
+    if (exchange.probe) return m.probe_responses.Add(status);
+    m.responses.Add(status);
+    m.latency.Observe(Clock::now() - exchange.arrived);
+  }
+
+  static void WriteAccessLine(const Exchange& exchange, int status) {
+    auto or_dash = [](absl::string_view text) { return text.empty() ? absl::string_view("-") : text; };
+    double ms = std::chrono::duration<double, std::milli>(Clock::now() - exchange.arrived).count();
+    logging::Info(absl::StrCat(
+        "access request_id=", or_dash(exchange.request_id), " service=", or_dash(exchange.service),
+        " version=", exchange.dispatcher ? exchange.dispatcher->version() : "-", " status=", status,
+        " latency_ms=", absl::StrFormat("%.3f", ms), " method=", or_dash(exchange.method),
+        " path=", or_dash(exchange.path), exchange.probe ? " probe=true" : ""));
+  }
+
+  static const char* HandlerOf(absl::string_view path) {
+    if (path == "/") return "health";
+    if (path == "/metrics") return "metrics";
+    if (absl::StartsWith(path, "/admin/")) return "admin";
+    return "";
+  }
+
+  // Counts a response given before the request reached Handle (refused on its head or its framing).
+  void AccountRefusal(absl::string_view path, int status, const http::Request* head = nullptr) {
+    if (auto target = ServiceTarget(path)) {
+      Exchange exchange;
+      if (Find(target->first)) exchange.service = target->first;
+      exchange.path = std::string(path);
+      if (head) {
+        exchange.method = head->method;
+        exchange.request_id = std::string(head->headers.Get("x-request-id").value_or(""));
+      }
+      return Account(exchange, status);
+    }
+    other_requests.Add({HandlerOf(path), absl::StrCat(status)});
+  }
 
   // Sets, changes or drops the autoscaler of a workload from its spec.
   void PutAutoscaler(const local::LocalWorkload& workload) {
@@ -174,8 +233,8 @@ struct FrontEnd::Impl {
         s.last_wanted = decision.wanted;
       }
       if (decision.desired != current) {
-        std::cerr << "amlcore-fe: " << name << ": " << decision.reason << ", " << current << " -> "
-                  << decision.desired << " replicas (the load asks for " << decision.wanted << ")" << std::endl;
+        logging::Info(absl::StrCat(name, ": ", decision.reason, ", ", current, " -> ", decision.desired,
+                                   " replicas (the load asks for ", decision.wanted, ")"));
       }
       supervisor->Scale(name, decision.desired, decision.wanted);
     }
@@ -234,12 +293,16 @@ struct FrontEnd::Impl {
 
   // Call with admin_mu held, not mu.
   void SaveWorkloads(const std::string& text) {
+    if (options.kubernetes) return;  // Kubernetes keeps them (the Deployments)
     (void)WriteFileAtomic(absl::StrCat(options.cluster_directory, "/", local::kWorkloadsFile), text, 0600);
   }
 
   void ApplyRoutes(domain::RouteTable table) {
     if (auto s = tokens.Set(table.tokens, std::time(nullptr)); !s.ok()) {
-      std::cerr << "amlcore-fe: route table generation " << table.generation << ": " << s.message() << std::endl;
+      logging::Error(absl::StrCat("route table generation ", table.generation, ": ", s.message()));
+    }
+    if (table.access_log != access_log.exchange(table.access_log)) {
+      logging::Info(absl::StrCat("access log ", table.access_log ? "on" : "off"));
     }
     std::lock_guard guard(mu);
     routes = std::move(table);
@@ -380,6 +443,12 @@ struct FrontEnd::Impl {
   // read, so that nobody without a key or the admin token makes the front end buffer anything. nullopt
   // lets the request through to Handle, which checks again.
   std::optional<http::Response> CheckHead(const http::Request& head) {
+    auto refusal = RefusalOnHead(head);
+    if (refusal) AccountRefusal(head.path(), refusal->status, &head);
+    return refusal;
+  }
+
+  std::optional<http::Response> RefusalOnHead(const http::Request& head) {
     absl::string_view path = head.path();
     if (absl::StartsWith(path, "/admin/") || path == "/metrics") {
       return AdminAuthorized(head) ? std::nullopt : std::optional<http::Response>(AdminUnauthorized());
@@ -397,11 +466,16 @@ struct FrontEnd::Impl {
   }
 
   void HandleService(http::Request request, http::Responder reply) {
+    auto exchange = std::make_shared<Exchange>();
+    exchange->method = request.method;
+    exchange->path = std::string(request.path());
+    reply = http::Observed(std::move(reply), [this, exchange](http::Response& r) { Account(*exchange, r.status); });
     auto target = ServiceTarget(request.path());
     if (!target) return std::move(reply)(FrontEndMessage(404, absl::StrCat("No resource at ", request.path(), ".")));
     const auto& [name, action] = *target;
     auto entry = Find(name);
     if (!entry) return std::move(reply)(ServiceNotFound(name));
+    exchange->service = name;
     if (action != "/score" && action != "/swagger.json") {
       return std::move(reply)(FrontEndMessage(404, absl::StrCat("No resource at ", request.path(), ".")));
     }
@@ -409,12 +483,14 @@ struct FrontEnd::Impl {
     if (auto s = Authorize(*entry, request, action); !s.ok()) {
       return std::move(reply)(ServiceUnauthorized(*entry, name, s));
     }
+    exchange->probe = AdminAuthorized(request);
     // The replica serves swagger.json without a credential; the admin token in particular must not reach a
     // process that runs a user's script.
     if (action == "/swagger.json") request.headers = WithoutAuthorization(request.headers);
     std::string query(request.query());
     request.target = absl::StrCat(action, query.empty() ? "" : "?", query);
     if (!request.headers.Get("x-request-id")) request.headers.Set("x-request-id", RequestId());
+    exchange->request_id = std::string(*request.headers.Get("x-request-id"));
     std::shared_ptr<VersionDispatcher> dispatcher;
     if (auto pinned = request.headers.Get("azureml-model-deployment")) {
       dispatcher = PinnedVersion(*entry, *pinned);
@@ -431,6 +507,7 @@ struct FrontEnd::Impl {
     if (!dispatcher) {
       return std::move(reply)(FrontEndMessage(503, absl::StrCat("No ready replicas for service ", name)));
     }
+    exchange->dispatcher = dispatcher;
     dispatcher->Submit(std::move(request), std::move(reply));
   }
 
@@ -447,6 +524,11 @@ struct FrontEnd::Impl {
     if (!AdminAuthorized(request)) return std::move(reply)(AdminUnauthorized());
     absl::string_view path = request.path();
     auto ok = [&](const json::bj::value& body) { std::move(reply)(http::Response::Json(200, json::Serialize(body))); };
+    // In Kubernetes the cluster's objects are the one source of what to serve.
+    if (options.kubernetes && request.method != "GET") {
+      return std::move(reply)(FrontEndMessage(
+          409, "This router reads its routes and workloads from Kubernetes objects; write those instead."));
+    }
     if (path == "/admin/routes" && request.method == "PUT") {
       auto table = json::DecodeText<domain::RouteTable>(request.body, "Route table");
       if (!table.ok()) return std::move(reply)(FrontEndMessage(400, table.status().message()));
@@ -504,77 +586,99 @@ struct FrontEnd::Impl {
   }
 
   std::string Metrics() {
-    std::vector<std::shared_ptr<VersionDispatcher>> all;
+    std::map<std::string, std::shared_ptr<VersionDispatcher>> all;
     {
       std::lock_guard guard(mu);
-      for (const auto& [key, d] : dispatchers) all.push_back(d);
+      all = dispatchers;
     }
-    std::string out =
-        "# HELP amlcore_fe_requests_total Scoring requests answered, by status class.\n"
-        "# TYPE amlcore_fe_requests_total counter\n";
-    for (const auto& d : all) {
-      for (int c = 1; c <= 5; ++c) {
-        absl::StrAppend(&out, "amlcore_fe_requests_total{service=\"", Label(d->service()), "\",version=\"",
-                        Label(d->version()), "\",code=\"", c, "xx\"} ", d->metrics().by_class[c].load(), "\n");
+    std::set<std::string> autoscaled;
+    {
+      std::lock_guard guard(autoscale_mu);
+      for (const auto& [name, workload] : scaled) autoscaled.insert(name);
+    }
+    // Every workload the supervisor runs, failing ones included, with its dispatcher when it has one.
+    std::vector<domain::VersionObservation> versions = supervisor->Status();
+    std::erase_if(versions, [](const auto& v) { return v.removed; });
+    auto labels = [](const std::string& service, const std::string& version) {
+      return prometheus::Labels{{"service", service}, {"version", version}};
+    };
+    auto with = [](prometheus::Labels labels, const char* name, std::string value) {
+      labels.emplace_back(name, std::move(value));
+      return labels;
+    };
+    prometheus::TextWriter out;
+    out.Family("amlcore_fe_requests_total", prometheus::kCounter,
+               "Service requests answered (score and swagger.json), by service, version and status code. version "
+               "is \"\" for requests refused before a version was chosen, service \"\" for names the cluster does "
+               "not serve. The workspace server's probes are counted in amlcore_fe_probe_requests_total.");
+    for (const auto& [name, d] : all) {
+      for (const auto& [code, n] : d->metrics().responses.NonZero()) {
+        out.Sample(with(labels(d->service(), d->version()), "code", absl::StrCat(code)), n);
       }
     }
-    absl::StrAppend(&out,
-                    "# HELP amlcore_fe_errors_total Scoring requests answered with a 4xx or 5xx status, by status.\n"
-                    "# TYPE amlcore_fe_errors_total counter\n");
-    for (const auto& d : all) {
-      const auto& by_status = d->metrics().errors_by_status;
-      for (size_t i = 0; i < by_status.size(); ++i) {
-        uint64_t count = by_status[i].load();
-        if (count == 0) continue;
-        absl::StrAppend(&out, "amlcore_fe_errors_total{service=\"", Label(d->service()), "\",version=\"",
-                        Label(d->version()), "\",code=\"", VersionMetrics::kFirstErrorStatus + i, "\"} ", count, "\n");
+    for (const auto& [values, n] : refused.Snapshot()) {
+      out.Sample(with(labels(values[0], ""), "code", values[1]), n);
+    }
+    out.Family("amlcore_fe_probe_requests_total", prometheus::kCounter,
+               "The workspace server's readiness probes through the front end, by service, version and status code.");
+    for (const auto& [name, d] : all) {
+      for (const auto& [code, n] : d->metrics().probe_responses.NonZero()) {
+        out.Sample(with(labels(d->service(), d->version()), "code", absl::StrCat(code)), n);
       }
     }
-    absl::StrAppend(&out,
-                    "# HELP amlcore_fe_request_duration_seconds Time from arrival to answer.\n"
-                    "# TYPE amlcore_fe_request_duration_seconds histogram\n");
-    for (const auto& d : all) {
-      auto& m = d->metrics();
-      std::string labels = absl::StrCat("service=\"", Label(d->service()), "\",version=\"", Label(d->version()), "\"");
-      uint64_t cumulative = 0;
-      for (size_t i = 0; i < VersionMetrics::kBucketsMs.size(); ++i) {
-        cumulative += m.latency_buckets[i].load();
-        absl::StrAppend(&out, "amlcore_fe_request_duration_seconds_bucket{", labels, ",le=\"",
-                        VersionMetrics::kBucketsMs[i] / 1000.0, "\"} ", cumulative, "\n");
-      }
-      cumulative += m.latency_buckets.back().load();
-      absl::StrAppend(&out, "amlcore_fe_request_duration_seconds_bucket{", labels, ",le=\"+Inf\"} ", cumulative, "\n");
-      absl::StrAppend(&out, "amlcore_fe_request_duration_seconds_sum{", labels, "} ",
-                      m.latency_sum_us.load() / 1e6, "\n");
-      absl::StrAppend(&out, "amlcore_fe_request_duration_seconds_count{", labels, "} ", m.requests.load(), "\n");
+    out.Family("amlcore_fe_other_requests_total", prometheus::kCounter,
+               "Requests for anything but a service, by handler (health, metrics, admin; \"\" for unknown paths and "
+               "requests refused before their path was read) and status code.");
+    for (const auto& [values, n] : other_requests.Snapshot()) {
+      out.Sample(prometheus::Zip({"handler", "code"}, values), n);
     }
-    for (const auto& [name, help] : std::vector<std::pair<std::string, std::string>>{
-             {"amlcore_fe_inflight_requests", "Requests being served by replicas."},
-             {"amlcore_fe_queued_requests", "Requests waiting for a free replica."},
-             {"amlcore_fe_ready_replicas", "Replicas receiving traffic."}}) {
-      absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " gauge\n");
-      for (const auto& d : all) {
-        int value = name == "amlcore_fe_inflight_requests" ? d->TotalInflight()
-                    : name == "amlcore_fe_queued_requests"  ? d->QueueDepth()
-                                                            : d->ReadyBackends();
-        absl::StrAppend(&out, name, "{service=\"", Label(d->service()), "\",version=\"", Label(d->version()), "\"} ",
-                        value, "\n");
+    out.Family("amlcore_fe_request_duration_seconds", prometheus::kHistogram,
+               "Time from a service request's arrival to its answer, by service and version.");
+    for (const auto& [name, d] : all) out.Sample(labels(d->service(), d->version()), d->metrics().latency);
+    out.Family("amlcore_fe_replica_request_duration_seconds", prometheus::kHistogram,
+               "Time from sending a request to a replica to its answer, by service, version and replica.");
+    for (const auto& [name, d] : all) {
+      for (const auto& [replica, histogram] : d->ReplicaLatencies()) {
+        out.Sample(with(labels(d->service(), d->version()), "replica", replica), *histogram);
       }
+    }
+    out.Family("amlcore_fe_rejected_requests_total", prometheus::kCounter,
+               "Requests answered 503 without running, by service, version and reason: wait_expired (waited longer "
+               "than max_request_wait_time), no_ready_replica.");
+    for (const auto& [name, d] : all) {
+      const VersionMetrics& m = d->metrics();
+      out.Sample(with(labels(d->service(), d->version()), "reason", "wait_expired"), m.wait_expired.load());
+      out.Sample(with(labels(d->service(), d->version()), "reason", "no_ready_replica"), m.no_ready_replica.load());
+    }
+    out.Family("amlcore_fe_request_timeouts_total", prometheus::kCounter,
+               "Requests answered 504: no answer within scoring_timeout_ms, by service and version.");
+    for (const auto& [name, d] : all) out.Sample(labels(d->service(), d->version()), d->metrics().timeouts.load());
+    out.Family("amlcore_fe_inflight_requests", prometheus::kGauge, "Requests being served by replicas.");
+    for (const auto& [name, d] : all) out.Sample(labels(d->service(), d->version()), d->TotalInflight());
+    out.Family("amlcore_fe_queued_requests", prometheus::kGauge, "Requests waiting for a free replica.");
+    for (const auto& [name, d] : all) out.Sample(labels(d->service(), d->version()), d->QueueDepth());
+    out.Family("amlcore_fe_ready_replicas", prometheus::kGauge, "Replicas receiving traffic.");
+    for (const auto& v : versions) {
+      auto d = all.find(v.key.Name());
+      out.Sample(labels(v.key.endpoint, v.key.version), d == all.end() ? 0 : d->second->ReadyBackends());
     }
     // Replica counts as the supervisor runs them: what each version should run now (its autoscaler's decision,
     // for an autoscaled one) and what its load asks for before the cluster's capacity limits it.
-    std::vector<domain::VersionObservation> versions = supervisor->Status();
-    for (const auto& [name, help] : std::vector<std::pair<std::string, std::string>>{
-             {"amlcore_fe_desired_replicas", "Replicas a version should run now."},
-             {"amlcore_fe_wanted_replicas", "Replicas a version's load asks for (autoscaled versions)."}}) {
-      absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " gauge\n");
-      for (const auto& v : versions) {
-        if (v.removed) continue;
-        absl::StrAppend(&out, name, "{service=\"", Label(v.key.endpoint), "\",version=\"", Label(v.key.version),
-                        "\"} ", name == "amlcore_fe_desired_replicas" ? v.desired : v.wanted, "\n");
-      }
+    out.Family("amlcore_fe_desired_replicas", prometheus::kGauge, "Replicas a version should run now.");
+    for (const auto& v : versions) out.Sample(labels(v.key.endpoint, v.key.version), v.desired);
+    out.Family("amlcore_fe_wanted_replicas", prometheus::kGauge,
+               "Replicas an autoscaled version's load asks for, before the cluster's capacity limits it.");
+    for (const auto& v : versions) {
+      if (autoscaled.count(v.key.Name())) out.Sample(labels(v.key.endpoint, v.key.version), v.wanted);
     }
-    return out;
+    out.Family("amlcore_fe_replica_restarts_total", prometheus::kCounter,
+               "Replicas restarted, by service, version and the reason they stopped (Error, OOMKilled, "
+               "LivenessProbeFailed, UserScriptInitFailed, ...).");
+    for (const auto& [values, n] : supervisor->RestartCounts()) {
+      out.Sample(prometheus::Zip({"service", "version", "reason"}, values), n);
+    }
+    prometheus::AppendProcessMetrics(out);
+    return std::move(out).Text();
   }
 
   void Handle(http::Request request, http::Responder reply) {
@@ -582,6 +686,9 @@ struct FrontEnd::Impl {
     if (absl::StartsWith(path, kServicePrefix) || path == "/score" || path == "/swagger.json") {
       return HandleService(std::move(request), std::move(reply));
     }
+    reply = http::Observed(std::move(reply), [this, handler = HandlerOf(path)](http::Response& r) {
+      other_requests.Add({handler, absl::StrCat(r.status)});
+    });
     if (path == "/") {
       if (request.method != "GET" && request.method != "HEAD") {
         return std::move(reply)(FrontEndMessage(405, "Method not allowed; use GET."));
@@ -592,12 +699,64 @@ struct FrontEnd::Impl {
       // It names every service: for operators, who scrape it with the cluster's admin token.
       if (!AdminAuthorized(request)) return std::move(reply)(AdminUnauthorized());
       http::Response r = http::Response::Text(200, Metrics());
-      r.headers.Set("Content-Type", "text/plain; version=0.0.4");
+      r.headers.Set("Content-Type", prometheus::kContentType);
       return std::move(reply)(std::move(r));
     }
     if (absl::StartsWith(path, "/admin/")) return HandleAdmin(std::move(request), std::move(reply));
     return std::move(reply)(FrontEndMessage(404, absl::StrCat("No resource at ", path, ".")));
   }
+
+  // A router in Kubernetes follows the API server: the route table, the versions, their ready pods.
+  void KubernetesSyncLoop() {
+    std::string last_error;
+    while (!stopping) {
+      absl::Status s = KubernetesSync();
+      if (!s.ok() && std::string(s.message()) != last_error) logging::Warning(s.message());
+      last_error = s.ok() ? "" : std::string(s.message());
+      for (int i = 0; i < 20 && !stopping; ++i) std::this_thread::sleep_for(50ms);
+    }
+  }
+
+  absl::Status KubernetesSync() {
+    int64_t generation;
+    {
+      std::lock_guard guard(mu);
+      generation = routes.generation;
+    }
+    auto table = kubernetes->NewerRoutes(generation);
+    if (!table.ok()) return table.status();
+    if (*table) {
+      logging::Info(absl::StrCat("route table generation ", (*table)->generation));
+      std::lock_guard admin(admin_mu);
+      ApplyRoutes(std::move(**table));
+    }
+    auto listed = kubernetes->Workloads();
+    if (!listed.ok()) return listed.status();
+    std::set<std::string> names;
+    for (auto& w : *listed) {
+      names.insert(w.key.Name());
+      bool changed = true;
+      {
+        std::lock_guard guard(mu);
+        auto found = workloads.find(w.key.Name());
+        changed = found == workloads.end() || found->second.revision != w.revision || found->second.count != w.count ||
+                  found->second.max_concurrent_requests != w.max_concurrent_requests;
+      }
+      if (changed) PutWorkload(std::move(w));
+    }
+    std::vector<std::string> gone;
+    {
+      std::lock_guard guard(mu);
+      for (const auto& [name, w] : workloads) {
+        if (!names.contains(name)) gone.push_back(name);
+      }
+    }
+    for (const auto& name : gone) RemoveWorkload(name);
+    return kubernetes->Refresh();
+  }
+
+  // Starts serving (HTTPS too when `tls` is set) and the expiry loop.
+  absl::Status Listen(const std::optional<local::FrontEndTls>& tls);
 
   void ExpiryLoop() {
     auto next_sample = Clock::now();
@@ -630,6 +789,7 @@ absl::StatusOr<std::unique_ptr<FrontEnd>> FrontEnd::Start(const FrontEndOptions&
   impl->options = options;
   if (impl->options.threads <= 0) impl->options.threads = DefaultIoThreads();
   const std::string& dir = options.cluster_directory;
+  if (options.kubernetes) return StartInKubernetes(std::move(impl));
   if (dir.empty()) return absl::InvalidArgumentError("--cluster-dir is required");
 
   // Exactly one front end per cluster: the lock is held for the life of the process.
@@ -670,24 +830,7 @@ absl::StatusOr<std::unique_ptr<FrontEnd>> FrontEnd::Start(const FrontEndOptions&
   }
   // Before the server listens: adopted replicas are routed by the time the first request arrives.
   impl->supervisor->Start();
-  Impl* raw = impl.get();
-  auto server = http::Server::Start(
-      http::ServerOptions{
-          .host = options.host,
-          .port = options.port,
-          .make_error = [](int status, std::string message) { return FrontEndMessage(status, message); },
-          .check_head = [raw](const http::Request& head) { return raw->CheckHead(head); },
-          .loop = impl->loop.get(),
-      },
-      [raw](http::Request request, http::Responder reply) { raw->Handle(std::move(request), std::move(reply)); });
-  if (!server.ok()) return server.status();
-  impl->server = std::move(*server);
-  if (tls) {
-    if (auto s = impl->ServeTls(*tls); !s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(local::kFrontEndTlsFile, ": ", s.message()));
-    }
-  }
-  impl->expiry = std::thread([raw] { raw->ExpiryLoop(); });
+  if (auto s = impl->Listen(tls); !s.ok()) return s;
 
   ProcessId self{getpid(), ProcessStartTime(getpid()).value_or(0)};
   json::bj::object info{{"pid", static_cast<int64_t>(self.pid)},
@@ -700,12 +843,61 @@ absl::StatusOr<std::unique_ptr<FrontEnd>> FrontEnd::Start(const FrontEndOptions&
   return std::unique_ptr<FrontEnd>(new FrontEnd(std::move(impl)));
 }
 
+absl::StatusOr<std::unique_ptr<FrontEnd>> FrontEnd::StartInKubernetes(std::unique_ptr<Impl> impl) {
+  if (impl->options.admin_token.empty()) return absl::InvalidArgumentError("AMLCORE_ADMIN_TOKEN is not set");
+  impl->admin_token = impl->options.admin_token;
+  auto context = kubernetes::LoadInClusterContext();
+  if (!context.ok()) return context.status();
+  if (impl->options.namespace_name.empty()) impl->options.namespace_name = context->namespace_name;
+  auto client = kubernetes::KubeClient::Create(std::move(*context),
+                                               {.request_timeout = 5s, .retry = {.max_attempts = 2}});
+  if (!client.ok()) return client.status();
+  impl->loop = std::make_unique<http::EventLoop>(impl->options.threads);
+  impl->upstream = std::make_unique<http::UpstreamClient>(impl->loop.get());
+  auto replicas = std::make_unique<KubernetesReplicas>(std::move(*client), impl->options.namespace_name);
+  impl->kubernetes = replicas.get();
+  impl->supervisor = std::move(replicas);
+  // Routes and ready replicas before the first request, when the API server answers.
+  if (auto s = impl->KubernetesSync(); !s.ok()) logging::Warning(s.message());
+  if (auto s = impl->Listen(std::nullopt); !s.ok()) return s;
+  Impl* raw = impl.get();
+  impl->kubernetes_sync = std::thread([raw] { raw->KubernetesSyncLoop(); });
+  return std::unique_ptr<FrontEnd>(new FrontEnd(std::move(impl)));
+}
+
+absl::Status FrontEnd::Impl::Listen(const std::optional<local::FrontEndTls>& tls) {
+  Impl* raw = this;
+  auto server = http::Server::Start(
+      http::ServerOptions{
+          .host = options.host,
+          .port = options.port,
+          .make_error =
+              [raw](int status, std::string message, absl::string_view target) {
+                raw->AccountRefusal(http::Request{.target = std::string(target)}.path(), status);
+                return FrontEndMessage(status, message);
+              },
+          .check_head = [raw](const http::Request& head) { return raw->CheckHead(head); },
+          .loop = loop.get(),
+      },
+      [raw](http::Request request, http::Responder reply) { raw->Handle(std::move(request), std::move(reply)); });
+  if (!server.ok()) return server.status();
+  this->server = std::move(*server);
+  if (tls) {
+    if (auto s = ServeTls(*tls); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(local::kFrontEndTlsFile, ": ", s.message()));
+    }
+  }
+  expiry = std::thread([raw] { raw->ExpiryLoop(); });
+  return absl::OkStatus();
+}
+
 FrontEnd::FrontEnd(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 FrontEnd::~FrontEnd() { Stop(); }
 uint16_t FrontEnd::port() const { return impl_->server->port(); }
 void FrontEnd::Stop() {
   if (impl_->stopping.exchange(true)) return;
   if (impl_->expiry.joinable()) impl_->expiry.join();
+  if (impl_->kubernetes_sync.joinable()) impl_->kubernetes_sync.join();
   impl_->supervisor->Stop();
   if (impl_->server) impl_->server->Stop();
   // No handler runs after this; what they held is dropped with the loop, after everything else.

@@ -28,6 +28,11 @@ struct FrontEndOptions {
   int threads = 0;
   // How long an autoscaled version's load must stay low before it is scaled down.
   std::chrono::milliseconds autoscale_stabilization{60000};
+  // An attached Kubernetes cluster's router, in a pod: no cluster directory; routes, versions and replicas come
+  // from the API server (the pod's service account) in `namespace_name`; the admin token is given.
+  bool kubernetes = false;
+  std::string namespace_name;
+  std::string admin_token;
   // How long a version that may scale to zero (autoscale_min_replicas=0) stays idle before its last replica stops.
   std::chrono::milliseconds scale_to_zero_idle{300000};
 };
@@ -49,6 +54,7 @@ class FrontEnd {
 
  private:
   explicit FrontEnd(std::unique_ptr<Impl> impl);
+  static absl::StatusOr<std::unique_ptr<FrontEnd>> StartInKubernetes(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

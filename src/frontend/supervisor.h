@@ -24,41 +24,41 @@
 
 #include "backend/local/local_workload.h"
 #include "common/http_upstream.h"
+#include "common/prometheus.h"
 #include "common/process.h"
 #include "domain/workload.h"
 #include "frontend/dispatcher.h"
+#include "frontend/replica_runner.h"
 
 namespace amlcore::frontend {
 
-struct VersionTarget {
-  backend::local::LocalWorkload spec;
-  std::shared_ptr<VersionDispatcher> dispatcher;
-};
-
-class ReplicaSupervisor {
+class ReplicaSupervisor final : public ReplicaRunner {
  public:
   // Liveness probes go through `upstream`, which must outlive the supervisor (its callbacks do not touch the
   // supervisor itself, so probes still in flight after Stop are harmless). Replicas do not see
   // `private_directory` (AMLCORE_HOME: tokens, keys, the database) beyond their own directory and what their
   // Python needs under it, where the system lets processes have a view of their own (see FilesystemView).
   ReplicaSupervisor(std::string replicas_directory, http::UpstreamClient* upstream, std::string private_directory);
-  ~ReplicaSupervisor();
+  ~ReplicaSupervisor() override;
 
   // Runs `target` (by its workload name): new replicas for a new revision replace the old ones by rolling.
-  void Put(VersionTarget target);
+  void Put(VersionTarget target) override;
   // Stops the replicas of a workload (after their requests in flight).
-  void Remove(const std::string& workload);
+  void Remove(const std::string& workload) override;
   // An autoscaled workload's replica count, as its autoscaler decided (within its minimum and the replicas it
   // is allowed), and what its load asked for. A new revision keeps the count; replicas scaled away drain first.
-  void Scale(const std::string& workload, int64_t count, int64_t wanted);
+  void Scale(const std::string& workload, int64_t count, int64_t wanted) override;
   // The replicas a workload runs now (-1 for an unknown one).
-  int64_t Desired(const std::string& workload) const;
+  int64_t Desired(const std::string& workload) const override;
   // Every workload, including those being removed until their last replica stopped. Never waits for a
   // replica: it reads what the loop recorded.
-  std::vector<domain::VersionObservation> Status() const;
+  std::vector<domain::VersionObservation> Status() const override;
+  // Replica restarts since the front end started, by endpoint, version and the reason the replica stopped
+  // (Error, OOMKilled, LivenessProbeFailed, UserScriptInitFailed, ReplicaStartFailed, ...).
+  std::map<std::vector<std::string>, uint64_t> RestartCounts() const override { return restart_counts_.Snapshot(); }
   // Starts the supervision loop; replicas found running from an earlier front end are adopted.
-  void Start();
-  void Stop();
+  void Start() override;
+  void Stop() override;
 
  private:
   struct Replica {
@@ -178,6 +178,7 @@ class ReplicaSupervisor {
   void StopOrphans();
   Replica* FindLocked(const std::string& workload, const std::string& replica, const ProcessId* process);
   void OnExit(Replica& replica, const Observation& observation);
+  void CountRestartLocked(const std::string& workload, const std::string& reason);
   void Kill(Replica& replica, const std::string& reason, const std::string& message);
   std::string NewReplicaId(const VersionSet& set, int64_t revision) const;
 
@@ -189,6 +190,7 @@ class ReplicaSupervisor {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, VersionSet> sets_;    // by workload name
+  prometheus::LabeledCounters restart_counts_;
   std::map<std::string, ProcessId> orphans_;  // replicas found at start, by id, until a set claims them
   bool stopping_ = false;
   // Touched by the loop thread only.

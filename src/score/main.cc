@@ -2,9 +2,17 @@
 #include <iostream>
 
 #include "absl/strings/numbers.h"
+#include "backend/kubernetes/artifact_fetch.h"
+#include "common/log.h"
 #include "score/scoring_runtime.h"
 
 int main(int argc, char** argv) {
+  amlcore::logging::SetProgram("amlcore-score");
+  // A Kubernetes pod's init container: fetch the version's artifacts, then exit.
+  if (argc == 3 && absl::string_view(argv[1]) == "--fetch-artifacts") {
+    amlcore::logging::SetProgram("amlcore-score");
+    return amlcore::kubernetes::RunFetchArtifacts(argv[2]);
+  }
   amlcore::score::RuntimeOptions options;
   for (int i = 1; i + 1 < argc; i += 2) {
     absl::string_view flag = argv[i];
@@ -26,6 +34,7 @@ int main(int argc, char** argv) {
       std::cerr << "amlcore-score: unknown or malformed flag " << flag << " " << value << "\n"
                 << "usage: amlcore-score [--host HOST] [--port PORT | --socket PATH] [--status-file FILE]\n"
                 << "                     [--log-file FILE] [--io-threads N]\n"
+                << "       amlcore-score --fetch-artifacts DIR   (a Kubernetes pod's init container)\n"
                 << "The entry script and its directories come from AZUREML_ENTRY_SCRIPT, AML_APP_ROOT, "
                    "AZUREML_MODEL_DIR and AZUREML_SOURCE_DIRECTORY.\n";
       return 2;

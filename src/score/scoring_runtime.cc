@@ -22,10 +22,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/crypto.h"
 #include "common/files.h"
 #include "common/http_server.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/log_capture.h"
 #include "common/process.h"
 #include "common/utf8.h"
@@ -70,6 +72,14 @@ class TaggedStream:
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
+
+
+def write_log(text):
+    """Writes lines the runtime formatted itself (time, level, request id), past the request-id tagging."""
+    stream = sys.stderr
+    stream = getattr(stream, "_stream", stream)
+    stream.write(text)
+    stream.flush()
 
 
 def install_streams():
@@ -251,9 +261,15 @@ class Runtime {
   int Run();
 
  private:
+  // What went wrong in the script during a call, in the replica's log with the time, ERROR and the call's
+  // request ids. Call with the GIL held.
+  void LogScriptError(const std::string& request_ids, absl::string_view text) {
+    glue_["write_log"](logging::Format(logging::Level::kError, text, request_ids));
+  }
+
   int Fail(absl::string_view reason, const std::string& message, int exit_code) {
     exit_code_ = exit_code;
-    std::cerr << "amlcore-score: " << reason << ": " << message << std::endl;
+    logging::Error(absl::StrCat(reason, ": ", message));
     status_.Write("Failed", 0, reason, message.size() > 8000 ? message.substr(message.size() - 8000) : message);
     return exit_code;
   }
@@ -319,6 +335,9 @@ class Runtime {
   size_t held_ = 0;       // requests queued or in the current call
   size_t held_peak_ = 0;  // the most held at once since the current batch was taken: the next one expects as many
   bool watchdog_idle_ = false;  // waiting for a call to start: RunJobs wakes it
+  // When the watchdog wakes next; Handle wakes it sooner for a queued request its front end stops waiting
+  // for earlier (kStartWithinHeader).
+  Clock::time_point watch_until_ = Clock::time_point::max();
   bool stopping_ = false;
   int exit_code_ = 0;  // what Run returns, for the shutdown deadline
 };
@@ -442,6 +461,8 @@ void Runtime::Handle(http::Request request, http::Responder reply) {
     if (python_busy_) {
       // The thread running Python takes it next, in the batch it is filling or the one after.
       if (filling_batch_ && queue_.size() >= fill_target_) batch_full_cv_.notify_one();
+      // Unless it cannot start in time: the watchdog answers it then, not once the running call is over.
+      if (queue_.back()->start_by && *queue_.back()->start_by < watch_until_) watch_cv_.notify_one();
       return;
     }
     python_busy_ = true;
@@ -540,7 +561,7 @@ std::vector<Outcome> Runtime::CallRun(const ScriptCall& call) {
     outcome.response = ReplyFor(run_(InputFor(*call.jobs.front())));
   } catch (py::error_already_set& error) {
     std::string trace = Describe(error);
-    py::module_::import("sys").attr("stderr").attr("write")(absl::StrCat("Exception in run():\n", trace));
+    LogScriptError(call.RequestIds(), absl::StrCat("Exception in run():\n", trace));
     outcome = {Message(500, "An unexpected error occurred in scoring script. Check the logs for more info."), true};
   }
   std::vector<Outcome> outcomes;
@@ -550,13 +571,9 @@ std::vector<Outcome> Runtime::CallRun(const ScriptCall& call) {
 
 std::vector<Outcome> Runtime::CallRunBatch(const ScriptCall& call) {
   size_t count = call.jobs.size();
-  auto log = [](const std::string& text) { py::module_::import("sys").attr("stderr").attr("write")(text); };
+  auto log = [&](const std::string& text) { LogScriptError(call.RequestIds(), text); };
   // What concerns one request only is tagged with its id alone.
-  auto log_for = [&](const Job& job, const std::string& text) {
-    glue_["request_id"] = job.request_id;
-    log(text);
-    glue_["request_id"] = call.RequestIds();
-  };
+  auto log_for = [&](const Job& job, const std::string& text) { LogScriptError(job.request_id, text); };
   // The same failure for each request of the batch, said in the log once.
   auto fail_all = [&](const std::string& cause, const std::string& trace) {
     log(absl::StrCat(cause, trace.empty() ? "\n" : ":\n", trace));
@@ -613,16 +630,21 @@ std::vector<Outcome> Runtime::CallRunBatch(const ScriptCall& call) {
   return outcomes;
 }
 
+namespace {
+// The answer to a request its front end stopped waiting for before it could start.
+http::Response NotStarted() {
+  http::Response response = Message(503, "The request waited too long to start.");
+  response.headers.Set(kNotStartedHeader, "true");
+  return response;
+}
+}  // namespace
+
 void Runtime::RunJobs() {
   unsigned long thread = PyThread_get_thread_ident();
   std::vector<std::shared_ptr<Job>> expired;
   // Those its front end no longer waits for: they are answered as they would have been in its queue.
   auto answer_expired = [&] {
-    for (auto& job : expired) {
-      http::Response response = Message(503, "The request waited too long to start.");
-      response.headers.Set(kNotStartedHeader, "true");
-      job->Answer(std::move(response));
-    }
+    for (auto& job : expired) job->Answer(NotStarted());
     expired.clear();
   };
   while (std::shared_ptr<ScriptCall> call = NextCall(thread, expired)) {
@@ -665,6 +687,26 @@ void Runtime::RunJobs() {
 void Runtime::WatchdogLoop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
+    // Queued requests whose front end stopped waiting for them to start are answered now, unrun.
+    std::vector<std::shared_ptr<Job>> expired;
+    auto now = Clock::now();
+    Clock::time_point earliest_start_by = Clock::time_point::max();
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if ((*it)->start_by && now > *(*it)->start_by) {
+        expired.push_back(std::move(*it));
+        it = queue_.erase(it);
+        --held_;
+        continue;
+      }
+      if ((*it)->start_by) earliest_start_by = std::min(earliest_start_by, *(*it)->start_by);
+      ++it;
+    }
+    if (!expired.empty()) {
+      lock.unlock();
+      for (auto& job : expired) job->Answer(NotStarted());
+      lock.lock();
+      continue;
+    }
     if (!current_) {
       watchdog_idle_ = true;
       watch_cv_.wait(lock);
@@ -684,16 +726,17 @@ void Runtime::WatchdogLoop() {
         status_.Write("Failed", 0, "ScoringTimeout",
                       absl::StrCat(run_batch_ ? "run_batch()" : "run()", " did not return after its ", timeout_.count(),
                                    " ms timeout (", count == 1 ? "request " : "requests ", ids, "); restarting."));
-        std::cerr << "amlcore-score: " << (run_batch_ ? "run_batch()" : "run()")
-                  << " did not return after its timeout; exiting so the replica restarts"
-                  << std::endl;
+        logging::Error(absl::StrCat(run_batch_ ? "run_batch()" : "run()",
+                                    " did not return after its timeout; exiting so the replica restarts"));
         ExitNow(kExitStuck);
       }
       continue;
     }
     auto deadline = call->started + timeout_;
     if (Clock::now() < deadline) {
-      watch_cv_.wait_until(lock, deadline);
+      watch_until_ = std::min(deadline, earliest_start_by);
+      watch_cv_.wait_until(lock, watch_until_);
+      watch_until_ = Clock::time_point::max();
       continue;
     }
     // Interrupted, not answered: the reply goes out when run() stops, or the connection closes when the
@@ -716,10 +759,9 @@ std::string Runtime::LoadBatching(py::object& module, const std::string& script_
   for (const char* name : {"BATCH_MAX_SIZE", "BATCH_MAX_WAIT_MS"}) has_settings |= py::hasattr(module, name);
   if (!py::hasattr(module, "run_batch")) {
     if (has_settings) {
-      std::cerr << "amlcore-score: " << script_name
-                << " sets BATCH_MAX_SIZE or BATCH_MAX_WAIT_MS but defines no run_batch(); run() takes each request "
-                   "alone"
-                << std::endl;
+      logging::Warning(absl::StrCat(script_name,
+                                    " sets BATCH_MAX_SIZE or BATCH_MAX_WAIT_MS but defines no run_batch(); run() takes "
+                                    "each request alone"));
     }
     return "";
   }
@@ -754,8 +796,8 @@ std::string Runtime::LoadBatching(py::object& module, const std::string& script_
   run_batch_ = run_batch;
   batch_max_size_ = static_cast<size_t>(size);
   batch_max_wait_ = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(wait_ms));
-  std::cerr << "amlcore-score: run_batch() takes every request, up to " << batch_max_size_
-            << " at once, waiting up to " << wait_ms << " ms for a batch to fill" << std::endl;
+  logging::Info(absl::StrCat("run_batch() takes every request, up to ", batch_max_size_, " at once, waiting up to ",
+                             wait_ms, " ms for a batch to fill"));
   return "";
 }
 
@@ -791,9 +833,9 @@ int Runtime::Run() {
       runtime->glue_ = py::object();
       std::thread([log = runtime->log_, code = runtime->exit_code_] {
         std::this_thread::sleep_for(std::chrono::seconds(3));
-        std::cerr << "amlcore-score: Python did not finish within 3 s of shutting down (a thread the script "
-                     "started is still running); exiting anyway"
-                  << std::endl;
+        logging::Warning(
+            "Python did not finish within 3 s of shutting down (a thread the script started is still running); "
+            "exiting anyway");
         if (log != nullptr) log->Flush();
         std::_Exit(code);
       }).detach();
@@ -809,6 +851,16 @@ int Runtime::Run() {
     for (absl::string_view p : absl::StrSplit(Env("AMLCORE_PYTHONPATH"), ':', absl::SkipEmpty())) {
       extra.emplace_back(p);
     }
+    // Unless told (a local front end tells it), amlcore's modules come from the Python package this program is
+    // part of (<site-packages>/amlcore/bin/amlcore-score), as in the runtime image.
+    if (Env("AMLCORE_PYTHONPATH").empty()) {
+      std::error_code ec;
+      std::filesystem::path package = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path().parent_path();
+      if (!ec && std::filesystem::exists(package / "_shims", ec)) {
+        extra.push_back((package / "_shims").string());
+        extra.push_back(package.parent_path().string());
+      }
+    }
     for (auto it = extra.rbegin(); it != extra.rend(); ++it) path.insert(0, *it);
   } catch (py::error_already_set& e) {
     return Fail("UserScriptImportFailed", Describe(e), kExitImportFailed);
@@ -816,9 +868,11 @@ int Runtime::Run() {
 
   // What the environment does not honour, where the replica's log shows it.
   for (absl::string_view warning : absl::StrSplit(Env("AMLCORE_ENVIRONMENT_WARNINGS"), '\n', absl::SkipEmpty())) {
-    std::cerr << "amlcore-score: " << warning << std::endl;
+    // Said as a warning-level line: "WARNING amlcore-score: requirement ... is not installed; ...".
+    absl::ConsumePrefix(&warning, "WARNING: ");
+    logging::Warning(warning);
   }
-  std::cerr << "amlcore-score: loading " << script.string() << " with " << python << std::endl;
+  logging::Info(absl::StrCat("loading ", script.string(), " with ", python));
   py::object module;
   try {
     module = glue_["load"](script.string());
@@ -861,15 +915,16 @@ int Runtime::Run() {
       http::ServerOptions{.host = options_.host,
                           .port = options_.port,
                           .unix_socket = options_.unix_socket,
-                          .make_error = [](int status, std::string message) { return Message(status, message); },
+                          .make_error = [](int status, std::string message,
+                                         absl::string_view) { return Message(status, message); },
                           .loop = loop_.get()},
       [this](http::Request request, http::Responder reply) { Handle(std::move(request), std::move(reply)); });
   if (!server.ok()) return Fail("ServerStartFailed", std::string(server.status().message()), 1);
   status_.Write("Ready", (*server)->port(), "", "", options_.unix_socket, run_batch_ ? batch_max_size_ : 0);
   if (options_.unix_socket.empty()) {
-    std::cerr << "amlcore-score: ready on " << options_.host << ":" << (*server)->port() << std::endl;
+    logging::Info(absl::StrCat("ready on ", options_.host, ":", (*server)->port()));
   } else {
-    std::cerr << "amlcore-score: ready on unix:" << options_.unix_socket << std::endl;
+    logging::Info(absl::StrCat("ready on unix:", options_.unix_socket));
   }
 
   sigset_t signals;
@@ -881,7 +936,7 @@ int Runtime::Run() {
     py::gil_scoped_release release;
     std::thread watchdog([this] { WatchdogLoop(); });
     sigwait(&signals, &received);
-    std::cerr << "amlcore-score: stopping on signal " << received << std::endl;
+    logging::Info(absl::StrCat("stopping on signal ", received));
     (*server)->Stop();
     {
       std::lock_guard lock(mu_);
@@ -913,7 +968,7 @@ int RunScoringServer(const RuntimeOptions& options) {
     if (capture.ok()) {
       log = std::move(*capture);
     } else {
-      std::cerr << "amlcore-score: " << capture.status().message() << "; output is not size-limited" << std::endl;
+      logging::Warning(absl::StrCat(capture.status().message(), "; output is not size-limited"));
     }
   }
   Runtime runtime(options, log.get());

@@ -30,6 +30,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "domain/workload.h"
 
 namespace amlcore::score {
 
@@ -64,9 +65,9 @@ inline constexpr char kStartWithinHeader[] = "x-amlcore-start-within-ms";
 inline constexpr char kNotStartedHeader[] = "x-amlcore-not-started";
 
 // Exit codes, which the supervisor also reads from the status file as reasons.
-inline constexpr int kExitImportFailed = 3;  // UserScriptImportFailed
-inline constexpr int kExitInitFailed = 4;    // UserScriptInitFailed
-inline constexpr int kExitStuck = 5;         // run() did not return after its timeout
+inline constexpr int kExitImportFailed = domain::kReplicaExitImportFailed;
+inline constexpr int kExitInitFailed = domain::kReplicaExitInitFailed;
+inline constexpr int kExitStuck = domain::kReplicaExitStuck;
 
 // Loads the script, calls init(), serves until SIGTERM/SIGINT; returns the process exit code.
 int RunScoringServer(const RuntimeOptions& options);

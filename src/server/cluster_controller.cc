@@ -1,11 +1,11 @@
 #include "server/cluster_controller.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "domain/deploy_settings.h"
 #include "domain/endpoint_rules.h"
 #include "domain/scheduler.h"
@@ -14,7 +14,8 @@
 namespace amlcore::server {
 
 backend::ClusterRef ClusterRefOf(const ClusterRecord& cluster) {
-  backend::ClusterRef ref{cluster.id, cluster.resource_id(), std::nullopt, static_cast<uint16_t>(cluster.port)};
+  backend::ClusterRef ref{cluster.id, cluster.resource_id(), std::nullopt, static_cast<uint16_t>(cluster.port),
+                          cluster.kubernetes, cluster.load_balancer_type};
   if (cluster.ssl && cluster.ssl->status != "Disabled" && !cluster.ssl->cert.empty()) {
     ref.tls = backend::ClusterTls{cluster.ssl->cert, cluster.ssl->key, cluster.ssl->cname};
   }
@@ -48,8 +49,7 @@ StepResult ClusterController::Reconcile(int64_t cluster_id) {
   if (cluster->state == ProvisioningState::kDeleting && !attached) {
     auto done = backend_.workloads->DeleteCluster(ref);
     if (!done.ok()) {
-      std::fprintf(stderr, "amlcored: deleting cluster %s: %s\n", ref.resource_id.c_str(),
-                   done.status().ToString().c_str());
+      logging::Error(absl::StrCat("deleting cluster ", ref.resource_id, ": ", done.status().ToString()));
       return StepResult::RequeueAfter(1s);
     }
     if (!*done) return StepResult::RequeueAfter(100ms);
@@ -60,12 +60,12 @@ StepResult ClusterController::Reconcile(int64_t cluster_id) {
 
   auto state = backend_.workloads->EnsureCluster(ref);
   if (!state.ok()) {
-    std::fprintf(stderr, "amlcored: cluster %s: %s\n", ref.resource_id.c_str(), state.status().ToString().c_str());
+    logging::Error(absl::StrCat("cluster ", ref.resource_id, ": ", state.status().ToString()));
     return StepResult::RequeueAfter(1s);
   }
   if (!state->ready) return StepResult::RequeueAfter(100ms);
   if (state->scoring_endpoint != cluster->scoring_endpoint) {
-    std::fprintf(stderr, "amlcored: %s\n", state->message.c_str());
+    logging::Info(state->message);
     (void)store_->db().Transaction([&](Tx& tx) -> absl::Status {
       auto current = store_->GetCluster(tx, cluster_id);
       if (!current.ok() || !current->has_value()) return absl::OkStatus();
@@ -102,8 +102,7 @@ StepResult ClusterController::Reconcile(int64_t cluster_id) {
     if (running) continue;
     auto spec = DeploymentSpecFromJson(version.live_spec);
     if (!spec.ok()) continue;
-    std::fprintf(stderr, "amlcored: cluster %s lost workload %s; applying it again\n", ref.resource_id.c_str(),
-                 key.Name().c_str());
+    logging::Warning(absl::StrCat("cluster ", ref.resource_id, " lost workload ", key.Name(), "; applying it again"));
     (void)backend_.workloads->ApplyVersion(ref, WorkloadOf(service, version, *spec, version.live_revision));
   }
   for (const auto& v : *observed) {
@@ -176,8 +175,8 @@ bool ClusterController::GrantCapacity(const ClusterRecord& cluster,
     });
     if (!s.ok() || !changed) continue;
     int64_t held_now = ReplicasHeld(*changed, spec->request);
-    std::fprintf(stderr, "amlcored: %s holds capacity for %lld replicas (its load asks for %lld)\n",
-                 key.Name().c_str(), static_cast<long long>(held_now), static_cast<long long>(o->wanted));
+    logging::Info(absl::StrCat(key.Name(), " holds capacity for ", held_now, " replicas (its load asks for ", o->wanted,
+                               ")"));
     (void)backend_.workloads->ApplyVersion(ClusterRefOf(cluster),
                                            WorkloadOf(service, *changed, *spec, changed->live_revision));
     (held_now > ReplicasHeld(listed, spec->request) ? granted : released) = true;

@@ -13,6 +13,7 @@
 #include "domain/aks_rules.h"
 #include "domain/names.h"
 #include "domain/vm_sizes.h"
+#include "backend/kubernetes/kubeconfig.h"
 #include "server/cluster_controller.h"
 
 namespace amlcore::server {
@@ -213,6 +214,8 @@ absl::StatusOr<domain::ComputeResource> ComputeService::Describe(Tx& tx, const W
     r.networking = c.networking;
     r.load_balancer_type = c.load_balancer_type;
     r.load_balancer_subnet = c.load_balancer_subnet;
+    r.access_log = c.access_log;
+    r.kubernetes = c.kubernetes;
     if (!c.scoring_endpoint.empty()) {
       absl::string_view host = c.scoring_endpoint;
       absl::ConsumePrefix(&host, "https://") || absl::ConsumePrefix(&host, "http://");
@@ -279,7 +282,17 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
           !s.ok()) {
         return Invalid(s.message());
       }
-      auto size = domain::FindVmSize(cluster.vm_size);
+      if (cluster.is_kubernetes() && request->agent_count) {
+        return Invalid(absl::StrCat("Invalid configuration, cluster ", cluster.name,
+                                    " is an attached Kubernetes cluster: scale its node pools with its own tools "
+                                    "(az aks scale, or your cloud's), not with agent_count."));
+      }
+      if (cluster.is_kubernetes() && request->ssl) {
+        return Invalid("Invalid configuration, SSL is not supported yet for an attached Kubernetes cluster: its "
+                       "router serves plain HTTP.");
+      }
+      // An attached Kubernetes cluster has no VM size of amlcore's: capacity is Kubernetes' to check.
+      auto size = cluster.is_kubernetes() ? domain::FindVmSize(domain::kDefaultVmSize) : domain::FindVmSize(cluster.vm_size);
       if (!size.ok()) return size.status();
       std::vector<std::string> changes;
       if (request->agent_count && *request->agent_count != cluster.agent_count) {
@@ -295,7 +308,8 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
       if (!attachments.ok()) return attachments.status();
       for (const auto& other : *attachments) {
         std::string purpose = other.id == compute.id ? compute.cluster_purpose : other.cluster_purpose;
-        if (auto s = domain::CheckPurposeCapacity(purpose, cluster.agent_count, *size); !s.ok()) {
+        if (auto s = domain::CheckPurposeCapacity(purpose, cluster.agent_count, *size);
+            !s.ok() && !cluster.is_kubernetes()) {
           return Invalid(s.message());
         }
       }
@@ -319,6 +333,12 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
         }
         changes.push_back(absl::StrCat("load balancer subnet ", request->load_balancer_subnet));
         cluster.load_balancer_subnet = request->load_balancer_subnet;
+      }
+      if (request->access_log && *request->access_log != cluster.access_log) {
+        changes.push_back(absl::StrCat("access log ", *request->access_log ? "on" : "off"));
+        cluster.access_log = *request->access_log;
+        // The router gets a table with the new switch when the cluster is next reconciled.
+        cluster.route_generation++;
       }
       if (!request->description.empty()) compute.description = request->description;
       if (!request->tags.empty()) compute.tags = request->tags;
@@ -389,11 +409,62 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
       if (!id.ok()) return Invalid(id.status().message());
       auto found = store_->FindCluster(tx, id->subscription_id, id->resource_group, id->cluster_name);
       if (!found.ok()) return found.status();
-      if (!found->has_value()) {
-        return MakeError(absl::StatusCode::kNotFound, "ClusterNotFound",
-                         absl::StrCat("No AKS cluster with resource id ", request->resource_id,
-                                      " exists. Create one with ComputeTarget.create, or check the resource "
-                                      "group and cluster name."));
+      if (found->has_value() && request->kubernetes && !(*found)->is_kubernetes()) {
+        return Conflict("ClusterExists",
+                        absl::StrCat("Cluster ", request->resource_id, " was created by amlcore on this machine; ",
+                                     "attach it without kubeconfig settings, or give the Kubernetes cluster "
+                                     "another name."));
+      }
+      if (!found->has_value() || (*found)->is_kubernetes()) {
+        // Not a cluster amlcore made: the Kubernetes cluster a kubeconfig context of that name reaches.
+        auto target = KubernetesTargetFor(*request, id->cluster_name);
+        if (!target.ok()) return target.status();
+        if (found->has_value()) {
+          cluster = **found;
+        } else {
+          cluster.subscription_id = id->subscription_id;
+          cluster.resource_group = id->resource_group;
+          cluster.name = id->cluster_name;
+          cluster.location = request->location.empty() ? ws->location : request->location;
+          cluster.created = NowTimestamp();
+        }
+        auto attachments = store_->ComputesOfCluster(tx, cluster.id);
+        if (!attachments.ok()) return attachments.status();
+        for (const auto& other : *attachments) {
+          if (other.workspace_id == ws->id) {
+            return Conflict("ClusterAlreadyAttached",
+                            absl::StrCat("Cluster ", cluster.resource_id(), " is already attached to workspace ",
+                                         ws->name, " as compute target ", other.name,
+                                         ". A cluster can be attached to a workspace only once; use ", other.name,
+                                         ", or detach it first."));
+          }
+        }
+        if (ssl) {
+          return Invalid("Invalid configuration, SSL is not supported yet for an attached Kubernetes cluster: its "
+                         "router serves plain HTTP.");
+        }
+        // Checked (again) by provisioning: the API server's version, the namespace, the permissions.
+        if (attachments->empty()) {
+          cluster.kubernetes = *target;
+          cluster.state = ProvisioningState::kCreating;
+        }
+        if (!request->load_balancer_type.empty()) cluster.load_balancer_type = request->load_balancer_type;
+        if (!request->load_balancer_subnet.empty()) cluster.load_balancer_subnet = request->load_balancer_subnet;
+        if (cluster.load_balancer_type.empty()) cluster.load_balancer_type = domain::kDefaultLoadBalancerType;
+        if (cluster.id == 0) {
+          auto inserted = store_->InsertCluster(tx, cluster);
+          if (!inserted.ok()) return inserted.status();
+          cluster.id = *inserted;
+        } else if (auto s = store_->UpdateCluster(tx, cluster); !s.ok()) {
+          return s;
+        }
+        compute.is_attached = true;
+        first_line = absl::StrCat("Attaching Kubernetes cluster ", cluster.resource_id(), " through kubeconfig context ",
+                                  cluster.kubernetes->context, cluster.kubernetes->kubeconfig.empty() ? "" : " of ",
+                                  cluster.kubernetes->kubeconfig, ", namespace ",
+                                  cluster.kubernetes->namespace_name, ", as ", compute.cluster_purpose);
+        compute.cluster_id = cluster.id;
+        return InsertAndBegin(tx, *ws, op, compute, name, first_line, accepted);
       }
       cluster = **found;
       if (cluster.state != ProvisioningState::kSucceeded) {
@@ -431,20 +502,51 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
                                 CapacityText(cluster, *size), ") as ", compute.cluster_purpose);
     }
     compute.cluster_id = cluster.id;
-    auto compute_id = store_->InsertCompute(tx, compute);
-    if (!compute_id.ok()) {
-      if (absl::IsAlreadyExists(compute_id.status())) {
-        return MakeError(absl::StatusCode::kAlreadyExists, "ComputeTargetAlreadyExists",
-                         absl::StrCat("A compute target named ", name, " already exists in workspace ", ws->name, "."));
-      }
-      return compute_id.status();
-    }
-    compute.id = *compute_id;
-    op.type = kProvision;
-    op.phase = ProvisioningState::kCreating;
-    accepted.created = true;
-    return Begin(tx, *ws, op, compute, first_line, accepted);
+    return InsertAndBegin(tx, *ws, op, compute, name, first_line, accepted);
   });
+}
+
+absl::Status ComputeService::InsertAndBegin(Tx& tx, const WorkspaceRecord& ws, OperationRecord& op,
+                                            ComputeRecord& compute, const std::string& name,
+                                            const std::string& first_line, Accepted& accepted) {
+  auto compute_id = store_->InsertCompute(tx, compute);
+  if (!compute_id.ok()) {
+    if (absl::IsAlreadyExists(compute_id.status())) {
+      return MakeError(absl::StatusCode::kAlreadyExists, "ComputeTargetAlreadyExists",
+                       absl::StrCat("A compute target named ", name, " already exists in workspace ", ws.name, "."));
+    }
+    return compute_id.status();
+  }
+  compute.id = *compute_id;
+  op.type = kProvision;
+  op.phase = ProvisioningState::kCreating;
+  accepted.created = true;
+  return Begin(tx, ws, op, compute, first_line, accepted);
+}
+
+absl::StatusOr<domain::KubernetesTarget> ComputeService::KubernetesTargetFor(const domain::ComputePutRequest& request,
+                                                                          const std::string& cluster_name) {
+  domain::KubernetesTarget target = request.kubernetes.value_or(domain::KubernetesTarget{});
+  if (target.context.empty()) target.context = cluster_name;
+  if (target.namespace_name.empty()) target.namespace_name = domain::kDefaultKubernetesNamespace;
+  if (!target.kubeconfig.empty() && target.kubeconfig.front() != '/') {
+    return Invalid(absl::StrCat("Invalid configuration, the kubeconfig path ", target.kubeconfig,
+                                " must be absolute: the workspace server reads it, from its own directory."));
+  }
+  if (auto s = domain::CheckKubernetesNamespace(target.namespace_name); !s.ok()) return Invalid(s.message());
+  // The kubeconfig as this server reads it, now, so that a wrong name fails the request rather than the
+  // operation; the server reads it again whenever it reaches the cluster.
+  auto context = kubernetes::LoadKubeContext({.path = target.kubeconfig, .context = target.context});
+  if (!context.ok()) {
+    return MakeError(absl::StatusCode::kNotFound, "ClusterNotFound",
+                     absl::StrCat("No AKS cluster with resource id ", request.resource_id,
+                                  " exists in amlcore, and no Kubernetes cluster is reachable under that name: ",
+                                  context.status().message(),
+                                  " Create a cluster with ComputeTarget.create, run az aks get-credentials for "
+                                  "the cluster (it names its kubeconfig context after it), or name the context "
+                                  "and kubeconfig in the attach configuration."));
+  }
+  return target;
 }
 
 absl::StatusOr<ComputeService::Accepted> ComputeService::Get(const WorkspaceKey& key, const std::string& name) {
@@ -633,9 +735,7 @@ StepResult ComputeService::Provision(const OperationRecord& op, const char* fail
 
   // Simulated provisioning time counts from the request, so a restart does not start it over.
   if (options_.simulated_provisioning.count() > 0 && (*cluster)->state == ProvisioningState::kCreating) {
-    absl::Time created;
-    std::string error;
-    absl::ParseTime("%Y-%m-%dT%H:%M:%E*S%Ez", op.created, &created, &error);
+    absl::Time created = ParseTimestamp(op.created);
     absl::Duration left = created + absl::FromChrono(options_.simulated_provisioning) - absl::Now();
     if (left > absl::ZeroDuration()) {
       return StepResult::RequeueAfter(std::max(absl::ToChronoMilliseconds(left), std::chrono::milliseconds(1)));
@@ -677,7 +777,7 @@ StepResult ComputeService::DeleteCluster(const OperationRecord& op) {
   auto cluster = ClusterOf(op);
   if (!cluster.ok()) return Fail(op.id, cluster.status());
   if (cluster->has_value()) {
-    auto done = backend_->DeleteCluster(backend::ClusterRef{(*cluster)->id, (*cluster)->resource_id()});
+    auto done = backend_->DeleteCluster(ClusterRefOf(**cluster));
     if (!done.ok()) return Fail(op.id, WithErrorCode(done.status(), "ClusterDeletionFailed"));
     if (!*done) return StepResult::RequeueAfter(std::chrono::milliseconds(50));
   }

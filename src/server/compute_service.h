@@ -63,6 +63,12 @@ class ComputeService {
   // Starts `op` on `compute` and fills `accepted` with its id and the compute target as the caller will see it.
   absl::Status Begin(Tx& tx, const WorkspaceRecord& workspace, OperationRecord& op, const ComputeRecord& compute,
                      const std::string& first_line, Accepted& accepted);
+  // Records a new compute target and begins its provisioning operation.
+  absl::Status InsertAndBegin(Tx& tx, const WorkspaceRecord& workspace, OperationRecord& op, ComputeRecord& compute,
+                              const std::string& name, const std::string& first_line, Accepted& accepted);
+  // The Kubernetes cluster an attach of `cluster_name` reaches (its kubeconfig context, read now), or why none.
+  static absl::StatusOr<domain::KubernetesTarget> KubernetesTargetFor(const domain::ComputePutRequest& request,
+                                                                      const std::string& cluster_name);
   absl::StatusOr<domain::ComputeResource> Describe(Tx& tx, const WorkspaceRecord& workspace,
                                                    const ComputeRecord& compute);
   StepResult Fail(const std::string& operation_id, const absl::Status& error);

@@ -76,6 +76,8 @@ domain::WorkloadSpec WorkloadOf(const ServiceRecord& service, const ServiceVersi
 }
 
 domain::Demand CapacityOf(const ClusterRecord& cluster) {
+  // Kubernetes schedules an attached cluster's pods itself: a pod that fits no node shows as Unschedulable.
+  if (cluster.is_kubernetes()) return {1e9, 1e9};
   auto size = domain::FindVmSize(cluster.vm_size);
   if (!size.ok()) return {};
   return {static_cast<double>(cluster.agent_count * size->vcpus),

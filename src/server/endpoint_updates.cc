@@ -270,6 +270,7 @@ absl::Status WebserviceService::CheckVersionRequest(Tx& tx, const ServiceRecord&
 
 absl::Status WebserviceService::CheckReplicaFits(const AksServiceDeploymentConfiguration& config,
                                                  const ClusterRecord& cluster) {
+  if (cluster.is_kubernetes()) return absl::OkStatus();  // its nodes are Kubernetes' to fit replicas on
   auto size = domain::FindVmSize(cluster.vm_size);
   if (!size.ok()) return size.status();
   auto resolved = domain::Resolve(config);

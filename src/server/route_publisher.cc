@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "domain/service_rules.h"
+#include "server/cluster_controller.h"
 #include "server/deployment_spec.h"
 #include "server/service_controller.h"
 #include "common/json.h"
@@ -45,10 +46,11 @@ absl::Status RoutePublisher::Publish(int64_t cluster_id) {
     if (!found.ok()) return found.status();
     if (!found->has_value()) return absl::NotFoundError(absl::StrCat("Cluster ", cluster_id, " no longer exists."));
     ClusterRecord cluster = **found;
-    ref = backend::ClusterRef{cluster.id, cluster.resource_id()};
+    ref = ClusterRefOf(cluster);
     cluster.route_generation++;
     if (auto s = store_->UpdateCluster(tx, cluster); !s.ok()) return s;
     table.generation = cluster.route_generation;
+    table.access_log = cluster.access_log;
     auto versions = store_->VersionsOnCluster(tx, cluster_id);
     if (!versions.ok()) return versions.status();
     for (const auto& [service, version] : *versions) {
@@ -88,7 +90,7 @@ absl::Status RoutePublisher::Resync(int64_t cluster_id) {
     if (!found.ok()) return found.status();
     if (!found->has_value()) return absl::NotFoundError(absl::StrCat("Cluster ", cluster_id, " no longer exists."));
     published = (*found)->route_generation;
-    ref = backend::ClusterRef{(*found)->id, (*found)->resource_id()};
+    ref = ClusterRefOf(**found);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;

@@ -10,6 +10,7 @@
 #include "amlcore/webservice.h"
 #include "common/errors.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "domain/endpoint_rules.h"
 #include "domain/scheduler.h"
 #include "domain/service_rules.h"
@@ -37,10 +38,8 @@ std::string ErrorJson(absl::string_view code, absl::string_view message) {
 
 // Elapsed time since a stored timestamp.
 absl::Duration Since(const std::string& timestamp) {
-  absl::Time t;
-  std::string error;
-  if (!absl::ParseTime("%Y-%m-%dT%H:%M:%E*S%Ez", timestamp, &t, &error)) return absl::ZeroDuration();
-  return absl::Now() - t;
+  absl::Time t = ParseTimestamp(timestamp);
+  return t == absl::UnixEpoch() ? absl::ZeroDuration() : absl::Now() - t;
 }
 
 std::string ReplicaCount(int64_t n) { return absl::StrCat(n, " replica", n == 1 ? "" : "s"); }
@@ -138,8 +137,7 @@ absl::Status ServiceController::Advance(const Loaded& l, const Change& change) {
 StepResult ServiceController::Reconcile(int64_t service_id) {
   auto loaded = Load(service_id);
   if (!loaded.ok()) {
-    std::fprintf(stderr, "amlcored: service %lld: %s\n", static_cast<long long>(service_id),
-                 loaded.status().ToString().c_str());
+    logging::Error(absl::StrCat("service ", service_id, ": ", loaded.status().ToString()));
     return StepResult::RequeueAfter(kRetry);
   }
   if (!loaded->has_value()) return StepResult::Done();
@@ -286,7 +284,7 @@ StepResult ServiceController::BuildEnvironment(Loaded& l) {
 
 StepResult ServiceController::Schedule(Loaded& l) {
   if (!l.cluster) return Fail(l, ServicePhase::kScheduling, "InvalidCluster", "The service's cluster no longer exists.");
-  if (auto size = domain::FindVmSize(l.cluster->vm_size); !size.ok()) {
+  if (auto size = domain::FindVmSize(l.cluster->vm_size); !size.ok() && !l.cluster->is_kubernetes()) {
     return Fail(l, ServicePhase::kScheduling, "InvalidCluster", std::string(size.status().message()));
   }
   domain::Demand capacity = CapacityOf(*l.cluster);
@@ -413,6 +411,17 @@ StepResult ServiceController::AwaitReplicas(Loaded& l) {
       } else if (r.state == domain::ReplicaState::kWaiting && !r.last_reason.empty()) {
         (void)operations_->Log(l.operation->id, absl::StrCat("Replica ", r.id, " stopped: ", r.last_reason));
       }
+    }
+    // Kubernetes could not place the replica: said once per scheduler message; it starts when room frees up.
+    if (r.last_reason == "Unschedulable" && reported.unschedulable != r.last_message) {
+      reported.unschedulable = r.last_message;
+      (void)Advance(l, [&](Tx& tx, ServiceRecord&, ServiceVersionRecord& v, OperationRecord& o) -> absl::Status {
+        v.state = ServiceState::kUnschedulable;
+        v.reason = "Unschedulable";
+        v.error = ErrorJson("Unschedulable", absl::StrCat("Replica ", r.id, " cannot be scheduled: ", r.last_message));
+        return store_->AppendOperationLog(tx, o.id,
+                                          absl::StrCat("Replica ", r.id, " cannot be scheduled: ", r.last_message));
+      });
     }
     std::string reason = domain::DeploymentFailureReason(r);
     if (!reason.empty()) {

@@ -80,6 +80,7 @@ class ServiceController {
     std::map<std::string, std::string> replica_states;
     bool initializing = false;
     int probes = 0;
+    std::string unschedulable;  // the scheduler's last message said (Kubernetes)
   };
   using Change = std::function<absl::Status(Tx&, ServiceRecord&, ServiceVersionRecord&, OperationRecord&)>;
 

@@ -233,6 +233,12 @@ ALTER TABLE models ADD COLUMN sample_input_data TEXT NOT NULL DEFAULT '';
 ALTER TABLE models ADD COLUMN sample_output_data TEXT NOT NULL DEFAULT '';
 ALTER TABLE models ADD COLUMN resource_requirements TEXT NOT NULL DEFAULT '';
 )sql",
+    R"sql(
+ALTER TABLE clusters ADD COLUMN access_log INTEGER NOT NULL DEFAULT 0;
+)sql",
+    R"sql(
+ALTER TABLE clusters ADD COLUMN kubernetes TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 SqlValue SslToValue(const std::optional<SslConfiguration>& ssl) {
@@ -302,7 +308,20 @@ WorkspaceRecord WorkspaceFromRow(const Row& r) {
 
 constexpr char kClusterColumns[] =
     "id, subscription_id, resource_group, name, location, agent_count, vm_size, ssl, networking, lb_type, "
-    "lb_subnet, state, created_by_workspace, scoring_endpoint, created, route_generation, kind, port, dns_name_label";
+    "lb_subnet, state, created_by_workspace, scoring_endpoint, created, route_generation, kind, port, dns_name_label, "
+    "access_log, kubernetes";
+
+SqlValue KubernetesToValue(const std::optional<domain::KubernetesTarget>& k) {
+  return k ? json::Serialize(domain::KubernetesTargetToJson(*k)) : std::string();
+}
+
+std::optional<domain::KubernetesTarget> KubernetesFromRow(const Row& row, int column) {
+  if (row.Text(column).empty()) return std::nullopt;
+  auto parsed = json::ParseObject(row.Text(column), "kubernetes");
+  if (!parsed.ok()) return std::nullopt;
+  return domain::KubernetesTarget{json::GetString(*parsed, "kubeconfig"), json::GetString(*parsed, "context"),
+                                  json::GetString(*parsed, "namespace"), json::GetString(*parsed, "image")};
+}
 
 ClusterRecord ClusterFromRow(const Row& r) {
   ClusterRecord c;
@@ -325,6 +344,8 @@ ClusterRecord ClusterFromRow(const Row& r) {
   c.kind = r.Text(16);
   c.port = r.Int(17);
   c.dns_name_label = r.Text(18);
+  c.access_log = r.Int(19) != 0;
+  c.kubernetes = KubernetesFromRow(r, 20);
   return c;
 }
 
@@ -387,6 +408,12 @@ std::map<std::string, std::string> MapFromText(const std::string& text) {
 
 std::string NowTimestamp() {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6S+00:00", absl::Now(), absl::UTCTimeZone());
+}
+
+absl::Time ParseTimestamp(absl::string_view timestamp) {
+  absl::Time t;
+  std::string error;
+  return absl::ParseTime("%Y-%m-%dT%H:%M:%E*S%Ez", timestamp, &t, &error) ? t : absl::UnixEpoch();
 }
 
 namespace {
@@ -508,11 +535,12 @@ absl::StatusOr<int64_t> Store::InsertCluster(Tx& tx, const ClusterRecord& c) {
   auto changes = tx.Execute(
       "INSERT INTO clusters (subscription_id, resource_group, name, location, agent_count, vm_size, ssl, "
       "networking, lb_type, lb_subnet, state, created_by_workspace, fe_port, fe_pid, fe_start_time, "
-      "scoring_endpoint, created, kind, port, dns_name_label) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, ?, ?, ?, ?)",
+      "scoring_endpoint, created, kind, port, dns_name_label, access_log, kubernetes) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, ?, ?, ?, ?, ?, ?)",
       {c.subscription_id, c.resource_group, c.name, c.location, c.agent_count, c.vm_size, SslToValue(c.ssl),
        NetworkingToValue(c.networking), c.load_balancer_type, c.load_balancer_subnet, c.state,
-       c.created_by_workspace, c.scoring_endpoint, c.created, c.kind, c.port, c.dns_name_label});
+       c.created_by_workspace, c.scoring_endpoint, c.created, c.kind, c.port, c.dns_name_label,
+       int64_t{c.access_log ? 1 : 0}, KubernetesToValue(c.kubernetes)});
   if (!changes.ok()) return changes.status();
   return tx.LastInsertId();
 }
@@ -521,10 +549,11 @@ absl::Status Store::UpdateCluster(Tx& tx, const ClusterRecord& c) {
   return Changed(tx.Execute(
       "UPDATE clusters SET location = ?, agent_count = ?, vm_size = ?, ssl = ?, networking = ?, lb_type = ?, "
       "lb_subnet = ?, state = ?, created_by_workspace = ?, scoring_endpoint = ?, route_generation = ?, port = ?, "
-      "dns_name_label = ? WHERE id = ?",
+      "dns_name_label = ?, access_log = ?, kubernetes = ? WHERE id = ?",
       {c.location, c.agent_count, c.vm_size, SslToValue(c.ssl), NetworkingToValue(c.networking),
        c.load_balancer_type, c.load_balancer_subnet, c.state, c.created_by_workspace, c.scoring_endpoint,
-       c.route_generation, c.port, c.dns_name_label, c.id}));
+       c.route_generation, c.port, c.dns_name_label, int64_t{c.access_log ? 1 : 0}, KubernetesToValue(c.kubernetes),
+       c.id}));
 }
 
 absl::Status Store::DeleteCluster(Tx& tx, int64_t id) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "amlcore/compute.h"
 #include "domain/compute_wire.h"
 #include "domain/data_wire.h"
@@ -65,8 +66,12 @@ struct ClusterRecord {
   std::string kind = ClusterKind::kAks;
   int64_t port = 0;              // the port its router must listen on (a local service's); 0: any, then kept
   std::string dns_name_label;    // a container group's ACI DNS name label
+  bool access_log = false;       // its router logs every request
+  // A Kubernetes cluster attached through a kubeconfig context: Kubernetes runs and schedules its workloads.
+  std::optional<domain::KubernetesTarget> kubernetes;
 
   bool is_container_group() const { return kind == ClusterKind::kContainerGroup; }
+  bool is_kubernetes() const { return kubernetes.has_value(); }
   std::string resource_id() const;
 };
 
@@ -217,7 +222,10 @@ struct DatasetRecord {
   std::string created;
 };
 
+// Timestamps as stored: RFC 3339 in UTC with microseconds.
 std::string NowTimestamp();
+// A stored timestamp as a time; the Unix epoch when it does not parse.
+absl::Time ParseTimestamp(absl::string_view timestamp);
 
 // A key that signs service tokens (ES256). Times are seconds since the epoch.
 struct SigningKeyRecord {

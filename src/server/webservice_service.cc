@@ -14,6 +14,7 @@
 #include "domain/endpoint_rules.h"
 #include "domain/service_rules.h"
 #include "domain/vm_sizes.h"
+#include "server/cluster_controller.h"
 #include "server/model_service.h"
 
 namespace amlcore::server {
@@ -757,7 +758,7 @@ absl::StatusOr<json::bj::object> WebserviceService::RegenerateKey(const Workspac
 }
 
 absl::StatusOr<std::string> WebserviceService::Logs(const WorkspaceKey& key, const std::string& name, int64_t tail,
-                                                    bool init, const std::string& version_name) {
+                                                    bool init, const std::string& version_name, bool all_replicas) {
   ServiceRecord service;
   ServiceVersionRecord version;
   std::optional<ClusterRecord> cluster;
@@ -801,19 +802,34 @@ absl::StatusOr<std::string> WebserviceService::Logs(const WorkspaceKey& key, con
   if (!status.ok()) return status;
   if (!cluster) return absl::NotFoundError("The service's cluster no longer exists.");
 
-  backend::LogContent replica;
-  auto read = backend_.workloads->ReadLog(backend::ClusterRef{cluster->id, cluster->resource_id()},
-                                          WorkloadKeyOf(service, version),
-                                          backend::LogRequest{.tail = tail, .startup = init});
-  if (read.ok()) replica = std::move(*read);
+  std::vector<backend::LogContent> replicas;
+  auto read = backend_.workloads->ReadLogs(
+      ClusterRefOf(*cluster), WorkloadKeyOf(service, version),
+      backend::LogRequest{.tail = tail, .startup = init, .all_replicas = all_replicas});
+  if (read.ok()) replicas = std::move(*read);
+  std::string out;
   if (init) {
-    std::string out = "Deployment log:\n";
+    out = "Deployment log:\n";
     for (const auto& line : deploy_log) absl::StrAppend(&out, line.time, " ", line.message, "\n");
-    if (!replica.replica.empty()) absl::StrAppend(&out, "\nStart-up of replica ", replica.replica, ":\n", replica.text);
-    return out;
+  } else if (replicas.empty()) {
+    return absl::StrCat("No replica of service ", service.name, " has started yet.\n");
   }
-  if (replica.replica.empty()) return absl::StrCat("No replica of service ", service.name, " has started yet.\n");
-  return replica.text;
+  // A version with several replicas has each log under a line that names its replica (azureml shows one pod
+  // without saying which); a lone replica's log is as it is, num_lines lines, unless all were asked for.
+  bool named = init || all_replicas || (!replicas.empty() && replicas.front().version_replicas > 1);
+  for (const auto& replica : replicas) {
+    if (named) {
+      absl::StrAppend(&out, out.empty() ? "" : "\n", init ? "Start-up of replica " : "Replica ", replica.replica,
+                      " (", replica.state,
+                      !all_replicas && replica.version_replicas > 1
+                          ? absl::StrCat(", 1 of ", replica.version_replicas, "; all_replicas=True shows every one")
+                          : "",
+                      "):\n");
+    }
+    absl::StrAppend(&out, replica.text);
+    if (!out.empty() && out.back() != '\n' && replicas.size() > 1) out.push_back('\n');
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<std::string>> WebserviceService::ServicesUsingModel(Tx& tx, int64_t workspace_id,

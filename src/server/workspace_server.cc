@@ -10,6 +10,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "amlcore/version.h"
+#include "backend/cluster_dispatch.h"
+#include "backend/kubernetes/kubernetes_backend.h"
 #include "backend/local/local_backend.h"
 #include "common/blob_store.h"
 #include "common/crypto.h"
@@ -17,6 +20,7 @@
 #include "common/files.h"
 #include "common/http_server.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/process.h"
 #include "server/change_notifier.h"
 #include "server/cluster_controller.h"
@@ -44,6 +48,8 @@ struct WorkspaceServer::Impl {
   std::unique_ptr<Store> store;
   std::unique_ptr<BlobStore> blobs;
   std::unique_ptr<backend::local::LocalBackend> local;
+  std::unique_ptr<kubernetes::KubernetesBackend> kubernetes;
+  std::unique_ptr<backend::ClusterDispatch> dispatch;
   backend::Backend backend;
   std::unique_ptr<ChangeNotifier> notifier;
   std::unique_ptr<ControllerQueue> controllers;
@@ -106,8 +112,7 @@ struct WorkspaceServer::Impl {
     if (!read.ok()) return;
     BlobStore::Collected collected = blobs->CollectGarbage(referenced, options.blob_grace);
     if (collected.blobs > 0) {
-      std::fprintf(stderr, "amlcored: removed %lld unused blobs (%lld bytes)\n",
-                   static_cast<long long>(collected.blobs), static_cast<long long>(collected.bytes));
+      logging::Info(absl::StrCat("removed ", collected.blobs, " unused blobs (", collected.bytes, " bytes)"));
     }
   }
 
@@ -123,7 +128,7 @@ struct WorkspaceServer::Impl {
       lock.unlock();
       // Rotated or expired token keys reach the routers through the cluster reconciles below.
       if (auto changed = tokens->Maintain(); !changed.ok()) {
-        std::fprintf(stderr, "amlcored: token keys: %s\n", changed.status().ToString().c_str());
+        logging::Error(absl::StrCat("token keys: ", changed.status().ToString()));
       }
       if (std::chrono::steady_clock::now() >= next_collection) {
         CollectBlobs();
@@ -166,7 +171,7 @@ std::vector<std::string> PrepareReplicaPythonPath(const std::string& home) {
   namespace fs = std::filesystem;
   std::string package = FindPythonPackage();
   if (package.empty()) {
-    std::fprintf(stderr, "amlcored: the amlcore Python package was not found; replicas cannot import amlcore\n");
+    logging::Warning("the amlcore Python package was not found; replicas cannot import amlcore");
     return {};
   }
   fs::path dir = fs::path(home) / "runtime" / "python";
@@ -280,7 +285,11 @@ absl::StatusOr<std::unique_ptr<WorkspaceServer>> WorkspaceServer::Start(Workspac
         .offline_environments = impl->options.offline_environments,
         .python_path = PrepareReplicaPythonPath(home),
         .blobs = impl->blobs.get()});
-    impl->backend = impl->local->seams();
+    impl->kubernetes = std::make_unique<kubernetes::KubernetesBackend>(kubernetes::KubernetesBackendOptions{
+        .blobs = impl->blobs.get(), .default_image = absl::StrCat("amlcore/runtime:", kVersion)});
+    impl->dispatch = std::make_unique<backend::ClusterDispatch>(impl->local->seams(), impl->kubernetes.get(),
+                                                                impl->kubernetes.get());
+    impl->backend = impl->dispatch->seams();
   }
   impl->notifier = std::make_unique<ChangeNotifier>();
   impl->controllers = std::make_unique<ControllerQueue>(impl->options.operation_threads);

@@ -179,19 +179,37 @@ absl::StatusOr<LocalBackend::Address> LocalBackend::FrontEndAddress(const Cluste
   return Address{static_cast<uint16_t>(info->port), std::string(absl::StripAsciiWhitespace(*token))};
 }
 
-absl::StatusOr<std::string> LocalBackend::Admin(const ClusterRef& cluster, const std::string& method,
-                                                const std::string& path, const std::string& body,
-                                                std::chrono::milliseconds timeout) {
-  auto address = FrontEndAddress(cluster);
-  if (!address.ok()) return address.status();
-  http::Client client("127.0.0.1", address->port);
+absl::StatusOr<std::string> FrontEndAdmin(const std::string& host, uint16_t port, const std::string& token,
+                                          const std::string& method, const std::string& path, const std::string& body,
+                                          std::chrono::milliseconds timeout) {
+  http::Client client(host, port);
   http::Request request{.method = method, .target = path, .body = body};
-  request.headers.Set("Authorization", absl::StrCat("Bearer ", address->token));
+  request.headers.Set("Authorization", absl::StrCat("Bearer ", token));
   request.headers.Set("Content-Type", "application/json");
   auto response = client.Send(std::move(request), {.timeout = timeout});
   if (!response.ok()) return response.status();
   if (response->status != 200) return StatusFromHttpError(response->status, response->body, "");
   return std::move(response->body);
+}
+
+absl::StatusOr<bool> ProbeFrontEnd(const std::string& host, uint16_t port, const std::string& token,
+                                   absl::string_view endpoint, absl::string_view version) {
+  http::Client client(host, port);
+  http::Request request{.method = "GET", .target = absl::StrCat("/api/v1/service/", endpoint, "/swagger.json")};
+  // Pinned, so that the probe reaches the version being deployed whatever its share of traffic.
+  request.headers.Set("azureml-model-deployment", version);
+  // swagger.json is as private as the service; the cluster's admin token opens it for this probe.
+  request.headers.Set("Authorization", absl::StrCat("Bearer ", token));
+  auto response = client.Send(std::move(request), {.timeout = 2s});
+  return response.ok() && response->status == 200;
+}
+
+absl::StatusOr<std::string> LocalBackend::Admin(const ClusterRef& cluster, const std::string& method,
+                                                const std::string& path, const std::string& body,
+                                                std::chrono::milliseconds timeout) {
+  auto address = FrontEndAddress(cluster);
+  if (!address.ok()) return address.status();
+  return FrontEndAdmin("127.0.0.1", address->port, address->token, method, path, body, timeout);
 }
 
 bool LocalBackend::StopProcess(const ProcessId& process, ClusterProgress& progress) {
@@ -376,36 +394,39 @@ absl::StatusOr<std::vector<domain::VersionObservation>> LocalBackend::ObserveVer
   return std::move(report->workloads);
 }
 
-absl::StatusOr<LogContent> LocalBackend::ReadLog(const ClusterRef& cluster, const domain::WorkloadKey& key,
-                                                 const LogRequest& request) {
+absl::StatusOr<std::vector<LogContent>> LocalBackend::ReadLogs(const ClusterRef& cluster,
+                                                               const domain::WorkloadKey& key,
+                                                               const LogRequest& request) {
   auto versions = ObserveVersions(cluster);
   if (!versions.ok()) return versions.status();
   const domain::VersionObservation* version = nullptr;
   for (const auto& v : *versions) {
     if (v.key == key) version = &v;
   }
-  LogContent out;
+  std::vector<LogContent> out;
   if (version == nullptr) return out;
-  // Prefer a ready replica of the current revision; else any, so that a crashed one's log is readable.
-  const domain::ReplicaObservation* chosen = nullptr;
-  auto rank = [&](const domain::ReplicaObservation& r) {
-    return (r.revision == version->revision ? 2 : 0) + (r.state == domain::ReplicaState::kReady ? 1 : 0);
+  // Best first: a ready replica of the current revision; else any, so that a crashed one's log is readable.
+  std::vector<const domain::ReplicaObservation*> replicas;
+  for (const auto& r : version->replicas) replicas.push_back(&r);
+  auto rank = [&](const domain::ReplicaObservation* r) {
+    return (r->revision == version->revision ? 2 : 0) + (r->state == domain::ReplicaState::kReady ? 1 : 0);
   };
-  for (const auto& r : version->replicas) {
-    if (chosen == nullptr || rank(r) > rank(*chosen)) chosen = &r;
+  std::stable_sort(replicas.begin(), replicas.end(), [&](auto* a, auto* b) { return rank(a) > rank(b); });
+  if (!request.all_replicas && replicas.size() > 1) replicas.resize(1);
+  for (const domain::ReplicaObservation* replica : replicas) {
+    std::string directory =
+        absl::StrCat(ReplicasDirectory(ClusterDirectory(options_.home, cluster.id)), "/", replica->id);
+    std::string current = absl::StrCat(directory, "/", kReplicaLogFile);
+    std::string previous = absl::StrCat(directory, "/", kReplicaPreviousLogFile);
+    bool use_previous = (!NonEmptyFile(current) || replica->state == domain::ReplicaState::kWaiting) &&
+                        NonEmptyFile(previous);
+    std::string path = use_previous ? previous : current;
+    constexpr int64_t kMaxBytes = 16 << 20;
+    out.push_back(LogContent{replica->id, replica->state,
+                             request.startup ? StartupOfFile(path, std::max<int64_t>(request.tail, 1), kMaxBytes)
+                                             : TailOfFile(path, request.tail, kMaxBytes),
+                             static_cast<int64_t>(version->replicas.size())});
   }
-  if (chosen == nullptr) return out;
-  out.replica = chosen->id;
-  std::string directory =
-      absl::StrCat(ReplicasDirectory(ClusterDirectory(options_.home, cluster.id)), "/", chosen->id);
-  std::string current = absl::StrCat(directory, "/", kReplicaLogFile);
-  std::string previous = absl::StrCat(directory, "/", kReplicaPreviousLogFile);
-  bool use_previous = (!NonEmptyFile(current) || chosen->state == domain::ReplicaState::kWaiting) &&
-                      NonEmptyFile(previous);
-  std::string path = use_previous ? previous : current;
-  constexpr int64_t kMaxBytes = 16 << 20;
-  out.text = request.startup ? StartupOfFile(path, std::max<int64_t>(request.tail, 1), kMaxBytes)
-                             : TailOfFile(path, request.tail, kMaxBytes);
   return out;
 }
 
@@ -425,14 +446,7 @@ absl::StatusOr<bool> LocalBackend::Probe(const ClusterRef& cluster, absl::string
                                          absl::string_view version) {
   auto address = FrontEndAddress(cluster);
   if (!address.ok()) return address.status();
-  http::Client client("127.0.0.1", address->port);
-  http::Request request{.method = "GET", .target = absl::StrCat("/api/v1/service/", endpoint, "/swagger.json")};
-  // Pinned, so that the probe reaches the version being deployed whatever its share of traffic.
-  request.headers.Set("azureml-model-deployment", version);
-  // swagger.json is as private as the service; the cluster's admin token opens it for this probe.
-  request.headers.Set("Authorization", absl::StrCat("Bearer ", address->token));
-  auto response = client.Send(std::move(request), {.timeout = 2s});
-  return response.ok() && response->status == 200;
+  return ProbeFrontEnd("127.0.0.1", address->port, address->token, endpoint, version);
 }
 
 EnvironmentBuild LocalBackend::EnsureEnvironment(const Environment& environment, const std::string& hash) {

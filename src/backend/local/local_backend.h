@@ -22,6 +22,15 @@ namespace amlcore::backend::local {
 
 class EnvironmentBuilder;
 
+// The admin interface of a front end (amlcore-fe, which both backends run) at host:port, with its admin token:
+// the answer's body, or the error it answered.
+absl::StatusOr<std::string> FrontEndAdmin(const std::string& host, uint16_t port, const std::string& token,
+                                          const std::string& method, const std::string& path, const std::string& body,
+                                          std::chrono::milliseconds timeout);
+// Whether a request for `version` of `endpoint` through the front end at host:port reaches a ready replica.
+absl::StatusOr<bool> ProbeFrontEnd(const std::string& host, uint16_t port, const std::string& token,
+                                   absl::string_view endpoint, absl::string_view version);
+
 struct LocalBackendOptions {
   std::string home;
   std::string frontend_program;          // amlcore-fe
@@ -45,8 +54,8 @@ class LocalBackend : public WorkloadBackend, public Router, public ArtifactStore
   absl::Status ApplyVersion(const ClusterRef& cluster, const domain::WorkloadSpec& spec) override;
   absl::Status DeleteVersion(const ClusterRef& cluster, const domain::WorkloadKey& key) override;
   absl::StatusOr<std::vector<domain::VersionObservation>> ObserveVersions(const ClusterRef& cluster) override;
-  absl::StatusOr<LogContent> ReadLog(const ClusterRef& cluster, const domain::WorkloadKey& key,
-                                     const LogRequest& request) override;
+  absl::StatusOr<std::vector<LogContent>> ReadLogs(const ClusterRef& cluster, const domain::WorkloadKey& key,
+                                                   const LogRequest& request) override;
 
   // Router
   absl::Status ApplyRoutes(const ClusterRef& cluster, const domain::RouteTable& table) override;

@@ -1,0 +1,300 @@
+"""The Kubernetes backend against the Kubernetes API server double (tests/k8s_double): the article's attach and
+deploy code, run unchanged but for its imports, with kubectl, Debian's python3-kubernetes and Kubernetes'
+published schemas checking what amlcore wrote. With AMLCORE_TEST_KUBECONFIG pointing at a real cluster's
+kubeconfig (and AMLCORE_TEST_KUBE_CONTEXT naming its context), the same tests run against that cluster instead:
+its nodes must pull the runtime image named by AMLCORE_TEST_IMAGE (see docker/README.md)."""
+
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import joblib
+import pytest
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import Ridge
+
+from amlcore import Environment, Model, Workspace
+from amlcore.compute import AksCompute, ComputeTarget
+from amlcore.conda_dependencies import CondaDependencies
+from amlcore.exceptions import ComputeTargetException, WebserviceException
+from amlcore.model import InferenceConfig
+from amlcore.webservice import AksWebservice, Webservice
+from services import get, post
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DIABETES_SOURCE = os.path.join(ROOT, "examples", "python", "diabetes")
+X, Y = load_diabetes(return_X_y=True)
+SAMPLE = json.dumps({"data": [X[0].tolist()]})
+KUBECTL = shutil.which("kubectl")
+NAMESPACE = "azureml"
+
+
+def wait_for(what, check, timeout=120.0, interval=0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail("timed out waiting for " + what)
+        time.sleep(interval)
+
+
+class Cluster:
+    """The double (or a real cluster), reached through a kubeconfig whose context is named `myaks`."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.pid = None
+        real = os.environ.get("AMLCORE_TEST_KUBECONFIG")
+        if real:
+            self.kubeconfig = real
+            self.context = os.environ.get("AMLCORE_TEST_KUBE_CONTEXT", "myaks")
+            self.double = False
+            return
+        import amlcore
+        # The runtime image as the double runs it: amlcore's programs from the installed package, on the host.
+        image = os.path.join(tmp, "image")
+        os.makedirs(os.path.join(image, "bin"))
+        package_bin = os.path.join(os.path.dirname(amlcore.__file__), "bin")
+        for program in ("amlcore-score", "amlcore-fe"):
+            os.symlink(os.path.join(package_bin, program), os.path.join(image, "bin", program))
+        self.kubeconfig = os.path.join(tmp, "kubeconfig")
+        self.context = "myaks"
+        self.double = True
+        out = subprocess.run([os.path.join(ROOT, "scripts", "k8s-double.sh"), "--kubeconfig", self.kubeconfig,
+                              "--state-dir", os.path.join(tmp, "state"), "--image", "amlcore/runtime=" + image,
+                              "--backoff-base", "1", "--exit-with", str(os.getpid())],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120, text=True)
+        assert out.returncode == 0, out.stderr
+        self.pid = int(out.stdout.strip())
+
+    def kubectl(self, *args, check=True, timeout=120):
+        r = subprocess.run([KUBECTL, "--kubeconfig", self.kubeconfig, "--context", self.context] + list(args),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+        if check:
+            assert r.returncode == 0, "kubectl {} failed: {}{}".format(" ".join(args), r.stdout, r.stderr)
+        return r
+
+    def get_json(self, *args):
+        return json.loads(self.kubectl("get", "-o", "json", *args).stdout)
+
+    def double_api(self, method, path, body=None):
+        """The double's own endpoints (what clients wrote, permissions to deny), with the kubeconfig's token."""
+        import ssl
+        import urllib.request
+        import yaml
+        with open(self.kubeconfig) as f:
+            config = yaml.safe_load(f)
+        cluster = config["clusters"][0]["cluster"]
+        token = [u for u in config["users"] if "token" in u["user"]][0]["user"]["token"]
+        context = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+        request = urllib.request.Request(cluster["server"] + path, method=method,
+                                         data=None if body is None else json.dumps(body).encode())
+        request.add_header("Authorization", "Bearer " + token)
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, context=context, timeout=60) as r:
+            return json.loads(r.read() or b"null")
+
+    def stop(self):
+        if self.pid:
+            subprocess.run(["kill", str(self.pid)])
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    if KUBECTL is None:
+        pytest.skip("needs kubectl")
+    c = Cluster(str(tmp_path_factory.mktemp("kubernetes")))
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def kube_ws(home, cluster, monkeypatch):
+    """A workspace whose server reads the cluster's kubeconfig (KUBECONFIG, as after az aks get-credentials)."""
+    monkeypatch.setenv("KUBECONFIG", cluster.kubeconfig)
+    return Workspace.create("kube-ws", exist_ok=True, resource_group="rg")
+
+
+def attach(ws, cluster, name="myaks", **settings):
+    # The article's code: attach the cluster az aks get-credentials made a context for. A real cluster may name
+    # its context otherwise, and needs an image its nodes can pull (AMLCORE_TEST_IMAGE).
+    if not cluster.double:
+        settings.setdefault("context", cluster.context)
+        if os.environ.get("AMLCORE_TEST_IMAGE"):
+            settings.setdefault("image", os.environ["AMLCORE_TEST_IMAGE"])
+    attach_config = AksCompute.attach_configuration(resource_group="rg", cluster_name="myaks", **settings)
+    aks_target = ComputeTarget.attach(ws, name, attach_config)
+    aks_target.wait_for_completion(show_output=True)
+    return aks_target
+
+
+def diabetes_model(ws, tmp_path):
+    path = tmp_path / "sklearn_regression_model.pkl"
+    joblib.dump(Ridge().fit(X, Y), path)
+    return Model.register(ws, str(path), "diabetes", tags={"area": "health"})
+
+
+def amlcore_writes(cluster):
+    """Every object amlcore wrote to the double, as the double stored it."""
+    items = cluster.double_api("GET", "/_double/writes")["items"]
+    return [w["object"] for w in items
+            if "delete" not in w.get("verb", "") and isinstance(w.get("object"), dict) and
+            w["object"].get("metadata", {}).get("labels", {}).get("app.kubernetes.io/managed-by") == "amlcore"]
+
+
+def test_the_article_attaches_deploys_scores_updates_and_deletes(kube_ws, cluster, home, tmp_path, capsys):
+    ws = kube_ws
+    aks_target = attach(ws, cluster)
+    out = capsys.readouterr().out
+    assert 'Provisioning operation finished, operation "Succeeded"' in out
+    assert aks_target.provisioning_state == "Succeeded" and aks_target.is_attached
+    assert aks_target.scoring_endpoint.startswith("http://")
+    router = cluster.get_json("deployment", "amlcore-router", "-n", NAMESPACE)
+    assert router["status"]["availableReplicas"] >= 1
+
+    model = diabetes_model(ws, tmp_path)
+    env = Environment("sklearn-env")
+    env.python.conda_dependencies = CondaDependencies.create(pip_packages=["scikit-learn", "joblib"])
+    inference_config = InferenceConfig(entry_script="score.py", source_directory=DIABETES_SOURCE, environment=env)
+    deployment_config = AksWebservice.deploy_configuration(cpu_cores=0.5, memory_gb=0.5)
+    service = Model.deploy(ws, "diabetes", [model], inference_config, deployment_config, aks_target)
+    service.wait_for_deployment(show_output=True)
+    assert service.state == "Healthy", service.get_logs()
+    assert service.scoring_uri == aks_target.scoring_endpoint + "/api/v1/service/diabetes/score"
+
+    prediction = service.run(SAMPLE)
+    assert abs(prediction[0] - Ridge().fit(X, Y).predict(X[:1])[0]) < 1e-6
+    primary, _ = service.get_keys()
+    status, body, _ = post(service.scoring_uri, SAMPLE, primary)
+    assert status == 200, body
+    assert post(service.scoring_uri, SAMPLE)[0] == 401
+    assert get(aks_target.scoring_endpoint + "/")[0] == 200
+
+    # What Kubernetes itself says, through kubectl.
+    deployments = cluster.get_json("deployments", "-n", NAMESPACE, "-l", "amlcore.io/endpoint=diabetes")["items"]
+    assert len(deployments) == 1
+    name = deployments[0]["metadata"]["name"]
+    assert deployments[0]["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    scoring = deployments[0]["spec"]["template"]["spec"]["containers"][0]
+    assert scoring["resources"]["requests"] == {"cpu": "500m", "memory": "512Mi"}
+    assert "rolled out" in cluster.kubectl("rollout", "status", "deployment/" + name, "-n", NAMESPACE,
+                                           "--timeout=60s").stdout
+    assert cluster.get_json("service", name, "-n", NAMESPACE)["spec"]["type"] == "ClusterIP"
+    assert "Fetched the source snapshot and 1 model file" in cluster.kubectl(
+        "logs", "deployment/" + name, "-c", "fetch-artifacts", "-n", NAMESPACE).stdout
+    described = cluster.kubectl("describe", "pods", "-l", "amlcore.io/endpoint=diabetes", "-n", NAMESPACE).stdout
+    assert "fetch-artifacts:" in described and "scoring:" in described and "Ready" in described
+    assert cluster.kubectl("get", "pods", "-l", "amlcore.io/endpoint=diabetes", "-n", NAMESPACE,
+                           "--no-headers").stdout.startswith(name + "-")
+
+    # A rolling update to two replicas, and the logs of the one that shows the service.
+    service.update(num_replicas=2)
+    service.wait_for_deployment()
+    assert service.state == "Healthy"
+    assert cluster.get_json("deployment", name, "-n", NAMESPACE)["spec"]["replicas"] == 2
+    assert service.run(SAMPLE) == prediction
+    logs = service.get_logs()
+    assert "1 of 2" in logs and "diabetes" in logs, logs
+
+    # Scoring goes on while the workspace server is down, and after its router restarted meanwhile: the router
+    # reads its routes, keys and replicas from the cluster.
+    os.kill(home.server_pid(), signal.SIGKILL)
+    assert post(service.scoring_uri, SAMPLE, primary)[0] == 200
+    cluster.kubectl("delete", "pods", "-l", "app.kubernetes.io/component=router", "-n", NAMESPACE, "--wait=false")
+    def served():
+        try:
+            return post(service.scoring_uri, SAMPLE, primary)[0] == 200
+        except OSError:  # no router listens for a moment
+            return False
+    wait_for("the new router to serve", served)
+    assert post(service.scoring_uri, SAMPLE)[0] == 401
+    # The next SDK call starts a new server, which finds the service as it runs.
+    again = Webservice(ws, "diabetes")
+    assert again.state == "Healthy" and again.run(SAMPLE) == prediction
+
+    if cluster.double:
+        written = amlcore_writes(cluster)
+        kinds = {o.get("kind") for o in written}
+        assert {"Deployment", "Service", "Secret", "ConfigMap", "ServiceAccount", "Role", "RoleBinding"} <= kinds
+        # Every manifest amlcore wrote validates against Kubernetes' published schemas.
+        manifests = tmp_path / "written.json"
+        manifests.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": written}))
+        r = subprocess.run([os.path.join(ROOT, "scripts", "validate-manifests.sh"), str(manifests)],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+        assert r.returncode == 0, r.stdout
+        # Debian's python3-kubernetes reads back every object amlcore wrote through its typed models.
+        from kubernetes import client, config
+        api = config.new_client_from_config(config_file=cluster.kubeconfig, context=cluster.context)
+        core, apps, rbac = client.CoreV1Api(api), client.AppsV1Api(api), client.RbacAuthorizationV1Api(api)
+        readers = {"Deployment": apps.read_namespaced_deployment, "Service": core.read_namespaced_service,
+                   "Secret": core.read_namespaced_secret, "ConfigMap": core.read_namespaced_config_map,
+                   "ServiceAccount": core.read_namespaced_service_account, "Role": rbac.read_namespaced_role,
+                   "RoleBinding": rbac.read_namespaced_role_binding, "Namespace": None}
+        for o in written:
+            read = readers.get(o["kind"])
+            if read is None:
+                continue
+            md = o["metadata"]
+            try:
+                back = read(md["name"], md["namespace"])
+            except client.exceptions.ApiException as e:
+                assert e.status == 404  # deleted since (a replaced blob, a scaled-away object)
+                continue
+            assert back.metadata.labels["app.kubernetes.io/managed-by"] == "amlcore"
+
+    service.delete()
+    wait_for("the version's objects to go", lambda: not cluster.get_json(
+        "deployments,services", "-n", NAMESPACE, "-l", "amlcore.io/endpoint=diabetes")["items"])
+    # Detaching removes nothing from the cluster: the router stays.
+    aks_target.detach()
+    assert cluster.get_json("deployment", "amlcore-router", "-n", NAMESPACE)["metadata"]["name"] == "amlcore-router"
+
+
+def test_attach_names_what_is_missing(kube_ws, cluster):
+    ws = kube_ws
+    with pytest.raises(ComputeTargetException) as e:
+        ComputeTarget.attach(ws, "nosuch", AksCompute.attach_configuration(resource_group="rg", cluster_name="nosuch"))
+    assert "nosuch" in str(e.value) and "az aks get-credentials" in str(e.value)
+    with pytest.raises(ComputeTargetException) as e:
+        AksCompute.attach_configuration(resource_group="rg", cluster_name="myaks", namespace="Bad_NS")
+    assert "is not a Kubernetes namespace name" in str(e.value)
+    if not cluster.double:
+        return
+    # Permissions: the user may not create Deployments in the namespace asked for.
+    rule = {"verb": "create", "group": "apps", "resource": "deployments", "namespace": "locked"}
+    cluster.double_api("POST", "/_double/deny", rule)
+    try:
+        with pytest.raises(ComputeTargetException) as e:
+            attach(ws, cluster, "locked", namespace="locked")
+        assert "may not create deployments.apps in namespace locked" in str(e.value)
+    finally:
+        cluster.double_api("DELETE", "/_double/deny", rule)
+
+
+def test_a_failing_init_fails_the_deployment_with_its_log_and_delete_of_an_attached_cluster_is_refused(
+        kube_ws, cluster, tmp_path):
+    ws = kube_ws
+    aks_target = attach(ws, cluster, "crashy")
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "score.py").write_text("def init():\n    raise RuntimeError('no model for you')\n\n"
+                                     "def run(data):\n    return data\n")
+    config = InferenceConfig(entry_script="score.py", source_directory=str(source))
+    service = Model.deploy(ws, "crashy", [], config, AksWebservice.deploy_configuration(cpu_cores=0.1,
+                                                                                       memory_gb=0.25), aks_target)
+    with pytest.raises(WebserviceException) as e:
+        service.wait_for_deployment()
+    message = str(e.value)
+    assert "UserScriptInitFailed" in message and "no model for you" in message, message
+    service.delete()
+    with pytest.raises(ComputeTargetException) as e:
+        aks_target.delete()
+    assert "attached" in str(e.value)
+    aks_target.detach()
