@@ -35,6 +35,7 @@
 #include "domain/workload.h"
 #include "frontend/dispatcher.h"
 #include "backend/kubernetes/kubeconfig.h"
+#include "backend/kubernetes/manifests.h"
 #include "frontend/kubernetes_replicas.h"
 #include "frontend/supervisor.h"
 #include "frontend/token_gate.h"
@@ -740,7 +741,9 @@ struct FrontEnd::Impl {
         std::lock_guard guard(mu);
         auto found = workloads.find(w.key.Name());
         changed = found == workloads.end() || found->second.revision != w.revision || found->second.count != w.count ||
-                  found->second.max_concurrent_requests != w.max_concurrent_requests;
+                  found->second.max_concurrent_requests != w.max_concurrent_requests ||
+                  found->second.allowed != w.allowed || json::EncodeText(found->second.autoscale) !=
+                  json::EncodeText(w.autoscale);
       }
       if (changed) PutWorkload(std::move(w));
     }
@@ -849,8 +852,9 @@ absl::StatusOr<std::unique_ptr<FrontEnd>> FrontEnd::StartInKubernetes(std::uniqu
   auto context = kubernetes::LoadInClusterContext();
   if (!context.ok()) return context.status();
   if (impl->options.namespace_name.empty()) impl->options.namespace_name = context->namespace_name;
-  auto client = kubernetes::KubeClient::Create(std::move(*context),
-                                               {.request_timeout = 5s, .retry = {.max_attempts = 2}});
+  auto client = kubernetes::KubeClient::Create(
+      std::move(*context),
+      {.request_timeout = 5s, .retry = {.max_attempts = 2}, .field_manager = kubernetes::kRouterFieldManager});
   if (!client.ok()) return client.status();
   impl->loop = std::make_unique<http::EventLoop>(impl->options.threads);
   impl->upstream = std::make_unique<http::UpstreamClient>(impl->loop.get());

@@ -1,5 +1,7 @@
 #include "frontend/kubernetes_replicas.h"
 
+#include <tuple>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -60,7 +62,17 @@ void KubernetesReplicas::Remove(const std::string& workload) {
 int64_t KubernetesReplicas::Desired(const std::string& workload) const {
   std::lock_guard lock(mu_);
   auto found = targets_.find(workload);
-  return found == targets_.end() ? -1 : found->second.spec.count;
+  if (found == targets_.end()) return -1;
+  auto scaled = scaled_.find(workload);
+  return scaled != scaled_.end() && !scaled->second.applied ? scaled->second.count : found->second.spec.count;
+}
+
+void KubernetesReplicas::Scale(const std::string& workload, int64_t count, int64_t wanted) {
+  std::lock_guard lock(mu_);
+  if (!targets_.contains(workload)) return;
+  Scaled& s = scaled_[workload];
+  if (s.count == count && s.wanted == wanted) return;
+  s = {count, wanted, false};
 }
 
 std::vector<domain::VersionObservation> KubernetesReplicas::Status() const {
@@ -107,6 +119,11 @@ absl::StatusOr<std::vector<backend::local::LocalWorkload>> KubernetesReplicas::W
     w.count = json::GetInt(Obj(d, "spec"), "replicas", 1);
     if (auto routing = json::ParseObject(Annotation(d, k8s::kRoutingAnnotation), "routing"); routing.ok()) {
       w.max_concurrent_requests = json::GetInt(*routing, "maxConcurrentRequests", 1);
+      if (const bj::object* autoscale = json::GetObject(*routing, "autoscale")) {
+        domain::AutoscaleSpec policy;
+        if (json::Decode(bj::value(*autoscale), &policy, "autoscale").ok()) w.autoscale = policy;
+        w.allowed = json::GetInt(*routing, "replicasAllowed");
+      }
     }
     out.push_back(std::move(w));
   }
@@ -114,6 +131,24 @@ absl::StatusOr<std::vector<backend::local::LocalWorkload>> KubernetesReplicas::W
 }
 
 absl::Status KubernetesReplicas::Refresh() {
+  std::vector<std::tuple<std::string, domain::WorkloadKey, Scaled>> to_scale;
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(scaled_, [&](const auto& item) { return !targets_.contains(item.first); });
+    for (const auto& [name, s] : scaled_) {
+      if (!s.applied) to_scale.emplace_back(name, targets_.at(name).spec.key, s);
+    }
+  }
+  for (const auto& [name, key, s] : to_scale) {
+    auto applied = client_->Apply(k8s::ScaleManifest(key, namespace_, s.count, s.wanted), {.force = true});
+    if (!applied.ok()) return applied.status();
+    std::lock_guard lock(mu_);
+    auto found = scaled_.find(name);
+    if (found != scaled_.end() && found->second.count == s.count && found->second.wanted == s.wanted) {
+      found->second.applied = true;
+      if (auto t = targets_.find(name); t != targets_.end()) t->second.spec.count = s.count;
+    }
+  }
   auto pods = client_->List("Pod", namespace_, {.label_selector = ScoringSelector()});
   if (!pods.ok()) return pods.status();
   std::map<std::string, domain::VersionObservation> observed;  // by workload name
@@ -148,6 +183,10 @@ absl::Status KubernetesReplicas::Refresh() {
       v.desired = target.spec.count;
       v.wanted = v.desired;
       v.required = v.desired;
+      if (target.spec.autoscale) {
+        if (auto s = scaled_.find(name); s != scaled_.end()) v.wanted = s->second.wanted;
+        v.required = std::min(v.desired, std::max<int64_t>(1, target.spec.autoscale->min_replicas));
+      }
       for (const auto& r : v.replicas) v.ready += r.state == domain::ReplicaState::kReady ? 1 : 0;
       status_.push_back(std::move(v));
       routed.emplace_back(target.dispatcher, ready[name]);

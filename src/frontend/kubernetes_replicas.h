@@ -25,8 +25,9 @@ class KubernetesReplicas final : public ReplicaRunner {
 
   void Put(VersionTarget target) override;
   void Remove(const std::string& workload) override;
-  // Replica counts are the workspace server's to set on Kubernetes (spec.replicas): nothing to do here.
-  void Scale(const std::string& workload, int64_t count, int64_t wanted) override {}
+  // Recorded here and applied to the Deployment (spec.replicas, and the wanted annotation the workspace server
+  // reads) by the next Refresh: the autoscaler's thread never waits for the API server.
+  void Scale(const std::string& workload, int64_t count, int64_t wanted) override;
   int64_t Desired(const std::string& workload) const override;
   std::vector<domain::VersionObservation> Status() const override;
   std::map<std::vector<std::string>, uint64_t> RestartCounts() const override;
@@ -37,7 +38,8 @@ class KubernetesReplicas final : public ReplicaRunner {
   absl::StatusOr<std::optional<domain::RouteTable>> NewerRoutes(int64_t current);
   // The versions amlcore's Deployments run, as workloads for the front end to Put.
   absl::StatusOr<std::vector<backend::local::LocalWorkload>> Workloads();
-  // Reads the pods and gives each version's dispatcher its ready ones.
+  // Applies the replica counts the autoscalers decided, then reads the pods and gives each version's dispatcher
+  // its ready ones.
   absl::Status Refresh();
 
  private:
@@ -45,6 +47,12 @@ class KubernetesReplicas final : public ReplicaRunner {
   const std::string namespace_;
   mutable std::mutex mu_;
   std::map<std::string, VersionTarget> targets_;  // by workload name
+  struct Scaled {
+    int64_t count = -1;  // decided, not yet applied: -1
+    int64_t wanted = 0;
+    bool applied = true;
+  };
+  std::map<std::string, Scaled> scaled_;  // autoscaled workloads, by name
   std::vector<domain::VersionObservation> status_;
   std::map<std::vector<std::string>, uint64_t> restarts_;
 };

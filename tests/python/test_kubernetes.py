@@ -298,3 +298,90 @@ def test_a_failing_init_fails_the_deployment_with_its_log_and_delete_of_an_attac
         aks_target.delete()
     assert "attached" in str(e.value)
     aks_target.detach()
+
+
+ECHO = """
+import json, time
+def init():
+    pass
+def run(raw):
+    data = json.loads(raw)
+    if data.get("sleep"):
+        time.sleep(data["sleep"])
+    return {"echo": data}
+"""
+
+VERSIONED = """
+import os
+def init():
+    global tag
+    root = os.environ["AZUREML_MODEL_DIR"]
+    tag = open(os.path.join(root, "tag.txt")).read()
+def run(raw):
+    return {"version": tag}
+"""
+
+
+def test_endpoint_versions_split_traffic_token_auth_and_autoscaling_on_kubernetes(kube_ws, cluster, tmp_path):
+    from amlcore.webservice import AksEndpoint
+    from services import Traffic, script_dir
+    import collections
+    ws = kube_ws
+    aks_target = attach(ws, cluster, "versions")
+
+    # Controlled rollout: two versions of an endpoint, their shares of traffic through the router in the cluster.
+    def model(tag):
+        path = tmp_path / "models" / tag / "tag.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(tag)
+        return Model.register(ws, model_path=str(path), model_name="tag-" + tag)
+    inference = InferenceConfig(entry_script="score.py", source_directory=script_dir(tmp_path, VERSIONED, "v"))
+    endpoint = Model.deploy(ws, "rollout-ep", [model("a")], inference, AksEndpoint.deploy_configuration(
+        cpu_cores=0.1, memory_gb=0.2, version_name="versiona", traffic_percentile=20), aks_target)
+    endpoint.wait_for_deployment()
+    endpoint.create_version(version_name="versionb", inference_config=inference, models=[model("b")],
+                            traffic_percentile=30)
+    endpoint.wait_for_deployment()
+    key = endpoint.get_keys()[0]
+    seen = collections.Counter()
+    for _ in range(200):
+        status, body, headers = post(endpoint.scoring_uri, "{}", key)
+        assert status == 200, body
+        seen[json.loads(body)["version"]] += 1
+        assert headers["azureml-model-deployment"] == "version" + json.loads(body)["version"]
+    assert 35 <= seen["b"] <= 85 and seen["a"] + seen["b"] == 200, seen
+    assert len(cluster.get_json("deployments", "-n", NAMESPACE, "-l", "amlcore.io/endpoint=rollout-ep")["items"]) == 2
+    endpoint.delete_version(version_name="versionb")
+    endpoint.wait_for_deployment()
+    wait_for("version b's Deployment to go", lambda: len(cluster.get_json(
+        "deployments", "-n", NAMESPACE, "-l", "amlcore.io/endpoint=rollout-ep")["items"]) == 1)
+
+    # Token authentication: the router checks the workspace's tokens offline, with the keys in its route table.
+    token_service = Model.deploy(ws, "token-svc", [], InferenceConfig(
+        entry_script="score.py", source_directory=script_dir(tmp_path, ECHO, "e")),
+        AksWebservice.deploy_configuration(cpu_cores=0.1, memory_gb=0.2, token_auth_enabled=True), aks_target)
+    token_service.wait_for_deployment()
+    token = token_service.get_access_token().access_token
+    assert post(token_service.scoring_uri, '{"n": 1}', token)[0] == 200
+    assert post(token_service.scoring_uri, '{"n": 1}', "not-a-token")[0] == 401
+
+    # Autoscaling: the router's autoscaler sets the Deployment's replicas as the load asks.
+    scaled = Model.deploy(ws, "scaled", [], InferenceConfig(
+        entry_script="score.py", source_directory=script_dir(tmp_path, ECHO, "s")),
+        AksWebservice.deploy_configuration(cpu_cores=0.1, memory_gb=0.2, autoscale_enabled=True,
+                                           autoscale_min_replicas=1, autoscale_max_replicas=3,
+                                           autoscale_refresh_seconds=1, autoscale_target_utilization=70,
+                                           max_request_wait_time=10000), aks_target)
+    scaled.wait_for_deployment()
+    [deployment] = cluster.get_json("deployments", "-n", NAMESPACE, "-l", "amlcore.io/endpoint=scaled")["items"]
+    name = deployment["metadata"]["name"]
+    with Traffic(scaled.scoring_uri, key=scaled.get_keys()[0], body=b'{"sleep": 0.2}', connections=4,
+                 max_seconds=90) as load:
+        wait_for("three ready replicas under load", lambda: cluster.get_json(
+            "deployment", name, "-n", NAMESPACE).get("status", {}).get("readyReplicas", 0) == 3, timeout=60)
+        load.wait_for(len(load.records) + 20)
+    assert load.failures() == []
+    assert cluster.get_json("deployment", name, "-n", NAMESPACE)["spec"]["replicas"] == 3
+    for service in (endpoint, token_service, scaled):
+        service.delete()
+    aks_target.detach()

@@ -463,6 +463,7 @@ absl::StatusOr<std::vector<domain::VersionObservation>> KubernetesBackend::Obser
   if (!pods.ok()) return pods.status();
 
   std::map<std::string, domain::VersionObservation> by_uid;
+  std::map<std::string, bool> rollout_complete;
   for (const auto& item : Arr(*deployments, "items")) {
     if (!item.is_object()) continue;
     const bj::object& d = item.as_object();
@@ -475,6 +476,20 @@ absl::StatusOr<std::vector<domain::VersionObservation>> KubernetesBackend::Obser
     v.wanted = v.desired;
     v.required = v.desired;
     v.removed = Deleting(d);
+    // An autoscaled version: what its router's autoscaler decided, and what its load asks for.
+    if (auto routing = json::ParseObject(Annotation(d, kRoutingAnnotation), "routing"); routing.ok()) {
+      if (const bj::object* autoscale = json::GetObject(*routing, "autoscale")) {
+        (void)absl::SimpleAtoi(Annotation(d, kWantedAnnotation), &v.wanted);
+        v.required = std::min(v.desired, std::max<int64_t>(1, json::GetInt(*autoscale, "minReplicas", 1)));
+      }
+    }
+    // kubectl's rollout rule: until the Deployment's controller has seen this spec, every replica runs the new
+    // template and no old one is left, the rollout is in progress whatever the pods say. (Availability is what
+    // the ready pods of the revision count.)
+    const bj::object& status = Obj(d, "status");
+    rollout_complete[Label(d, kWorkloadLabel)] =
+        json::GetInt(status, "observedGeneration") >= json::GetInt(Obj(d, "metadata"), "generation") &&
+        json::GetInt(status, "updatedReplicas") >= v.desired && json::GetInt(status, "replicas") <= v.desired;
   }
   std::set<std::string> seen_logs;
   for (const auto& item : Arr(*pods, "items")) {
@@ -518,7 +533,10 @@ absl::StatusOr<std::vector<domain::VersionObservation>> KubernetesBackend::Obser
     std::erase_if(c.crash_logs, [&](const auto& item) { return !seen_logs.contains(item.first); });
   }
   std::vector<domain::VersionObservation> out;
-  for (auto& [uid, v] : by_uid) out.push_back(std::move(v));
+  for (auto& [uid, v] : by_uid) {
+    if (!rollout_complete[uid]) v.ready = std::min(v.ready, std::max<int64_t>(0, v.required - 1));
+    out.push_back(std::move(v));
+  }
   return out;
 }
 

@@ -186,7 +186,11 @@ std::vector<bj::object> VersionManifests(const domain::WorkloadSpec& spec, const
 
   // What the router needs to know of the version besides its pods.
   bj::object routing{{"maxConcurrentRequests", spec.max_concurrent_requests}, {"replicas", spec.replicas}};
-  if (spec.autoscale) routing["autoscale"] = json::Encode(*spec.autoscale);
+  if (spec.autoscale) {
+    routing["autoscale"] = json::Encode(*spec.autoscale);
+    // Kubernetes schedules: the router may scale up to the maximum, and pods that fit no node wait.
+    routing["replicasAllowed"] = spec.autoscale->max_replicas;
+  }
   bj::object metadata = Metadata(name, options.namespace_name, labels);
   metadata["annotations"] = bj::object{{kWorkloadKeyAnnotation, json::EncodeText(key)},
                                        {kRevisionAnnotation, absl::StrCat(spec.revision)},
@@ -197,13 +201,15 @@ std::vector<bj::object> VersionManifests(const domain::WorkloadSpec& spec, const
       {"kind", "Deployment"},
       {"metadata", metadata},
       {"spec",
-       {{"replicas", spec.replicas},
-        {"selector", {{"matchLabels", VersionSelector(key)}}},
+       {{"selector", {{"matchLabels", VersionSelector(key)}}},
         // New replicas are ready before old ones go, as on amlcore's local backend.
         {"strategy", {{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxUnavailable", 0}, {"maxSurge", 1}}}}},
         {"progressDeadlineSeconds", 600},
         {"revisionHistoryLimit", 2},
         {"template", {{"metadata", std::move(template_metadata)}, {"spec", std::move(pod_spec)}}}}}};
+  // An autoscaled version's replica count is its router's to set (it owns spec.replicas); a new one starts
+  // with one replica, Kubernetes' default, and its router brings it to its minimum within a refresh period.
+  if (!spec.autoscale) deployment["spec"].as_object()["replicas"] = spec.replicas;
   bj::object service{
       {"apiVersion", "v1"},
       {"kind", "Service"},
@@ -221,7 +227,7 @@ std::vector<bj::object> RouterManifests(const RouterManifestOptions& options) {
   out.push_back(ServiceAccount(kRouterName, ns));
   out.push_back(Role(kRouterName, ns,
                      bj::array{Rule("", bj::array{"pods"}, bj::array{"get", "list", "watch"}),
-                               Rule("apps", bj::array{"deployments"}, bj::array{"get", "list", "watch"}),
+                               Rule("apps", bj::array{"deployments"}, bj::array{"get", "list", "watch", "patch"}),
                                Rule("apps", bj::array{"deployments/scale"}, bj::array{"get", "patch", "update"}),
                                bj::object{{"apiGroups", bj::array{""}},
                                           {"resources", bj::array{"secrets"}},
@@ -291,6 +297,17 @@ bj::object RoutesSecret(absl::string_view namespace_name, const domain::RouteTab
                     {"metadata", std::move(metadata)},
                     {"type", "Opaque"},
                     {"data", {{kRoutesKey, Base64Encode(json::EncodeText(table))}}}};
+}
+
+bj::object ScaleManifest(const domain::WorkloadKey& key, absl::string_view namespace_name, int64_t replicas,
+                         int64_t wanted) {
+  return bj::object{{"apiVersion", "apps/v1"},
+                    {"kind", "Deployment"},
+                    {"metadata",
+                     {{"name", VersionObjectName(key)},
+                      {"namespace", json::Bj(namespace_name)},
+                      {"annotations", {{kWantedAnnotation, absl::StrCat(wanted)}}}}},
+                    {"spec", {{"replicas", replicas}}}};
 }
 
 std::vector<bj::object> BlobConfigMaps(absl::string_view namespace_name, absl::string_view sha256,

@@ -37,6 +37,9 @@ inline constexpr char kRevisionAnnotation[] = "amlcore.io/revision";
 inline constexpr char kRoutingAnnotation[] = "amlcore.io/routing";
 inline constexpr char kClusterAnnotation[] = "amlcore.io/cluster";
 inline constexpr char kGenerationAnnotation[] = "amlcore.io/generation";
+// On an autoscaled version's Deployment, written by its router with spec.replicas: what its load asks for.
+inline constexpr char kWantedAnnotation[] = "amlcore.io/wanted";
+inline constexpr char kRouterFieldManager[] = "amlcore-router";
 inline constexpr char kSha256Annotation[] = "amlcore.io/sha256";
 inline constexpr char kChunksAnnotation[] = "amlcore.io/chunks";
 
@@ -84,6 +87,10 @@ struct RouterManifestOptions {
 std::vector<json::bj::object> RouterManifests(const RouterManifestOptions& options);
 json::bj::object RouterAdminSecret(absl::string_view namespace_name, absl::string_view token);
 json::bj::object RoutesSecret(absl::string_view namespace_name, const domain::RouteTable& table);
+
+// What a router applies to scale a version: spec.replicas and the replicas its load asks for.
+json::bj::object ScaleManifest(const domain::WorkloadKey& key, absl::string_view namespace_name, int64_t replicas,
+                               int64_t wanted);
 
 // The ConfigMaps holding `data` (whose hash is `sha256`).
 std::vector<json::bj::object> BlobConfigMaps(absl::string_view namespace_name, absl::string_view sha256,
