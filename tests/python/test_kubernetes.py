@@ -385,3 +385,56 @@ def test_endpoint_versions_split_traffic_token_auth_and_autoscaling_on_kubernete
     for service in (endpoint, token_service, scaled):
         service.delete()
     aks_target.detach()
+
+
+def test_the_articles_command_lines_attach_and_deploy_to_kubernetes(home, cluster, tmp_path, monkeypatch):
+    """az ml → amlcore ml, against the cluster of the kubeconfig context az aks get-credentials made."""
+    import sys
+    monkeypatch.setenv("KUBECONFIG", cluster.kubeconfig)
+    cli = os.path.join(os.path.dirname(sys.executable), "amlcore")
+
+    def ok(*args):
+        done = subprocess.run([cli, *args], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, "amlcore {} failed:\n{}{}".format(" ".join(args), done.stdout, done.stderr)
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+    (tmp_path / "score.py").write_text(ECHO)
+    (tmp_path / "inferenceconfig.json").write_text(json.dumps({"entryScript": "score.py", "sourceDirectory": "."}))
+    (tmp_path / "deploymentconfig.json").write_text(json.dumps({
+        "computeType": "aks", "containerResourceRequirements": {"cpu": 0.1, "memoryInGB": 0.2}}))
+    ok("ml", "workspace", "create", "-w", "myworkspace", "-g", "rg")
+    ok("ml", "folder", "attach", "-w", "myworkspace", "-g", "rg")
+    extra = [] if cluster.double else ["--context", cluster.context] + (
+        ["--image", os.environ["AMLCORE_TEST_IMAGE"]] if os.environ.get("AMLCORE_TEST_IMAGE") else [])
+    attached = ok("ml", "computetarget", "attach", "aks", "-n", "myaks", "--cluster-name", "myaks",
+                  "--cluster-resource-group", "rg", *extra)
+    assert attached["properties"]["isAttachedCompute"] is True
+    assert attached["properties"]["provisioningState"] == "Succeeded"
+    service = ok("ml", "model", "deploy", "-ct", "myaks", "-n", "cliservice", "-ic", "inferenceconfig.json",
+                 "-dc", "deploymentconfig.json")
+    assert service["state"] == "Healthy"
+    assert ok("ml", "service", "run", "-n", "cliservice", "-d", '{"x": 1}') == {"echo": {"x": 1}}
+    assert "cliservice" in ok("ml", "service", "get-logs", "-n", "cliservice", "--init")
+    assert ok("ml", "service", "delete", "-n", "cliservice") is None
+    ok("ml", "computetarget", "detach", "-n", "myaks")
+
+
+def test_a_replica_that_fits_no_node_shows_the_schedulers_message(kube_ws, cluster, tmp_path):
+    from services import script_dir
+    if not cluster.double:
+        pytest.skip("needs to know the nodes' size")
+    ws = kube_ws
+    aks_target = attach(ws, cluster, "big")
+    service = Model.deploy(ws, "too-big", [], InferenceConfig(
+        entry_script="score.py", source_directory=script_dir(tmp_path, ECHO)),
+        AksWebservice.deploy_configuration(cpu_cores=8, memory_gb=1), aks_target)
+
+    def unschedulable():
+        service.update_deployment_state()
+        return service.state == "Unschedulable" and service.error
+    wait_for("the service to be Unschedulable", unschedulable, timeout=60)
+    assert "Insufficient cpu" in json.dumps(service.error), service.error
+    service.delete()
+    wait_for("its pods to go", lambda: not cluster.get_json(
+        "pods", "-n", NAMESPACE, "-l", "amlcore.io/endpoint=too-big")["items"])
+    aks_target.detach()
