@@ -428,17 +428,8 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
           cluster.location = request->location.empty() ? ws->location : request->location;
           cluster.created = NowTimestamp();
         }
-        auto attachments = store_->ComputesOfCluster(tx, cluster.id);
+        auto attachments = AttachmentsOf(tx, cluster, *ws);
         if (!attachments.ok()) return attachments.status();
-        for (const auto& other : *attachments) {
-          if (other.workspace_id == ws->id) {
-            return Conflict("ClusterAlreadyAttached",
-                            absl::StrCat("Cluster ", cluster.resource_id(), " is already attached to workspace ",
-                                         ws->name, " as compute target ", other.name,
-                                         ". A cluster can be attached to a workspace only once; use ", other.name,
-                                         ", or detach it first."));
-          }
-        }
         if (ssl) {
           return Invalid("Invalid configuration, SSL is not supported yet for an attached Kubernetes cluster: its "
                          "router serves plain HTTP.");
@@ -471,17 +462,7 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
         return Conflict("ClusterNotReady", absl::StrCat("Cluster ", cluster.resource_id(), " is in state ",
                                                         cluster.state, "; only Succeeded clusters can be attached."));
       }
-      auto attachments = store_->ComputesOfCluster(tx, cluster.id);
-      if (!attachments.ok()) return attachments.status();
-      for (const auto& other : *attachments) {
-        if (other.workspace_id == ws->id) {
-          return Conflict("ClusterAlreadyAttached",
-                          absl::StrCat("Cluster ", cluster.resource_id(), " is already attached to workspace ",
-                                       ws->name, " as compute target ", other.name,
-                                       ". A cluster can be attached to a workspace only once; use ", other.name,
-                                       ", or detach it first."));
-        }
-      }
+      if (auto attachments = AttachmentsOf(tx, cluster, *ws); !attachments.ok()) return attachments.status();
       auto size = domain::FindVmSize(cluster.vm_size);
       if (!size.ok()) return size.status();
       if (auto s = domain::CheckPurposeCapacity(compute.cluster_purpose, cluster.agent_count, *size); !s.ok()) {
@@ -504,6 +485,22 @@ absl::StatusOr<ComputeService::Accepted> ComputeService::Put(const WorkspaceKey&
     compute.cluster_id = cluster.id;
     return InsertAndBegin(tx, *ws, op, compute, name, first_line, accepted);
   });
+}
+
+absl::StatusOr<std::vector<ComputeRecord>> ComputeService::AttachmentsOf(Tx& tx, const ClusterRecord& cluster,
+                                                                         const WorkspaceRecord& ws) {
+  auto attachments = store_->ComputesOfCluster(tx, cluster.id);
+  if (!attachments.ok()) return attachments.status();
+  for (const auto& other : *attachments) {
+    if (other.workspace_id == ws.id) {
+      return Conflict("ClusterAlreadyAttached",
+                      absl::StrCat("Cluster ", cluster.resource_id(), " is already attached to workspace ", ws.name,
+                                   " as compute target ", other.name,
+                                   ". A cluster can be attached to a workspace only once; use ", other.name,
+                                   ", or detach it first."));
+    }
+  }
+  return attachments;
 }
 
 absl::Status ComputeService::InsertAndBegin(Tx& tx, const WorkspaceRecord& ws, OperationRecord& op,

@@ -63,6 +63,9 @@ class ComputeService {
   // Starts `op` on `compute` and fills `accepted` with its id and the compute target as the caller will see it.
   absl::Status Begin(Tx& tx, const WorkspaceRecord& workspace, OperationRecord& op, const ComputeRecord& compute,
                      const std::string& first_line, Accepted& accepted);
+  // The compute targets a cluster is attached as, or ClusterAlreadyAttached when one is in `workspace`.
+  absl::StatusOr<std::vector<ComputeRecord>> AttachmentsOf(Tx& tx, const ClusterRecord& cluster,
+                                                           const WorkspaceRecord& workspace);
   // Records a new compute target and begins its provisioning operation.
   absl::Status InsertAndBegin(Tx& tx, const WorkspaceRecord& workspace, OperationRecord& op, ComputeRecord& compute,
                               const std::string& name, const std::string& first_line, Accepted& accepted);

@@ -612,19 +612,25 @@ absl::Status KubernetesBackend::ApplyRoutes(const ClusterRef& ref, const domain:
   return c.client->Apply(RoutesSecret(c.namespace_name, table), {.force = true}).status();
 }
 
+namespace {
+
+// Where the router answers, and its admin token, once EnsureCluster has seen it ready.
+struct RouterAccess {
+  std::optional<Endpoint> endpoint;
+  std::string token;
+};
+
+RouterAccess AccessOf(KubernetesBackend::Connection& c);
+
+}  // namespace
+
 absl::StatusOr<int64_t> KubernetesBackend::RouteGeneration(const ClusterRef& ref) {
   auto connection = Connect(ref);
   if (!connection.ok()) return connection.status();
-  Connection& c = **connection;
-  std::optional<Endpoint> endpoint;
-  std::string token;
-  {
-    std::lock_guard lock(c.mu);
-    endpoint = c.endpoint;
-    token = c.admin_token;
-  }
-  if (!endpoint) return absl::UnavailableError("The router has no address yet.");
-  auto body = backend::local::FrontEndAdmin(endpoint->host, endpoint->port, token, "GET", "/admin/status", "", 2s);
+  RouterAccess router = AccessOf(**connection);
+  if (!router.endpoint) return absl::UnavailableError("The router has no address yet.");
+  auto body = backend::local::FrontEndAdmin(router.endpoint->host, router.endpoint->port, router.token, "GET",
+                                            "/admin/status", "", 2s);
   if (!body.ok()) return body.status();
   auto status = json::DecodeText<backend::local::FrontEndStatus>(*body, "Router status");
   if (!status.ok()) return status.status();
@@ -635,16 +641,19 @@ absl::StatusOr<bool> KubernetesBackend::Probe(const ClusterRef& ref, absl::strin
                                               absl::string_view version) {
   auto connection = Connect(ref);
   if (!connection.ok()) return connection.status();
-  Connection& c = **connection;
-  std::optional<Endpoint> endpoint;
-  std::string token;
-  {
-    std::lock_guard lock(c.mu);
-    endpoint = c.endpoint;
-    token = c.admin_token;
-  }
-  if (!endpoint) return false;
-  return backend::local::ProbeFrontEnd(endpoint->host, endpoint->port, token, endpoint_name, version);
+  RouterAccess router = AccessOf(**connection);
+  if (!router.endpoint) return false;
+  return backend::local::ProbeFrontEnd(router.endpoint->host, router.endpoint->port, router.token, endpoint_name,
+                                       version);
 }
+
+namespace {
+
+RouterAccess AccessOf(KubernetesBackend::Connection& c) {
+  std::lock_guard lock(c.mu);
+  return {c.endpoint, c.admin_token};
+}
+
+}  // namespace
 
 }  // namespace amlcore::kubernetes
