@@ -438,3 +438,16 @@ def test_a_replica_that_fits_no_node_shows_the_schedulers_message(kube_ws, clust
     wait_for("its pods to go", lambda: not cluster.get_json(
         "pods", "-n", NAMESPACE, "-l", "amlcore.io/endpoint=too-big")["items"])
     aks_target.detach()
+
+
+def test_an_image_the_nodes_cannot_pull_fails_the_attachment_with_kubelets_message(home, cluster, monkeypatch):
+    if not cluster.double:
+        pytest.skip("would leave a broken router in the real cluster's namespace")
+    monkeypatch.setenv("KUBECONFIG", cluster.kubeconfig)
+    ws = Workspace.create("pull-ws", exist_ok=True, resource_group="rg")
+    with pytest.raises(ComputeTargetException) as e:
+        attach(ws, cluster, "nopull", namespace="nopull", image="registry.invalid/amlcore/runtime:0")
+    message = str(e.value)
+    assert "The router cannot start in namespace nopull" in message and "registry.invalid/amlcore/runtime:0" in message
+    assert "ErrImagePull" in message or "ImagePullBackOff" in message, message
+    cluster.kubectl("delete", "namespace", "nopull", "--wait=false")

@@ -287,6 +287,10 @@ absl::StatusOr<ClusterState> KubernetesBackend::EnsureCluster(const ClusterRef& 
     if (!host.empty()) endpoint = Endpoint{host, 80};
     break;
   }
+  if (available < 1) {
+    // A router that cannot start says why, rather than leaving the attachment waiting for ever.
+    if (auto s = RouterProblem(c); !s.ok()) return s;
+  }
   if (available < 1 || !endpoint) {
     return ClusterState{false, "",
                         available < 1 ? "Waiting for the router deployment amlcore-router to be available"
@@ -299,6 +303,34 @@ absl::StatusOr<ClusterState> KubernetesBackend::EnsureCluster(const ClusterRef& 
   std::string url = absl::StrCat("http://", endpoint->host, ":", endpoint->port);
   return ClusterState{true, url,
                       absl::StrCat("Router amlcore-router in namespace ", ns, " of ", c.who, " serves at ", url)};
+}
+
+absl::Status KubernetesBackend::RouterProblem(Connection& c) {
+  std::string selector = absl::StrCat(kManagedByLabel, "=", kManagedBy, ",", kComponentLabel, "=", kRouterComponent);
+  auto pods = c.client->List("Pod", c.namespace_name, {.label_selector = selector});
+  if (!pods.ok()) return absl::OkStatus();  // not known yet: wait
+  for (const auto& item : Arr(*pods, "items")) {
+    if (!item.is_object()) continue;
+    for (const auto& status : Arr(Obj(item.as_object(), "status"), "containerStatuses")) {
+      if (!status.is_object()) continue;
+      const bj::object& waiting = Obj(Obj(status.as_object(), "state"), "waiting");
+      std::string reason = json::GetString(waiting, "reason");
+      if (IsImageProblem(reason)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "The router cannot start in namespace ", c.namespace_name, ": ", reason, ": ",
+            json::GetString(waiting, "message"), ". Push the runtime image the nodes pull (",
+            c.image, "; see docker/README.md), or name another with the attach configuration's image."));
+      }
+      if (reason == "CrashLoopBackOff") {
+        std::string pod = json::GetString(Obj(item.as_object(), "metadata"), "name");
+        auto log = c.client->GetLogs(c.namespace_name, pod, {.tail_lines = 20, .previous = true});
+        return absl::FailedPreconditionError(absl::StrCat("The router keeps crashing in namespace ",
+                                                          c.namespace_name, "; its last lines:\n",
+                                                          log.ok() ? *log : log.status().message()));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<bool> KubernetesBackend::DeleteCluster(const ClusterRef& ref) {

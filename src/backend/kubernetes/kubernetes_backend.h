@@ -65,6 +65,8 @@ class KubernetesBackend final : public backend::WorkloadBackend, public backend:
   // The checks of an attach: the server's version, the namespace (made when missing), the permissions.
   absl::Status CheckAccess(Connection& connection);
   absl::Status UploadBlob(Connection& connection, const std::string& sha256);
+  // Why the router's pods cannot start (an image that cannot be pulled, a crash loop), when they cannot.
+  absl::Status RouterProblem(Connection& connection);
 
   KubernetesBackendOptions options_;
   std::mutex mu_;
