@@ -122,13 +122,18 @@ def kube_ws(home, cluster, monkeypatch):
     return Workspace.create("kube-ws", exist_ok=True, resource_group="rg")
 
 
-def attach(ws, cluster, name="myaks", **settings):
-    # The article's code: attach the cluster az aks get-credentials made a context for. A real cluster may name
-    # its context otherwise, and needs an image its nodes can pull (AMLCORE_TEST_IMAGE).
+def real_cluster_settings(cluster, **settings):
+    """A real cluster may name its context otherwise, and needs an image its nodes can pull (AMLCORE_TEST_IMAGE)."""
     if not cluster.double:
         settings.setdefault("context", cluster.context)
         if os.environ.get("AMLCORE_TEST_IMAGE"):
             settings.setdefault("image", os.environ["AMLCORE_TEST_IMAGE"])
+    return settings
+
+
+def attach(ws, cluster, name="myaks", **settings):
+    # The article's code: attach the cluster az aks get-credentials made a context for.
+    settings = real_cluster_settings(cluster, **settings)
     attach_config = AksCompute.attach_configuration(resource_group="rg", cluster_name="myaks", **settings)
     aks_target = ComputeTarget.attach(ws, name, attach_config)
     aks_target.wait_for_completion(show_output=True)
@@ -265,6 +270,17 @@ def test_attach_names_what_is_missing(kube_ws, cluster):
     with pytest.raises(ComputeTargetException) as e:
         AksCompute.attach_configuration(resource_group="rg", cluster_name="myaks", namespace="Bad_NS")
     assert "is not a Kubernetes namespace name" in str(e.value)
+    with pytest.raises(ComputeTargetException) as e:
+        AksCompute.attach_configuration(resource_group="rg", cluster_name="myaks", kubeconfig="relative/config")
+    assert "must be absolute" in str(e.value)
+    # The resource id form reaches the same cluster (its last part names the context).
+    by_id = ComputeTarget.attach(ws, "byid", AksCompute.attach_configuration(
+        resource_id="/subscriptions/{}/resourcegroups/rg/providers/Microsoft.ContainerService/managedClusters/"
+                    "myaks".format(ws.subscription_id),
+        **real_cluster_settings(cluster)))
+    by_id.wait_for_completion()
+    assert by_id.provisioning_state == "Succeeded" and by_id.is_attached
+    by_id.detach()
     if not cluster.double:
         return
     # Permissions: the user may not create Deployments in the namespace asked for.
