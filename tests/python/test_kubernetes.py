@@ -467,3 +467,33 @@ def test_an_image_the_nodes_cannot_pull_fails_the_attachment_with_kubelets_messa
     assert "The router cannot start in namespace nopull" in message and "registry.invalid/amlcore/runtime:0" in message
     assert "ErrImagePull" in message or "ImagePullBackOff" in message, message
     cluster.kubectl("delete", "namespace", "nopull", "--wait=false")
+
+
+def test_a_replica_over_its_memory_limit_fails_the_deployment_as_oomkilled(kube_ws, cluster, tmp_path):
+    from services import script_dir
+    ws = kube_ws
+    aks_target = attach(ws, cluster, "oom")
+    hog = """
+def init():
+    global hoard
+    hoard = bytearray(1536 * 1024 * 1024)
+    for i in range(0, len(hoard), 4096):
+        hoard[i] = 1
+def run(raw):
+    return raw
+"""
+    service = Model.deploy(ws, "hog", [], InferenceConfig(
+        entry_script="score.py", source_directory=script_dir(tmp_path, hog)),
+        AksWebservice.deploy_configuration(cpu_cores=0.1, memory_gb=0.25, memory_gb_limit=0.5), aks_target)
+    try:
+        service.wait_for_deployment()
+        failure = ""
+    except WebserviceException as e:
+        failure = str(e)
+    if "UserScriptInitFailed" in failure and "MemoryError" in failure:
+        pytest.skip("Python's allocation failed before the kernel's OOM killer ran")
+    if not failure:
+        pytest.skip("no memory cgroup on this machine: the double does not enforce limits")
+    assert "OOMKilled" in failure, failure
+    service.delete()
+    aks_target.detach()
