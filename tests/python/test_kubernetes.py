@@ -497,3 +497,34 @@ def run(raw):
     assert "OOMKilled" in failure, failure
     service.delete()
     aks_target.detach()
+
+
+def test_new_credentials_in_the_kubeconfig_are_used_without_restarting_amlcored(kube_ws, cluster, tmp_path):
+    import yaml
+    from services import script_dir
+    if not cluster.double:
+        pytest.skip("rewrites the kubeconfig's token")
+    ws = kube_ws
+    kubeconfig = tmp_path / "kubeconfig"
+    shutil.copy(cluster.kubeconfig, kubeconfig)
+    aks_target = attach(ws, cluster, "rotated", kubeconfig=str(kubeconfig))
+    config = yaml.safe_load(kubeconfig.read_text())
+    user = [u for u in config["users"] if "token" in u["user"]][0]
+    good, user["user"]["token"] = user["user"]["token"], "revoked"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    inference = InferenceConfig(entry_script="score.py", source_directory=script_dir(tmp_path, ECHO))
+    service = Model.deploy(ws, "rotated", [], inference, AksWebservice.deploy_configuration(
+        cpu_cores=0.1, memory_gb=0.2), aks_target)
+    with pytest.raises(WebserviceException) as e:
+        service.wait_for_deployment()
+    assert "Unauthorized" in str(e.value) or "401" in str(e.value), str(e.value)
+    service.delete()
+    # The credentials az aks get-credentials would write again: the next deployment uses them.
+    user["user"]["token"] = good
+    kubeconfig.write_text(yaml.safe_dump(config))
+    service = Model.deploy(ws, "rotated", [], inference, AksWebservice.deploy_configuration(
+        cpu_cores=0.1, memory_gb=0.2), aks_target)
+    service.wait_for_deployment()
+    assert service.run('{"k": 1}') == {"echo": {"k": 1}}
+    service.delete()
+    aks_target.detach()

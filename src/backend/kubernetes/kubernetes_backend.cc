@@ -1,6 +1,7 @@
 #include "backend/kubernetes/kubernetes_backend.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <set>
 #include <utility>
@@ -108,6 +109,18 @@ struct KubernetesBackend::Connection {
   std::string image;
   std::string who;  // "kubeconfig context myaks", for messages
 
+  // The kubeconfig files read and when they were last changed: a change (new credentials from az aks
+  // get-credentials, another context) makes a new client.
+  std::map<std::string, std::filesystem::file_time_type> files;
+
+  bool FilesChanged() const {
+    for (const auto& [path, written] : files) {
+      std::error_code ec;
+      if (std::filesystem::last_write_time(path, ec) != written || ec) return true;
+    }
+    return false;
+  }
+
   std::mutex mu;  // guards what follows
   bool checked = false;
   bool router_applied = false;
@@ -124,18 +137,33 @@ KubernetesBackend::~KubernetesBackend() = default;
 absl::StatusOr<std::shared_ptr<KubernetesBackend::Connection>> KubernetesBackend::Connect(const ClusterRef& ref) {
   if (!ref.kubernetes) return absl::InternalError(absl::StrCat("Cluster ", ref.resource_id, " is not on Kubernetes."));
   const domain::KubernetesTarget& target = *ref.kubernetes;
+  std::shared_ptr<Connection> previous;
   {
     std::lock_guard lock(mu_);
     auto found = connections_.find(ref.id);
-    if (found != connections_.end() && found->second->target.kubeconfig == target.kubeconfig &&
-        found->second->target.context == target.context && found->second->target.namespace_name == target.namespace_name &&
-        found->second->target.image == target.image && found->second->load_balancer_type == ref.load_balancer_type) {
-      return found->second;
-    }
+    if (found != connections_.end()) previous = found->second;
   }
+  bool same_target = previous && previous->target.kubeconfig == target.kubeconfig &&
+                     previous->target.context == target.context &&
+                     previous->target.namespace_name == target.namespace_name && previous->target.image == target.image &&
+                     previous->load_balancer_type == ref.load_balancer_type;
+  if (same_target && !previous->FilesChanged()) return previous;
   auto context = LoadKubeContext({.path = target.kubeconfig, .context = target.context});
   if (!context.ok()) return context.status();
   auto connection = std::make_shared<Connection>();
+  for (const std::string& file : context->files) {
+    std::error_code ec;
+    connection->files[file] = std::filesystem::last_write_time(file, ec);
+  }
+  if (same_target) {
+    // New credentials for the same cluster: what is known of it stays.
+    std::lock_guard lock(previous->mu);
+    connection->checked = previous->checked;
+    connection->router_applied = previous->router_applied;
+    connection->admin_token = previous->admin_token;
+    connection->endpoint = previous->endpoint;
+    connection->blobs = previous->blobs;
+  }
   connection->target = target;
   connection->load_balancer_type = ref.load_balancer_type;
   connection->cluster_id = ref.resource_id;
