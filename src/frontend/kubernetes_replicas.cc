@@ -159,7 +159,7 @@ absl::Status KubernetesReplicas::Refresh() {
     const bj::object& pod = item.as_object();
     auto key = json::DecodeText<domain::WorkloadKey>(Annotation(pod, k8s::kWorkloadKeyAnnotation), "workload key");
     if (!key.ok()) continue;
-    domain::ReplicaObservation r = k8s::ObserveScoringPod(pod, [](int64_t) { return std::string(); });
+    domain::ReplicaObservation r = k8s::ObserveScoringPod(pod, k8s::NoCrashLog);
     std::string name = key->Name();
     domain::VersionObservation& v = observed[name];
     v.key = *key;

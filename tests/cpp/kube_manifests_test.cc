@@ -1,6 +1,9 @@
 // The Kubernetes objects amlcore writes and how it reads pods back. What the API server and its clients make
 // of them is tested against the API server double (tests/python/test_kubernetes.py); these pin the rules.
 #include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 
 #include "backend/kubernetes/kubernetes_backend.h"
 #include "backend/kubernetes/manifests.h"
@@ -70,7 +73,11 @@ TEST(KubeManifestsTest, BlobsAreChunkedIntoConfigMapsNamedByTheirHash) {
 }
 
 TEST(KubeManifestsTest, PodsShowTheReplicaStateAndWhyItStopped) {
-  auto none = [](int64_t) { return std::string("last lines"); };
+  std::vector<std::string> asked;
+  auto none = [&](absl::string_view container, int64_t restarts, bool previous) {
+    asked.push_back(absl::StrCat(container, "/", restarts, previous ? "/previous" : ""));
+    return std::string("last lines");
+  };
   auto ready = ObserveScoringPod(Parse(R"({"metadata":{"name":"p","annotations":{"amlcore.io/revision":"2"}},
       "status":{"conditions":[{"type":"PodScheduled","status":"True"}],
       "initContainerStatuses":[{"name":"fetch-artifacts","state":{"terminated":{"exitCode":0}}}],
@@ -87,6 +94,14 @@ TEST(KubeManifestsTest, PodsShowTheReplicaStateAndWhyItStopped) {
   EXPECT_EQ(init_failed.state, domain::ReplicaState::kWaiting);
   EXPECT_EQ(init_failed.last_reason, "UserScriptInitFailed");
   EXPECT_EQ(init_failed.last_message, "last lines");
+  EXPECT_EQ(asked.back(), "scoring/1/previous");
+
+  // Stopped and not restarted yet: the current log is the stopped container's.
+  auto just_stopped = ObserveScoringPod(Parse(R"({"metadata":{"name":"p"},"status":{"containerStatuses":[
+      {"name":"scoring","restartCount":0,"state":{"terminated":{"exitCode":3}}}]}})"),
+                                        none);
+  EXPECT_EQ(just_stopped.last_reason, "UserScriptImportFailed");
+  EXPECT_EQ(asked.back(), "scoring/0");
 
   auto oom = ObserveScoringPod(Parse(R"({"metadata":{"name":"p"},"status":{"containerStatuses":[{"name":"scoring",
       "restartCount":2,"state":{"running":{}},"lastState":{"terminated":{"exitCode":137,"reason":"OOMKilled"}}}]}})"),
@@ -111,6 +126,7 @@ TEST(KubeManifestsTest, PodsShowTheReplicaStateAndWhyItStopped) {
        "lastState":{"terminated":{"exitCode":1}}}]}})"),
                                         none);
   EXPECT_EQ(fetch_failed.last_reason, "ReplicaSetupFailed");
+  EXPECT_EQ(asked.back(), "fetch-artifacts/1/previous");
 
   auto leaving = ObserveScoringPod(Parse(R"({"metadata":{"name":"p","deletionTimestamp":"x"},"status":{}})"), none);
   EXPECT_EQ(leaving.state, domain::ReplicaState::kTerminating);

@@ -442,7 +442,7 @@ absl::Status KubernetesBackend::DeleteVersion(const ClusterRef& ref, const domai
 }
 
 domain::ReplicaObservation ObserveScoringPod(const bj::object& pod,
-                                             const std::function<std::string(int64_t)>& crash_log) {
+                                             const CrashLog& crash_log) {
   domain::ReplicaObservation r;
   r.id = json::GetString(Obj(pod, "metadata"), "name");
   int64_t revision = 0;
@@ -477,7 +477,9 @@ domain::ReplicaObservation ObserveScoringPod(const bj::object& pod,
       } else if (last.contains("terminated") || state.contains("terminated")) {
         r.state = domain::ReplicaState::kWaiting;
         r.last_reason = "ReplicaSetupFailed";
-        r.last_message = absl::StrCat("fetching the artifacts failed:\n", crash_log(r.restarts));
+        // The init container's own log: its current one once it has stopped, else the one before.
+        r.last_message = absl::StrCat("fetching the artifacts failed:\n",
+                                      crash_log(kFetchContainer, r.restarts, !state.contains("terminated")));
       }
       return r;
     }
@@ -490,15 +492,19 @@ domain::ReplicaObservation ObserveScoringPod(const bj::object& pod,
   r.restarts = json::GetInt(*scoring, "restartCount");
   const bj::object& state = Obj(*scoring, "state");
   const bj::object& last = Obj(*scoring, "lastState");
+  if (state.contains("terminated")) {
+    // Stopped and not restarted yet: its current log is the one that says why.
+    r.state = domain::ReplicaState::kWaiting;
+    r.last_reason = TerminationReason(Obj(state, "terminated"));
+    r.last_message = crash_log(kScoringContainer, r.restarts, false);
+    return r;
+  }
   if (last.contains("terminated")) {
     r.last_reason = TerminationReason(Obj(last, "terminated"));
-    r.last_message = crash_log(r.restarts);
+    r.last_message = crash_log(kScoringContainer, r.restarts, true);
   }
   if (state.contains("running")) {
     r.state = json::GetBool(*scoring, "ready") ? domain::ReplicaState::kReady : domain::ReplicaState::kInitializing;
-  } else if (state.contains("terminated")) {
-    r.state = domain::ReplicaState::kWaiting;
-    r.last_reason = TerminationReason(Obj(state, "terminated"));
   } else {
     const bj::object& waiting = Obj(state, "waiting");
     std::string waiting_reason = json::GetString(waiting, "reason");
@@ -564,20 +570,19 @@ absl::StatusOr<std::vector<domain::VersionObservation>> KubernetesBackend::Obser
       found = by_uid.emplace(uid, domain::VersionObservation{.key = *key, .removed = true}).first;
     }
     std::string pod_name = json::GetString(Obj(pod, "metadata"), "name");
-    auto crash_log = [&](int64_t restarts) -> std::string {
-      std::string cache_key = absl::StrCat(pod_name, "/", restarts);
+    auto crash_log = [&](absl::string_view container, int64_t restarts, bool previous) -> std::string {
+      std::string cache_key = absl::StrCat(pod_name, "/", container, "/", restarts, previous ? "/previous" : "");
       seen_logs.insert(cache_key);
       {
         std::lock_guard lock(c.mu);
         if (auto it = c.crash_logs.find(cache_key); it != c.crash_logs.end()) return it->second;
       }
-      // The container that stopped: the init container's current log while it is the one failing.
-      bool fetching = ContainerStatus(Arr(Obj(pod, "status"), "initContainerStatuses"), kFetchContainer) != nullptr &&
-                      !ContainerStatus(Arr(Obj(pod, "status"), "containerStatuses"), kScoringContainer);
       auto log = client.GetLogs(c.namespace_name, pod_name,
-                                {.container = fetching ? kFetchContainer : kScoringContainer,
-                                 .tail_lines = 20,
-                                 .previous = !fetching});
+                                {.container = std::string(container), .tail_lines = 20, .previous = previous});
+      // The kubelet may not keep the previous container's log yet (or any more): the current one then.
+      if (!log.ok() && previous) {
+        log = client.GetLogs(c.namespace_name, pod_name, {.container = std::string(container), .tail_lines = 20});
+      }
       std::string text = log.ok() ? *log : absl::StrCat("(its log could not be read: ", log.status().message(), ")");
       std::lock_guard lock(c.mu);
       c.crash_logs[cache_key] = text;
@@ -620,7 +625,7 @@ absl::StatusOr<std::vector<backend::LogContent>> KubernetesBackend::ReadLogs(con
   std::vector<Candidate> candidates;
   for (const auto& item : Arr(*pods, "items")) {
     if (!item.is_object()) continue;
-    domain::ReplicaObservation r = ObserveScoringPod(item.as_object(), [](int64_t) { return std::string(); });
+    domain::ReplicaObservation r = ObserveScoringPod(item.as_object(), NoCrashLog);
     candidates.push_back({r.id, std::move(r)});
   }
   // The replica that best shows the version: ready ones of the newest revision first.

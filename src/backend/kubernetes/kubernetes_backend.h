@@ -30,10 +30,13 @@ struct KubernetesBackendOptions {
   KubeClientOptions client;
 };
 
-// What a scoring pod shows of its replica (state, restarts, why it last stopped). `crash_log(restarts)` gives
-// the last lines of the log of the container that stopped, read when there is a stop to explain.
-domain::ReplicaObservation ObserveScoringPod(const json::bj::object& pod,
-                                             const std::function<std::string(int64_t)>& crash_log);
+// The last lines of the log of `container` of a pod, of the instance before the current one when `previous`.
+using CrashLog = std::function<std::string(absl::string_view container, int64_t restarts, bool previous)>;
+inline std::string NoCrashLog(absl::string_view, int64_t, bool) { return ""; }
+
+// What a scoring pod shows of its replica (state, restarts, why it last stopped), with the log lines that
+// explain a stop from `crash_log`.
+domain::ReplicaObservation ObserveScoringPod(const json::bj::object& pod, const CrashLog& crash_log);
 
 // The oldest Kubernetes amlcore attaches (server-side apply and the APIs it writes are GA there).
 inline constexpr int kMinimumKubernetesMinor = 22;
