@@ -579,16 +579,26 @@ absl::StatusOr<std::vector<domain::VersionObservation>> KubernetesBackend::Obser
       }
       auto log = client.GetLogs(c.namespace_name, pod_name,
                                 {.container = std::string(container), .tail_lines = 20, .previous = previous});
-      // The kubelet may not keep the previous container's log yet (or any more): the current one then.
-      if (!log.ok() && previous) {
-        log = client.GetLogs(c.namespace_name, pod_name, {.container = std::string(container), .tail_lines = 20});
+      // The pod's status and its logs are not read at once: the container may have restarted in between (its
+      // current log is then the new, empty one), or the kubelet keeps no previous log. The other one then.
+      if (!log.ok() || log->empty()) {
+        auto other = client.GetLogs(c.namespace_name, pod_name,
+                                    {.container = std::string(container), .tail_lines = 20, .previous = !previous});
+        if (other.ok() && !other->empty()) log = std::move(other);
       }
       std::string text = log.ok() ? *log : absl::StrCat("(its log could not be read: ", log.status().message(), ")");
+      // A log still empty may just not be written yet: asked again next time.
+      if (text.empty()) return text;
       std::lock_guard lock(c.mu);
       c.crash_logs[cache_key] = text;
       return text;
     };
     domain::ReplicaObservation r = ObserveScoringPod(pod, crash_log);
+    // A stop that fails the deployment is reported with its log lines: while the kubelet has not written them
+    // yet, the replica shows as waiting (for a few observations at most, so that a silent crash still fails it).
+    if (!domain::DeploymentFailureReason(r).empty() && r.last_message.empty() && r.restarts < 3) {
+      r.last_reason.clear();
+    }
     if (r.revision == found->second.revision && r.state == domain::ReplicaState::kReady) ++found->second.ready;
     found->second.replicas.push_back(std::move(r));
   }
