@@ -638,6 +638,11 @@ absl::StatusOr<std::vector<backend::LogContent>> KubernetesBackend::ReadLogs(con
     domain::ReplicaObservation r = ObserveScoringPod(item.as_object(), NoCrashLog);
     candidates.push_back({r.id, std::move(r)});
   }
+  // Pods on their way out (a rolling update's old ones) are not the version's replicas any more.
+  if (std::any_of(candidates.begin(), candidates.end(),
+                  [](const Candidate& c) { return c.replica.state != domain::ReplicaState::kTerminating; })) {
+    std::erase_if(candidates, [](const Candidate& c) { return c.replica.state == domain::ReplicaState::kTerminating; });
+  }
   // The replica that best shows the version: ready ones of the newest revision first.
   std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
     bool ready_a = a.replica.state == domain::ReplicaState::kReady;
